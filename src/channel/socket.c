@@ -1,0 +1,552 @@
+/*
+ * channel/socket: see socket.h.
+ *
+ * Replies and error strings follow supabase/realtime's RealtimeChannel
+ * where a client may rely on them. Channel pushes (system, presence_state,
+ * phx_close) carry the channel's join_ref like Phoenix's; fan-out frames
+ * carry none, so one encoding serves every recipient.
+ * A channel whose token expired receives nothing from the moment it
+ * expires; the once-a-second tick then tells the client and closes it.
+ */
+#include "channel/socket.h"
+
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "auth/jwt.h"
+#include "hub/hub.h"
+#include "metrics/metrics.h"
+#include "net/server.h"
+#include "util/log.h"
+#include "util/mem.h"
+#include "ws/frame.h"
+
+typedef struct chan chan_t;
+
+struct chan {
+    hub_sub_t sub; /* first: the hub hands it back to chan_deliver */
+    chan_socket_t *sock;
+    chan_t *next;
+    char *join_ref;
+    char *presence_key; /* NULL until given or first needed */
+    int64_t exp;        /* token expiry, seconds since the epoch */
+    uint64_t token_hash;
+    uint64_t owner;     /* presence owner: unique per channel instance */
+    uint8_t self, ack, presence_enabled, tracked, is_private;
+};
+
+struct chan_socket {
+    conn_t *conn;
+    char *apikey;
+    chan_t *chans;
+    int nchans;
+    msg_vsn_t vsn;
+    uint8_t log_debug;
+    /* one-second fixed windows for the rate limits */
+    int64_t window;
+    uint32_t events, joins, presence;
+    uint8_t warned;
+};
+
+static _Atomic uint64_t next_owner = 1;
+
+#define TOPIC_PREFIX "realtime:"
+#define TOPIC_PREFIX_LEN (sizeof(TOPIC_PREFIX) - 1)
+
+static uint64_t hash_token(const char *s, size_t n) {
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint8_t)s[i]) * 1099511628211ull;
+    return h ? h : 1;
+}
+
+static int64_t now_s(void) { return worker_self->now_s; }
+
+static int trace_on(const chan_socket_t *s) { return log_protocol || s->log_debug; }
+
+static void trace(const chan_socket_t *s, const char *dir, const uint8_t *data, size_t len, int binary) {
+    if (binary) {
+        log_at(LOG_INFO, "protocol", "\"conn\":%llu,\"dir\":\"%s\",\"binary_bytes\":%zu",
+               (unsigned long long)conn_id(s->conn), dir, len);
+        return;
+    }
+    buf_t *b = buf_new(len + 16);
+    buf_json_str(&b, (const char *)data, len > 1500 ? 1500 : len);
+    buf_putc(&b, 0);
+    log_at(LOG_INFO, "protocol", "\"conn\":%llu,\"dir\":\"%s\",\"frame\":%s", (unsigned long long)conn_id(s->conn),
+           dir, (const char *)b->data);
+    buf_unref(b);
+}
+
+/* Seals and queues one text frame built by proto/msg. */
+static void send_text(chan_socket_t *s, buf_t *b) {
+    if (trace_on(s))
+        trace(s, "out", b->data, b->len, 0);
+    ws_frame_seal(b, WS_OP_TEXT);
+    met_add(M_MSG_OUT, 1);
+    conn_send_owned(s->conn, b);
+}
+
+static msg_str_t str_of(const char *s) { return s ? (msg_str_t){s, strlen(s)} : MSG_STR_NULL; }
+
+static void reply(chan_socket_t *s, const msg_in_t *m, const char *status, const char *response) {
+    if (!m->ref.s)
+        return; /* nobody waits for it */
+    send_text(s, msg_encode_reply(s->vsn, m->join_ref, m->ref, m->topic, status, response, strlen(response)));
+}
+
+static void reply_error(chan_socket_t *s, const msg_in_t *m, const char *reason) {
+    buf_t *r = buf_new(64 + strlen(reason));
+    buf_puts(&r, "{\"reason\":");
+    buf_json_str(&r, reason, strlen(reason));
+    buf_putc(&r, '}');
+    buf_putc(&r, 0);
+    reply(s, m, "error", (const char *)r->data);
+    buf_unref(r);
+}
+
+/* An error the client did not ask a question for: malformed frames, rate
+ * limits. Topic "phoenix" matches no channel, so the client logs it and
+ * every channel keeps working. */
+static void socket_error(chan_socket_t *s, const char *reason) {
+    buf_t *p = buf_new(64 + strlen(reason));
+    buf_puts(&p, "{\"reason\":");
+    buf_json_str(&p, reason, strlen(reason));
+    buf_putc(&p, '}');
+    send_text(s, msg_encode(s->vsn, MSG_STR_NULL, MSG_STR_NULL, MSG_STR("phoenix"), "phx_error", (const char *)p->data,
+                            p->len));
+    buf_unref(p);
+}
+
+static void push(chan_t *ch, const char *event, const char *payload, size_t len) {
+    size_t tlen;
+    const char *topic = hub_topic_name(ch->sub.topic, &tlen);
+    send_text(ch->sock, msg_encode(ch->sock->vsn, str_of(ch->join_ref), MSG_STR_NULL, (msg_str_t){topic, tlen}, event,
+                                   payload, len));
+}
+
+static void push_system(chan_t *ch, const char *extension, const char *status, const char *message) {
+    size_t tlen;
+    const char *topic = hub_topic_name(ch->sub.topic, &tlen);
+    buf_t *p = buf_new(128 + tlen + strlen(message));
+    buf_puts(&p, "{\"extension\":");
+    buf_json_str(&p, extension, strlen(extension));
+    buf_puts(&p, ",\"status\":");
+    buf_json_str(&p, status, strlen(status));
+    buf_puts(&p, ",\"message\":");
+    buf_json_str(&p, message, strlen(message));
+    buf_puts(&p, ",\"channel\":");
+    buf_json_str(&p, topic + TOPIC_PREFIX_LEN, tlen - TOPIC_PREFIX_LEN);
+    buf_putc(&p, '}');
+    push(ch, "system", (const char *)p->data, p->len);
+    buf_unref(p);
+}
+
+static void push_presence_state(chan_t *ch) {
+    buf_t *st = buf_new(256);
+    hub_presence_state(&ch->sub, &st);
+    push(ch, "presence_state", (const char *)st->data, st->len);
+    buf_unref(st);
+}
+
+/* ---- fan-out ----------------------------------------------------------- */
+
+static void chan_deliver(hub_sub_t *sub, hub_msg_t *m) {
+    chan_t *ch = (chan_t *)sub;
+    if (m->origin == sub && !ch->self)
+        return;
+    if (ch->exp <= now_s())
+        return;
+    int form;
+    if (ch->sock->vsn == MSG_VSN_1)
+        form = HUB_FORM_V1;
+    else if (m->kind == HUB_BROADCAST && m->encoding == MSG_ENC_RAW)
+        form = HUB_FORM_V2_BINARY;
+    else
+        form = HUB_FORM_V2_TEXT;
+    buf_t *f = hub_msg_frame(m, form);
+    if (!f)
+        return; /* vsn 1 cannot carry raw binary payloads, as in supabase/realtime */
+    if (log_protocol || ch->sock->log_debug)
+        log_at(LOG_INFO, "protocol", "\"conn\":%llu,\"dir\":\"out\",\"fanout_bytes\":%zu",
+               (unsigned long long)conn_id(ch->sock->conn), f->len);
+    met_add(M_MSG_OUT, 1);
+    conn_send(ch->sock->conn, f);
+}
+
+/* ---- channels ------------------------------------------------------------ */
+
+static chan_t *find_chan(chan_socket_t *s, msg_str_t topic) {
+    for (chan_t *ch = s->chans; ch; ch = ch->next) {
+        size_t len;
+        const char *name = hub_topic_name(ch->sub.topic, &len);
+        if (len == topic.len && !memcmp(name, topic.s, len))
+            return ch;
+    }
+    return NULL;
+}
+
+/* Removes ch from its socket, publishing its presence leave. */
+static void chan_free(chan_t *ch) {
+    chan_socket_t *s = ch->sock;
+    for (chan_t **p = &s->chans; *p; p = &(*p)->next)
+        if (*p == ch) {
+            *p = ch->next;
+            break;
+        }
+    s->nchans--;
+    if (ch->tracked)
+        hub_presence_untrack(&ch->sub, ch->owner);
+    hub_unsubscribe(&ch->sub);
+    met_add(M_CHANNELS, -1);
+    free(ch->join_ref);
+    free(ch->presence_key);
+    free(ch);
+}
+
+/* supabase/realtime's shutdown_response: a system error, then phx_close. */
+static void shutdown_channel(chan_t *ch, const char *message) {
+    log_info("channel shut down", "\"conn\":%llu,\"reason\":\"%s\"", (unsigned long long)conn_id(ch->sock->conn),
+             message);
+    push_system(ch, "system", "error", message);
+    push(ch, "phx_close", "{}", 2);
+    chan_free(ch);
+}
+
+static int flag(json_t *obj, const char *key) {
+    json_t *v = json_object_get(obj, key);
+    if (json_is_true(v))
+        return 1;
+    if (json_is_string(v))
+        return !strcmp(json_string_value(v), "true");
+    return 0;
+}
+
+static void uuid4(char out[37]) {
+    uint8_t r[16];
+    if (RAND_bytes(r, sizeof(r)) != 1)
+        abort();
+    r[6] = (r[6] & 0x0f) | 0x40;
+    r[8] = (r[8] & 0x3f) | 0x80;
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0], r[1], r[2], r[3],
+             r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15]);
+}
+
+/* The token a join or refresh carries, else the connection's apikey.
+ * Publishable keys ("sb_...") stand for the apikey, as in supabase/realtime. */
+static const char *pick_token(chan_socket_t *s, json_t *payload) {
+    json_t *t = json_object_get(payload, "access_token");
+    if (!json_is_string(t))
+        t = json_object_get(payload, "user_token");
+    if (json_is_string(t) && strncmp(json_string_value(t), "sb_", 3) != 0)
+        return json_string_value(t);
+    return s->apikey;
+}
+
+static int verify(chan_socket_t *s, const char *token, jwt_claims_t *claims, char *msg, size_t msglen) {
+    if (!token) {
+        snprintf(msg, msglen, "%s", "API key is missing or not a valid string");
+        return -1;
+    }
+    jwt_status_t st = jwt_verify(srv.keys, token, strlen(token), now_s(), claims, msg, msglen);
+    if (st != JWT_OK) {
+        met_add(M_AUTH_ERRORS, 1);
+        log_info("token refused", "\"conn\":%llu,\"status\":%d", (unsigned long long)conn_id(s->conn), (int)st);
+        return -1;
+    }
+    return 0;
+}
+
+static int rate_ok(chan_socket_t *s, uint32_t *counter, int limit) {
+    if (s->window != now_s()) {
+        s->window = now_s();
+        s->events = s->joins = s->presence = 0;
+        s->warned = 0;
+    }
+    if (++*counter <= (uint32_t)limit)
+        return 1;
+    met_add(M_RATE_LIMITED, 1);
+    return 0;
+}
+
+static void join_failed(chan_socket_t *s, const msg_in_t *m, const char *reason) {
+    met_add(M_JOIN_ERRORS, 1);
+    log_info("join refused", "\"conn\":%llu,\"topic\":\"%.*s\",\"reason\":\"%s\"",
+             (unsigned long long)conn_id(s->conn), (int)(m->topic.len > 200 ? 200 : m->topic.len), m->topic.s,
+             reason);
+    reply_error(s, m, reason);
+}
+
+static void handle_join(chan_socket_t *s, const msg_in_t *m) {
+    char msg[256];
+    if (m->topic.len < TOPIC_PREFIX_LEN || memcmp(m->topic.s, TOPIC_PREFIX, TOPIC_PREFIX_LEN) != 0) {
+        join_failed(s, m, "unmatched topic");
+        return;
+    }
+    if (m->topic.len == TOPIC_PREFIX_LEN) {
+        join_failed(s, m, "You must provide a topic name");
+        return;
+    }
+    if (!rate_ok(s, &s->joins, srv.cfg.joins_per_second)) {
+        join_failed(s, m, "ClientJoinRateLimitReached: Too many joins per second");
+        return;
+    }
+    /* Phoenix: a second join of a joined topic replaces the first. */
+    chan_t *dup = find_chan(s, m->topic);
+    if (dup)
+        chan_free(dup);
+    if (s->nchans >= srv.cfg.max_channels) {
+        join_failed(s, m, "ChannelRateLimitReached: Too many channels");
+        return;
+    }
+    json_t *config = json_object_get(m->payload, "config");
+    json_t *bc = json_object_get(config, "broadcast");
+    json_t *pres = json_object_get(config, "presence");
+    json_t *pgc = json_object_get(config, "postgres_changes");
+    if (flag(config, "private")) {
+        join_failed(s, m, "Private channels are not available: this server has no database configured");
+        return;
+    }
+    if (json_is_array(pgc) && json_array_size(pgc) > 0) {
+        join_failed(s, m, "Postgres Changes are not available: this server has no database configured");
+        return;
+    }
+    const char *token = pick_token(s, m->payload);
+    jwt_claims_t claims;
+    if (verify(s, token, &claims, msg, sizeof(msg)) < 0) {
+        join_failed(s, m, msg);
+        return;
+    }
+    json_decref(claims.claims);
+
+    chan_t *ch = xcalloc(1, sizeof(*ch));
+    ch->sock = s;
+    ch->sub.deliver = chan_deliver;
+    ch->join_ref = m->join_ref.s ? xstrndup(m->join_ref.s, m->join_ref.len) : NULL;
+    ch->exp = claims.exp;
+    ch->token_hash = hash_token(token, strlen(token));
+    ch->owner = atomic_fetch_add(&next_owner, 1);
+    ch->self = flag(bc, "self");
+    ch->ack = flag(bc, "ack");
+    ch->presence_enabled = flag(pres, "enabled");
+    json_t *key = json_object_get(pres, "key");
+    if (json_is_string(key) && json_string_length(key) > 0)
+        ch->presence_key = xstrndup(json_string_value(key), json_string_length(key));
+    else if (json_is_integer(key)) {
+        char k[32];
+        snprintf(k, sizeof(k), "%lld", (long long)json_integer_value(key));
+        ch->presence_key = xstrdup(k);
+    }
+    hub_subscribe(&ch->sub, m->topic.s, m->topic.len);
+    ch->next = s->chans;
+    s->chans = ch;
+    s->nchans++;
+    met_add(M_CHANNELS, 1);
+    met_add(M_JOINS, 1);
+    reply(s, m, "ok", "{\"postgres_changes\":[]}");
+    if (ch->presence_enabled)
+        push_presence_state(ch);
+}
+
+static void handle_leave(chan_socket_t *s, chan_t *ch, const msg_in_t *m) {
+    reply(s, m, "ok", "{}");
+    push(ch, "phx_close", "{}", 2);
+    chan_free(ch);
+}
+
+static void handle_access_token(chan_socket_t *s, chan_t *ch, const msg_in_t *m) {
+    json_t *t = json_object_get(m->payload, "access_token");
+    if (!json_is_string(t) || !strncmp(json_string_value(t), "sb_", 3))
+        return;
+    const char *token = json_string_value(t);
+    uint64_t h = hash_token(token, strlen(token));
+    if (h == ch->token_hash)
+        return;
+    char msg[256];
+    jwt_claims_t claims;
+    if (verify(s, token, &claims, msg, sizeof(msg)) < 0) {
+        shutdown_channel(ch, msg);
+        return;
+    }
+    json_decref(claims.claims);
+    ch->exp = claims.exp;
+    ch->token_hash = h;
+    log_debug("token refreshed", "\"conn\":%llu,\"exp\":%lld", (unsigned long long)conn_id(s->conn),
+              (long long)ch->exp);
+}
+
+static void handle_broadcast(chan_socket_t *s, chan_t *ch, const msg_in_t *m) {
+    hub_msg_t *hm;
+    if (m->binary) {
+        hm = hub_msg_broadcast(ch->sub.topic, &ch->sub, m->user_event.s, m->user_event.len, m->meta.s, m->meta.len,
+                               m->encoding, m->user_payload, m->user_payload_len);
+    } else {
+        json_t *ev = json_object_get(m->payload, "event");
+        json_t *pl = json_object_get(m->payload, "payload");
+        if (!json_is_string(ev) || !pl) {
+            reply_error(s, m, "broadcast needs a string event and a payload");
+            return;
+        }
+        char *text = json_dumps(pl, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (!text)
+            abort();
+        hm = hub_msg_broadcast(ch->sub.topic, &ch->sub, json_string_value(ev), json_string_length(ev), NULL, 0,
+                               MSG_ENC_JSON, text, strlen(text));
+        free(text);
+    }
+    met_add(M_BROADCASTS, 1);
+    hub_publish(hm);
+    if (ch->ack)
+        reply(s, m, "ok", "{}");
+}
+
+static void handle_presence(chan_socket_t *s, chan_t *ch, const msg_in_t *m) {
+    json_t *ev = json_object_get(m->payload, "event");
+    const char *event = json_is_string(ev) ? json_string_value(ev) : "";
+    if (!rate_ok(s, &s->presence, srv.cfg.presence_per_second)) {
+        reply_error(s, m, "Too many presence messages per second");
+        return;
+    }
+    met_add(M_PRESENCE, 1);
+    if (!strcmp(event, "track")) {
+        json_t *meta = json_object_get(m->payload, "payload");
+        if (!json_is_object(meta)) {
+            reply_error(s, m, "Presence track payload must be a map");
+            return;
+        }
+        if (!ch->presence_key) {
+            char k[37];
+            uuid4(k);
+            ch->presence_key = xstrdup(k);
+        }
+        if (!ch->presence_enabled) {
+            /* Tracking turns presence on, as in supabase/realtime; the client
+             * applies diffs only after a state. */
+            ch->presence_enabled = 1;
+            push_presence_state(ch);
+        }
+        hub_presence_track(&ch->sub, ch->owner, ch->presence_key, meta);
+        ch->tracked = 1;
+        reply(s, m, "ok", "{}");
+    } else if (!strcmp(event, "untrack")) {
+        if (ch->tracked)
+            hub_presence_untrack(&ch->sub, ch->owner);
+        ch->tracked = 0;
+        reply(s, m, "ok", "{}");
+    } else {
+        reply_error(s, m, "presence event must be track or untrack");
+    }
+}
+
+static int str_eq(msg_str_t a, const char *lit) { return a.s && a.len == strlen(lit) && !memcmp(a.s, lit, a.len); }
+
+static void dispatch(chan_socket_t *s, const msg_in_t *m) {
+    if (str_eq(m->topic, "phoenix")) {
+        if (str_eq(m->event, "heartbeat"))
+            reply(s, m, "ok", "{}");
+        else
+            reply_error(s, m, "unknown event on topic phoenix");
+        return;
+    }
+    if (str_eq(m->event, "phx_join")) {
+        handle_join(s, m);
+        return;
+    }
+    chan_t *ch = find_chan(s, m->topic);
+    if (!ch || (m->join_ref.s && ch->join_ref && !str_eq(m->join_ref, ch->join_ref))) {
+        /* realtime-js may leave channels it never joined, with join_ref null. */
+        if (str_eq(m->event, "phx_leave"))
+            reply(s, m, "ok", "{}");
+        else
+            reply_error(s, m, "unmatched topic");
+        return;
+    }
+    if (str_eq(m->event, "access_token")) {
+        handle_access_token(s, ch, m);
+        return;
+    }
+    if (ch->exp <= now_s()) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "Token has expired %lld seconds ago", (long long)(now_s() - ch->exp));
+        reply_error(s, m, msg);
+        shutdown_channel(ch, msg);
+        return;
+    }
+    if (str_eq(m->event, "phx_leave"))
+        handle_leave(s, ch, m);
+    else if (str_eq(m->event, "broadcast"))
+        handle_broadcast(s, ch, m);
+    else if (str_eq(m->event, "presence"))
+        handle_presence(s, ch, m);
+    else
+        log_debug("unexpected event ignored", "\"conn\":%llu,\"event\":\"%.*s\"", (unsigned long long)conn_id(s->conn),
+                  (int)(m->event.len > 64 ? 64 : m->event.len), m->event.s);
+}
+
+void chan_socket_on_message(chan_socket_t *s, int opcode, const uint8_t *data, size_t len) {
+    if (trace_on(s))
+        trace(s, "in", data, len, opcode == WS_OP_BINARY);
+    if (!rate_ok(s, &s->events, srv.cfg.events_per_second)) {
+        if (s->events > 10u * (uint32_t)srv.cfg.events_per_second) {
+            conn_close(s->conn, WS_CLOSE_POLICY, "rate limit exceeded");
+        } else if (!s->warned) {
+            s->warned = 1;
+            socket_error(s, "ClientRateLimitReached: Too many messages per second");
+        }
+        return;
+    }
+    msg_in_t m;
+    char err[160];
+    int r;
+    if (opcode == WS_OP_BINARY) {
+        if (s->vsn != MSG_VSN_2) {
+            r = -1;
+            snprintf(err, sizeof(err), "binary frames need vsn 2.0.0");
+        } else {
+            r = msg_decode_binary(data, len, &m, err, sizeof(err));
+        }
+    } else {
+        r = msg_decode_text(s->vsn, (const char *)data, len, &m, err, sizeof(err));
+    }
+    if (r < 0) {
+        met_add(M_PROTOCOL_ERRORS, 1);
+        log_warn("malformed message", "\"conn\":%llu,\"peer\":\"%s\",\"error\":\"%s\"",
+                 (unsigned long long)conn_id(s->conn), conn_peer(s->conn), err);
+        char reason[200];
+        snprintf(reason, sizeof(reason), "malformed message: %s", err);
+        socket_error(s, reason);
+        return;
+    }
+    dispatch(s, &m);
+    msg_in_clear(&m);
+}
+
+void chan_socket_tick(chan_socket_t *s, int64_t now) {
+    for (chan_t *ch = s->chans, *n; ch; ch = n) {
+        n = ch->next;
+        if (ch->exp <= now) {
+            char msg[96];
+            snprintf(msg, sizeof(msg), "Token has expired %lld seconds ago", (long long)(now - ch->exp));
+            shutdown_channel(ch, msg);
+        }
+    }
+}
+
+int chan_socket_channels(const chan_socket_t *s) { return s->nchans; }
+
+chan_socket_t *chan_socket_new(conn_t *c, msg_vsn_t vsn, const char *apikey, int log_debug) {
+    chan_socket_t *s = xcalloc(1, sizeof(*s));
+    s->conn = c;
+    s->vsn = vsn;
+    s->apikey = apikey ? xstrdup(apikey) : NULL;
+    s->log_debug = (uint8_t)log_debug;
+    return s;
+}
+
+void chan_socket_free(chan_socket_t *s) {
+    while (s->chans)
+        chan_free(s->chans);
+    free(s->apikey);
+    free(s);
+}

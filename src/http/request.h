@@ -1,0 +1,47 @@
+/*
+ * http/request: an incremental HTTP/1.1 request reader built on Node's
+ * http-parser (Debian's libhttp-parser). It collects the method, path,
+ * query, the headers this server uses and a bounded body, and answers a
+ * status code for what it refuses. It never touches sockets or routes.
+ */
+#ifndef TC_HTTP_REQUEST_H
+#define TC_HTTP_REQUEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum { HTTP_REQ_MORE = 0, HTTP_REQ_DONE = 1, HTTP_REQ_ERROR = 2 } http_req_status_t;
+
+#define HTTP_MAX_HEADERS 32
+#define HTTP_MAX_HEAD 8192 /* request line + headers; more is 431 */
+
+typedef struct { char *name, *value; } http_header_t; /* name lower-cased */
+
+typedef struct http_req http_req_t; /* opaque; fields read through functions below */
+
+/* A new reader. max_body: bytes; a larger body is refused with 413.
+ * Free with http_req_free. */
+http_req_t *http_req_new(size_t max_body);
+void http_req_free(http_req_t *r);
+/* Feeds bytes. On HTTP_REQ_DONE, *consumed says how many bytes of data
+ * belonged to the request (what follows is the next protocol's, e.g. the
+ * first WebSocket frame). On HTTP_REQ_ERROR, http_req_error_status gives
+ * the status to answer (400, 405, 413, 414, 431). */
+http_req_status_t http_req_feed(http_req_t *r, const char *data, size_t len, size_t *consumed);
+int http_req_error_status(const http_req_t *r);
+
+const char *http_req_method(const http_req_t *r); /* "GET", "POST", ... */
+const char *http_req_path(const http_req_t *r);   /* percent-decoded path, no query */
+const char *http_req_query(const http_req_t *r);  /* raw query string after '?', "" if none */
+/* Header value by lower-case name, NULL if absent. Repeated headers: the first. */
+const char *http_req_header(const http_req_t *r, const char *lname);
+const char *http_req_body(const http_req_t *r, size_t *len);
+int http_req_keep_alive(const http_req_t *r);
+int http_req_is_upgrade(const http_req_t *r);
+
+/* Finds name in a query string (a=1&b=2), percent- and '+'-decodes its
+ * value into out (NUL-terminated). Returns the decoded length, or -1 if
+ * absent or if it does not fit. */
+int http_query_get(const char *query, const char *name, char *out, size_t outlen);
+
+#endif

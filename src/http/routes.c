@@ -1,0 +1,319 @@
+/*
+ * http/routes: see routes.h.
+ *
+ * The broadcast API mirrors supabase/realtime's: the body
+ * {"messages":[{"topic","event","payload","private"}]} (topics without the
+ * "realtime:" prefix) answers 202, as does
+ * /api/broadcast/<topic>/events/<event> whose body is the payload itself
+ * (JSON, or raw bytes with application/octet-stream). Both need a valid
+ * JWT in the apikey header / query or Authorization: Bearer.
+ * Every answer carries permissive CORS headers: the web app calls these
+ * endpoints from another origin.
+ */
+#include "http/routes.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "auth/jwt.h"
+#include "hub/hub.h"
+#include "metrics/metrics.h"
+#include "net/server.h"
+#include "proto/msg.h"
+#include "util/log.h"
+#include "util/mem.h"
+#include "ws/frame.h"
+
+static const char *status_text(int status) {
+    switch (status) {
+    case 200: return "OK";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 413: return "Payload Too Large";
+    case 414: return "URI Too Long";
+    case 426: return "Upgrade Required";
+    case 431: return "Request Header Fields Too Large";
+    case 503: return "Service Unavailable";
+    default: return "Error";
+    }
+}
+
+static void respond(conn_t *c, int status, const char *ctype, const char *body, size_t len, int keep_alive) {
+    buf_t *b = buf_new(256 + len);
+    buf_printf(&b,
+               "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+               "Access-Control-Allow-Origin: *\r\n"
+               "Access-Control-Allow-Headers: authorization, x-client-info, apikey, content-type, prefer, range, "
+               "accept-profile, content-profile, x-supabase-api-version\r\n"
+               "Access-Control-Allow-Methods: GET, POST, PATCH, PUT, DELETE, OPTIONS\r\n"
+               "Access-Control-Expose-Headers: content-range\r\n"
+               "Connection: %s\r\n\r\n",
+               status, status_text(status), ctype, len, keep_alive ? "keep-alive" : "close");
+    buf_append(&b, body, len);
+    conn_send_owned(c, b);
+    if (!keep_alive)
+        conn_close_after_write(c);
+}
+
+static void respond_json(conn_t *c, int status, const char *json, int keep_alive) {
+    respond(c, status, "application/json", json, strlen(json), keep_alive);
+}
+
+/* {"error": reason} with reason escaped. */
+static void respond_error(conn_t *c, int status, const char *reason, int keep_alive) {
+    buf_t *b = buf_new(64 + strlen(reason));
+    buf_puts(&b, "{\"error\":");
+    buf_json_str(&b, reason, strlen(reason));
+    buf_putc(&b, '}');
+    respond(c, status, "application/json", (const char *)b->data, b->len, keep_alive);
+    buf_unref(b);
+}
+
+void routes_error(conn_t *c, int status) { respond_error(c, status, status_text(status), 0); }
+
+/* ---- WebSocket handshake ------------------------------------------------ */
+
+static int header_has_token(const char *v, const char *token) {
+    size_t n = strlen(token);
+    for (const char *p = v; p && *p;) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        const char *e = p;
+        while (*e && *e != ',')
+            e++;
+        const char *t = e;
+        while (t > p && t[-1] == ' ')
+            t--;
+        if ((size_t)(t - p) == n && !strncasecmp(p, token, n))
+            return 1;
+        p = e;
+    }
+    return 0;
+}
+
+static void handle_upgrade(conn_t *c, http_req_t *r) {
+    const char *upgrade = http_req_header(r, "upgrade");
+    const char *connection = http_req_header(r, "connection");
+    const char *version = http_req_header(r, "sec-websocket-version");
+    const char *key = http_req_header(r, "sec-websocket-key");
+    if (strcmp(http_req_method(r), "GET") != 0) {
+        respond_error(c, 405, "WebSocket upgrade needs GET", 0);
+        return;
+    }
+    if (!upgrade || strcasecmp(upgrade, "websocket") != 0 || !connection || !header_has_token(connection, "upgrade")) {
+        respond_error(c, 426, "expected a WebSocket upgrade", 0);
+        return;
+    }
+    if (!version || strcmp(version, "13") != 0) {
+        buf_t *b = buf_new(128);
+        buf_puts(&b, "HTTP/1.1 426 Upgrade Required\r\nSec-WebSocket-Version: 13\r\nContent-Length: 0\r\n"
+                     "Connection: close\r\n\r\n");
+        conn_send_owned(c, b);
+        conn_close_after_write(c);
+        return;
+    }
+    char accept[29];
+    if (!key || ws_accept_key(key, strlen(key), accept) < 0) {
+        respond_error(c, 400, "invalid Sec-WebSocket-Key", 0);
+        return;
+    }
+    const char *q = http_req_query(r);
+    char vsn[16], apikey[8192], level[16];
+    msg_vsn_t v = MSG_VSN_1; /* Phoenix's default when the client names none */
+    if (http_query_get(q, "vsn", vsn, sizeof(vsn)) >= 0) {
+        if (!strcmp(vsn, "2.0.0"))
+            v = MSG_VSN_2;
+        else if (strcmp(vsn, "1.0.0") != 0) {
+            respond_error(c, 400, "unsupported vsn: only 1.0.0 and 2.0.0 exist", 0);
+            return;
+        }
+    }
+    int have_key = http_query_get(q, "apikey", apikey, sizeof(apikey)) > 0;
+    if (!have_key) {
+        const char *h = http_req_header(r, "apikey");
+        if (h && strlen(h) < sizeof(apikey)) {
+            strcpy(apikey, h);
+            have_key = 1;
+        }
+    }
+    if (!have_key) {
+        met_add(M_AUTH_ERRORS, 1);
+        respond_error(c, 401, "API key is missing or not a valid string", 0);
+        return;
+    }
+    /* The apikey must itself be a valid token: it stands in for joins that
+     * carry none. Publishable keys ("sb_...") are not supported yet. */
+    jwt_claims_t claims;
+    char msg[256];
+    if (jwt_verify(srv.keys, apikey, strlen(apikey), worker_self->now_s, &claims, msg, sizeof(msg)) != JWT_OK) {
+        met_add(M_AUTH_ERRORS, 1);
+        log_info("connection refused", "\"peer\":\"%s\",\"reason\":\"%s\"", conn_peer(c), msg);
+        respond_error(c, 403, msg, 0);
+        return;
+    }
+    json_decref(claims.claims);
+    int debug = http_query_get(q, "log_level", level, sizeof(level)) > 0 && !strcmp(level, "debug");
+    conn_upgrade(c, accept, v, apikey, debug);
+}
+
+/* ---- broadcast API -------------------------------------------------------- */
+
+static int authorized(conn_t *c, http_req_t *r) {
+    char tok[8192];
+    const char *auth = http_req_header(r, "authorization");
+    const char *t = NULL;
+    if (auth && !strncasecmp(auth, "Bearer ", 7))
+        t = auth + 7;
+    else if ((t = http_req_header(r, "apikey")) == NULL && http_query_get(http_req_query(r), "apikey", tok, sizeof(tok)) > 0)
+        t = tok;
+    jwt_claims_t claims;
+    char msg[256];
+    if (!t) {
+        respond_error(c, 401, "API key is missing or not a valid string", http_req_keep_alive(r));
+        return 0;
+    }
+    if (jwt_verify(srv.keys, t, strlen(t), worker_self->now_s, &claims, msg, sizeof(msg)) != JWT_OK) {
+        met_add(M_AUTH_ERRORS, 1);
+        respond_error(c, 401, msg, http_req_keep_alive(r));
+        return 0;
+    }
+    json_decref(claims.claims);
+    return 1;
+}
+
+/* Publishes one message to "realtime:<topic>"; a topic nobody listens to
+ * costs a lookup. */
+static void publish(const char *topic, size_t tlen, const char *event, size_t elen, uint8_t enc, const void *payload,
+                    size_t plen) {
+    char name[512];
+    if (tlen + 9 >= sizeof(name))
+        return;
+    memcpy(name, "realtime:", 9);
+    memcpy(name + 9, topic, tlen);
+    hub_topic_t *t = hub_topic_find(name, tlen + 9);
+    if (!t)
+        return;
+    met_add(M_BROADCASTS, 1);
+    hub_publish(hub_msg_broadcast(t, NULL, event, elen, NULL, 0, enc, payload, plen));
+    hub_topic_release(t);
+}
+
+static int flag_private(json_t *m) { return json_is_true(json_object_get(m, "private")); }
+
+static void handle_broadcast_batch(conn_t *c, http_req_t *r) {
+    size_t len;
+    const char *body = http_req_body(r, &len);
+    json_error_t jerr;
+    json_t *root = json_loadb(body, len, 0, &jerr);
+    json_t *msgs = json_object_get(root, "messages");
+    if (!json_is_array(msgs)) {
+        json_decref(root);
+        respond_error(c, 400, "body must be {\"messages\":[{\"topic\",\"event\",\"payload\"}]}", http_req_keep_alive(r));
+        return;
+    }
+    size_t i;
+    json_t *m;
+    json_array_foreach(msgs, i, m) {
+        json_t *topic = json_object_get(m, "topic"), *event = json_object_get(m, "event");
+        json_t *payload = json_object_get(m, "payload");
+        if (!json_is_string(topic) || !json_is_string(event) || !payload || flag_private(m)) {
+            json_decref(root);
+            respond_error(c, 400,
+                          flag_private(m) ? "private broadcasts are not available: no database configured"
+                                          : "each message needs a string topic, a string event and a payload",
+                          http_req_keep_alive(r));
+            return;
+        }
+    }
+    json_array_foreach(msgs, i, m) {
+        json_t *topic = json_object_get(m, "topic"), *event = json_object_get(m, "event");
+        char *text = json_dumps(json_object_get(m, "payload"), JSON_COMPACT | JSON_ENCODE_ANY);
+        publish(json_string_value(topic), json_string_length(topic), json_string_value(event),
+                json_string_length(event), MSG_ENC_JSON, text, strlen(text));
+        free(text);
+    }
+    json_decref(root);
+    respond(c, 202, "application/json", "", 0, http_req_keep_alive(r));
+}
+
+/* /realtime/v1/api/broadcast/<topic>/events/<event> */
+static void handle_broadcast_one(conn_t *c, http_req_t *r, const char *rest) {
+    const char *sep = strstr(rest, "/events/");
+    if (!sep || sep == rest || !sep[8] || strchr(sep + 8, '/')) {
+        respond_error(c, 404, "expected /api/broadcast/<topic>/events/<event>", http_req_keep_alive(r));
+        return;
+    }
+    char priv[8];
+    if (http_query_get(http_req_query(r), "private", priv, sizeof(priv)) > 0 && !strcmp(priv, "true")) {
+        respond_error(c, 400, "private broadcasts are not available: no database configured", http_req_keep_alive(r));
+        return;
+    }
+    size_t len;
+    const char *body = http_req_body(r, &len);
+    const char *ctype = http_req_header(r, "content-type");
+    uint8_t enc = MSG_ENC_JSON;
+    if (ctype && !strncasecmp(ctype, "application/octet-stream", 24)) {
+        enc = MSG_ENC_RAW;
+    } else {
+        json_error_t jerr;
+        json_t *v = json_loadb(body, len, JSON_DECODE_ANY, &jerr);
+        if (!v) {
+            respond_error(c, 400, "body is not valid JSON", http_req_keep_alive(r));
+            return;
+        }
+        json_decref(v);
+    }
+    publish(rest, (size_t)(sep - rest), sep + 8, strlen(sep + 8), enc, body, len);
+    respond(c, 202, "application/json", "", 0, http_req_keep_alive(r));
+}
+
+void routes_handle(conn_t *c, http_req_t *r) {
+    const char *path = http_req_path(r);
+    const char *method = http_req_method(r);
+    int ka = http_req_keep_alive(r);
+    if (!strcmp(path, "/realtime/v1/websocket") || !strcmp(path, "/socket/websocket")) {
+        handle_upgrade(c, r);
+        return;
+    }
+    if (!strcmp(method, "OPTIONS")) {
+        respond(c, 204, "text/plain", "", 0, ka);
+        return;
+    }
+    if (!strcmp(path, "/health") || !strcmp(path, "/api/health") || !strcmp(path, "/realtime/v1/api/health")) {
+        char body[128];
+        snprintf(body, sizeof(body), "{\"status\":\"ok\",\"connections\":%llu}",
+                 (unsigned long long)met_sum(M_CONNECTIONS));
+        respond_json(c, 200, body, ka);
+        return;
+    }
+    if (!strcmp(path, "/metrics")) {
+        buf_t *b = buf_new(4096);
+        met_render(&b);
+        respond(c, 200, "text/plain; version=0.0.4", (const char *)b->data, b->len, ka);
+        buf_unref(b);
+        return;
+    }
+    const char *api = "/realtime/v1/api/broadcast";
+    size_t alen = strlen(api);
+    if (!strncmp(path, api, alen) && (path[alen] == 0 || path[alen] == '/')) {
+        if (strcmp(method, "POST") != 0) {
+            respond_error(c, 405, "use POST", ka);
+            return;
+        }
+        if (!authorized(c, r))
+            return;
+        if (path[alen] == 0)
+            handle_broadcast_batch(c, r);
+        else
+            handle_broadcast_one(c, r, path + alen + 1);
+        return;
+    }
+    respond_error(c, 404, "not found", ka);
+}

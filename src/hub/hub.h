@@ -1,0 +1,94 @@
+/*
+ * hub: topics and fan-out. A topic is shared by all workers; each worker
+ * keeps its own array of local subscribers to it, touched only by that
+ * worker. Publishing delivers to the publisher's worker at once and posts
+ * one reference of the message to every other worker that has
+ * subscribers; each wire form of a message (vsn 1 JSON, vsn 2 JSON, vsn 2
+ * binary) is encoded at most once and its bytes are shared by every
+ * recipient on every worker. Presence state lives with its topic.
+ * The hub never knows what a subscriber is: it calls sub->deliver. A
+ * cross-node bus (Redis, later) plugs in at hub_publish, beside local
+ * delivery.
+ */
+#ifndef TC_HUB_H
+#define TC_HUB_H
+
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/buf.h"
+
+typedef struct hub_topic hub_topic_t;
+typedef struct hub_sub hub_sub_t;
+typedef struct hub_msg hub_msg_t;
+
+struct hub_sub {
+    hub_topic_t *topic; /* set while subscribed */
+    uint32_t index;     /* position in the worker's local array */
+    int worker;
+    /* Runs on the subscriber's worker. Must not unsubscribe anyone or
+     * close anything synchronously (it runs while the hub iterates). */
+    void (*deliver)(hub_sub_t *s, hub_msg_t *m);
+};
+
+typedef enum { HUB_BROADCAST, HUB_PRESENCE_DIFF } hub_kind_t;
+enum { HUB_FORM_V1 = 0, HUB_FORM_V2_TEXT, HUB_FORM_V2_BINARY, HUB_NFORMS };
+
+struct hub_msg {
+    atomic_int refs;
+    hub_kind_t kind;
+    hub_topic_t *topic;       /* holds a reference */
+    const hub_sub_t *origin;  /* compared, never dereferenced: self-broadcast filter */
+    _Atomic(buf_t *) frames[HUB_NFORMS]; /* sealed WebSocket frames, built on first use */
+    uint8_t encoding;         /* MSG_ENC_RAW or MSG_ENC_JSON (broadcast) */
+    char *event;              /* user event (broadcast) */
+    char *meta;               /* JSON object text or NULL (broadcast) */
+    size_t payload_len;
+    uint8_t payload[];        /* broadcast payload, or the presence diff JSON */
+};
+
+void hub_init(int nworkers);
+void hub_shutdown(void);
+
+/* Subscribes s to topic on the calling worker. Creates the topic if
+ * needed. */
+void hub_subscribe(hub_sub_t *s, const char *topic, size_t len);
+/* Unsubscribes s (no-op if not subscribed). Call on s's worker. */
+void hub_unsubscribe(hub_sub_t *s);
+
+/* Topic lookup for publishers without a subscription (the HTTP API).
+ * Returns a reference the caller drops with hub_topic_release, or NULL if
+ * nobody is subscribed. */
+hub_topic_t *hub_topic_find(const char *name, size_t len);
+void hub_topic_release(hub_topic_t *t);
+const char *hub_topic_name(const hub_topic_t *t, size_t *len);
+/* Subscribers across workers (approximate while changing). */
+uint32_t hub_topic_subscribers(const hub_topic_t *t);
+
+/* A broadcast message with one reference for the caller; payload is copied. */
+hub_msg_t *hub_msg_broadcast(hub_topic_t *t, const hub_sub_t *origin, const char *event, size_t event_len,
+                             const char *meta, size_t meta_len, uint8_t encoding, const void *payload,
+                             size_t len);
+/* Delivers m to every subscriber of its topic on every worker. Consumes
+ * the caller's reference. Call from a worker thread. */
+void hub_publish(hub_msg_t *m);
+/* The sealed frame of m in the given form, or NULL when the form cannot
+ * carry it (raw binary payloads have no vsn 1 form). Borrowed: valid while
+ * the caller holds m. */
+buf_t *hub_msg_frame(hub_msg_t *m, int form);
+void hub_msg_unref(hub_msg_t *m);
+
+/* Presence. owner identifies the tracking channel; key its presence key.
+ * The diff is published to the topic. Returns 0, or -1 if meta is not an
+ * object. */
+int hub_presence_track(hub_sub_t *s, uint64_t owner, const char *key, json_t *meta);
+void hub_presence_untrack(hub_sub_t *s, uint64_t owner);
+/* Appends the topic's presence state JSON to *out. */
+void hub_presence_state(hub_sub_t *s, buf_t **out);
+
+/* Worker side: delivers what other workers posted. */
+void hub_deliver_inbox(struct hub_msg **msgs, size_t n);
+
+#endif

@@ -1,0 +1,58 @@
+/*
+ * metrics: counters and gauges for GET /metrics (Prometheus text format).
+ * Each thread owns a block and is its only writer, so counting costs a
+ * plain load and store, never a locked instruction; the reader sums the
+ * blocks. It never formats anything but the exposition text.
+ */
+#ifndef TC_METRICS_H
+#define TC_METRICS_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "util/buf.h"
+
+typedef enum {
+    M_CONNECTIONS,      /* gauge: open WebSocket connections */
+    M_CHANNELS,         /* gauge: joined channels */
+    M_CONNECTS,         /* WebSocket upgrades accepted */
+    M_MSG_IN,           /* protocol messages received */
+    M_MSG_OUT,          /* frames queued to clients */
+    M_BYTES_IN,
+    M_BYTES_OUT,
+    M_JOINS,
+    M_JOIN_ERRORS,
+    M_BROADCASTS,       /* broadcasts published (each fans out to many) */
+    M_PRESENCE,         /* presence track/untrack */
+    M_PROTOCOL_ERRORS,  /* malformed frames or messages */
+    M_AUTH_ERRORS,      /* refused tokens */
+    M_RATE_LIMITED,
+    M_SLOW_CLOSES,      /* clients closed because their send queue filled */
+    M_IDLE_CLOSES,      /* clients closed for missing heartbeats */
+    M_HTTP_REQUESTS,
+    M_COUNT
+} met_id_t;
+
+typedef struct {
+    _Atomic uint64_t v[M_COUNT];
+} met_block_t;
+
+/* The calling thread's block; set once per thread with met_register. */
+extern _Thread_local met_block_t *met_local;
+
+/* Registers a block owned by the calling thread (lives as long as the
+ * process). At most 64 threads. */
+void met_register(met_block_t *b);
+
+static inline void met_add(met_id_t id, int64_t n) {
+    if (!met_local)
+        return;
+    uint64_t v = atomic_load_explicit(&met_local->v[id], memory_order_relaxed);
+    atomic_store_explicit(&met_local->v[id], v + (uint64_t)n, memory_order_relaxed);
+}
+
+uint64_t met_sum(met_id_t id);
+/* Appends the Prometheus exposition text to *out. */
+void met_render(buf_t **out);
+
+#endif

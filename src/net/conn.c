@@ -1,0 +1,490 @@
+/*
+ * net/conn: see conn.h.
+ *
+ * Writes are batched: conn_send only queues a shared buffer and marks the
+ * connection dirty; the worker's check phase (after poll, so after every
+ * read and inbox delivery of this iteration) writes each dirty connection
+ * with one writev. Only when the kernel buffer is full do we fall back to
+ * uv_write, which waits for writability; the queue keeps its references
+ * until libuv is done with them.
+ *
+ * Lifetime: conn_destroy unlinks and uv_close()s; the memory goes in the
+ * close callback, which libuv runs after any cancelled write callback, so
+ * nothing queued is freed under libuv's feet. Nothing here frees a
+ * connection inside a read or delivery path.
+ */
+#include "net/conn.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "channel/socket.h"
+#include "http/request.h"
+#include "http/routes.h"
+#include "metrics/metrics.h"
+#include "net/server.h"
+#include "util/log.h"
+#include "util/mem.h"
+#include "ws/frame.h"
+
+enum { MODE_HTTP, MODE_WS };
+
+struct conn {
+    uv_tcp_t tcp;
+    worker_t *w;
+    conn_t *prev, *next;   /* worker's list */
+    conn_t *dirty_next;    /* worker's dirty list */
+    uint64_t id;
+    uint8_t mode;
+    uint8_t dirty, writing, closing, dead, close_after_write;
+    http_req_t *req;       /* HTTP mode, while a request is being read */
+    ws_parser_t ws;        /* WebSocket mode */
+    chan_socket_t *sock;   /* WebSocket mode */
+    /* send queue: a ring of shared buffers; q[qhead] may be partly written */
+    buf_t **q;
+    uint32_t qhead, qlen, qcap, inflight;
+    size_t qoff, qbytes, inflight_bytes;
+    uv_write_t *wreq;      /* only while a uv_write is outstanding */
+    int64_t last_rx_ms, closing_since_ms;
+};
+
+static _Atomic uint64_t next_id = 1;
+
+uint64_t conn_id(const conn_t *c) { return c->id; }
+struct worker *conn_worker(const conn_t *c) { return c->w; }
+int conn_is_closing(const conn_t *c) { return c->closing || c->dead; }
+conn_t *conn_next(const conn_t *c) { return c->next; }
+
+const char *conn_peer(const conn_t *c) {
+    static _Thread_local char s[64];
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    s[0] = 0;
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
+        if (ss.ss_family == AF_INET6) {
+            uv_ip6_name((struct sockaddr_in6 *)&ss, s, sizeof(s));
+        } else {
+            char ip[INET_ADDRSTRLEN];
+            uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof(ip));
+            snprintf(s, sizeof(s), "%s:%d", ip, ntohs(((struct sockaddr_in *)&ss)->sin_port));
+        }
+    }
+    return s;
+}
+
+/* ---- send queue ---------------------------------------------------- */
+
+static void mark_dirty(conn_t *c) {
+    if (c->dirty || c->dead)
+        return;
+    c->dirty = 1;
+    c->dirty_next = c->w->dirty;
+    c->w->dirty = c;
+}
+
+static void q_push(conn_t *c, buf_t *b) {
+    if (c->qlen == c->qcap) {
+        uint32_t ncap = c->qcap ? c->qcap * 2 : 8;
+        buf_t **nq = xmalloc(ncap * sizeof(*nq));
+        for (uint32_t i = 0; i < c->qlen; i++)
+            nq[i] = c->q[(c->qhead + i) & (c->qcap - 1)];
+        free(c->q);
+        c->q = nq;
+        c->qhead = 0;
+        c->qcap = ncap;
+    }
+    c->q[(c->qhead + c->qlen) & (c->qcap - 1)] = b;
+    c->qlen++;
+    c->qbytes += b->len;
+}
+
+/* Drops n written bytes from the head of the queue. An idle connection
+ * keeps no queue memory. */
+static void q_consume(conn_t *c, size_t n) {
+    c->qbytes -= n;
+    while (n > 0 && c->qlen) {
+        buf_t *b = c->q[c->qhead];
+        size_t avail = b->len - c->qoff;
+        if (n < avail) {
+            c->qoff += n;
+            return;
+        }
+        n -= avail;
+        buf_unref(b);
+        c->qhead = (c->qhead + 1) & (c->qcap - 1);
+        c->qlen--;
+        c->qoff = 0;
+    }
+    if (c->qlen == 0) {
+        free(c->q);
+        c->q = NULL;
+        c->qcap = c->qhead = 0;
+    }
+}
+
+static void q_clear(conn_t *c) {
+    while (c->qlen) {
+        buf_unref(c->q[c->qhead]);
+        c->qhead = (c->qhead + 1) & (c->qcap - 1);
+        c->qlen--;
+    }
+    free(c->q);
+    c->q = NULL;
+    c->qcap = c->qhead = 0;
+    c->qbytes = c->qoff = 0;
+}
+
+static uint32_t q_iov(const conn_t *c, uv_buf_t *iov, uint32_t max, size_t *total) {
+    uint32_t n = 0;
+    *total = 0;
+    for (; n < c->qlen && n < max; n++) {
+        buf_t *b = c->q[(c->qhead + n) & (c->qcap - 1)];
+        size_t off = n == 0 ? c->qoff : 0;
+        iov[n] = uv_buf_init((char *)b->data + off, (unsigned)(b->len - off));
+        *total += b->len - off;
+    }
+    return n;
+}
+
+/* A client that does not read: keep what the kernel or libuv already has
+ * (the partly written head, or the buffers of the outstanding write), drop
+ * the rest, and close with a code that says why. */
+static void slow_consumer(conn_t *c) {
+    uint32_t keep = c->writing ? c->inflight : (c->qoff ? 1 : 0);
+    size_t kept_bytes = 0;
+    for (uint32_t i = 0; i < c->qlen; i++) {
+        buf_t *b = c->q[(c->qhead + i) & (c->qcap - 1)];
+        if (i < keep)
+            kept_bytes += b->len;
+        else
+            buf_unref(b);
+    }
+    c->qlen = keep;
+    c->qbytes = kept_bytes - c->qoff;
+    met_add(M_SLOW_CLOSES, 1);
+    log_warn("slow consumer closed", "\"conn\":%llu,\"peer\":\"%s\",\"limit\":%zu", (unsigned long long)c->id,
+             conn_peer(c), srv.cfg.send_queue_max);
+    conn_close(c, WS_CLOSE_TRY_AGAIN, "slow consumer: send queue full");
+}
+
+void conn_send_owned(conn_t *c, buf_t *b) {
+    if (c->dead || c->closing) {
+        buf_unref(b);
+        return;
+    }
+    if (c->qbytes + b->len > srv.cfg.send_queue_max) {
+        buf_unref(b);
+        slow_consumer(c);
+        return;
+    }
+    q_push(c, b);
+    mark_dirty(c);
+}
+
+void conn_send(conn_t *c, buf_t *b) { conn_send_owned(c, buf_ref(b)); }
+
+/* ---- writing --------------------------------------------------------- */
+
+static void flush(conn_t *c);
+
+static void on_write(uv_write_t *req, int status) {
+    conn_t *c = req->data;
+    free(req);
+    c->wreq = NULL;
+    c->writing = 0;
+    if (status < 0) {
+        if (!c->dead) {
+            log_debug("write failed", "\"conn\":%llu,\"error\":\"%s\"", (unsigned long long)c->id, uv_strerror(status));
+            conn_destroy(c);
+        }
+        return;
+    }
+    met_add(M_BYTES_OUT, (int64_t)c->inflight_bytes);
+    q_consume(c, c->inflight_bytes);
+    c->inflight = 0;
+    if (c->qlen || c->closing || c->close_after_write)
+        mark_dirty(c);
+}
+
+static void start_write(conn_t *c) {
+    uv_buf_t iov[64];
+    size_t total;
+    uint32_t n = q_iov(c, iov, 64, &total);
+    c->wreq = xmalloc(sizeof(*c->wreq));
+    c->wreq->data = c;
+    int r = uv_write(c->wreq, (uv_stream_t *)&c->tcp, iov, n, on_write);
+    if (r < 0) {
+        free(c->wreq);
+        c->wreq = NULL;
+        conn_destroy(c);
+        return;
+    }
+    c->writing = 1;
+    c->inflight = n;
+    c->inflight_bytes = total;
+}
+
+static void flush(conn_t *c) {
+    if (c->dead || c->writing)
+        return;
+    while (c->qlen) {
+        uv_buf_t iov[64];
+        size_t total;
+        uint32_t n = q_iov(c, iov, 64, &total);
+        int r = uv_try_write((uv_stream_t *)&c->tcp, iov, n);
+        if (r == UV_EAGAIN)
+            r = 0;
+        if (r < 0) {
+            conn_destroy(c);
+            return;
+        }
+        met_add(M_BYTES_OUT, r);
+        q_consume(c, (size_t)r);
+        if ((size_t)r < total) {
+            start_write(c);
+            return;
+        }
+    }
+    if (c->closing || c->close_after_write)
+        conn_destroy(c);
+}
+
+void conn_flush_dirty(worker_t *w) {
+    conn_t *c = w->dirty;
+    w->dirty = NULL;
+    while (c) {
+        conn_t *next = c->dirty_next;
+        c->dirty = 0;
+        c->dirty_next = NULL;
+        flush(c);
+        c = next;
+    }
+}
+
+/* ---- closing --------------------------------------------------------- */
+
+static void on_closed(uv_handle_t *h) {
+    conn_t *c = h->data;
+    q_clear(c);
+    free(c);
+}
+
+void conn_destroy(conn_t *c) {
+    if (c->dead)
+        return;
+    c->dead = 1;
+    worker_t *w = c->w;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    if (c->sock) {
+        /* Leaves channels and publishes presence leaves to the others. */
+        chan_socket_free(c->sock);
+        c->sock = NULL;
+        met_add(M_CONNECTIONS, -1);
+    }
+    if (c->mode == MODE_WS)
+        ws_parser_free(&c->ws);
+    if (c->req) {
+        http_req_free(c->req);
+        c->req = NULL;
+    }
+    atomic_fetch_sub(&srv.nconns, 1);
+    uv_close((uv_handle_t *)&c->tcp, on_closed);
+}
+
+void conn_close(conn_t *c, uint16_t code, const char *reason) {
+    if (c->closing || c->dead)
+        return;
+    if (c->mode == MODE_WS) {
+        buf_t *f = ws_frame_close(code, reason);
+        if (c->qbytes + f->len <= srv.cfg.send_queue_max + 256) {
+            q_push(c, f);
+        } else {
+            buf_unref(f);
+        }
+        log_debug("closing", "\"conn\":%llu,\"code\":%u,\"reason\":\"%s\"", (unsigned long long)c->id, code,
+                  reason ? reason : "");
+    }
+    c->closing = 1;
+    c->closing_since_ms = c->w->now_ms;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    mark_dirty(c);
+}
+
+void conn_close_after_write(conn_t *c) {
+    c->close_after_write = 1;
+    c->closing_since_ms = c->w->now_ms;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    mark_dirty(c);
+}
+
+void conn_drain(conn_t *c) { conn_close(c, WS_CLOSE_GOING_AWAY, "server shutting down"); }
+
+void conn_tick(conn_t *c, int64_t now_ms, int64_t now_s) {
+    if (c->dead)
+        return;
+    if (c->closing || c->close_after_write) {
+        /* The peer does not take its last bytes: give up on it. */
+        if (now_ms - c->closing_since_ms > 5000)
+            conn_destroy(c);
+        return;
+    }
+    int64_t idle = now_ms - c->last_rx_ms;
+    if (c->mode == MODE_HTTP) {
+        if (idle > 30000)
+            conn_destroy(c);
+        return;
+    }
+    if (idle > 2 * (int64_t)srv.cfg.heartbeat_interval_ms) {
+        met_add(M_IDLE_CLOSES, 1);
+        log_info("idle client closed", "\"conn\":%llu,\"peer\":\"%s\",\"idle_ms\":%lld", (unsigned long long)c->id,
+                 conn_peer(c), (long long)idle);
+        conn_close(c, WS_CLOSE_GOING_AWAY, "heartbeat timeout");
+        return;
+    }
+    chan_socket_tick(c->sock, now_s);
+}
+
+/* ---- reading --------------------------------------------------------- */
+
+static int on_ws_message(void *ud, int opcode, uint8_t *data, size_t len) {
+    conn_t *c = ud;
+    met_add(M_MSG_IN, 1);
+    chan_socket_on_message(c->sock, opcode, data, len);
+    return c->closing || c->dead;
+}
+
+static int on_ws_ping(void *ud, const uint8_t *data, size_t len) {
+    conn_t *c = ud;
+    buf_t *b = buf_new(len);
+    buf_append(&b, data, len);
+    ws_frame_seal(b, WS_OP_PONG);
+    conn_send_owned(c, b);
+    return 0;
+}
+
+static int on_ws_pong(void *ud, const uint8_t *data, size_t len) {
+    (void)ud, (void)data, (void)len;
+    return 0;
+}
+
+static int on_ws_close(void *ud, uint16_t code, const char *reason, size_t reason_len) {
+    conn_t *c = ud;
+    (void)reason, (void)reason_len;
+    /* Echo the peer's code, as RFC 6455 asks; 1005 means it sent none. */
+    conn_close(c, code == 1005 ? WS_CLOSE_NORMAL : code, "");
+    return 1;
+}
+
+static const ws_parser_cb_t ws_cb = {on_ws_message, on_ws_ping, on_ws_pong, on_ws_close};
+
+static const char *close_reason(int code) {
+    switch (code) {
+    case WS_CLOSE_PROTOCOL: return "protocol error";
+    case WS_CLOSE_BAD_DATA: return "invalid UTF-8 in text frame";
+    case WS_CLOSE_TOO_BIG: return "message too big";
+    default: return "error";
+    }
+}
+
+static void read_ws(conn_t *c, uint8_t *data, size_t len) {
+    int r = ws_parser_feed(&c->ws, data, len, &ws_cb, c);
+    if (r > 0) {
+        met_add(M_PROTOCOL_ERRORS, 1);
+        log_warn("websocket protocol error", "\"conn\":%llu,\"peer\":\"%s\",\"code\":%d,\"reason\":\"%s\"",
+                 (unsigned long long)c->id, conn_peer(c), r, close_reason(r));
+        conn_close(c, (uint16_t)r, close_reason(r));
+    }
+}
+
+static void read_http(conn_t *c, uint8_t *data, size_t len) {
+    while (len > 0 && !c->closing && !c->close_after_write && !c->dead && c->mode == MODE_HTTP) {
+        if (!c->req)
+            c->req = http_req_new(srv.cfg.max_body);
+        size_t used = 0;
+        http_req_status_t st = http_req_feed(c->req, (const char *)data, len, &used);
+        if (st == HTTP_REQ_MORE)
+            return;
+        if (st == HTTP_REQ_ERROR) {
+            routes_error(c, http_req_error_status(c->req));
+            return;
+        }
+        data += used;
+        len -= used;
+        http_req_t *req = c->req;
+        c->req = NULL;
+        met_add(M_HTTP_REQUESTS, 1);
+        routes_handle(c, req);
+        http_req_free(req);
+    }
+    if (len > 0 && c->mode == MODE_WS && !c->closing)
+        read_ws(c, data, len);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b) {
+    (void)suggested;
+    conn_t *c = h->data;
+    /* One buffer per worker: each read is fully handled before the next
+     * allocation, and the WebSocket parser copies only partial frames. */
+    *b = uv_buf_init((char *)c->w->rbuf, sizeof(c->w->rbuf));
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
+    conn_t *c = s->data;
+    if (n < 0) {
+        conn_destroy(c);
+        return;
+    }
+    if (n == 0 || c->dead || c->closing)
+        return;
+    c->last_rx_ms = c->w->now_ms;
+    met_add(M_BYTES_IN, n);
+    if (c->mode == MODE_HTTP)
+        read_http(c, (uint8_t *)b->base, (size_t)n);
+    else
+        read_ws(c, (uint8_t *)b->base, (size_t)n);
+}
+
+void conn_upgrade(conn_t *c, const char *accept_key, msg_vsn_t vsn, const char *apikey, int log_debug) {
+    buf_t *b = buf_new(160);
+    buf_printf(&b,
+               "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               "Sec-WebSocket-Accept: %s\r\n\r\n",
+               accept_key);
+    conn_send_owned(c, b);
+    c->mode = MODE_WS;
+    ws_parser_init(&c->ws, srv.cfg.max_message);
+    c->sock = chan_socket_new(c, vsn, apikey, log_debug);
+    met_add(M_CONNECTIONS, 1);
+    met_add(M_CONNECTS, 1);
+}
+
+void conn_accept(worker_t *w, uv_stream_t *listener) {
+    conn_t *c = xcalloc(1, sizeof(*c));
+    uv_tcp_init(&w->loop, &c->tcp);
+    c->tcp.data = c;
+    c->w = w;
+    c->id = atomic_fetch_add(&next_id, 1);
+    c->mode = MODE_HTTP;
+    c->last_rx_ms = w->now_ms;
+    if (uv_accept(listener, (uv_stream_t *)&c->tcp) < 0) {
+        uv_close((uv_handle_t *)&c->tcp, on_closed);
+        return;
+    }
+    c->next = w->conns;
+    if (w->conns)
+        w->conns->prev = c;
+    w->conns = c;
+    if (atomic_fetch_add(&srv.nconns, 1) >= srv.cfg.max_connections || w->draining) {
+        log_warn("connection refused", "\"reason\":\"%s\"", w->draining ? "draining" : "max connections");
+        conn_destroy(c);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}

@@ -1,0 +1,181 @@
+/*
+ * config: see config.h. One table describes each setting once (flag,
+ * environment variable, default, help), so --help can never drift from what
+ * is parsed.
+ */
+#include "util/config.h"
+#include "util/mem.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef enum { T_INT, T_SIZE, T_STR, T_BUF, T_BOOL, T_FILE } opt_type_t;
+
+typedef struct {
+    const char *flag, *env, *def, *help;
+    opt_type_t type;
+    size_t off, bufsz;
+    long min, max;
+} opt_t;
+
+#define OFF(f) offsetof(config_t, f)
+static const opt_t opts[] = {
+    {"--host", "HOST", "0.0.0.0", "address to listen on", T_BUF, OFF(host), 64, 0, 0},
+    {"--port", "PORT", "4000", "TCP port for HTTP and WebSocket", T_INT, OFF(port), 0, 1, 65535},
+    {"--workers", "WORKERS", "0", "event-loop threads (0 = one per core)", T_INT, OFF(workers), 0, 0, 16},
+    {"--jwt-secret", "API_JWT_SECRET", NULL, "HS256/384/512 secret that signs client JWTs", T_STR, OFF(jwt_secret), 0, 0, 0},
+    {"--jwks", "API_JWT_JWKS", NULL, "JWKS document (JSON text) with RS/ES public keys", T_STR, OFF(jwks_json), 0, 0, 0},
+    {"--jwks-file", "API_JWT_JWKS_FILE", NULL, "file holding a JWKS document", T_FILE, OFF(jwks_json), 0, 0, 0},
+    {"--max-message-bytes", "MAX_MESSAGE_BYTES", "1048576", "largest WebSocket message accepted (close 1009 above)", T_INT, OFF(max_message), 0, 1024, 64 << 20},
+    {"--max-channels", "MAX_CHANNELS_PER_CLIENT", "100", "channels one connection may join", T_INT, OFF(max_channels), 0, 1, 100000},
+    {"--max-connections", "MAX_CONNECTIONS", "200000", "connections accepted in all", T_INT, OFF(max_connections), 0, 1, 10000000},
+    {"--max-events-per-second", "MAX_EVENTS_PER_SECOND", "1000", "messages one connection may send per second", T_INT, OFF(events_per_second), 0, 1, 10000000},
+    {"--max-joins-per-second", "MAX_JOINS_PER_SECOND", "100", "joins one connection may make per second", T_INT, OFF(joins_per_second), 0, 1, 1000000},
+    {"--max-presence-per-second", "MAX_PRESENCE_EVENTS_PER_SECOND", "20", "presence track/untrack per connection per second", T_INT, OFF(presence_per_second), 0, 1, 1000000},
+    {"--send-queue-bytes", "SEND_QUEUE_MAX_BYTES", "4194304", "bytes queued to a slow client before it is closed (1013)", T_SIZE, OFF(send_queue_max), 0, 4096, 1L << 30},
+    {"--heartbeat-interval-ms", "CLIENT_HEARTBEAT_INTERVAL_MS", "25000", "client heartbeat interval; silent clients are closed after twice this", T_INT, OFF(heartbeat_interval_ms), 0, 100, 3600000},
+    {"--drain-timeout-ms", "DRAIN_TIMEOUT_MS", "5000", "on SIGTERM, how long to wait for clients to take their close frames", T_INT, OFF(drain_timeout_ms), 0, 0, 600000},
+    {"--max-body-bytes", "MAX_BODY_BYTES", "1048576", "largest HTTP request body", T_SIZE, OFF(max_body), 0, 1024, 64 << 20},
+    {"--log-level", "LOG_LEVEL", "info", "debug, info, warn or error", T_BUF, OFF(log_level), 16, 0, 0},
+    {"--debug-protocol", "DEBUG_PROTOCOL", "0", "log every protocol message in and out (1 = on)", T_BOOL, OFF(debug_protocol), 0, 0, 1},
+};
+#define NOPTS (sizeof(opts) / sizeof(opts[0]))
+
+static void usage(void) {
+    printf("Usage: techcare-realtime [options]\n\n"
+           "A Supabase Realtime-compatible server. Each option can also be set by the\n"
+           "environment variable shown; a flag wins over the environment.\n\n");
+    for (size_t i = 0; i < NOPTS; i++) {
+        const opt_t *o = &opts[i];
+        printf("  %-26s %-32s %s (default: %s)\n", o->flag, o->env, o->help, o->def ? o->def : "unset");
+    }
+    printf("  %-26s %-32s %s\n", "--help", "", "print this help");
+}
+
+static char *read_file(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 4096, len = 0;
+    char *s = xmalloc(cap);
+    size_t n;
+    while ((n = fread(s + len, 1, cap - len - 1, f)) > 0) {
+        len += n;
+        if (cap - len < 2) {
+            cap *= 2;
+            s = xrealloc(s, cap);
+        }
+    }
+    fclose(f);
+    s[len] = 0;
+    return s;
+}
+
+static int set_opt(config_t *c, const opt_t *o, const char *v) {
+    char *p = (char *)c + o->off;
+    char *end;
+    long n;
+    switch (o->type) {
+    case T_INT:
+    case T_SIZE:
+    case T_BOOL:
+        if (o->type == T_BOOL && (!strcmp(v, "true") || !strcmp(v, "false"))) {
+            n = !strcmp(v, "true");
+        } else {
+            errno = 0;
+            n = strtol(v, &end, 10);
+            if (errno || *end || end == v || n < o->min || n > o->max) {
+                fprintf(stderr, "techcare-realtime: %s / %s: '%s' is not a number in [%ld, %ld]\n", o->flag, o->env, v,
+                        o->min, o->max);
+                return -1;
+            }
+        }
+        if (o->type == T_SIZE)
+            *(size_t *)p = (size_t)n;
+        else if (o->off == OFF(max_message))
+            *(uint32_t *)p = (uint32_t)n;
+        else
+            *(int *)p = (int)n;
+        return 0;
+    case T_BUF:
+        if (strlen(v) >= o->bufsz) {
+            fprintf(stderr, "techcare-realtime: %s: value too long\n", o->flag);
+            return -1;
+        }
+        strcpy(p, v);
+        return 0;
+    case T_STR:
+        free(*(char **)p);
+        *(char **)p = xstrdup(v);
+        return 0;
+    case T_FILE: {
+        char *s = read_file(v);
+        if (!s) {
+            fprintf(stderr, "techcare-realtime: %s: cannot read %s\n", o->flag, v);
+            return -1;
+        }
+        free(*(char **)p);
+        *(char **)p = s;
+        return 0;
+    }
+    }
+    return -1;
+}
+
+int config_load(config_t *c, int argc, char **argv) {
+    memset(c, 0, sizeof(*c));
+    for (size_t i = 0; i < NOPTS; i++) {
+        const char *v = getenv(opts[i].env);
+        if (!v || !*v)
+            v = opts[i].def;
+        if (v && set_opt(c, &opts[i], v) < 0)
+            return -1;
+    }
+    for (int a = 1; a < argc; a++) {
+        if (!strcmp(argv[a], "--help") || !strcmp(argv[a], "-h")) {
+            usage();
+            return 1;
+        }
+        const char *arg = argv[a], *val = NULL;
+        const char *eq = strchr(arg, '=');
+        size_t flen = eq ? (size_t)(eq - arg) : strlen(arg);
+        const opt_t *o = NULL;
+        for (size_t i = 0; i < NOPTS; i++)
+            if (strlen(opts[i].flag) == flen && !strncmp(opts[i].flag, arg, flen))
+                o = &opts[i];
+        if (!o) {
+            fprintf(stderr, "techcare-realtime: unknown option %s (see --help)\n", arg);
+            return -1;
+        }
+        if (eq)
+            val = eq + 1;
+        else if (o->type == T_BOOL)
+            val = "1";
+        else if (a + 1 < argc)
+            val = argv[++a];
+        else {
+            fprintf(stderr, "techcare-realtime: %s needs a value\n", arg);
+            return -1;
+        }
+        if (set_opt(c, o, val) < 0)
+            return -1;
+    }
+    if (c->workers == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        c->workers = n < 1 ? 1 : n > 16 ? 16 : (int)n;
+    }
+    if (!c->jwt_secret && !c->jwks_json) {
+        fprintf(stderr, "techcare-realtime: API_JWT_SECRET (or --jwt-secret / --jwks) is required\n");
+        return -1;
+    }
+    return 0;
+}
+
+void config_free(config_t *c) {
+    free(c->jwt_secret);
+    free(c->jwks_json);
+    c->jwt_secret = c->jwks_json = NULL;
+}
