@@ -206,7 +206,8 @@ static bool rsa_key_init(jwt_key_t *k, const json_t *jwk, char *err, size_t errl
     bool ok = false;
 
     k->kind = KEY_RSA;
-    if (!n || !e || elen > 8) {
+    /* bounds first: BN_bin2bn takes an int */
+    if (!n || !e || elen > 8 || nlen > RSA_MAX_BITS / 8 + 1) {
         set_msg(err, errlen, "RSA key needs base64url \"n\" and \"e\"");
         goto out;
     }
@@ -601,19 +602,22 @@ static jwt_status_t check_claims(const json_t *pl, int64_t now, jwt_claims_t *ou
     const json_t *role = json_object_get(pl, "role"), *sub = json_object_get(pl, "sub");
     const json_t *nbf = json_object_get(pl, "nbf");
 
-    if (!json_is_string(role) || json_string_length(role) == 0 || !numeric_date(json_object_get(pl, "exp"), &out->exp)) {
+    const size_t sub_len = json_is_string(sub) ? json_string_length(sub) : 0;
+
+    if (!json_is_string(role) || json_string_length(role) == 0 ||
+        !numeric_date(json_object_get(pl, "exp"), &out->exp)) {
         set_msg(msg, msglen, MSG_MISSING_CLAIMS);
         return JWT_MISSING_CLAIMS;
     }
     /* a role we would have to truncate is not one we can authorise */
-    if (json_string_length(role) >= sizeof(out->role) || (json_is_string(sub) && json_string_length(sub) >= sizeof(out->sub)) ||
+    if (json_string_length(role) >= sizeof(out->role) || sub_len >= sizeof(out->sub) ||
         (nbf && !numeric_date(nbf, &out->nbf))) {
         set_msg(msg, msglen, MSG_MALFORMED);
         return JWT_MALFORMED;
     }
     memcpy(out->role, json_string_value(role), json_string_length(role) + 1);
-    if (json_is_string(sub))
-        memcpy(out->sub, json_string_value(sub), json_string_length(sub) + 1);
+    if (sub_len)
+        memcpy(out->sub, json_string_value(sub), sub_len + 1);
     if (out->exp <= now) {
         /* unsigned: exp may be as far in the past as INT64_MIN */
         set_msg(msg, msglen, "Token has expired %llu seconds ago",
