@@ -26,7 +26,9 @@ void http_req_free(http_req_t *r);
 /* Feeds bytes. On HTTP_REQ_DONE, *consumed says how many bytes of data
  * belonged to the request (what follows is the next protocol's, e.g. the
  * first WebSocket frame). On HTTP_REQ_ERROR, http_req_error_status gives
- * the status to answer (400, 405, 413, 414, 431). */
+ * the status to answer (400 malformed, 405 CONNECT, 413 body, 414 URL,
+ * 431 head or header count). Once DONE or ERROR, further feeds consume
+ * nothing and return the same status; a next request needs a new reader. */
 http_req_status_t http_req_feed(http_req_t *r, const char *data, size_t len, size_t *consumed);
 int http_req_error_status(const http_req_t *r);
 
@@ -39,9 +41,11 @@ const char *http_req_body(const http_req_t *r, size_t *len);
 int http_req_keep_alive(const http_req_t *r);
 int http_req_is_upgrade(const http_req_t *r);
 
-/* Finds name in a query string (a=1&b=2), percent- and '+'-decodes its
- * value into out (NUL-terminated). Returns the decoded length, or -1 if
- * absent or if it does not fit. */
+/* Finds name in a query string (a=1&b=2; keys are decoded before they are
+ * compared, the first match wins), percent- and '+'-decodes its value into
+ * out (NUL-terminated; a '%' without two hex digits is kept as is).
+ * Returns the decoded length, or -1 if absent, if it does not fit, or if
+ * it would decode to a NUL byte. */
 int http_query_get(const char *query, const char *name, char *out, size_t outlen);
 
 #endif
