@@ -7,10 +7,9 @@
  * /api/broadcast/<topic>/events/<event> whose body is the payload itself
  * (JSON, or raw bytes with application/octet-stream). Both need a valid
  * JWT in the apikey header / query or Authorization: Bearer.
- * Every answer carries permissive CORS headers: the web app calls these
- * endpoints from another origin.
  */
 #include "http/routes.h"
+#include "http/response.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -26,57 +25,19 @@
 #include "util/mem.h"
 #include "ws/frame.h"
 
-static const char *status_text(int status) {
-    switch (status) {
-    case 200: return "OK";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 413: return "Payload Too Large";
-    case 414: return "URI Too Long";
-    case 426: return "Upgrade Required";
-    case 431: return "Request Header Fields Too Large";
-    case 503: return "Service Unavailable";
-    default: return "Error";
-    }
-}
-
 static void respond(conn_t *c, int status, const char *ctype, const char *body, size_t len, int keep_alive) {
-    buf_t *b = buf_new(256 + len);
-    buf_printf(&b,
-               "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-               "Access-Control-Allow-Origin: *\r\n"
-               "Access-Control-Allow-Headers: authorization, x-client-info, apikey, content-type, prefer, range, "
-               "accept-profile, content-profile, x-supabase-api-version\r\n"
-               "Access-Control-Allow-Methods: GET, POST, PATCH, PUT, DELETE, OPTIONS\r\n"
-               "Access-Control-Expose-Headers: content-range\r\n"
-               "Connection: %s\r\n\r\n",
-               status, status_text(status), ctype, len, keep_alive ? "keep-alive" : "close");
-    buf_append(&b, body, len);
-    conn_send_owned(c, b);
-    if (!keep_alive)
-        conn_close_after_write(c);
+    http_respond(c, status, ctype, NULL, body, len, keep_alive);
 }
 
 static void respond_json(conn_t *c, int status, const char *json, int keep_alive) {
     respond(c, status, "application/json", json, strlen(json), keep_alive);
 }
 
-/* {"error": reason} with reason escaped. */
 static void respond_error(conn_t *c, int status, const char *reason, int keep_alive) {
-    buf_t *b = buf_new(64 + strlen(reason));
-    buf_puts(&b, "{\"error\":");
-    buf_json_str(&b, reason, strlen(reason));
-    buf_putc(&b, '}');
-    respond(c, status, "application/json", (const char *)b->data, b->len, keep_alive);
-    buf_unref(b);
+    http_respond_error(c, status, reason, keep_alive);
 }
 
-void routes_error(conn_t *c, int status) { respond_error(c, status, status_text(status), 0); }
+void routes_error(conn_t *c, int status) { respond_error(c, status, http_status_text(status), 0); }
 
 /* ---- WebSocket handshake ------------------------------------------------ */
 

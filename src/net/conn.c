@@ -37,7 +37,7 @@ struct conn {
     conn_t *dirty_next;    /* worker's dirty list */
     uint64_t id;
     uint8_t mode;
-    uint8_t dirty, writing, closing, dead, close_after_write;
+    uint8_t dirty, writing, closing, dead, close_after_write, lingering;
     http_req_t *req;       /* HTTP mode, while a request is being read */
     ws_parser_t ws;        /* WebSocket mode */
     chan_socket_t *sock;   /* WebSocket mode */
@@ -46,6 +46,12 @@ struct conn {
     uint32_t qhead, qlen, qcap, inflight;
     size_t qoff, qbytes, inflight_bytes;
     uv_write_t *wreq;      /* only while a uv_write is outstanding */
+    /* an HTTP request being answered asynchronously */
+    uint8_t held;
+    void (*cancel)(void *);
+    void *cancel_arg;
+    uint8_t *stash;        /* bytes read after the held request (pipelining) */
+    size_t stash_len;
     int64_t last_rx_ms, closing_since_ms;
 };
 
@@ -187,6 +193,9 @@ void conn_send(conn_t *c, buf_t *b) { conn_send_owned(c, buf_ref(b)); }
 /* ---- writing --------------------------------------------------------- */
 
 static void flush(conn_t *c);
+static void linger(conn_t *c);
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b);
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b);
 
 static void on_write(uv_write_t *req, int status) {
     conn_t *c = req->data;
@@ -247,18 +256,22 @@ static void flush(conn_t *c) {
         }
     }
     if (c->closing || c->close_after_write)
-        conn_destroy(c);
+        linger(c);
 }
 
+/* Writing one connection can queue bytes for others (a close publishes
+ * presence leaves), so go round until nothing new was queued. */
 void conn_flush_dirty(worker_t *w) {
-    conn_t *c = w->dirty;
-    w->dirty = NULL;
-    while (c) {
-        conn_t *next = c->dirty_next;
-        c->dirty = 0;
-        c->dirty_next = NULL;
-        flush(c);
-        c = next;
+    while (w->dirty) {
+        conn_t *c = w->dirty;
+        w->dirty = NULL;
+        while (c) {
+            conn_t *next = c->dirty_next;
+            c->dirty = 0;
+            c->dirty_next = NULL;
+            flush(c);
+            c = next;
+        }
     }
 }
 
@@ -268,6 +281,29 @@ static void on_closed(uv_handle_t *h) {
     conn_t *c = h->data;
     q_clear(c);
     free(c);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status) {
+    (void)status;
+    free(req);
+}
+
+/* Everything, close frame included, is written. Closing the socket now
+ * would make the kernel reset the connection if the client is still
+ * sending, and the client would lose what we wrote. So: half-close our
+ * side, then read and discard until the client closes (or conn_tick gives
+ * up after five seconds). */
+static void linger(conn_t *c) {
+    if (c->lingering || c->dead)
+        return;
+    c->lingering = 1;
+    uv_shutdown_t *req = xmalloc(sizeof(*req));
+    if (uv_shutdown(req, (uv_stream_t *)&c->tcp, on_shutdown) < 0) {
+        free(req);
+        conn_destroy(c);
+        return;
+    }
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
 
 void conn_destroy(conn_t *c) {
@@ -293,6 +329,11 @@ void conn_destroy(conn_t *c) {
         http_req_free(c->req);
         c->req = NULL;
     }
+    if (c->held && c->cancel)
+        c->cancel(c->cancel_arg);
+    c->held = 0;
+    free(c->stash);
+    c->stash = NULL;
     atomic_fetch_sub(&srv.nconns, 1);
     uv_close((uv_handle_t *)&c->tcp, on_closed);
 }
@@ -323,7 +364,14 @@ void conn_close_after_write(conn_t *c) {
     mark_dirty(c);
 }
 
-void conn_drain(conn_t *c) { conn_close(c, WS_CLOSE_GOING_AWAY, "server shutting down"); }
+void conn_drain(conn_t *c) {
+    /* An idle keep-alive HTTP connection has nothing to say goodbye with. */
+    if (c->mode == MODE_HTTP && !c->held && !c->qlen) {
+        conn_destroy(c);
+        return;
+    }
+    conn_close(c, WS_CLOSE_GOING_AWAY, "server shutting down");
+}
 
 void conn_tick(conn_t *c, int64_t now_ms, int64_t now_s) {
     if (c->dead)
@@ -336,7 +384,7 @@ void conn_tick(conn_t *c, int64_t now_ms, int64_t now_s) {
     }
     int64_t idle = now_ms - c->last_rx_ms;
     if (c->mode == MODE_HTTP) {
-        if (idle > 30000)
+        if (idle > 30000 && !c->held)
             conn_destroy(c);
         return;
     }
@@ -403,7 +451,7 @@ static void read_ws(conn_t *c, uint8_t *data, size_t len) {
 }
 
 static void read_http(conn_t *c, uint8_t *data, size_t len) {
-    while (len > 0 && !c->closing && !c->close_after_write && !c->dead && c->mode == MODE_HTTP) {
+    while (len > 0 && !c->held && !c->closing && !c->close_after_write && !c->dead && c->mode == MODE_HTTP) {
         if (!c->req)
             c->req = http_req_new(srv.cfg.max_body);
         size_t used = 0;
@@ -421,6 +469,15 @@ static void read_http(conn_t *c, uint8_t *data, size_t len) {
         met_add(M_HTTP_REQUESTS, 1);
         routes_handle(c, req);
         http_req_free(req);
+    }
+    if (len > 0 && c->held && !c->dead) {
+        /* A client pipelined behind a request we answer later: keep the
+         * bytes (bounded by one read) for conn_resume. */
+        c->stash = xrealloc(c->stash, c->stash_len + len);
+        memcpy(c->stash + c->stash_len, data, len);
+        c->stash_len += len;
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        return;
     }
     if (len > 0 && c->mode == MODE_WS && !c->closing)
         read_ws(c, data, len);
@@ -448,6 +505,33 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
         read_http(c, (uint8_t *)b->base, (size_t)n);
     else
         read_ws(c, (uint8_t *)b->base, (size_t)n);
+}
+
+void conn_hold(conn_t *c, void (*cancel)(void *), void *arg) {
+    c->held = 1;
+    c->cancel = cancel;
+    c->cancel_arg = arg;
+}
+
+void conn_resume(conn_t *c) {
+    if (!c->held || c->dead)
+        return;
+    c->held = 0;
+    c->cancel = NULL;
+    c->last_rx_ms = c->w->now_ms;
+    if (c->closing || c->close_after_write)
+        return;
+    if (c->stash) {
+        uint8_t *s = c->stash;
+        size_t n = c->stash_len;
+        c->stash = NULL;
+        c->stash_len = 0;
+        read_http(c, s, n);
+        free(s);
+        if (c->held || c->dead || c->closing || c->close_after_write)
+            return;
+    }
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
 
 void conn_upgrade(conn_t *c, const char *accept_key, msg_vsn_t vsn, const char *apikey, int log_debug) {

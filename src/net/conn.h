@@ -43,6 +43,12 @@ int conn_is_closing(const conn_t *c);
  * apikey: the connection's token (may be NULL). */
 void conn_upgrade(conn_t *c, const char *accept_key, msg_vsn_t vsn, const char *apikey, int log_debug);
 
+/* HTTP handlers that answer later (database work) hold the connection:
+ * no further request is read until conn_resume. cancel(arg) runs if the
+ * connection dies while held (the handler must then not touch it). */
+void conn_hold(conn_t *c, void (*cancel)(void *), void *arg);
+void conn_resume(conn_t *c);
+
 uint64_t conn_id(const conn_t *c);
 struct worker *conn_worker(const conn_t *c);
 /* The peer address as text, for logs. */

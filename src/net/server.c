@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "db/pool.h"
 #include "hub/hub.h"
 #include "net/conn.h"
 #include "util/log.h"
@@ -75,6 +76,10 @@ static void finish(worker_t *w) {
         n = conn_next(c);
         conn_destroy(c);
     }
+    if (w->db) {
+        db_pool_close(w->db); /* frees itself as its handles close */
+        w->db = NULL;
+    }
     uv_walk(&w->loop, close_handle, NULL);
 }
 
@@ -125,6 +130,9 @@ static void on_tick(uv_timer_t *t) {
         n = conn_next(c);
         conn_tick(c, w->now_ms, w->now_s);
     }
+    /* Timers run before the poll phase: what the tick queued (idle closes,
+     * token-expiry notices) must not wait for the next wake-up. */
+    conn_flush_dirty(w);
 }
 
 static void on_check(uv_check_t *h) {
@@ -192,6 +200,11 @@ int srv_start(void) {
         uv_check_start(&w->flush, on_check);
         uv_timer_start(&w->tick, on_tick, 1000, 1000);
         refresh_clock(w);
+        if (srv.cfg.db_host) {
+            db_config_t dc = {srv.cfg.db_host, srv.cfg.db_port, srv.cfg.db_user, srv.cfg.db_password,
+                              srv.cfg.db_name, srv.cfg.db_pool_size, 4096};
+            w->db = db_pool_new(&w->loop, &dc);
+        }
         if (bind_listener(w) < 0)
             return -1;
     }

@@ -24,6 +24,7 @@
 
 struct conn;
 struct hub_msg;
+struct db_pool;
 
 typedef struct worker {
     int id;
@@ -37,6 +38,7 @@ typedef struct worker {
     met_block_t met;
     int64_t now_ms;        /* loop time, refreshed each iteration */
     int64_t now_s;         /* wall clock seconds, for token expiry */
+    struct db_pool *db;    /* this worker's PostgreSQL connections, or NULL */
     struct conn *conns;    /* every open connection (intrusive list) */
     struct conn *dirty;    /* connections with queued bytes to flush */
     pthread_mutex_t inbox_mu;

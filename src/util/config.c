@@ -39,6 +39,13 @@ static const opt_t opts[] = {
     {"--heartbeat-interval-ms", "CLIENT_HEARTBEAT_INTERVAL_MS", "25000", "client heartbeat interval; silent clients are closed after twice this", T_INT, OFF(heartbeat_interval_ms), 0, 100, 3600000},
     {"--drain-timeout-ms", "DRAIN_TIMEOUT_MS", "5000", "on SIGTERM, how long to wait for clients to take their close frames", T_INT, OFF(drain_timeout_ms), 0, 0, 600000},
     {"--max-body-bytes", "MAX_BODY_BYTES", "1048576", "largest HTTP request body", T_SIZE, OFF(max_body), 0, 1024, 64 << 20},
+    {"--db-host", "DB_HOST", NULL, "PostgreSQL host (unset: no database; Broadcast and Presence only)", T_STR, OFF(db_host), 0, 0, 0},
+    {"--db-port", "DB_PORT", "5432", "PostgreSQL port", T_STR, OFF(db_port), 0, 0, 0},
+    {"--db-user", "DB_USER", "authenticator", "PostgreSQL login role (switches to the caller's role per request)", T_STR, OFF(db_user), 0, 0, 0},
+    {"--db-password", "DB_PASSWORD", NULL, "PostgreSQL password", T_STR, OFF(db_password), 0, 0, 0},
+    {"--db-name", "DB_NAME", "postgres", "PostgreSQL database", T_STR, OFF(db_name), 0, 0, 0},
+    {"--db-pool-size", "DB_POOL_SIZE", "4", "PostgreSQL connections per worker", T_INT, OFF(db_pool_size), 0, 1, 64},
+    {"--jwt-exp", "JWT_EXP", "3600", "lifetime in seconds of the access tokens the auth endpoints issue", T_INT, OFF(jwt_exp), 0, 30, 31536000},
     {"--log-level", "LOG_LEVEL", "info", "debug, info, warn or error", T_BUF, OFF(log_level), 16, 0, 0},
     {"--debug-protocol", "DEBUG_PROTOCOL", "0", "log every protocol message in and out (1 = on)", T_BOOL, OFF(debug_protocol), 0, 0, 1},
 };
@@ -177,5 +184,11 @@ int config_load(config_t *c, int argc, char **argv) {
 void config_free(config_t *c) {
     free(c->jwt_secret);
     free(c->jwks_json);
+    free(c->db_host);
+    free(c->db_port);
+    free(c->db_user);
+    free(c->db_password);
+    free(c->db_name);
+    c->db_host = c->db_port = c->db_user = c->db_password = c->db_name = NULL;
     c->jwt_secret = c->jwks_json = NULL;
 }

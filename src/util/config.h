@@ -26,6 +26,10 @@ typedef struct {
     int heartbeat_interval_ms; /* the client's; idle clients are closed after twice this */
     int drain_timeout_ms;
     size_t max_body;        /* HTTP request body */
+    /* database: unset DB_HOST = no database (Broadcast and Presence only) */
+    char *db_host, *db_port, *db_user, *db_password, *db_name;
+    int db_pool_size;       /* connections per worker */
+    int jwt_exp;            /* seconds: lifetime of access tokens the auth subset issues */
     char log_level[16];
     int debug_protocol;
 } config_t;

@@ -1,0 +1,457 @@
+/*
+ * db/pool: see pool.h.
+ *
+ * One request is one pipeline (libpq pipeline mode, PostgreSQL 14+):
+ *   BEGIN
+ *   SELECT set_config('request.jwt.claims', $2, true), set_config('role', $1, true)
+ *   <the caller's statements>
+ *   COMMIT
+ *   Sync
+ * so the whole transaction costs one round trip. If a statement fails, the
+ * server skips the rest up to the Sync and leaves the transaction aborted;
+ * we send ROLLBACK before the connection is used again. set_config(..., true)
+ * is transaction-local, so nothing leaks from one request to the next.
+ *
+ * Each connection's socket is watched by a uv_poll_t on the worker's loop.
+ * libpq may change the socket while connecting, so the poll handle follows
+ * PQsocket() and is replaced when the descriptor changes.
+ */
+#include "db/pool.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "util/log.h"
+#include "util/mem.h"
+
+typedef enum { PC_DOWN, PC_CONNECTING, PC_IDLE, PC_BUSY } pc_state_t;
+
+typedef struct pconn pconn_t;
+
+struct db_req {
+    db_req_t *next;
+    db_cb cb;
+    void *ud;
+    int cancelled;
+    char *role, *claims;
+    int n;
+    char **sql;
+    int *nparams;
+    char ***params;
+};
+
+struct pconn {
+    db_pool_t *pool;
+    int index;
+    PGconn *pg;
+    uv_poll_t *poll;
+    int poll_fd;
+    uv_timer_t retry;
+    pc_state_t state;
+    db_req_t *req;        /* running, or NULL while a ROLLBACK runs */
+    PGresult **results;   /* last result of each pipelined query */
+    int nqueries, cur;
+    int backoff_ms;
+};
+
+struct db_pool {
+    uv_loop_t *loop;
+    char *host, *port, *user, *password, *dbname;
+    int size, max_queue;
+    pconn_t *conns;
+    db_req_t *qhead, *qtail;
+    int qlen;
+    int closing;
+    int open_timers; /* the pool's memory goes when the last one closed */
+};
+
+static void connect_start(pconn_t *c);
+static void dispatch(db_pool_t *p);
+
+/* ---- requests ------------------------------------------------------------- */
+
+static void req_free(db_req_t *r) {
+    for (int i = 0; i < r->n; i++) {
+        free(r->sql[i]);
+        for (int j = 0; j < r->nparams[i]; j++)
+            free(r->params[i][j]);
+        free(r->params[i]);
+    }
+    free(r->sql);
+    free(r->nparams);
+    free(r->params);
+    free(r->role);
+    free(r->claims);
+    free(r);
+}
+
+static void req_fail(db_req_t *r, const char *error) {
+    if (!r->cancelled)
+        r->cb(r->ud, NULL, 0, error);
+    req_free(r);
+}
+
+/* ---- polling ---------------------------------------------------------------- */
+
+static void on_poll(uv_poll_t *h, int status, int events);
+
+static void free_handle(uv_handle_t *h) { free(h); }
+
+static void unwatch(pconn_t *c) {
+    if (c->poll) {
+        uv_close((uv_handle_t *)c->poll, free_handle);
+        c->poll = NULL;
+    }
+}
+
+static void watch(pconn_t *c, int events) {
+    int fd = PQsocket(c->pg);
+    if (c->poll && c->poll_fd != fd)
+        unwatch(c);
+    if (!c->poll) {
+        c->poll = xmalloc(sizeof(*c->poll));
+        if (uv_poll_init_socket(c->pool->loop, c->poll, fd) != 0) {
+            free(c->poll);
+            c->poll = NULL;
+            return;
+        }
+        c->poll->data = c;
+        c->poll_fd = fd;
+    }
+    uv_poll_start(c->poll, events, on_poll);
+}
+
+/* ---- connection life -------------------------------------------------------- */
+
+static void on_retry(uv_timer_t *t) { connect_start(t->data); }
+
+static void fail_queue(db_pool_t *p, const char *error) {
+    while (p->qhead) {
+        db_req_t *r = p->qhead;
+        p->qhead = r->next;
+        p->qlen--;
+        req_fail(r, error);
+    }
+    p->qtail = NULL;
+}
+
+static int any_up(const db_pool_t *p) {
+    for (int i = 0; i < p->size; i++)
+        if (p->conns[i].state == PC_IDLE || p->conns[i].state == PC_BUSY)
+            return 1;
+    return 0;
+}
+
+static void clear_results(pconn_t *c) {
+    for (int i = 0; i < c->nqueries; i++)
+        PQclear(c->results[i]);
+    free(c->results);
+    c->results = NULL;
+    c->nqueries = c->cur = 0;
+}
+
+/* The connection is unusable: fail its request, retry later. */
+static void broken(pconn_t *c, const char *why) {
+    db_pool_t *p = c->pool;
+    const char *msg = c->pg ? PQerrorMessage(c->pg) : "";
+    log_warn("database connection lost", "\"conn\":%d,\"reason\":\"%s\",\"detail\":\"%.*s\"", c->index, why,
+             (int)strcspn(msg, "\"\n"), msg);
+    unwatch(c);
+    if (c->pg)
+        PQfinish(c->pg);
+    c->pg = NULL;
+    c->state = PC_DOWN;
+    db_req_t *r = c->req;
+    c->req = NULL;
+    clear_results(c);
+    if (r)
+        req_fail(r, "database connection lost");
+    if (!any_up(p))
+        fail_queue(p, "database unavailable");
+    if (p->closing)
+        return;
+    c->backoff_ms = c->backoff_ms ? (c->backoff_ms * 2 > 5000 ? 5000 : c->backoff_ms * 2) : 100;
+    uv_timer_start(&c->retry, on_retry, (uint64_t)c->backoff_ms, 0);
+}
+
+static void connect_step(pconn_t *c) {
+    switch (PQconnectPoll(c->pg)) {
+    case PGRES_POLLING_READING:
+        watch(c, UV_READABLE);
+        return;
+    case PGRES_POLLING_WRITING:
+        watch(c, UV_WRITABLE);
+        return;
+    case PGRES_POLLING_OK:
+        if (PQsetnonblocking(c->pg, 1) != 0 || PQenterPipelineMode(c->pg) != 1) {
+            broken(c, "cannot enter pipeline mode");
+            return;
+        }
+        c->state = PC_IDLE;
+        c->backoff_ms = 0;
+        watch(c, UV_READABLE);
+        log_debug("database connected", "\"conn\":%d", c->index);
+        dispatch(c->pool);
+        return;
+    default:
+        broken(c, "connect failed");
+        return;
+    }
+}
+
+static void connect_start(pconn_t *c) {
+    db_pool_t *p = c->pool;
+    const char *keys[] = {"host", "port", "user", "password", "dbname", "application_name", "connect_timeout", NULL};
+    const char *vals[] = {p->host, p->port, p->user, p->password, p->dbname, "techcare-realtime", "5", NULL};
+    c->pg = PQconnectStartParams(keys, vals, 0);
+    if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {
+        broken(c, "connect failed");
+        return;
+    }
+    c->state = PC_CONNECTING;
+    connect_step(c);
+}
+
+/* ---- running a request ------------------------------------------------------- */
+
+static int send_all(pconn_t *c, db_req_t *r) {
+    PGconn *pg = c->pg;
+    const char *setup_params[2] = {r->claims ? r->claims : "", r->role};
+    if (!PQsendQueryParams(pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 0))
+        return -1;
+    if (!PQsendQueryParams(pg,
+                           "SELECT set_config('request.jwt.claims', $1, true), "
+                           "CASE WHEN $2::text IS NULL THEN NULL ELSE set_config('role', $2, true) END",
+                           2, NULL, setup_params, NULL, NULL, 0))
+        return -1;
+    for (int i = 0; i < r->n; i++)
+        if (!PQsendQueryParams(pg, r->sql[i], r->nparams[i], NULL, (const char *const *)r->params[i], NULL, NULL, 0))
+            return -1;
+    if (!PQsendQueryParams(pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) || !PQpipelineSync(pg))
+        return -1;
+    return 0;
+}
+
+static void flush_out(pconn_t *c) {
+    int f = PQflush(c->pg);
+    if (f < 0)
+        broken(c, "write failed");
+    else
+        watch(c, f == 1 ? UV_READABLE | UV_WRITABLE : UV_READABLE);
+}
+
+static void start(pconn_t *c, db_req_t *r) {
+    c->state = PC_BUSY;
+    c->req = r;
+    c->nqueries = r->n + 3;
+    c->cur = 0;
+    c->results = xcalloc((size_t)c->nqueries, sizeof(PGresult *));
+    if (send_all(c, r) < 0) {
+        broken(c, "send failed");
+        return;
+    }
+    flush_out(c);
+}
+
+static void start_rollback(pconn_t *c) {
+    c->state = PC_BUSY;
+    c->nqueries = 1;
+    c->cur = 0;
+    c->results = xcalloc(1, sizeof(PGresult *));
+    if (!PQsendQueryParams(c->pg, "ROLLBACK", 0, NULL, NULL, NULL, NULL, 0) || !PQpipelineSync(c->pg)) {
+        broken(c, "send failed");
+        return;
+    }
+    flush_out(c);
+}
+
+/* The Sync came back: hand the results over, then take the next request. */
+static void finish(pconn_t *c) {
+    db_req_t *r = c->req;
+    PGresult **res = c->results;
+    int nq = c->nqueries;
+    c->req = NULL;
+    c->results = NULL;
+    c->nqueries = c->cur = 0;
+    PGTransactionStatusType ts = PQtransactionStatus(c->pg);
+    if (ts == PQTRANS_INERROR || ts == PQTRANS_INTRANS)
+        start_rollback(c);
+    else
+        c->state = PC_IDLE;
+    if (r) {
+        if (!r->cancelled)
+            r->cb(r->ud, res + 2, r->n, NULL);
+        req_free(r);
+    }
+    for (int i = 0; i < nq; i++)
+        PQclear(res[i]);
+    free(res);
+    dispatch(c->pool);
+}
+
+static void read_results(pconn_t *c) {
+    if (!PQconsumeInput(c->pg)) {
+        broken(c, "read failed");
+        return;
+    }
+    while (c->state == PC_BUSY && !PQisBusy(c->pg)) {
+        PGresult *res = PQgetResult(c->pg);
+        if (!res) {
+            c->cur++; /* end of one query's results */
+            continue;
+        }
+        if (PQresultStatus(res) == PGRES_PIPELINE_SYNC) {
+            PQclear(res);
+            finish(c);
+            return;
+        }
+        if (c->cur < c->nqueries) {
+            PQclear(c->results[c->cur]);
+            c->results[c->cur] = res;
+        } else {
+            PQclear(res);
+        }
+    }
+    /* Notices, or a server that closed on us while idle. */
+    if (c->state == PC_IDLE && PQstatus(c->pg) == CONNECTION_BAD)
+        broken(c, "server closed the connection");
+}
+
+static void on_poll(uv_poll_t *h, int status, int events) {
+    pconn_t *c = h->data;
+    if (status < 0) {
+        broken(c, "poll error");
+        return;
+    }
+    if (c->state == PC_CONNECTING) {
+        connect_step(c);
+        return;
+    }
+    if (events & UV_WRITABLE) {
+        flush_out(c);
+        if (!c->pg)
+            return;
+    }
+    if (events & UV_READABLE)
+        read_results(c);
+}
+
+static void dispatch(db_pool_t *p) {
+    for (int i = 0; i < p->size && p->qhead; i++) {
+        pconn_t *c = &p->conns[i];
+        if (c->state != PC_IDLE)
+            continue;
+        db_req_t *r = p->qhead;
+        p->qhead = r->next;
+        if (!p->qhead)
+            p->qtail = NULL;
+        p->qlen--;
+        if (r->cancelled) {
+            req_free(r);
+            i--; /* same connection, next request */
+            continue;
+        }
+        start(c, r);
+    }
+}
+
+/* ---- public ------------------------------------------------------------------ */
+
+db_req_t *db_run(db_pool_t *p, const char *role, const char *claims_json, const db_stmt_t *stmts, int n, db_cb cb,
+                 void *ud) {
+    if (p->closing || p->qlen >= p->max_queue || (!any_up(p) && p->qlen > 0))
+        return NULL;
+    db_req_t *r = xcalloc(1, sizeof(*r));
+    r->cb = cb;
+    r->ud = ud;
+    r->role = role ? xstrdup(role) : NULL;
+    r->claims = claims_json ? xstrdup(claims_json) : NULL;
+    r->n = n;
+    r->sql = xcalloc((size_t)n, sizeof(char *));
+    r->nparams = xcalloc((size_t)n, sizeof(int));
+    r->params = xcalloc((size_t)n, sizeof(char **));
+    for (int i = 0; i < n; i++) {
+        r->sql[i] = xstrdup(stmts[i].sql);
+        r->nparams[i] = stmts[i].nparams;
+        r->params[i] = xcalloc((size_t)stmts[i].nparams + 1, sizeof(char *));
+        for (int j = 0; j < stmts[i].nparams; j++)
+            r->params[i][j] = stmts[i].params[j] ? xstrdup(stmts[i].params[j]) : NULL;
+    }
+    if (p->qtail)
+        p->qtail->next = r;
+    else
+        p->qhead = r;
+    p->qtail = r;
+    p->qlen++;
+    dispatch(p);
+    return r;
+}
+
+void db_cancel(db_req_t *r) { r->cancelled = 1; }
+
+db_pool_t *db_pool_new(uv_loop_t *loop, const db_config_t *cfg) {
+    db_pool_t *p = xcalloc(1, sizeof(*p));
+    p->loop = loop;
+    p->host = xstrdup(cfg->host);
+    p->port = xstrdup(cfg->port);
+    p->user = xstrdup(cfg->user);
+    p->password = xstrdup(cfg->password ? cfg->password : "");
+    p->dbname = xstrdup(cfg->dbname);
+    p->size = cfg->size > 0 ? cfg->size : 1;
+    p->max_queue = cfg->max_queue > 0 ? cfg->max_queue : 1024;
+    p->conns = xcalloc((size_t)p->size, sizeof(pconn_t));
+    for (int i = 0; i < p->size; i++) {
+        pconn_t *c = &p->conns[i];
+        c->pool = p;
+        c->index = i;
+        uv_timer_init(loop, &c->retry);
+        c->retry.data = c;
+        p->open_timers++;
+        connect_start(c);
+    }
+    return p;
+}
+
+static void on_pool_closed(uv_handle_t *h) {
+    pconn_t *c = h->data;
+    db_pool_t *p = c->pool;
+    if (--p->open_timers > 0)
+        return;
+    free(p->conns);
+    free(p->host);
+    free(p->port);
+    free(p->user);
+    free(p->password);
+    free(p->dbname);
+    free(p);
+}
+
+/* Fails what is queued or running, closes connections and handles; the
+ * memory goes when the loop has closed the last handle. */
+void db_pool_close(db_pool_t *p) {
+    p->closing = 1;
+    fail_queue(p, "server shutting down");
+    for (int i = 0; i < p->size; i++) {
+        pconn_t *c = &p->conns[i];
+        db_req_t *r = c->req;
+        c->req = NULL;
+        if (r)
+            req_fail(r, "server shutting down");
+        clear_results(c);
+        unwatch(c);
+        if (c->pg)
+            PQfinish(c->pg);
+        c->pg = NULL;
+        c->state = PC_DOWN;
+        uv_close((uv_handle_t *)&c->retry, on_pool_closed);
+    }
+}
+
+void db_pool_stats(const db_pool_t *p, int *up, int *busy, int *queued) {
+    *up = *busy = 0;
+    for (int i = 0; i < p->size; i++) {
+        *up += p->conns[i].state == PC_IDLE || p->conns[i].state == PC_BUSY;
+        *busy += p->conns[i].state == PC_BUSY;
+    }
+    *queued = p->qlen;
+}

@@ -1,0 +1,56 @@
+/*
+ * db/pool: a worker's connections to PostgreSQL, non-blocking libpq driven
+ * by the worker's libuv loop, so database work never blocks the loop that
+ * serves WebSockets. A request is one transaction, sent as one pipeline:
+ * BEGIN; set the role and request.jwt.claims the way PostgREST does (so
+ * row-level security decides); the caller's statements; COMMIT. One round
+ * trip. Requests queue (bounded) when every connection is busy; broken
+ * connections reconnect with backoff.
+ * It never builds SQL from values: callers pass parameters.
+ */
+#ifndef TC_DB_POOL_H
+#define TC_DB_POOL_H
+
+#include <libpq-fe.h>
+#include <uv.h>
+
+typedef struct db_pool db_pool_t;
+typedef struct db_req db_req_t;
+
+typedef struct {
+    const char *sql;
+    int nparams;
+    const char *const *params; /* text values, NULL = SQL NULL */
+} db_stmt_t;
+
+/* Runs on the pool's loop when the transaction is over. results[i] is the
+ * result of stmts[i] (owned by the pool: valid during the call only);
+ * error is NULL, or a message when the database could not be reached (then
+ * results is NULL). A statement that failed has PGRES_FATAL_ERROR (read
+ * PQresultErrorField) and the ones after it PGRES_PIPELINE_ABORTED; the
+ * transaction was rolled back. */
+typedef void (*db_cb)(void *ud, PGresult *const *results, int n, const char *error);
+
+typedef struct {
+    const char *host, *port, *user, *password, *dbname;
+    int size;        /* connections */
+    int max_queue;   /* requests waiting for a connection before db_run refuses */
+} db_config_t;
+
+/* Creates a pool on loop and starts connecting. Free with db_pool_free
+ * (after the loop stopped using it: it closes its handles). */
+db_pool_t *db_pool_new(uv_loop_t *loop, const db_config_t *cfg);
+void db_pool_close(db_pool_t *p);
+
+/* Starts a transaction: role (NULL: stay the login role) and claims_json
+ * (NULL: none) are set with set_config(..., true) before stmts run. Copies
+ * everything it needs. Returns a handle, or NULL when the queue is full
+ * (the callback will not run). */
+db_req_t *db_run(db_pool_t *p, const char *role, const char *claims_json, const db_stmt_t *stmts, int n, db_cb cb,
+                 void *ud);
+/* The callback of r will not run (its connection finishes the work). */
+void db_cancel(db_req_t *r);
+/* Connections up and idle / busy, requests queued. */
+void db_pool_stats(const db_pool_t *p, int *up, int *busy, int *queued);
+
+#endif

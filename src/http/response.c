@@ -1,0 +1,67 @@
+/*
+ * http/response: see response.h. Every answer carries permissive CORS
+ * headers: the web app calls the server from another origin, with
+ * supabase-js's headers.
+ */
+#include "http/response.h"
+
+#include <string.h>
+
+#include "util/buf.h"
+
+const char *http_status_text(int status) {
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 406: return "Not Acceptable";
+    case 409: return "Conflict";
+    case 413: return "Payload Too Large";
+    case 414: return "URI Too Long";
+    case 416: return "Range Not Satisfiable";
+    case 422: return "Unprocessable Entity";
+    case 426: return "Upgrade Required";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return status < 400 ? "OK" : status < 500 ? "Bad Request" : "Error";
+    }
+}
+
+void http_respond(conn_t *c, int status, const char *ctype, const char *extra_headers, const void *body, size_t len,
+                  int keep_alive) {
+    buf_t *b = buf_new(512 + len);
+    buf_printf(&b, "HTTP/1.1 %d %s\r\n", status, http_status_text(status));
+    if (status != 204)
+        buf_printf(&b, "Content-Type: %s\r\nContent-Length: %zu\r\n", ctype, len);
+    buf_puts(&b, "Access-Control-Allow-Origin: *\r\n"
+                 "Access-Control-Allow-Headers: authorization, x-client-info, apikey, content-type, prefer, range, "
+                 "accept-profile, content-profile, x-supabase-api-version, x-retry-count\r\n"
+                 "Access-Control-Allow-Methods: GET, HEAD, POST, PATCH, PUT, DELETE, OPTIONS\r\n"
+                 "Access-Control-Expose-Headers: content-range, preference-applied, x-supabase-api-version\r\n");
+    if (extra_headers)
+        buf_puts(&b, extra_headers);
+    buf_puts(&b, keep_alive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n");
+    if (status != 204)
+        buf_append(&b, body, len);
+    conn_send_owned(c, b);
+    if (!keep_alive)
+        conn_close_after_write(c);
+}
+
+void http_respond_error(conn_t *c, int status, const char *reason, int keep_alive) {
+    buf_t *b = buf_new(64 + strlen(reason));
+    buf_puts(&b, "{\"error\":");
+    buf_json_str(&b, reason, strlen(reason));
+    buf_putc(&b, '}');
+    http_respond(c, status, "application/json", NULL, b->data, b->len, keep_alive);
+    buf_unref(b);
+}

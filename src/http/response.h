@@ -1,0 +1,20 @@
+/*
+ * http/response: writing HTTP/1.1 answers (status line, headers with CORS,
+ * body) to a connection. Shared by every HTTP handler; it decides nothing
+ * about what to answer.
+ */
+#ifndef TC_HTTP_RESPONSE_H
+#define TC_HTTP_RESPONSE_H
+
+#include <stddef.h>
+
+#include "net/conn.h"
+
+/* extra_headers: complete header lines ("X: y\r\n"...) or NULL. */
+void http_respond(conn_t *c, int status, const char *ctype, const char *extra_headers, const void *body, size_t len,
+                  int keep_alive);
+/* {"error": reason} */
+void http_respond_error(conn_t *c, int status, const char *reason, int keep_alive);
+const char *http_status_text(int status);
+
+#endif
