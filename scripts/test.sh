@@ -10,11 +10,25 @@ scripts/build.sh --asan || exit 1
 
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=23"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-passed=0; failed=0
+passed=0; failed=0; broken=0
+log=$(mktemp); trap 'rm -f "$log"' EXIT
+# Runs one suite and adds its test counts (read from ctest's or node's own
+# summary) to the totals; a suite that fails without counting a failed
+# test (a crash, a build error) still counts as one failure.
 step() { # name, command...
   local name=$1; shift
   echo "=== $name"
-  if "$@"; then passed=$((passed + 1)); echo "--- ok: $name"; else failed=$((failed + 1)); echo "--- FAILED: $name"; fi
+  "$@" 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]} p=0 f=0
+  if grep -q 'tests passed, ' "$log"; then
+    local total; total=$(grep -oE 'out of [0-9]+' "$log" | tail -1 | grep -oE '[0-9]+')
+    f=$(grep -oE '[0-9]+ tests failed' "$log" | tail -1 | grep -oE '^[0-9]+'); p=$((total - f))
+  elif grep -qE '^# pass ' "$log"; then
+    p=$(grep -E '^# pass ' "$log" | tail -1 | awk '{print $3}'); f=$(grep -E '^# fail ' "$log" | tail -1 | awk '{print $3}')
+  fi
+  [ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
+  passed=$((passed + p)); failed=$((failed + f))
+  if [ "$rc" -eq 0 ]; then echo "--- ok: $name ($p passed)"; else broken=1; echo "--- FAILED: $name"; fi
 }
 step "unit tests" ctest --test-dir build --output-on-failure
 step "unit tests (asan+ubsan)" ctest --test-dir build-asan --output-on-failure
@@ -24,4 +38,4 @@ step "integration (realtime-js, asan+ubsan)" env TC_SERVER_BIN="$PWD/build-asan/
   node --test --test-concurrency=1 tests/integration/
 echo
 echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+[ "$failed" -eq 0 ] && [ "$broken" -eq 0 ]
