@@ -65,3 +65,21 @@ void http_respond_error(conn_t *c, int status, const char *reason, int keep_aliv
     http_respond(c, status, "application/json", NULL, b->data, b->len, keep_alive);
     buf_unref(b);
 }
+
+static void pending_cancel(void *arg) { ((http_pending_t *)arg)->c = NULL; }
+
+void http_pending_start(http_pending_t *p, conn_t *c, int keep_alive) {
+    p->c = c;
+    p->keep_alive = keep_alive;
+    conn_hold(c, pending_cancel, p);
+}
+
+void http_pending_respond(http_pending_t *p, int status, const char *ctype, const char *extra_headers,
+                          const void *body, size_t len) {
+    conn_t *c = p->c;
+    if (!c)
+        return;
+    p->c = NULL;
+    http_respond(c, status, ctype, extra_headers, body, len, p->keep_alive);
+    conn_resume(c);
+}

@@ -17,4 +17,19 @@ void http_respond(conn_t *c, int status, const char *ctype, const char *extra_he
 void http_respond_error(conn_t *c, int status, const char *reason, int keep_alive);
 const char *http_status_text(int status);
 
+/* An answer that waits for the database. The connection is held (no next
+ * request is read) until http_pending_respond; if the client goes away
+ * meanwhile, c becomes NULL and the answer is dropped. Embed it in the
+ * handler's own state. */
+typedef struct {
+    conn_t *c;
+    int keep_alive;
+} http_pending_t;
+
+void http_pending_start(http_pending_t *p, conn_t *c, int keep_alive);
+/* Answers (if the client is still there) and lets the connection read its
+ * next request. */
+void http_pending_respond(http_pending_t *p, int status, const char *ctype, const char *extra_headers,
+                          const void *body, size_t len);
+
 #endif

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "auth/gotrue.h"
 #include "auth/jwt.h"
 #include "hub/hub.h"
 #include "metrics/metrics.h"
@@ -259,6 +260,10 @@ void routes_handle(conn_t *c, http_req_t *r) {
         met_render(&b);
         respond(c, 200, "text/plain; version=0.0.4", (const char *)b->data, b->len, ka);
         buf_unref(b);
+        return;
+    }
+    if (!strncmp(path, "/auth/v1/", 9)) {
+        gotrue_handle(c, r, path);
         return;
     }
     const char *api = "/realtime/v1/api/broadcast";
