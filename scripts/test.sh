@@ -25,11 +25,15 @@ step() { # name, command...
     f=$(grep -oE '[0-9]+ tests failed' "$log" | tail -1 | grep -oE '^[0-9]+'); p=$((total - f))
   elif grep -qE '^# pass ' "$log"; then
     p=$(grep -E '^# pass ' "$log" | tail -1 | awk '{print $3}'); f=$(grep -E '^# fail ' "$log" | tail -1 | awk '{print $3}')
+  elif grep -qE '^[0-9]+ passed, [0-9]+ failed' "$log"; then
+    p=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1 | awk '{print $1}')
+    f=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1 | awk '{print $3}')
   fi
   [ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
   passed=$((passed + p)); failed=$((failed + f))
   if [ "$rc" -eq 0 ]; then echo "--- ok: $name ($p passed)"; else broken=1; echo "--- FAILED: $name"; fi
 }
+step "database (schema, RLS, auth functions)" tests/db/run.sh
 step "unit tests" ctest --test-dir build --output-on-failure
 step "unit tests (asan+ubsan)" ctest --test-dir build-asan --output-on-failure
 step "integration (realtime-js)" env TC_SERVER_BIN="$PWD/build/techcare-realtime" \
