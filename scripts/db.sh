@@ -13,7 +13,7 @@
 #   scripts/db.sh status [--dir DIR]          exit 0 if running
 #
 # DIR (default <repo>/.pgdata) holds data/ (PGDATA), run/ (the unix socket),
-# postgres.log and db.env. The server listens on 127.0.0.1:PORT (default 54322,
+# postgres.log and db.env. The server listens on 127.0.0.1:PORT (default 15432,
 # password logins, scram-sha-256) and on the socket in DIR/run, where
 # connections are trusted: DIR is mode 0700, so only its owner (and root) can
 # reach the socket. --fast turns fsync off: for throwaway test clusters only.
@@ -31,7 +31,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PGBIN=/usr/lib/postgresql/15/bin
-DEFAULT_PORT=54322
+DEFAULT_PORT=15432  # below the ephemeral range (32768+), so no client socket holds it
 
 log() { echo "db: $*" >&2; }
 die() { echo "db: error: $*" >&2; exit 1; }

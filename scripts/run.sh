@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Runs TechCare Realtime: installs what is missing, builds, and starts the
-# server on PORT (default 4000) in the foreground. Ctrl-C (SIGINT) or
-# SIGTERM drains clients and stops it.
+# Runs TechCare: installs what is missing, builds, creates (once) and starts
+# the embedded PostgreSQL cluster under .pgdata with the schema and demo
+# data, then runs the server on PORT (default 4000) in the foreground.
+# Ctrl-C (SIGINT) or SIGTERM drains the clients, stops the server, then
+# stops the database cleanly.
 #
 # Without API_JWT_SECRET a development secret is generated once and kept in
-# .dev-secret, and the anon / service_role keys to connect with are printed.
+# .dev-secret; the anon / service_role keys and the demo sign-ins are printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -16,14 +18,33 @@ if [ -z "${API_JWT_SECRET:-}" ]; then
 fi
 export API_JWT_SECRET
 export PORT="${PORT:-4000}"
+
+# The database: its connection facts come back as KEY=value lines.
+db_env=$(scripts/db.sh start --port "${DB_PORT:-15432}" | grep -E '^DB_[A-Z_]+=')
+while IFS='=' read -r k v; do export "$k=$v"; done <<< "$db_env"
+stop_db() { scripts/db.sh stop >/dev/null 2>&1 || true; }
+trap stop_db EXIT
+
 keys=$(node scripts/keys.mjs "$API_JWT_SECRET")
 cat <<TXT
 
-TechCare Realtime on ws://localhost:$PORT/realtime/v1  (health: http://localhost:$PORT/health)
+TechCare on http://localhost:$PORT  (realtime: ws://localhost:$PORT/realtime/v1, health: /health)
+PostgreSQL on $DB_HOST:$DB_PORT (superuser: scripts/db.sh psql)
 $keys
+
+Demo sign-ins (password: techcare-demo)
+  customers:   alice@customer.demo  bob@customer.demo  carol@customer.demo
+  technicians: tom@tech.demo  tina@tech.demo  victor@tech.demo (not verified)
+  admin:       admin@techcare.demo
 
   import { createClient } from '@supabase/supabase-js'
   const supabase = createClient('http://localhost:$PORT', ANON_KEY)
+  await supabase.auth.signInWithPassword({ email: 'alice@customer.demo', password: 'techcare-demo' })
 
 TXT
-exec ./build/techcare-realtime "$@"
+# Not exec: the trap must stop the database after the server exits.
+./build/techcare-realtime "$@" &
+server=$!
+trap 'kill -TERM $server 2>/dev/null || true' INT TERM
+wait $server || true
+wait $server 2>/dev/null || true

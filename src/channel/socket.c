@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "auth/jwt.h"
+#include "auth/token_cache.h"
 #include "hub/hub.h"
 #include "metrics/metrics.h"
 #include "net/server.h"
@@ -244,12 +245,12 @@ static const char *pick_token(chan_socket_t *s, json_t *payload) {
     return s->apikey;
 }
 
-static int verify(chan_socket_t *s, const char *token, jwt_claims_t *claims, char *msg, size_t msglen) {
+static int verify(chan_socket_t *s, const char *token, tok_info_t *claims, char *msg, size_t msglen) {
     if (!token) {
         snprintf(msg, msglen, "%s", "API key is missing or not a valid string");
         return -1;
     }
-    jwt_status_t st = jwt_verify(srv.keys, token, strlen(token), now_s(), claims, msg, msglen);
+    jwt_status_t st = tok_verify(srv.keys, token, strlen(token), now_s(), claims, msg, msglen);
     if (st != JWT_OK) {
         met_add(M_AUTH_ERRORS, 1);
         log_info("token refused", "\"conn\":%llu,\"status\":%d", (unsigned long long)conn_id(s->conn), (int)st);
@@ -313,12 +314,11 @@ static void handle_join(chan_socket_t *s, const msg_in_t *m) {
         return;
     }
     const char *token = pick_token(s, m->payload);
-    jwt_claims_t claims;
+    tok_info_t claims;
     if (verify(s, token, &claims, msg, sizeof(msg)) < 0) {
         join_failed(s, m, msg);
         return;
     }
-    json_decref(claims.claims);
 
     chan_t *ch = xcalloc(1, sizeof(*ch));
     ch->sock = s;
@@ -364,12 +364,11 @@ static void handle_access_token(chan_socket_t *s, chan_t *ch, const msg_in_t *m)
     if (h == ch->token_hash)
         return;
     char msg[256];
-    jwt_claims_t claims;
+    tok_info_t claims;
     if (verify(s, token, &claims, msg, sizeof(msg)) < 0) {
         shutdown_channel(ch, msg);
         return;
     }
-    json_decref(claims.claims);
     ch->exp = claims.exp;
     ch->token_hash = h;
     log_debug("token refreshed", "\"conn\":%llu,\"exp\":%lld", (unsigned long long)conn_id(s->conn),

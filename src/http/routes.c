@@ -18,6 +18,7 @@
 
 #include "auth/gotrue.h"
 #include "auth/jwt.h"
+#include "auth/token_cache.h"
 #include "hub/hub.h"
 #include "metrics/metrics.h"
 #include "net/server.h"
@@ -112,15 +113,14 @@ static void handle_upgrade(conn_t *c, http_req_t *r) {
     }
     /* The apikey must itself be a valid token: it stands in for joins that
      * carry none. Publishable keys ("sb_...") are not supported yet. */
-    jwt_claims_t claims;
+    tok_info_t claims;
     char msg[256];
-    if (jwt_verify(srv.keys, apikey, strlen(apikey), worker_self->now_s, &claims, msg, sizeof(msg)) != JWT_OK) {
+    if (tok_verify(srv.keys, apikey, strlen(apikey), worker_self->now_s, &claims, msg, sizeof(msg)) != JWT_OK) {
         met_add(M_AUTH_ERRORS, 1);
         log_info("connection refused", "\"peer\":\"%s\",\"reason\":\"%s\"", conn_peer(c), msg);
         respond_error(c, 403, msg, 0);
         return;
     }
-    json_decref(claims.claims);
     int debug = http_query_get(q, "log_level", level, sizeof(level)) > 0 && !strcmp(level, "debug");
     conn_upgrade(c, accept, v, apikey, debug);
 }
@@ -135,18 +135,17 @@ static int authorized(conn_t *c, http_req_t *r) {
         t = auth + 7;
     else if ((t = http_req_header(r, "apikey")) == NULL && http_query_get(http_req_query(r), "apikey", tok, sizeof(tok)) > 0)
         t = tok;
-    jwt_claims_t claims;
+    tok_info_t claims;
     char msg[256];
     if (!t) {
         respond_error(c, 401, "API key is missing or not a valid string", http_req_keep_alive(r));
         return 0;
     }
-    if (jwt_verify(srv.keys, t, strlen(t), worker_self->now_s, &claims, msg, sizeof(msg)) != JWT_OK) {
+    if (tok_verify(srv.keys, t, strlen(t), worker_self->now_s, &claims, msg, sizeof(msg)) != JWT_OK) {
         met_add(M_AUTH_ERRORS, 1);
         respond_error(c, 401, msg, http_req_keep_alive(r));
         return 0;
     }
-    json_decref(claims.claims);
     return 1;
 }
 

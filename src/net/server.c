@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth/token_cache.h"
 #include "db/pool.h"
 #include "hub/hub.h"
 #include "net/conn.h"
@@ -146,6 +147,7 @@ static void *worker_main(void *arg) {
     worker_self = w;
     met_register(&w->met);
     uv_run(&w->loop, UV_RUN_DEFAULT);
+    tok_cache_free();
     return NULL;
 }
 
