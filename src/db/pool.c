@@ -24,7 +24,7 @@
 #include "util/log.h"
 #include "util/mem.h"
 
-typedef enum { PC_DOWN, PC_CONNECTING, PC_IDLE, PC_BUSY } pc_state_t;
+typedef enum { PC_DOWN, PC_CONNECTING, PC_IDLE, PC_BUSY, PC_OPEN } pc_state_t; /* OPEN: a db_run_open tx awaits db_tx_end */
 
 typedef struct pconn pconn_t;
 
@@ -33,6 +33,9 @@ struct db_req {
     db_cb cb;
     void *ud;
     int cancelled;
+    int open;          /* db_run_open: no COMMIT in the pipeline */
+    int ending;        /* the COMMIT/ROLLBACK of an open transaction is running */
+    pconn_t *conn;     /* while open */
     char *role, *claims;
     int n;
     char **sql;
@@ -86,7 +89,7 @@ static void req_free(db_req_t *r) {
 }
 
 static void req_fail(db_req_t *r, const char *error) {
-    if (!r->cancelled)
+    if (!r->cancelled && r->cb)
         r->cb(r->ud, NULL, 0, error);
     req_free(r);
 }
@@ -137,7 +140,7 @@ static void fail_queue(db_pool_t *p, const char *error) {
 
 static int any_up(const db_pool_t *p) {
     for (int i = 0; i < p->size; i++)
-        if (p->conns[i].state == PC_IDLE || p->conns[i].state == PC_BUSY)
+        if (p->conns[i].state >= PC_IDLE)
             return 1;
     return 0;
 }
@@ -227,9 +230,9 @@ static int send_all(pconn_t *c, db_req_t *r) {
     for (int i = 0; i < r->n; i++)
         if (!PQsendQueryParams(pg, r->sql[i], r->nparams[i], NULL, (const char *const *)r->params[i], NULL, NULL, 0))
             return -1;
-    if (!PQsendQueryParams(pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) || !PQpipelineSync(pg))
+    if (!r->open && !PQsendQueryParams(pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 0))
         return -1;
-    return 0;
+    return PQpipelineSync(pg) ? 0 : -1;
 }
 
 static void flush_out(pconn_t *c) {
@@ -243,7 +246,7 @@ static void flush_out(pconn_t *c) {
 static void start(pconn_t *c, db_req_t *r) {
     c->state = PC_BUSY;
     c->req = r;
-    c->nqueries = r->n + 3;
+    c->nqueries = r->n + (r->open ? 2 : 3);
     c->cur = 0;
     c->results = xcalloc((size_t)c->nqueries, sizeof(PGresult *));
     if (send_all(c, r) < 0) {
@@ -273,12 +276,30 @@ static void finish(pconn_t *c) {
     c->req = NULL;
     c->results = NULL;
     c->nqueries = c->cur = 0;
+    if (r && r->open && !r->ending) {
+        /* The caller decides how the transaction ends: keep the connection. */
+        c->state = PC_OPEN;
+        c->req = r;
+        r->conn = c;
+        if (!r->cancelled)
+            r->cb(r->ud, res + 2, r->n, NULL);
+        else
+            db_tx_end(r, 0, NULL, NULL);
+        for (int i = 0; i < nq; i++)
+            PQclear(res[i]);
+        free(res);
+        return;
+    }
     PGTransactionStatusType ts = PQtransactionStatus(c->pg);
     if (ts == PQTRANS_INERROR || ts == PQTRANS_INTRANS)
         start_rollback(c);
     else
         c->state = PC_IDLE;
-    if (r) {
+    if (r && r->ending) {
+        if (r->cb && !r->cancelled)
+            r->cb(r->ud, res, 1, NULL);
+        req_free(r);
+    } else if (r) {
         if (!r->cancelled)
             r->cb(r->ud, res + 2, r->n, NULL);
         req_free(r);
@@ -357,13 +378,14 @@ static void dispatch(db_pool_t *p) {
 
 /* ---- public ------------------------------------------------------------------ */
 
-db_req_t *db_run(db_pool_t *p, const char *role, const char *claims_json, const db_stmt_t *stmts, int n, db_cb cb,
-                 void *ud) {
+static db_req_t *run(db_pool_t *p, const char *role, const char *claims_json, const db_stmt_t *stmts, int n, db_cb cb,
+                     void *ud, int open) {
     if (p->closing || p->qlen >= p->max_queue || (!any_up(p) && p->qlen > 0))
         return NULL;
     db_req_t *r = xcalloc(1, sizeof(*r));
     r->cb = cb;
     r->ud = ud;
+    r->open = open;
     r->role = role ? xstrdup(role) : NULL;
     r->claims = claims_json ? xstrdup(claims_json) : NULL;
     r->n = n;
@@ -385,6 +407,33 @@ db_req_t *db_run(db_pool_t *p, const char *role, const char *claims_json, const 
     p->qlen++;
     dispatch(p);
     return r;
+}
+
+db_req_t *db_run(db_pool_t *p, const char *role, const char *claims_json, const db_stmt_t *stmts, int n, db_cb cb,
+                 void *ud) {
+    return run(p, role, claims_json, stmts, n, cb, ud, 0);
+}
+
+db_req_t *db_run_open(db_pool_t *p, const char *role, const char *claims_json, const db_stmt_t *stmts, int n,
+                      db_cb cb, void *ud) {
+    return run(p, role, claims_json, stmts, n, cb, ud, 1);
+}
+
+void db_tx_end(db_req_t *r, int commit, db_cb cb, void *ud) {
+    pconn_t *c = r->conn;
+    r->ending = 1;
+    r->cb = cb;
+    r->ud = ud;
+    c->state = PC_BUSY;
+    c->nqueries = 1;
+    c->cur = 0;
+    c->results = xcalloc(1, sizeof(PGresult *));
+    if (!PQsendQueryParams(c->pg, commit ? "COMMIT" : "ROLLBACK", 0, NULL, NULL, NULL, NULL, 0) ||
+        !PQpipelineSync(c->pg)) {
+        broken(c, "send failed");
+        return;
+    }
+    flush_out(c);
 }
 
 void db_cancel(db_req_t *r) { r->cancelled = 1; }
@@ -450,8 +499,8 @@ void db_pool_close(db_pool_t *p) {
 void db_pool_stats(const db_pool_t *p, int *up, int *busy, int *queued) {
     *up = *busy = 0;
     for (int i = 0; i < p->size; i++) {
-        *up += p->conns[i].state == PC_IDLE || p->conns[i].state == PC_BUSY;
-        *busy += p->conns[i].state == PC_BUSY;
+        *up += p->conns[i].state >= PC_IDLE;
+        *busy += p->conns[i].state >= PC_BUSY;
     }
     *queued = p->qlen;
 }

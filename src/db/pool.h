@@ -48,6 +48,16 @@ void db_pool_close(db_pool_t *p);
  * (the callback will not run). */
 db_req_t *db_run(db_pool_t *p, const char *role, const char *claims_json, const db_stmt_t *stmts, int n, db_cb cb,
                  void *ud);
+/* As db_run, but the transaction stays open when cb runs: cb must call
+ * db_tx_end (its results show whether to commit). The connection is
+ * reserved meanwhile. For writes whose answer may still turn into an error
+ * (PostgREST's single-object and max-affected checks) that must undo them. */
+db_req_t *db_run_open(db_pool_t *p, const char *role, const char *claims_json, const db_stmt_t *stmts, int n,
+                      db_cb cb, void *ud);
+/* Ends the open transaction of r with COMMIT (commit != 0) or ROLLBACK;
+ * cb(ud, &result_of_commit_or_rollback, 1, error) runs when it is done. */
+void db_tx_end(db_req_t *r, int commit, db_cb cb, void *ud);
+
 /* The callback of r will not run (its connection finishes the work). */
 void db_cancel(db_req_t *r);
 /* Connections up and idle / busy, requests queued. */

@@ -23,6 +23,7 @@
 #include "metrics/metrics.h"
 #include "net/server.h"
 #include "proto/msg.h"
+#include "rest/http.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "ws/frame.h"
@@ -263,6 +264,10 @@ void routes_handle(conn_t *c, http_req_t *r) {
     }
     if (!strncmp(path, "/auth/v1/", 9)) {
         gotrue_handle(c, r, path);
+        return;
+    }
+    if (!strncmp(path, "/rest/v1/", 9)) {
+        rest_http_handle(c, r, path + 9);
         return;
     }
     const char *api = "/realtime/v1/api/broadcast";

@@ -1,0 +1,334 @@
+/*
+ * rest/http: see http.h.
+ *
+ * The schema cache is shared by all workers (immutable, reference-counted,
+ * swapped under a mutex). A worker that needs it and finds none, or finds
+ * it older than half a second when a request names something unknown (a
+ * table created after we started, as supabase/realtime's e2e check does),
+ * reloads it once through its own pool and re-plans the requests that were
+ * waiting. Reads commit in the same round trip as the query; a write whose
+ * answer may still become an error (single object requested, max-affected)
+ * runs in an open transaction that is rolled back if it does.
+ */
+#include "rest/http.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "auth/token_cache.h"
+#include "db/pool.h"
+#include "http/response.h"
+#include "metrics/metrics.h"
+#include "net/server.h"
+#include "rest/query.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+typedef struct {
+    atomic_int refs;
+    rest_catalog_t *cat;
+    int64_t loaded_ms;
+} cat_ref_t;
+
+static pthread_mutex_t cat_mu = PTHREAD_MUTEX_INITIALIZER;
+static cat_ref_t *current;
+
+typedef struct rest_op rest_op_t;
+struct rest_op {
+    http_pending_t pending; /* first */
+    rest_op_t *next_wait;
+    char *method, *target, *query, *prefer, *range, *accept, *profile, *body;
+    size_t body_len;
+    char *role, *claims;
+    int is_anon, retried;
+    rest_plan_t plan;
+    int have_plan;
+    db_req_t *open_tx;
+    int status;             /* for an answer waiting on COMMIT */
+    buf_t *headers, *out;
+};
+
+/* Per worker: requests waiting for a catalog load, and whether one runs. */
+static _Thread_local rest_op_t *waiting;
+static _Thread_local int loading;
+
+static void plan_and_run(rest_op_t *op);
+
+/* ---- catalog ------------------------------------------------------------- */
+
+static cat_ref_t *cat_get(void) {
+    pthread_mutex_lock(&cat_mu);
+    cat_ref_t *r = current;
+    if (r)
+        atomic_fetch_add(&r->refs, 1);
+    pthread_mutex_unlock(&cat_mu);
+    return r;
+}
+
+static void cat_put(cat_ref_t *r) {
+    if (r && atomic_fetch_sub(&r->refs, 1) == 1) {
+        rest_catalog_free(r->cat);
+        free(r);
+    }
+}
+
+static void op_free(rest_op_t *op) {
+    free(op->method), free(op->target), free(op->query), free(op->prefer), free(op->range);
+    free(op->accept), free(op->profile), free(op->body), free(op->role), free(op->claims);
+    if (op->have_plan)
+        rest_plan_free(&op->plan);
+    if (op->headers)
+        buf_unref(op->headers);
+    if (op->out)
+        buf_unref(op->out);
+    free(op);
+}
+
+static void answer(rest_op_t *op, int status, const char *headers, const void *body, size_t len) {
+    http_pending_respond(&op->pending, status, "application/json; charset=utf-8", headers, body, len);
+    op_free(op);
+}
+
+static void answer_error(rest_op_t *op, const rest_error_t *e) {
+    buf_t *b = buf_new(256);
+    rest_error_json(e, &b);
+    answer(op, e->status, NULL, b->data, b->len);
+    buf_unref(b);
+}
+
+static void simple_error(rest_op_t *op, int status, const char *code, const char *message) {
+    rest_error_t e = {.status = status};
+    snprintf(e.code, sizeof(e.code), "%s", code);
+    snprintf(e.message, sizeof(e.message), "%s", message);
+    answer_error(op, &e);
+}
+
+static void on_catalog(void *ud, PGresult *const *results, int n, const char *error) {
+    (void)ud;
+    loading = 0;
+    rest_op_t *list = waiting;
+    waiting = NULL;
+    if (error || n < 1 || PQresultStatus(results[0]) != PGRES_TUPLES_OK) {
+        const char *why = error ? error : n ? PQresultErrorMessage(results[0]) : "no result";
+        log_error("schema cache load failed", "\"error\":\"%.*s\"", (int)strcspn(why, "\"\n"), why);
+        while (list) {
+            rest_op_t *next = list->next_wait;
+            simple_error(list, 503, "PGRST002", "Could not query the database for the schema cache. Retrying.");
+            list = next;
+        }
+        return;
+    }
+    rest_catalog_t *cat = rest_catalog_new();
+    PGresult *res = results[0];
+    int rows = PQntuples(res), cols = PQnfields(res);
+    const char *vals[REST_CATALOG_NCOLS];
+    for (int i = 0; i < rows; i++) {
+        for (int j = 0; j < cols && j < REST_CATALOG_NCOLS; j++)
+            vals[j] = PQgetisnull(res, i, j) ? NULL : PQgetvalue(res, i, j);
+        if (rest_catalog_add_row(cat, vals, cols) < 0)
+            log_warn("schema cache row skipped", "\"row\":%d", i);
+    }
+    cat_ref_t *r = xcalloc(1, sizeof(*r));
+    atomic_init(&r->refs, 1);
+    r->cat = cat;
+    r->loaded_ms = worker_self->now_ms;
+    pthread_mutex_lock(&cat_mu);
+    cat_ref_t *old = current;
+    current = r;
+    pthread_mutex_unlock(&cat_mu);
+    cat_put(old);
+    log_info("schema cache loaded", "\"rows\":%d", rows);
+    while (list) {
+        rest_op_t *next = list->next_wait;
+        plan_and_run(list);
+        list = next;
+    }
+}
+
+/* Queues op until a fresh catalog is loaded (starting the load if none
+ * runs on this worker). */
+static void wait_for_catalog(rest_op_t *op) {
+    op->next_wait = waiting;
+    waiting = op;
+    if (loading)
+        return;
+    const char *params[] = {"{public}"};
+    db_stmt_t st = {REST_CATALOG_SQL, 1, params};
+    loading = 1;
+    if (!db_run(worker_self->db, NULL, NULL, &st, 1, on_catalog, NULL))
+        on_catalog(NULL, NULL, 0, "database busy");
+}
+
+/* ---- running ---------------------------------------------------------------- */
+
+static void on_tx_end(void *ud, PGresult *const *results, int n, const char *error) {
+    rest_op_t *op = ud;
+    if (error || n < 1 || PQresultStatus(results[0]) != PGRES_COMMAND_OK) {
+        rest_error_t e;
+        const char *st = !error && n ? PQresultErrorField(results[0], PG_DIAG_SQLSTATE) : NULL;
+        if (st) {
+            rest_error_from_pg(st, PQresultErrorField(results[0], PG_DIAG_MESSAGE_PRIMARY),
+                               PQresultErrorField(results[0], PG_DIAG_MESSAGE_DETAIL),
+                               PQresultErrorField(results[0], PG_DIAG_MESSAGE_HINT), op->is_anon, &e);
+            answer_error(op, &e);
+        } else {
+            simple_error(op, 503, "PGRST000", error ? error : "could not commit");
+        }
+        return;
+    }
+    answer(op, op->status, (const char *)op->headers->data, op->out->data, op->out->len);
+}
+
+static void on_result(void *ud, PGresult *const *results, int n, const char *error) {
+    rest_op_t *op = ud;
+    if (error) {
+        simple_error(op, 503, "PGRST000", error);
+        return;
+    }
+    db_req_t *tx = op->open_tx;
+    PGresult *res = n > 0 ? results[0] : NULL;
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+        rest_error_t e;
+        rest_error_from_pg(res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : "XX000",
+                           res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : "no result",
+                           res ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL,
+                           res ? PQresultErrorField(res, PG_DIAG_MESSAGE_HINT) : NULL, op->is_anon, &e);
+        if (tx)
+            db_tx_end(tx, 0, NULL, NULL);
+        answer_error(op, &e);
+        return;
+    }
+    const char *body = NULL;
+    long total = -1, nrows = 0;
+    switch (op->plan.result) {
+    case REST_RESULT_ROWS:
+        if (PQntuples(res) > 0) {
+            body = PQgetisnull(res, 0, 0) ? NULL : PQgetvalue(res, 0, 0);
+            if (PQnfields(res) > 1 && !PQgetisnull(res, 0, 1))
+                total = atol(PQgetvalue(res, 0, 1));
+            if (PQnfields(res) > 2 && !PQgetisnull(res, 0, 2))
+                nrows = atol(PQgetvalue(res, 0, 2));
+        }
+        break;
+    case REST_RESULT_SCALAR:
+        body = PQntuples(res) > 0 && !PQgetisnull(res, 0, 0) ? PQgetvalue(res, 0, 0) : NULL;
+        nrows = 1;
+        break;
+    case REST_RESULT_COMMAND:
+        nrows = atol(PQcmdTuples(res));
+        break;
+    }
+    op->headers = buf_new(128);
+    op->out = buf_new(body ? strlen(body) + 16 : 64);
+    op->status = rest_respond(&op->plan, body, total, nrows, &op->headers, &op->out);
+    buf_putc(&op->headers, 0);
+    op->headers->len--; /* NUL-terminated for http_respond, not counted */
+    if (tx) {
+        op->open_tx = NULL;
+        if (op->status >= 400) {
+            db_tx_end(tx, 0, NULL, NULL);
+        } else {
+            db_tx_end(tx, 1, on_tx_end, op);
+            return;
+        }
+    }
+    answer(op, op->status, (const char *)op->headers->data, op->out->data, op->out->len);
+}
+
+static int stale_miss(const rest_error_t *e) {
+    return !strcmp(e->code, "PGRST205") || !strcmp(e->code, "PGRST202") || !strcmp(e->code, "PGRST204") ||
+           !strcmp(e->code, "42703");
+}
+
+static void plan_and_run(rest_op_t *op) {
+    if (!op->pending.c) { /* the client left while we waited */
+        op_free(op);
+        return;
+    }
+    cat_ref_t *cr = cat_get();
+    if (!cr) {
+        wait_for_catalog(op);
+        return;
+    }
+    rest_request_t req = {op->method, op->target, op->query, op->prefer, op->range,
+                          op->accept, op->profile, op->body, op->body_len};
+    rest_error_t err;
+    int r = rest_plan(cr->cat, &req, &op->plan, &err);
+    int64_t age = worker_self->now_ms - cr->loaded_ms;
+    cat_put(cr);
+    if (r < 0) {
+        if (stale_miss(&err) && !op->retried && age > 500) {
+            op->retried = 1;
+            wait_for_catalog(op);
+            return;
+        }
+        answer_error(op, &err);
+        return;
+    }
+    op->have_plan = 1;
+    db_stmt_t st = {op->plan.sql, op->plan.nparams, (const char *const *)op->plan.params};
+    int two_phase = (op->plan.is_write || op->plan.is_rpc) && (op->plan.single_object || op->plan.max_affected >= 0);
+    db_req_t *dr;
+    if (two_phase) {
+        dr = db_run_open(worker_self->db, op->role, op->claims, &st, 1, on_result, op);
+        op->open_tx = dr;
+    } else {
+        dr = db_run(worker_self->db, op->role, op->claims, &st, 1, on_result, op);
+    }
+    if (!dr)
+        simple_error(op, 503, "PGRST003", "Timed out acquiring connection from connection pool.");
+}
+
+static char *dup_or_null(const char *s) { return s ? xstrdup(s) : NULL; }
+
+void rest_http_handle(conn_t *c, http_req_t *r, const char *target) {
+    int ka = http_req_keep_alive(r);
+    if (!worker_self->db) {
+        static const char none[] =
+            "{\"code\":\"PGRST000\",\"details\":null,\"hint\":null,\"message\":\"No database is configured\"}";
+        http_respond(c, 503, "application/json", NULL, none, sizeof(none) - 1, ka);
+        return;
+    }
+    /* The JWT: Authorization: Bearer wins, else the apikey (the anon key). */
+    const char *auth = http_req_header(r, "authorization");
+    const char *token = auth && !strncasecmp(auth, "Bearer ", 7) ? auth + 7 : http_req_header(r, "apikey");
+    rest_op_t *op = xcalloc(1, sizeof(*op));
+    http_pending_start(&op->pending, c, ka);
+    if (!token) {
+        simple_error(op, 401, "PGRST302", "Anonymous access is disabled");
+        return;
+    }
+    tok_info_t ti;
+    char msg[256];
+    jwt_status_t js = tok_verify(srv.keys, token, strlen(token), worker_self->now_s, &ti, msg, sizeof(msg));
+    if (js != JWT_OK) {
+        met_add(M_AUTH_ERRORS, 1);
+        simple_error(op, 401, js == JWT_EXPIRED ? "PGRST303" : "PGRST301", js == JWT_EXPIRED ? "JWT expired" : msg);
+        return;
+    }
+    if (strcmp(ti.role, "anon") && strcmp(ti.role, "authenticated") && strcmp(ti.role, "service_role")) {
+        simple_error(op, 401, "PGRST301", "JWT role is not one this server switches to");
+        return;
+    }
+    const char *method = http_req_method(r);
+    int reading = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+    size_t blen;
+    const char *body = http_req_body(r, &blen);
+    op->method = xstrdup(method);
+    op->target = xstrdup(target);
+    op->query = xstrdup(http_req_query(r));
+    op->prefer = dup_or_null(http_req_header(r, "prefer"));
+    op->range = dup_or_null(http_req_header(r, "range"));
+    op->accept = dup_or_null(http_req_header(r, "accept"));
+    op->profile = dup_or_null(http_req_header(r, reading ? "accept-profile" : "content-profile"));
+    op->body = blen ? xstrndup(body, blen) : NULL;
+    op->body_len = blen;
+    op->role = xstrdup(ti.role);
+    op->claims = xstrdup(ti.claims_json);
+    op->is_anon = !strcmp(ti.role, "anon");
+    plan_and_run(op);
+}
