@@ -41,8 +41,12 @@ struct conn {
     http_req_t *req;       /* HTTP mode, while a request is being read */
     ws_parser_t ws;        /* WebSocket mode */
     chan_socket_t *sock;   /* WebSocket mode */
-    /* send queue: a ring of shared buffers; q[qhead] may be partly written */
+    /* send queue: a ring of shared buffers; q[qhead] may be partly written.
+     * Small bursts use the inline ring (no allocation when a connection goes
+     * from idle to busy, which fan-out does constantly); bigger ones move
+     * to the heap until the queue drains. */
     buf_t **q;
+    buf_t *q_inline[4];
     uint32_t qhead, qlen, qcap, inflight;
     size_t qoff, qbytes, inflight_bytes;
     uv_write_t *wreq;      /* only while a uv_write is outstanding */
@@ -89,13 +93,26 @@ static void mark_dirty(conn_t *c) {
     c->w->dirty = c;
 }
 
+static void q_release(conn_t *c) {
+    if (c->q != c->q_inline)
+        free(c->q);
+    c->q = NULL;
+    c->qcap = c->qhead = 0;
+}
+
 static void q_push(conn_t *c, buf_t *b) {
+    if (c->qcap == 0) {
+        c->q = c->q_inline;
+        c->qcap = 4;
+        c->qhead = 0;
+    }
     if (c->qlen == c->qcap) {
-        uint32_t ncap = c->qcap ? c->qcap * 2 : 8;
+        uint32_t ncap = c->qcap * 4;
         buf_t **nq = xmalloc(ncap * sizeof(*nq));
         for (uint32_t i = 0; i < c->qlen; i++)
             nq[i] = c->q[(c->qhead + i) & (c->qcap - 1)];
-        free(c->q);
+        if (c->q != c->q_inline)
+            free(c->q);
         c->q = nq;
         c->qhead = 0;
         c->qcap = ncap;
@@ -122,11 +139,8 @@ static void q_consume(conn_t *c, size_t n) {
         c->qlen--;
         c->qoff = 0;
     }
-    if (c->qlen == 0) {
-        free(c->q);
-        c->q = NULL;
-        c->qcap = c->qhead = 0;
-    }
+    if (c->qlen == 0)
+        q_release(c);
 }
 
 static void q_clear(conn_t *c) {
@@ -135,9 +149,7 @@ static void q_clear(conn_t *c) {
         c->qhead = (c->qhead + 1) & (c->qcap - 1);
         c->qlen--;
     }
-    free(c->q);
-    c->q = NULL;
-    c->qcap = c->qhead = 0;
+    q_release(c);
     c->qbytes = c->qoff = 0;
 }
 
