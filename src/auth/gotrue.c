@@ -212,18 +212,30 @@ static void on_done(void *ud, PGresult *const *results, int n, const char *error
     }
 }
 
-static void run(conn_t *c, http_req_t *r, op_kind_t kind, const char *sql, int nparams, const char *const *params) {
+/* Runs stmts in one transaction; the answer is read from the last one. */
+static void run_many(conn_t *c, http_req_t *r, op_kind_t kind, const db_stmt_t *stmts, int n) {
     if (!worker_self->db) {
         error_now(c, http_req_keep_alive(r), 503, "unexpected_failure", "No database is configured");
         return;
     }
     op_t *op = xcalloc(1, sizeof(*op));
     op->kind = kind;
-    db_stmt_t st = {sql, nparams, params};
     http_pending_start(&op->pending, c, http_req_keep_alive(r));
-    if (!db_run(worker_self->db, NULL, NULL, &st, 1, on_done, op))
+    if (!db_run(worker_self->db, NULL, NULL, stmts, n, on_done, op))
         op_error(op, 503, "over_request_rate_limit", "Database busy, try again");
 }
+
+static void run(conn_t *c, http_req_t *r, op_kind_t kind, const char *sql, int nparams, const char *const *params) {
+    db_stmt_t st = {sql, nparams, params};
+    run_many(c, r, kind, &st, 1);
+}
+
+/* Creating a user is its own statement: the identity row the function
+ * inserts is visible to the next statement of the transaction, not to the
+ * one that created it. The new id travels in a transaction-local setting. */
+#define CREATE_USER_SQL(args)                                                                                         \
+    "SELECT set_config('tc.new_user', (auth.tc_create_user(" args ")).id::text, true)"
+#define NEW_USER "auth.tc_get_user(current_setting('tc.new_user')::uuid)"
 
 /* ---- endpoints -------------------------------------------------------------------- */
 
@@ -302,12 +314,16 @@ static void signup(conn_t *c, http_req_t *r) {
         /* No mailer: addresses are confirmed at once (Supabase's
          * MAILER_AUTOCONFIRM), and a new account is a customer. */
         char *meta = json_text(b, "data", "{}");
-        const char *p[] = {email, password, meta, http_req_header(r, "user-agent")};
-        run(c, r, OP_SIGNUP,
-            "WITH u AS (SELECT * FROM auth.tc_create_user($1, $2, true, '{\"role\":\"customer\"}', $3::jsonb)), "
-            "t AS (SELECT x.* FROM u, auth.tc_issue_refresh_token(u.id, NULL, $4, NULL) x) "
-            "SELECT " USER_COLS ", t.refresh_token, t.session_id::text FROM u, t",
-            4, p);
+        const char *p[] = {email, password, meta};
+        const char *p2[] = {http_req_header(r, "user-agent")};
+        db_stmt_t st[2] = {
+            {CREATE_USER_SQL("$1, $2, true, '{\"role\":\"customer\"}', $3::jsonb"), 3, p},
+            {"WITH u AS (SELECT * FROM " NEW_USER "), "
+             "t AS (SELECT x.* FROM u, auth.tc_issue_refresh_token(u.id, NULL, $1, NULL) x) "
+             "SELECT " USER_COLS ", t.refresh_token, t.session_id::text FROM u, t",
+             1, p2},
+        };
+        run_many(c, r, OP_SIGNUP, st, 2);
         free(meta);
     }
     json_decref(b);
@@ -389,8 +405,11 @@ static void admin_users(conn_t *c, http_req_t *r, const char *rest) {
             char *app = json_text(b, "app_metadata", "{}"), *meta = json_text(b, "user_metadata", "{}");
             const char *confirm = json_is_true(json_object_get(b, "email_confirm")) ? "true" : "false";
             const char *p[] = {email, password ? password : "", confirm, app, meta};
-            run(c, r, OP_ADMIN_CREATE,
-                "SELECT " USER_COLS " FROM auth.tc_create_user($1, $2, $3::boolean, $4::jsonb, $5::jsonb) u", 5, p);
+            db_stmt_t st[2] = {
+                {CREATE_USER_SQL("$1, $2, $3::boolean, $4::jsonb, $5::jsonb"), 5, p},
+                {"SELECT " USER_COLS " FROM " NEW_USER " u", 0, NULL},
+            };
+            run_many(c, r, OP_ADMIN_CREATE, st, 2);
             free(app);
             free(meta);
         }
