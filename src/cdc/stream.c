@@ -24,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "db/pqwatch.h"
 #include "util/log.h"
 #include "util/mem.h"
 
@@ -52,8 +53,7 @@ struct cdc_stream {
 
     st_t state;
     PGconn *pg;
-    uv_poll_t *poll; /* heap: replaced when PQsocket changes; frees itself */
-    int poll_fd, poll_events;
+    pq_watch_t watch;  /* follows PQsocket */
     uv_timer_t retry;  /* backoff, or the connect deadline */
     uv_timer_t status; /* standby status updates while streaming */
     int open_handles;  /* the memory goes when both timers are closed */
@@ -124,43 +124,9 @@ static int valid_name(const char *n, int upper_ok) {
 
 /* ---- polling ---------------------------------------------------------------- */
 
-static void free_handle(uv_handle_t *h) { free(h); }
+static void unwatch(cdc_stream_t *s) { pq_unwatch(&s->watch); }
 
-static void unwatch(cdc_stream_t *s) {
-    if (s->poll) {
-        uv_close((uv_handle_t *)s->poll, free_handle);
-        s->poll = NULL;
-    }
-}
-
-/* Watches PQsocket for events. While connecting, libpq may close its socket
- * and open another that gets the same number; epoll forgot the old one, and
- * libuv would skip re-registering an unchanged mask, so restart the poll. */
-static int watch(cdc_stream_t *s, int events) {
-    int fd = PQsocket(s->pg);
-    if (fd < 0)
-        return -1;
-    if (s->poll && s->poll_fd != fd)
-        unwatch(s);
-    if (!s->poll) {
-        s->poll = xmalloc(sizeof(*s->poll));
-        if (uv_poll_init_socket(s->loop, s->poll, fd) != 0) {
-            free(s->poll);
-            s->poll = NULL;
-            return -1;
-        }
-        s->poll->data = s;
-        s->poll_fd = fd;
-        s->poll_events = 0;
-    } else if (s->state == ST_CONNECTING) {
-        uv_poll_stop(s->poll);
-        s->poll_events = 0;
-    }
-    if (events != s->poll_events && uv_poll_start(s->poll, events, on_poll) != 0)
-        return -1;
-    s->poll_events = events;
-    return 0;
-}
+static int watch(cdc_stream_t *s, int events) { return pq_watch(&s->watch, s->pg, events, s->state == ST_CONNECTING); }
 
 /* ---- connection life -------------------------------------------------------- */
 
@@ -631,6 +597,7 @@ cdc_stream_t *cdc_stream_new(uv_loop_t *loop, const cdc_stream_config_t *cfg, co
     s->status_interval_ms = cfg->status_interval_ms > 0 ? cfg->status_interval_ms : 1000;
     uv_timer_init(loop, &s->retry);
     uv_timer_init(loop, &s->status);
+    pq_watch_init(&s->watch, loop, on_poll, s);
     s->retry.data = s->status.data = s;
     s->open_handles = 2;
     /* Connect from the loop, so no callback runs before the caller has s. */

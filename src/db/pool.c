@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "db/pqwatch.h"
 #include "util/log.h"
 #include "util/mem.h"
 
@@ -47,8 +48,7 @@ struct pconn {
     db_pool_t *pool;
     int index;
     PGconn *pg;
-    uv_poll_t *poll;
-    int poll_fd;
+    pq_watch_t watch;
     uv_timer_t retry;
     pc_state_t state;
     db_req_t *req;        /* running, or NULL while a ROLLBACK runs */
@@ -98,31 +98,9 @@ static void req_fail(db_req_t *r, const char *error) {
 
 static void on_poll(uv_poll_t *h, int status, int events);
 
-static void free_handle(uv_handle_t *h) { free(h); }
+static void unwatch(pconn_t *c) { pq_unwatch(&c->watch); }
 
-static void unwatch(pconn_t *c) {
-    if (c->poll) {
-        uv_close((uv_handle_t *)c->poll, free_handle);
-        c->poll = NULL;
-    }
-}
-
-static void watch(pconn_t *c, int events) {
-    int fd = PQsocket(c->pg);
-    if (c->poll && c->poll_fd != fd)
-        unwatch(c);
-    if (!c->poll) {
-        c->poll = xmalloc(sizeof(*c->poll));
-        if (uv_poll_init_socket(c->pool->loop, c->poll, fd) != 0) {
-            free(c->poll);
-            c->poll = NULL;
-            return;
-        }
-        c->poll->data = c;
-        c->poll_fd = fd;
-    }
-    uv_poll_start(c->poll, events, on_poll);
-}
+static void watch(pconn_t *c, int events) { pq_watch(&c->watch, c->pg, events, c->state == PC_CONNECTING); }
 
 /* ---- connection life -------------------------------------------------------- */
 
@@ -455,6 +433,7 @@ db_pool_t *db_pool_new(uv_loop_t *loop, const db_config_t *cfg) {
         c->index = i;
         uv_timer_init(loop, &c->retry);
         c->retry.data = c;
+        pq_watch_init(&c->watch, loop, on_poll, c);
         p->open_timers++;
         connect_start(c);
     }

@@ -35,7 +35,7 @@ done
 [[ -n $port ]] || { echo "stream_check: no free port" >&2; exit 2; }
 
 "$cc" -std=c11 -g -O1 -Wall -Wextra -Werror -D_GNU_SOURCE -fsanitize=address,undefined -fno-omit-frame-pointer \
-    -I"$root/src" "$root/tests/tools/stream_check.c" "$root/src/cdc/stream.c" \
+    -I"$root/src" "$root/tests/tools/stream_check.c" "$root/src/cdc/stream.c" "$root/src/db/pqwatch.c" \
     "$root/src/util/log.c" "$root/src/util/mem.c" \
     $(pkg-config --cflags --libs libuv libpq) -o "$work/stream_check"
 
