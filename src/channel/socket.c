@@ -16,6 +16,7 @@
 
 #include "auth/jwt.h"
 #include "auth/token_cache.h"
+#include "db/pool.h"
 #include "hub/hub.h"
 #include "metrics/metrics.h"
 #include "net/server.h"
@@ -35,13 +36,19 @@ struct chan {
     uint64_t token_hash;
     uint64_t owner;     /* presence owner: unique per channel instance */
     uint8_t self, ack, presence_enabled, tracked, is_private;
+    /* private channels: what realtime.messages' policies allow (public: all) */
+    uint8_t read_broadcast, read_presence, write_broadcast, write_presence;
 };
+
+/* A join waiting for the database to authorize a private channel. */
+typedef struct pending_join pending_join_t;
 
 struct chan_socket {
     conn_t *conn;
     char *apikey;
     chan_t *chans;
     int nchans;
+    pending_join_t *pending; /* private joins being authorized */
     msg_vsn_t vsn;
     uint8_t log_debug;
     /* one-second fixed windows for the rate limits */
@@ -158,6 +165,8 @@ static void chan_deliver(hub_sub_t *sub, hub_msg_t *m) {
     if (m->origin == sub && !ch->self)
         return;
     if (ch->exp <= now_s())
+        return;
+    if (m->kind == HUB_BROADCAST ? !ch->read_broadcast : !ch->read_presence)
         return;
     int form;
     if (ch->sock->vsn == MSG_VSN_1)
@@ -279,6 +288,151 @@ static void join_failed(chan_socket_t *s, const msg_in_t *m, const char *reason)
     reply_error(s, m, reason);
 }
 
+/* What a join asks for, copied out of the message so a private join can
+ * finish after the database answered. */
+typedef struct {
+    char *topic, *join_ref, *ref, *presence_key;
+    uint8_t self, ack, presence_enabled, is_private;
+    int64_t exp;
+    uint64_t token_hash;
+} join_t;
+
+static void join_clear(join_t *j) {
+    free(j->topic), free(j->join_ref), free(j->ref), free(j->presence_key);
+    memset(j, 0, sizeof(*j));
+}
+
+static msg_in_t join_msg(const join_t *j) {
+    msg_in_t m;
+    memset(&m, 0, sizeof(m));
+    m.topic = str_of(j->topic);
+    m.join_ref = str_of(j->join_ref);
+    m.ref = str_of(j->ref);
+    return m;
+}
+
+/* Joins: subscribes, answers ok, sends presence_state if asked. Takes the
+ * strings of j. */
+static void join_finish(chan_socket_t *s, join_t *j, const uint8_t perms[4]) {
+    msg_in_t m = join_msg(j);
+    chan_t *dup = find_chan(s, m.topic);
+    if (dup)
+        chan_free(dup);
+    if (s->nchans >= srv.cfg.max_channels) {
+        join_failed(s, &m, "ChannelRateLimitReached: Too many channels");
+        join_clear(j);
+        return;
+    }
+    chan_t *ch = xcalloc(1, sizeof(*ch));
+    ch->sock = s;
+    ch->sub.deliver = chan_deliver;
+    ch->join_ref = j->join_ref;
+    ch->presence_key = j->presence_key;
+    j->join_ref = j->presence_key = NULL;
+    ch->exp = j->exp;
+    ch->token_hash = j->token_hash;
+    ch->owner = atomic_fetch_add(&next_owner, 1);
+    ch->self = j->self;
+    ch->ack = j->ack;
+    ch->presence_enabled = j->presence_enabled;
+    ch->is_private = j->is_private;
+    ch->read_broadcast = perms[0];
+    ch->read_presence = perms[1];
+    ch->write_broadcast = perms[2];
+    ch->write_presence = perms[3];
+    hub_subscribe(&ch->sub, j->topic, strlen(j->topic), ch->is_private);
+    ch->next = s->chans;
+    s->chans = ch;
+    s->nchans++;
+    met_add(M_CHANNELS, 1);
+    met_add(M_JOINS, 1);
+    reply(s, &m, "ok", "{\"postgres_changes\":[]}");
+    if (ch->presence_enabled)
+        push_presence_state(ch);
+    join_clear(j);
+}
+
+/* ---- private channels ------------------------------------------------------- */
+
+struct pending_join {
+    pending_join_t *next;
+    chan_socket_t *s; /* NULL once the socket is gone */
+    join_t j;
+    db_req_t *req;
+};
+
+static void pending_unlink(pending_join_t *p) {
+    if (!p->s)
+        return;
+    for (pending_join_t **q = &p->s->pending; *q; q = &(*q)->next)
+        if (*q == p) {
+            *q = p->next;
+            break;
+        }
+    p->s = NULL;
+}
+
+static void on_access(void *ud, PGresult *const *results, int n, const char *error) {
+    pending_join_t *p = ud;
+    uint8_t perms[4] = {0, 0, 0, 0};
+    int ok = !error && n == 1 && PQresultStatus(results[0]) == PGRES_TUPLES_OK && PQntuples(results[0]) == 1;
+    if (ok)
+        for (int i = 0; i < 4; i++)
+            perms[i] = PQgetvalue(results[0], 0, i)[0] == 't';
+    const char *why = error ? error : !ok && n == 1 ? PQresultErrorMessage(results[0]) : NULL;
+    /* Nothing the check wrote may stay. */
+    if (!error)
+        db_tx_end(p->req, 0, NULL, NULL);
+    chan_socket_t *s = p->s;
+    pending_unlink(p);
+    if (s) {
+        msg_in_t m = join_msg(&p->j);
+        char msg[512];
+        if (!ok) {
+            log_warn("private channel check failed", "\"topic\":\"%s\",\"error\":\"%.*s\"", p->j.topic,
+                     why ? (int)strcspn(why, "\"\n") : 0, why ? why : "");
+            join_failed(s, &m, "Realtime was unable to connect to the project database");
+        } else if (!perms[0] && !perms[1]) {
+            snprintf(msg, sizeof(msg), "You do not have permissions to read from this Channel topic: %s",
+                     p->j.topic + TOPIC_PREFIX_LEN);
+            join_failed(s, &m, msg);
+        } else {
+            join_finish(s, &p->j, perms);
+        }
+    }
+    join_clear(&p->j);
+    free(p);
+}
+
+/* Asks the database what the token's claims may do on this topic; the
+ * join finishes in on_access. */
+static void authorize_private(chan_socket_t *s, join_t *j, const tok_info_t *claims) {
+    msg_in_t m = join_msg(j);
+    if (!worker_self->db) {
+        join_failed(s, &m, "Private channels are not available: this server has no database configured");
+        join_clear(j);
+        return;
+    }
+    pending_join_t *p = xcalloc(1, sizeof(*p));
+    p->s = s;
+    p->j = *j;
+    memset(j, 0, sizeof(*j));
+    const char *params[] = {p->j.topic + TOPIC_PREFIX_LEN};
+    db_stmt_t st = {"SELECT * FROM realtime.tc_channel_access($1)", 1, params};
+    const char *role = claims->role;
+    if (strcmp(role, "anon") && strcmp(role, "authenticated") && strcmp(role, "service_role"))
+        role = "anon";
+    p->req = db_run_open(worker_self->db, role, claims->claims_json, &st, 1, on_access, p);
+    if (!p->req) {
+        join_failed(s, &m, "Realtime was unable to connect to the project database");
+        join_clear(&p->j);
+        free(p);
+        return;
+    }
+    p->next = s->pending;
+    s->pending = p;
+}
+
 static void handle_join(chan_socket_t *s, const msg_in_t *m) {
     char msg[256];
     if (m->topic.len < TOPIC_PREFIX_LEN || memcmp(m->topic.s, TOPIC_PREFIX, TOPIC_PREFIX_LEN) != 0) {
@@ -293,24 +447,12 @@ static void handle_join(chan_socket_t *s, const msg_in_t *m) {
         join_failed(s, m, "ClientJoinRateLimitReached: Too many joins per second");
         return;
     }
-    /* Phoenix: a second join of a joined topic replaces the first. */
-    chan_t *dup = find_chan(s, m->topic);
-    if (dup)
-        chan_free(dup);
-    if (s->nchans >= srv.cfg.max_channels) {
-        join_failed(s, m, "ChannelRateLimitReached: Too many channels");
-        return;
-    }
     json_t *config = json_object_get(m->payload, "config");
     json_t *bc = json_object_get(config, "broadcast");
     json_t *pres = json_object_get(config, "presence");
     json_t *pgc = json_object_get(config, "postgres_changes");
-    if (flag(config, "private")) {
-        join_failed(s, m, "Private channels are not available: this server has no database configured");
-        return;
-    }
     if (json_is_array(pgc) && json_array_size(pgc) > 0) {
-        join_failed(s, m, "Postgres Changes are not available: this server has no database configured");
+        join_failed(s, m, "Postgres Changes are not available yet on this server");
         return;
     }
     const char *token = pick_token(s, m->payload);
@@ -319,34 +461,30 @@ static void handle_join(chan_socket_t *s, const msg_in_t *m) {
         join_failed(s, m, msg);
         return;
     }
-
-    chan_t *ch = xcalloc(1, sizeof(*ch));
-    ch->sock = s;
-    ch->sub.deliver = chan_deliver;
-    ch->join_ref = m->join_ref.s ? xstrndup(m->join_ref.s, m->join_ref.len) : NULL;
-    ch->exp = claims.exp;
-    ch->token_hash = hash_token(token, strlen(token));
-    ch->owner = atomic_fetch_add(&next_owner, 1);
-    ch->self = flag(bc, "self");
-    ch->ack = flag(bc, "ack");
-    ch->presence_enabled = flag(pres, "enabled");
+    join_t j = {0};
+    j.topic = xstrndup(m->topic.s, m->topic.len);
+    j.join_ref = m->join_ref.s ? xstrndup(m->join_ref.s, m->join_ref.len) : NULL;
+    j.ref = m->ref.s ? xstrndup(m->ref.s, m->ref.len) : NULL;
+    j.exp = claims.exp;
+    j.token_hash = hash_token(token, strlen(token));
+    j.self = flag(bc, "self");
+    j.ack = flag(bc, "ack");
+    j.presence_enabled = flag(pres, "enabled");
+    j.is_private = flag(config, "private");
     json_t *key = json_object_get(pres, "key");
     if (json_is_string(key) && json_string_length(key) > 0)
-        ch->presence_key = xstrndup(json_string_value(key), json_string_length(key));
+        j.presence_key = xstrndup(json_string_value(key), json_string_length(key));
     else if (json_is_integer(key)) {
         char k[32];
         snprintf(k, sizeof(k), "%lld", (long long)json_integer_value(key));
-        ch->presence_key = xstrdup(k);
+        j.presence_key = xstrdup(k);
     }
-    hub_subscribe(&ch->sub, m->topic.s, m->topic.len);
-    ch->next = s->chans;
-    s->chans = ch;
-    s->nchans++;
-    met_add(M_CHANNELS, 1);
-    met_add(M_JOINS, 1);
-    reply(s, m, "ok", "{\"postgres_changes\":[]}");
-    if (ch->presence_enabled)
-        push_presence_state(ch);
+    if (j.is_private) {
+        authorize_private(s, &j, &claims);
+        return;
+    }
+    static const uint8_t all[4] = {1, 1, 1, 1};
+    join_finish(s, &j, all);
 }
 
 static void handle_leave(chan_socket_t *s, chan_t *ch, const msg_in_t *m) {
@@ -377,6 +515,10 @@ static void handle_access_token(chan_socket_t *s, chan_t *ch, const msg_in_t *m)
 
 static void handle_broadcast(chan_socket_t *s, chan_t *ch, const msg_in_t *m) {
     hub_msg_t *hm;
+    if (!ch->write_broadcast) {
+        reply_error(s, m, "You do not have permissions to write to this Channel topic");
+        return;
+    }
     if (m->binary) {
         hm = hub_msg_broadcast(ch->sub.topic, &ch->sub, m->user_event.s, m->user_event.len, m->meta.s, m->meta.len,
                                m->encoding, m->user_payload, m->user_payload_len);
@@ -408,6 +550,10 @@ static void handle_presence(chan_socket_t *s, chan_t *ch, const msg_in_t *m) {
         return;
     }
     met_add(M_PRESENCE, 1);
+    if (!ch->write_presence) {
+        reply_error(s, m, "You do not have permissions to track presence on this Channel topic");
+        return;
+    }
     if (!strcmp(event, "track")) {
         json_t *meta = json_object_get(m->payload, "payload");
         if (!json_is_object(meta)) {
@@ -544,6 +690,8 @@ chan_socket_t *chan_socket_new(conn_t *c, msg_vsn_t vsn, const char *apikey, int
 }
 
 void chan_socket_free(chan_socket_t *s) {
+    while (s->pending)
+        pending_unlink(s->pending); /* their answers arrive and are dropped */
     while (s->chans)
         chan_free(s->chans);
     free(s->apikey);

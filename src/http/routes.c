@@ -159,7 +159,7 @@ static void publish(const char *topic, size_t tlen, const char *event, size_t el
         return;
     memcpy(name, "realtime:", 9);
     memcpy(name + 9, topic, tlen);
-    hub_topic_t *t = hub_topic_find(name, tlen + 9);
+    hub_topic_t *t = hub_topic_find(name, tlen + 9, 0);
     if (!t)
         return;
     met_add(M_BROADCASTS, 1);

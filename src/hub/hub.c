@@ -39,6 +39,7 @@ struct hub_topic {
     pres_topic_t *pres;
     hub_topic_t *hnext;
     uint32_t hash;
+    uint8_t is_private;
     size_t name_len;
     char name[];
 };
@@ -48,8 +49,8 @@ static hub_topic_t **table;
 static uint32_t table_cap, table_len;
 static int nworkers;
 
-static uint32_t hash_name(const char *s, size_t n) {
-    uint32_t h = 2166136261u; /* FNV-1a */
+static uint32_t hash_name(const char *s, size_t n, int is_private) {
+    uint32_t h = is_private ? 84696351u : 2166136261u; /* FNV-1a */
     for (size_t i = 0; i < n; i++)
         h = (h ^ (uint8_t)s[i]) * 16777619u;
     return h;
@@ -86,10 +87,11 @@ void hub_shutdown(void) {
 }
 
 /* Under table_mu. */
-static hub_topic_t **find_slot(const char *name, size_t len, uint32_t h) {
+static hub_topic_t **find_slot(const char *name, size_t len, uint32_t h, int is_private) {
     hub_topic_t **p = &table[h & (table_cap - 1)];
     for (; *p; p = &(*p)->hnext)
-        if ((*p)->hash == h && (*p)->name_len == len && !memcmp((*p)->name, name, len))
+        if ((*p)->hash == h && (*p)->is_private == is_private && (*p)->name_len == len &&
+            !memcmp((*p)->name, name, len))
             break;
     return p;
 }
@@ -109,16 +111,18 @@ static void grow_table(void) {
     table_cap = ncap;
 }
 
-void hub_subscribe(hub_sub_t *s, const char *name, size_t len) {
-    uint32_t h = hash_name(name, len);
+void hub_subscribe(hub_sub_t *s, const char *name, size_t len, int is_private) {
+    is_private = !!is_private;
+    uint32_t h = hash_name(name, len, is_private);
     pthread_mutex_lock(&table_mu);
-    hub_topic_t **slot = find_slot(name, len, h);
+    hub_topic_t **slot = find_slot(name, len, h, is_private);
     hub_topic_t *t = *slot;
     if (!t) {
         t = xcalloc(1, sizeof(*t) + len + 1);
         atomic_init(&t->refs, 1); /* the table's */
         pthread_mutex_init(&t->pres_mu, NULL);
         t->hash = h;
+        t->is_private = (uint8_t)is_private;
         t->name_len = len;
         memcpy(t->name, name, len);
         *slot = t;
@@ -162,7 +166,7 @@ void hub_unsubscribe(hub_sub_t *s) {
     pthread_mutex_lock(&table_mu);
     int last_sub = --t->subs == 0;
     if (last_sub) {
-        hub_topic_t **slot = find_slot(t->name, t->name_len, t->hash);
+        hub_topic_t **slot = find_slot(t->name, t->name_len, t->hash, t->is_private);
         if (*slot == t)
             *slot = t->hnext;
         table_len--;
@@ -172,9 +176,10 @@ void hub_unsubscribe(hub_sub_t *s) {
         topic_unref(t);
 }
 
-hub_topic_t *hub_topic_find(const char *name, size_t len) {
+hub_topic_t *hub_topic_find(const char *name, size_t len, int is_private) {
+    is_private = !!is_private;
     pthread_mutex_lock(&table_mu);
-    hub_topic_t *t = *find_slot(name, len, hash_name(name, len));
+    hub_topic_t *t = *find_slot(name, len, hash_name(name, len, is_private), is_private);
     if (t)
         atomic_fetch_add(&t->refs, 1);
     pthread_mutex_unlock(&table_mu);

@@ -53,15 +53,16 @@ void hub_init(int nworkers);
 void hub_shutdown(void);
 
 /* Subscribes s to topic on the calling worker. Creates the topic if
- * needed. */
-void hub_subscribe(hub_sub_t *s, const char *topic, size_t len);
+ * needed. A private channel and a public one of the same name are distinct
+ * topics (as in supabase/realtime): private ones are authorized. */
+void hub_subscribe(hub_sub_t *s, const char *topic, size_t len, int is_private);
 /* Unsubscribes s (no-op if not subscribed). Call on s's worker. */
 void hub_unsubscribe(hub_sub_t *s);
 
 /* Topic lookup for publishers without a subscription (the HTTP API).
  * Returns a reference the caller drops with hub_topic_release, or NULL if
  * nobody is subscribed. */
-hub_topic_t *hub_topic_find(const char *name, size_t len);
+hub_topic_t *hub_topic_find(const char *name, size_t len, int is_private);
 void hub_topic_release(hub_topic_t *t);
 const char *hub_topic_name(const hub_topic_t *t, size_t *len);
 /* Subscribers across workers (approximate while changing). */
