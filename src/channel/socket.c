@@ -217,8 +217,8 @@ static void chan_free(chan_t *ch) {
 
 /* supabase/realtime's shutdown_response: a system error, then phx_close. */
 static void shutdown_channel(chan_t *ch, const char *message) {
-    log_info("channel shut down", "\"conn\":%llu,\"reason\":\"%s\"", (unsigned long long)conn_id(ch->sock->conn),
-             message);
+    log_info("channel shut down", "\"conn\":%llu,\"reason\":\"%.*s\"", (unsigned long long)conn_id(ch->sock->conn),
+             (int)strcspn(message, "\"\\\n"), message);
     push_system(ch, "system", "error", message);
     push(ch, "phx_close", "{}", 2);
     chan_free(ch);
@@ -280,11 +280,22 @@ static int rate_ok(chan_socket_t *s, uint32_t *counter, int limit) {
     return 0;
 }
 
+/* Client text in a log line goes through JSON escaping: a topic with a
+ * quote in it must not break (or forge) a structured log line. */
+static void log_join_refused(chan_socket_t *s, msg_str_t topic, const char *reason) {
+    buf_t *b = buf_new(128);
+    buf_json_str(&b, topic.s ? topic.s : "", topic.len > 200 ? 200 : topic.len);
+    buf_puts(&b, ",\"reason\":");
+    buf_json_str(&b, reason, strlen(reason));
+    buf_putc(&b, 0);
+    log_info("join refused", "\"conn\":%llu,\"topic\":%s", (unsigned long long)conn_id(s->conn),
+             (const char *)b->data);
+    buf_unref(b);
+}
+
 static void join_failed(chan_socket_t *s, const msg_in_t *m, const char *reason) {
     met_add(M_JOIN_ERRORS, 1);
-    log_info("join refused", "\"conn\":%llu,\"topic\":\"%.*s\",\"reason\":\"%s\"",
-             (unsigned long long)conn_id(s->conn), (int)(m->topic.len > 200 ? 200 : m->topic.len), m->topic.s,
-             reason);
+    log_join_refused(s, m->topic, reason);
     reply_error(s, m, reason);
 }
 
@@ -389,8 +400,8 @@ static void on_access(void *ud, PGresult *const *results, int n, const char *err
         msg_in_t m = join_msg(&p->j);
         char msg[512];
         if (!ok) {
-            log_warn("private channel check failed", "\"topic\":\"%s\",\"error\":\"%.*s\"", p->j.topic,
-                     why ? (int)strcspn(why, "\"\n") : 0, why ? why : "");
+            log_warn("private channel check failed", "\"error\":\"%.*s\"", why ? (int)strcspn(why, "\"\\\n") : 0,
+                     why ? why : "");
             join_failed(s, &m, "Realtime was unable to connect to the project database");
         } else if (!perms[0] && !perms[1]) {
             snprintf(msg, sizeof(msg), "You do not have permissions to read from this Channel topic: %s",
@@ -626,7 +637,7 @@ static void dispatch(chan_socket_t *s, const msg_in_t *m) {
         handle_presence(s, ch, m);
     else
         log_debug("unexpected event ignored", "\"conn\":%llu,\"event\":\"%.*s\"", (unsigned long long)conn_id(s->conn),
-                  (int)(m->event.len > 64 ? 64 : m->event.len), m->event.s);
+                  (int)strcspn(m->event.s, "\"\\\n") > 64 ? 64 : (int)strcspn(m->event.s, "\"\\\n"), m->event.s);
 }
 
 void chan_socket_on_message(chan_socket_t *s, int opcode, const uint8_t *data, size_t len) {
