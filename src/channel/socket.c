@@ -57,6 +57,24 @@ struct chan_socket {
     uint8_t warned;
 };
 
+/* What a join asks for, copied out of the message so a private join can
+ * finish after the database answered. */
+typedef struct {
+    char *topic, *join_ref, *ref, *presence_key;
+    uint8_t self, ack, presence_enabled, is_private;
+    int64_t exp;
+    uint64_t token_hash;
+} join_t;
+
+struct pending_join {
+    pending_join_t *next;
+    chan_socket_t *s; /* NULL once the socket is gone */
+    join_t j;
+    db_req_t *req;
+    chan_t *recheck;      /* a joined channel whose token changed (NULL once it left) */
+    uint8_t recheck_only; /* no join to finish */
+};
+
 static _Atomic uint64_t next_owner = 1;
 
 #define TOPIC_PREFIX "realtime:"
@@ -200,6 +218,9 @@ static chan_t *find_chan(chan_socket_t *s, msg_str_t topic) {
 /* Removes ch from its socket, publishing its presence leave. */
 static void chan_free(chan_t *ch) {
     chan_socket_t *s = ch->sock;
+    for (pending_join_t *p = s->pending; p; p = p->next)
+        if (p->recheck == ch)
+            p->recheck = NULL;
     for (chan_t **p = &s->chans; *p; p = &(*p)->next)
         if (*p == ch) {
             *p = ch->next;
@@ -299,15 +320,6 @@ static void join_failed(chan_socket_t *s, const msg_in_t *m, const char *reason)
     reply_error(s, m, reason);
 }
 
-/* What a join asks for, copied out of the message so a private join can
- * finish after the database answered. */
-typedef struct {
-    char *topic, *join_ref, *ref, *presence_key;
-    uint8_t self, ack, presence_enabled, is_private;
-    int64_t exp;
-    uint64_t token_hash;
-} join_t;
-
 static void join_clear(join_t *j) {
     free(j->topic), free(j->join_ref), free(j->ref), free(j->presence_key);
     memset(j, 0, sizeof(*j));
@@ -365,12 +377,6 @@ static void join_finish(chan_socket_t *s, join_t *j, const uint8_t perms[4]) {
 
 /* ---- private channels ------------------------------------------------------- */
 
-struct pending_join {
-    pending_join_t *next;
-    chan_socket_t *s; /* NULL once the socket is gone */
-    join_t j;
-    db_req_t *req;
-};
 
 static void pending_unlink(pending_join_t *p) {
     if (!p->s)
@@ -395,8 +401,28 @@ static void on_access(void *ud, PGresult *const *results, int n, const char *err
     if (!error)
         db_tx_end(p->req, 0, NULL, NULL);
     chan_socket_t *s = p->s;
+    chan_t *ch = p->recheck;
     pending_unlink(p);
-    if (s) {
+    if (s && ch) {
+        /* supabase/realtime: permissions are evaluated again with the new
+         * token; losing read access ends the channel. */
+        if (ok && (perms[0] || perms[1])) {
+            ch->read_broadcast = perms[0];
+            ch->read_presence = perms[1];
+            ch->write_broadcast = perms[2];
+            ch->write_presence = perms[3];
+        } else {
+            char msg[512];
+            size_t tlen;
+            const char *topic = hub_topic_name(ch->sub.topic, &tlen);
+            if (ok)
+                snprintf(msg, sizeof(msg), "You no longer have permission to read from this Channel topic: %.*s",
+                         (int)(tlen - TOPIC_PREFIX_LEN), topic + TOPIC_PREFIX_LEN);
+            else
+                snprintf(msg, sizeof(msg), "Realtime was unable to connect to the project database");
+            shutdown_channel(ch, msg);
+        }
+    } else if (s && !p->recheck_only) {
         msg_in_t m = join_msg(&p->j);
         char msg[512];
         if (!ok) {
@@ -415,6 +441,23 @@ static void on_access(void *ud, PGresult *const *results, int n, const char *err
     free(p);
 }
 
+/* Starts the check of p->j.topic for claims; on_access gets the answer.
+ * Returns -1 if the database cannot take it. */
+static int start_access_check(chan_socket_t *s, pending_join_t *p, const tok_info_t *claims) {
+    const char *params[] = {p->j.topic + TOPIC_PREFIX_LEN};
+    db_stmt_t st = {"SELECT * FROM realtime.tc_channel_access($1)", 1, params};
+    const char *role = claims->role;
+    if (strcmp(role, "anon") && strcmp(role, "authenticated") && strcmp(role, "service_role"))
+        role = "anon";
+    p->s = s;
+    p->req = db_run_open(worker_self->db, role, claims->claims_json, &st, 1, on_access, p);
+    if (!p->req)
+        return -1;
+    p->next = s->pending;
+    s->pending = p;
+    return 0;
+}
+
 /* Asks the database what the token's claims may do on this topic; the
  * join finishes in on_access. */
 static void authorize_private(chan_socket_t *s, join_t *j, const tok_info_t *claims) {
@@ -425,23 +468,30 @@ static void authorize_private(chan_socket_t *s, join_t *j, const tok_info_t *cla
         return;
     }
     pending_join_t *p = xcalloc(1, sizeof(*p));
-    p->s = s;
     p->j = *j;
     memset(j, 0, sizeof(*j));
-    const char *params[] = {p->j.topic + TOPIC_PREFIX_LEN};
-    db_stmt_t st = {"SELECT * FROM realtime.tc_channel_access($1)", 1, params};
-    const char *role = claims->role;
-    if (strcmp(role, "anon") && strcmp(role, "authenticated") && strcmp(role, "service_role"))
-        role = "anon";
-    p->req = db_run_open(worker_self->db, role, claims->claims_json, &st, 1, on_access, p);
-    if (!p->req) {
+    if (start_access_check(s, p, claims) < 0) {
         join_failed(s, &m, "Realtime was unable to connect to the project database");
         join_clear(&p->j);
         free(p);
-        return;
     }
-    p->next = s->pending;
-    s->pending = p;
+}
+
+/* The token of private channel ch changed: evaluate its permissions again. */
+static void recheck_private(chan_socket_t *s, chan_t *ch, const tok_info_t *claims) {
+    if (!worker_self->db)
+        return;
+    size_t tlen;
+    const char *topic = hub_topic_name(ch->sub.topic, &tlen);
+    pending_join_t *p = xcalloc(1, sizeof(*p));
+    p->j.topic = xstrndup(topic, tlen);
+    p->recheck = ch;
+    p->recheck_only = 1;
+    if (start_access_check(s, p, claims) < 0) {
+        join_clear(&p->j);
+        free(p);
+        shutdown_channel(ch, "Realtime was unable to connect to the project database");
+    }
 }
 
 static void handle_join(chan_socket_t *s, const msg_in_t *m) {
@@ -520,6 +570,8 @@ static void handle_access_token(chan_socket_t *s, chan_t *ch, const msg_in_t *m)
     }
     ch->exp = claims.exp;
     ch->token_hash = h;
+    if (ch->is_private)
+        recheck_private(s, ch, &claims);
     log_debug("token refreshed", "\"conn\":%llu,\"exp\":%lld", (unsigned long long)conn_id(s->conn),
               (long long)ch->exp);
 }

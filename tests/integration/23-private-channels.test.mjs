@@ -96,4 +96,29 @@ describe('private channels', { timeout: 60000 }, () => {
     assert.match(r.message, /You do not have permissions to read/);
     await s.client.removeChannel(c);
   });
+
+  test('a new token is checked again: keeping access keeps the channel, losing it ends it', async () => {
+    const got = [];
+    const systems = [];
+    const t = tech.client.channel(topic(), { config: { private: true, broadcast: { ack: true } } });
+    const a = alice.client.channel(topic(), { config: { private: true } })
+      .on('broadcast', { event: 'msg' }, ({ payload }) => got.push(payload))
+      .on('system', {}, (p) => systems.push(p));
+    assert.equal((await subscribe(t)).status, 'SUBSCRIBED');
+    assert.equal((await subscribe(a)).status, 'SUBSCRIBED');
+
+    // Another token of alice's: re-checked, still allowed, still receiving.
+    await alice.client.realtime.setAuth(stack.token({ sub: DEMO.alice.id, email: DEMO.alice.email }, { expIn: 7200 }));
+    assert.equal(await t.send({ type: 'broadcast', event: 'msg', payload: { n: 1 } }), 'ok');
+    await waitFor(() => got.some((p) => p.n === 1), { timeout: T(5000), message: 'still receiving after refresh' });
+
+    // A token of someone who may not read this booking's chat: the channel ends.
+    await alice.client.realtime.setAuth(stack.token({ sub: DEMO.bob.id, email: DEMO.bob.email }));
+    await waitFor(() => systems.some((p) => p.status === 'error'), { timeout: T(5000), message: 'system error' });
+    const err = systems.find((p) => p.status === 'error');
+    assert.equal(err.message, `You no longer have permission to read from this Channel topic: ${topic()}`);
+    await waitFor(() => a.state === 'closed', { timeout: T(5000), message: 'channel closed (phx_close)' });
+    await tech.client.removeChannel(t);
+    await alice.client.removeChannel(a);
+  });
 });
