@@ -358,7 +358,13 @@ static void dispatch(db_pool_t *p) {
 
 static db_req_t *run(db_pool_t *p, const char *role, const char *claims_json, const db_stmt_t *stmts, int n, db_cb cb,
                      void *ud, int open) {
-    if (p->closing || p->qlen >= p->max_queue || (!any_up(p) && p->qlen > 0))
+    /* Queue while connections are up or coming up; refuse at once only when
+     * every one is down (the database is unreachable: say so now, not after
+     * a timeout). */
+    int coming = 0;
+    for (int i = 0; i < p->size; i++)
+        coming |= p->conns[i].state != PC_DOWN;
+    if (p->closing || p->qlen >= p->max_queue || !coming)
         return NULL;
     db_req_t *r = xcalloc(1, sizeof(*r));
     r->cb = cb;
