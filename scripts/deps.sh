@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pkgs=(build-essential cmake pkg-config clang libuv1-dev libjansson-dev libssl-dev libhttp-parser-dev
-      libcmocka-dev libpq-dev postgresql-15 postgresql-contrib nodejs npm curl procps)
+      libcmocka-dev libpq-dev postgresql-15 postgresql-contrib iproute2 nodejs npm curl procps)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -25,15 +25,26 @@ step() { # name, command...
     f=$(grep -oE '[0-9]+ tests failed' "$log" | tail -1 | grep -oE '^[0-9]+'); p=$((total - f))
   elif grep -qE '^# pass ' "$log"; then
     p=$(grep -E '^# pass ' "$log" | tail -1 | awk '{print $3}'); f=$(grep -E '^# fail ' "$log" | tail -1 | awk '{print $3}')
+  elif grep -qE '^[0-9]+/[0-9]+ passed$' "$log"; then
+    p=$(grep -E '^[0-9]+/[0-9]+ passed$' "$log" | tail -1 | cut -d/ -f1)
+    f=$(( $(grep -E '^[0-9]+/[0-9]+ passed$' "$log" | tail -1 | cut -d/ -f2 | cut -d' ' -f1) - p ))
   elif grep -qE '^[0-9]+ passed, [0-9]+ failed' "$log"; then
     p=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1 | awk '{print $1}')
     f=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1 | awk '{print $3}')
   fi
   [ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
+  # A suite that reports no count (the PostgreSQL check tools) counts as one test.
+  [ "$rc" -eq 0 ] && [ "$p" -eq 0 ] && [ "$f" -eq 0 ] && p=1
   passed=$((passed + p)); failed=$((failed + f))
   if [ "$rc" -eq 0 ]; then echo "--- ok: $name ($p passed)"; else broken=1; echo "--- FAILED: $name"; fi
 }
 step "database (schema, RLS, auth functions)" tests/db/run.sh
+# Module checks against a real PostgreSQL (each builds its tool with ASan
+# and UBSan and uses a throwaway cluster).
+step "REST planner on PostgreSQL" bash tests/tools/rest_pg_check.sh
+step "postgres_changes filters vs PostgreSQL WHERE" bash tests/tools/filter_pg_check.sh
+step "pgoutput decoding vs to_jsonb" bash tests/tools/pgoutput_pg_check.sh
+step "replication stream across a PostgreSQL restart" bash tests/tools/stream_check.sh
 step "unit tests" ctest --test-dir build --output-on-failure
 step "unit tests (asan+ubsan)" ctest --test-dir build-asan --output-on-failure
 step "integration (realtime-js)" env TC_SERVER_BIN="$PWD/build/techcare-realtime" \
