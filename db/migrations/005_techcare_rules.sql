@@ -302,6 +302,10 @@ create trigger bids_notify after insert or update of status on public.bids
 -- racing on one booking cannot both win. Callable as REST rpc:
 --   supabase.rpc('accept_bid', { bid_id })  -> the updated booking
 -- A bid on someone else's booking is reported as not found, like a missing one.
+-- Locks the booking before the bid: every accept of one booking queues on
+-- the booking row, so two accepts racing for two of its bids cannot each
+-- hold a bid the other must reject (a deadlock); the loser waits, then sees
+-- "the booking is already accepted".
 create or replace function public.accept_bid(bid_id uuid) returns public.bookings
 language plpgsql volatile security definer set search_path = '' as $$
 declare
@@ -312,9 +316,11 @@ begin
   if uid is null then
     raise exception 'sign in to accept a bid' using errcode = '42501';
   end if;
-  select * into b from public.bids where id = accept_bid.bid_id for update;
+  select * into bk from public.bookings
+   where id = (select x.booking_id from public.bids x where x.id = accept_bid.bid_id)
+     for update;
   if found then
-    select * into bk from public.bookings where id = b.booking_id for update;
+    select * into b from public.bids where id = accept_bid.bid_id for update;
   end if;
   if not found or (bk.customer_id <> uid and not public.is_admin()) then
     raise exception 'bid not found' using errcode = 'P0002';
@@ -387,7 +393,10 @@ create trigger notifications_guard before update on public.notifications
 -- payments (written by trusted code only): parties come from the booking
 ------------------------------------------------------------------------------
 
-create or replace function public.tc_payments_parties() returns trigger
+-- Payments and reviews take their parties from the booking: missing ones
+-- are filled in, different ones refused. TG_ARGV[0] names the row kind in
+-- the error.
+create or replace function public.tc_booking_parties() returns trigger
 language plpgsql security definer set search_path = '' as $$
 declare
   bk public.bookings;
@@ -399,13 +408,13 @@ begin
   new.customer_id := coalesce(new.customer_id, bk.customer_id);
   new.technician_id := coalesce(new.technician_id, bk.technician_id);
   if new.customer_id <> bk.customer_id or new.technician_id is distinct from bk.technician_id then
-    raise exception 'payment parties do not match booking %', bk.id using errcode = '23514';
+    raise exception '% parties do not match booking %', tg_argv[0], bk.id using errcode = '23514';
   end if;
   return new;
 end
 $$;
 create trigger payments_parties before insert or update of booking_id, customer_id, technician_id
-  on public.payments for each row execute function public.tc_payments_parties();
+  on public.payments for each row execute function public.tc_booking_parties('payment');
 
 create or replace function public.tc_payments_notify() returns trigger
 language plpgsql security definer set search_path = '' as $$
@@ -427,25 +436,8 @@ create trigger payments_notify after insert or update of status on public.paymen
 -- technician's rating is the mean of their visible reviews.
 ------------------------------------------------------------------------------
 
-create or replace function public.tc_reviews_before() returns trigger
-language plpgsql security definer set search_path = '' as $$
-declare
-  bk public.bookings;
-begin
-  select * into bk from public.bookings where id = new.booking_id;
-  if not found then
-    return new;   -- the foreign key reports it
-  end if;
-  new.customer_id := coalesce(new.customer_id, bk.customer_id);
-  new.technician_id := coalesce(new.technician_id, bk.technician_id);
-  if new.customer_id <> bk.customer_id or new.technician_id is distinct from bk.technician_id then
-    raise exception 'review parties do not match booking %', bk.id using errcode = '23514';
-  end if;
-  return new;
-end
-$$;
 create trigger reviews_before_insert before insert on public.reviews
-  for each row execute function public.tc_reviews_before();
+  for each row execute function public.tc_booking_parties('review');
 
 -- SECURITY INVOKER: it must see the caller, not the function owner.
 create or replace function public.tc_reviews_guard() returns trigger

@@ -227,7 +227,7 @@ describe('REST under row-level security with supabase-js', { timeout: T(60000) }
         const won = results.filter((r) => !r.error);
         assert.equal(won.length, 1, JSON.stringify(results.map((r) => r.error?.message ?? 'ok')));
         // The loser: "the booking is already accepted" (23514). A deadlock
-        // (40P01) was possible before 009_accept_bid_lock_order.sql.
+        // (40P01) was possible when accept_bid locked the bid first.
         assert.equal(results.find((r) => r.error).error.code, '23514');
         const winner = won[0].data.technician_id === DEMO.tina.id ? b1 : b2;
         const db = await stack.db.rows(`select b.id, b.status, k.status as booking, k.technician_id from public.bids b join public.bookings k on k.id = b.booking_id where k.id = '${bk.id}' order by b.id`);
