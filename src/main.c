@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "auth/jwt.h"
+#include "cdc/engine.h"
 #include "hub/hub.h"
 #include "net/server.h"
 #include "util/config.h"
@@ -56,8 +57,17 @@ int main(int argc, char **argv) {
     }
     srv.nworkers = srv.cfg.workers;
     hub_init(srv.nworkers);
+    if (srv.cfg.db_host && srv.cfg.postgres_changes) {
+        const config_t *c = &srv.cfg;
+        cdc_engine_config_t ec = {c->db_host, c->db_port, c->db_user, c->db_password, c->db_name,
+                                  c->db_repl_user ? c->db_repl_user : c->db_user,
+                                  c->db_repl_password ? c->db_repl_password : c->db_password,
+                                  c->slot_name, c->publication, c->table_events, 0};
+        if (cdc_engine_start(&ec) < 0)
+            goto out_keys;
+    }
     if (srv_start() < 0)
-        goto out_keys;
+        goto out_cdc;
     log_info("listening", "\"host\":\"%s\",\"port\":%d,\"workers\":%d,\"path\":\"/realtime/v1/websocket\"",
              srv.cfg.host, srv.cfg.port, srv.nworkers);
 
@@ -67,6 +77,8 @@ int main(int argc, char **argv) {
     uv_signal_start_oneshot(&sigterm, on_signal, SIGTERM);
     uv_signal_start_oneshot(&sigint, on_signal, SIGINT);
     uv_run(loop, UV_RUN_DEFAULT);
+    /* Before the workers are freed: the CDC thread posts to them. */
+    cdc_engine_stop();
     srv_join();
     uv_walk(loop, close_walk, NULL);
     uv_run(loop, UV_RUN_DEFAULT);
@@ -74,6 +86,9 @@ int main(int argc, char **argv) {
     hub_shutdown();
     log_info("stopped", "%s", "\"exit\":0");
     rc = 0;
+    goto out_keys;
+out_cdc:
+    cdc_engine_stop();
 out_keys:
     jwt_keyring_free(srv.keys);
 out_cfg:

@@ -16,6 +16,7 @@
 
 #include "auth/jwt.h"
 #include "auth/token_cache.h"
+#include "cdc/engine.h"
 #include "db/pool.h"
 #include "hub/hub.h"
 #include "metrics/metrics.h"
@@ -38,6 +39,11 @@ struct chan {
     uint8_t self, ack, presence_enabled, tracked, is_private;
     /* private channels: what realtime.messages' policies allow (public: all) */
     uint8_t read_broadcast, read_presence, write_broadcast, write_presence;
+    /* Postgres Changes: the CDC thread's name for this channel's bindings,
+     * and the binding ids the join reply gave (events carry them) */
+    uint64_t cdc_client;
+    uint32_t *pg_ids;
+    uint32_t pg_nids;
 };
 
 /* A join waiting for the database to authorize a private channel. */
@@ -61,6 +67,8 @@ struct chan_socket {
  * finish after the database answered. */
 typedef struct {
     char *topic, *join_ref, *ref, *presence_key;
+    char *pg_bindings;   /* config.postgres_changes (JSON text), NULL when none */
+    char *role, *claims; /* the token's, for Postgres Changes authorization */
     uint8_t self, ack, presence_enabled, is_private;
     int64_t exp;
     uint64_t token_hash;
@@ -73,6 +81,9 @@ struct pending_join {
     db_req_t *req;
     chan_t *recheck;      /* a joined channel whose token changed (NULL once it left) */
     uint8_t recheck_only; /* no join to finish */
+    uint8_t cancelled;    /* the client left the topic before the join finished */
+    uint8_t perms[4];     /* a private channel's, while Postgres Changes are set up */
+    uint64_t cdc_client;  /* Postgres Changes registration being set up */
 };
 
 static _Atomic uint64_t next_owner = 1;
@@ -184,8 +195,15 @@ static void chan_deliver(hub_sub_t *sub, hub_msg_t *m) {
         return;
     if (ch->exp <= now_s())
         return;
-    if (m->kind == HUB_BROADCAST ? !ch->read_broadcast : !ch->read_presence)
+    if (m->kind == HUB_POSTGRES_CHANGES) {
+        /* One frame per topic carries every binding the change was
+         * authorized for: a channel none of whose bindings is listed must
+         * not see it. */
+        if (!ch->pg_nids || !hub_msg_has_id(m, ch->pg_ids, ch->pg_nids))
+            return;
+    } else if (m->kind == HUB_BROADCAST ? !ch->read_broadcast : !ch->read_presence) {
         return;
+    }
     int form;
     if (ch->sock->vsn == MSG_VSN_1)
         form = HUB_FORM_V1;
@@ -230,7 +248,10 @@ static void chan_free(chan_t *ch) {
     if (ch->tracked)
         hub_presence_untrack(&ch->sub, ch->owner);
     hub_unsubscribe(&ch->sub);
+    if (ch->cdc_client)
+        cdc_engine_leave(ch->cdc_client);
     met_add(M_CHANNELS, -1);
+    free(ch->pg_ids);
     free(ch->join_ref);
     free(ch->presence_key);
     free(ch);
@@ -322,6 +343,7 @@ static void join_failed(chan_socket_t *s, const msg_in_t *m, const char *reason)
 
 static void join_clear(join_t *j) {
     free(j->topic), free(j->join_ref), free(j->ref), free(j->presence_key);
+    free(j->pg_bindings), free(j->role), free(j->claims);
     memset(j, 0, sizeof(*j));
 }
 
@@ -334,15 +356,26 @@ static msg_in_t join_msg(const join_t *j) {
     return m;
 }
 
-/* Joins: subscribes, answers ok, sends presence_state if asked. Takes the
- * strings of j. */
-static void join_finish(chan_socket_t *s, join_t *j, const uint8_t perms[4]) {
+/* What the CDC thread answered a join with Postgres Changes. */
+typedef struct {
+    uint64_t client;
+    const char *response;
+    const uint32_t *ids;
+    size_t nids;
+} pg_joined_t;
+
+/* Joins: subscribes, answers ok, sends presence_state if asked, and for
+ * Postgres Changes the system message that says they are live. Takes the
+ * strings of j. pg: NULL without Postgres Changes. */
+static void join_finish(chan_socket_t *s, join_t *j, const uint8_t perms[4], const pg_joined_t *pg) {
     msg_in_t m = join_msg(j);
     chan_t *dup = find_chan(s, m.topic);
     if (dup)
         chan_free(dup);
     if (s->nchans >= srv.cfg.max_channels) {
         join_failed(s, &m, "ChannelRateLimitReached: Too many channels");
+        if (pg)
+            cdc_engine_leave(pg->client);
         join_clear(j);
         return;
     }
@@ -369,10 +402,83 @@ static void join_finish(chan_socket_t *s, join_t *j, const uint8_t perms[4]) {
     s->nchans++;
     met_add(M_CHANNELS, 1);
     met_add(M_JOINS, 1);
-    reply(s, &m, "ok", "{\"postgres_changes\":[]}");
+    if (pg) {
+        ch->cdc_client = pg->client;
+        ch->pg_nids = (uint32_t)pg->nids;
+        ch->pg_ids = xmalloc((pg->nids ? pg->nids : 1) * sizeof(*ch->pg_ids));
+        memcpy(ch->pg_ids, pg->ids, pg->nids * sizeof(*ch->pg_ids));
+        /* Subscribed to the topic first, so nothing published once the
+         * client hears "Subscribed" can miss it. */
+        cdc_engine_live(pg->client);
+    }
+    reply(s, &m, "ok", pg ? pg->response : "{\"postgres_changes\":[]}");
     if (ch->presence_enabled)
         push_presence_state(ch);
+    if (pg)
+        push_system(ch, "postgres_changes", "ok", "Subscribed to PostgreSQL");
     join_clear(j);
+}
+
+/* ---- Postgres Changes ----------------------------------------------------- */
+
+static void pending_unlink(pending_join_t *p);
+
+static void on_pg_joined(void *ud, int run, const char *response, const uint32_t *ids, size_t nids,
+                         const char *reason) {
+    pending_join_t *p = ud;
+    chan_socket_t *s = run ? p->s : NULL;
+    int cancelled = p->cancelled;
+    pending_unlink(p);
+    if (!s || cancelled) {
+        if (response)
+            cdc_engine_leave(p->cdc_client);
+    } else if (!response) {
+        msg_in_t m = join_msg(&p->j);
+        join_failed(s, &m, reason ? reason : "Unable to subscribe to changes");
+    } else {
+        pg_joined_t pg = {p->cdc_client, response, ids, nids};
+        join_finish(s, &p->j, p->perms, &pg);
+    }
+    join_clear(&p->j);
+    free(p);
+}
+
+/* Hands the join's postgres_changes bindings to the CDC thread, which
+ * checks them against the publication and answers in on_pg_joined. */
+static void start_pg_join(chan_socket_t *s, join_t *j, const uint8_t perms[4]) {
+    msg_in_t m = join_msg(j);
+    if (!cdc_engine_running()) {
+        join_failed(s, &m,
+                    worker_self->db ? "Postgres Changes are turned off on this server"
+                                    : "Postgres Changes are not available: this server has no database configured");
+        join_clear(j);
+        return;
+    }
+    pending_join_t *p = xcalloc(1, sizeof(*p));
+    p->j = *j;
+    memset(j, 0, sizeof(*j));
+    memcpy(p->perms, perms, sizeof(p->perms));
+    p->s = s;
+    p->next = s->pending;
+    s->pending = p;
+    cdc_join_req_t req = {worker_self->id, p->j.topic, strlen(p->j.topic), p->j.is_private, p->j.role,
+                          p->j.claims, p->j.pg_bindings, on_pg_joined, p};
+    p->cdc_client = cdc_engine_join(&req);
+    if (!p->cdc_client) {
+        pending_unlink(p);
+        join_failed(s, &m, "Realtime was unable to connect to the project database");
+        join_clear(&p->j);
+        free(p);
+    }
+}
+
+/* Authorized (public, or by realtime.messages for a private channel):
+ * finish, or set up Postgres Changes first. */
+static void join_continue(chan_socket_t *s, join_t *j, const uint8_t perms[4]) {
+    if (j->pg_bindings)
+        start_pg_join(s, j, perms);
+    else
+        join_finish(s, j, perms, NULL);
 }
 
 /* ---- private channels ------------------------------------------------------- */
@@ -433,8 +539,8 @@ static void on_access(void *ud, PGresult *const *results, int n, const char *err
             snprintf(msg, sizeof(msg), "You do not have permissions to read from this Channel topic: %s",
                      p->j.topic + TOPIC_PREFIX_LEN);
             join_failed(s, &m, msg);
-        } else {
-            join_finish(s, &p->j, perms);
+        } else if (!p->cancelled) {
+            join_continue(s, &p->j, perms);
         }
     }
     join_clear(&p->j);
@@ -512,10 +618,6 @@ static void handle_join(chan_socket_t *s, const msg_in_t *m) {
     json_t *bc = json_object_get(config, "broadcast");
     json_t *pres = json_object_get(config, "presence");
     json_t *pgc = json_object_get(config, "postgres_changes");
-    if (json_is_array(pgc) && json_array_size(pgc) > 0) {
-        join_failed(s, m, "Postgres Changes are not available yet on this server");
-        return;
-    }
     const char *token = pick_token(s, m->payload);
     tok_info_t claims;
     if (verify(s, token, &claims, msg, sizeof(msg)) < 0) {
@@ -532,6 +634,11 @@ static void handle_join(chan_socket_t *s, const msg_in_t *m) {
     j.ack = flag(bc, "ack");
     j.presence_enabled = flag(pres, "enabled");
     j.is_private = flag(config, "private");
+    if (json_is_array(pgc) && json_array_size(pgc) > 0) {
+        j.pg_bindings = json_dumps(pgc, JSON_COMPACT);
+        j.role = xstrdup(claims.role);
+        j.claims = xstrdup(claims.claims_json ? claims.claims_json : "{}");
+    }
     json_t *key = json_object_get(pres, "key");
     if (json_is_string(key) && json_string_length(key) > 0)
         j.presence_key = xstrndup(json_string_value(key), json_string_length(key));
@@ -545,7 +652,7 @@ static void handle_join(chan_socket_t *s, const msg_in_t *m) {
         return;
     }
     static const uint8_t all[4] = {1, 1, 1, 1};
-    join_finish(s, &j, all);
+    join_continue(s, &j, all);
 }
 
 static void handle_leave(chan_socket_t *s, chan_t *ch, const msg_in_t *m) {
@@ -570,6 +677,8 @@ static void handle_access_token(chan_socket_t *s, chan_t *ch, const msg_in_t *m)
     }
     ch->exp = claims.exp;
     ch->token_hash = h;
+    if (ch->cdc_client)
+        cdc_engine_claims(ch->cdc_client, claims.role, claims.claims_json);
     if (ch->is_private)
         recheck_private(s, ch, &claims);
     log_debug("token refreshed", "\"conn\":%llu,\"exp\":%lld", (unsigned long long)conn_id(s->conn),
@@ -664,10 +773,17 @@ static void dispatch(chan_socket_t *s, const msg_in_t *m) {
     chan_t *ch = find_chan(s, m->topic);
     if (!ch || (m->join_ref.s && ch->join_ref && !str_eq(m->join_ref, ch->join_ref))) {
         /* realtime-js may leave channels it never joined, with join_ref null. */
-        if (str_eq(m->event, "phx_leave"))
+        if (str_eq(m->event, "phx_leave")) {
+            /* ... or whose join is still being authorized: it must not
+             * complete behind the client's back. */
+            for (pending_join_t *p = s->pending; p; p = p->next)
+                if (!p->recheck_only && p->j.topic && strlen(p->j.topic) == m->topic.len &&
+                    !memcmp(p->j.topic, m->topic.s, m->topic.len))
+                    p->cancelled = 1;
             reply(s, m, "ok", "{}");
-        else
+        } else {
             reply_error(s, m, "unmatched topic");
+        }
         return;
     }
     if (str_eq(m->event, "access_token")) {

@@ -225,13 +225,54 @@ hub_msg_t *hub_msg_broadcast(hub_topic_t *t, const hub_sub_t *origin, const char
     return m;
 }
 
+hub_msg_t *hub_msg_postgres_changes(hub_topic_t *t, const uint32_t *ids, size_t nids, const void *payload,
+                                    size_t len) {
+    hub_msg_t *m = msg_new(HUB_POSTGRES_CHANGES, t, NULL, payload, len);
+    m->ids = xmalloc((nids ? nids : 1) * sizeof(*ids));
+    memcpy(m->ids, ids, nids * sizeof(*ids));
+    m->nids = (uint32_t)nids;
+    return m;
+}
+
+int hub_msg_has_id(const hub_msg_t *m, const uint32_t *ids, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        size_t lo = 0, hi = m->nids;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (m->ids[mid] < ids[i])
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo < m->nids && m->ids[lo] == ids[i])
+            return 1;
+    }
+    return 0;
+}
+
+void hub_call(int w, void (*fn)(void *arg, int run), void *arg) {
+    hub_msg_t *m = xcalloc(1, sizeof(*m) + 1);
+    atomic_init(&m->refs, 1);
+    m->kind = HUB_CALL;
+    m->call = fn;
+    m->arg = arg;
+    worker_post(&srv.workers[w], m);
+}
+
 void hub_msg_unref(hub_msg_t *m) {
     if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) != 1)
         return;
+    if (m->kind == HUB_CALL) {
+        if (m->call)
+            m->call(m->arg, 0); /* never ran: the worker stopped */
+        free(m);
+        return;
+    }
     for (int i = 0; i < HUB_NFORMS; i++)
         buf_unref(atomic_load(&m->frames[i]));
     free(m->event);
     free(m->meta);
+    free(m->ids);
     topic_unref(m->topic);
     free(m);
 }
@@ -241,8 +282,9 @@ static buf_t *encode(hub_msg_t *m, int form) {
     msg_vsn_t vsn = form == HUB_FORM_V1 ? MSG_VSN_1 : MSG_VSN_2;
     buf_t *b = NULL;
     int opcode = WS_OP_TEXT;
-    if (m->kind == HUB_PRESENCE_DIFF) {
-        b = msg_encode(vsn, MSG_STR_NULL, MSG_STR_NULL, topic, "presence_diff", (const char *)m->payload,
+    if (m->kind == HUB_PRESENCE_DIFF || m->kind == HUB_POSTGRES_CHANGES) {
+        b = msg_encode(vsn, MSG_STR_NULL, MSG_STR_NULL, topic,
+                       m->kind == HUB_PRESENCE_DIFF ? "presence_diff" : "postgres_changes", (const char *)m->payload,
                        m->payload_len);
     } else if (form == HUB_FORM_V2_BINARY) {
         msg_str_t ev = {m->event, strlen(m->event)};
@@ -301,7 +343,13 @@ void hub_publish(hub_msg_t *m) {
 void hub_deliver_inbox(hub_msg_t **msgs, size_t n) {
     int self = worker_self->id;
     for (size_t i = 0; i < n; i++) {
-        deliver_local(msgs[i], self);
+        if (msgs[i]->kind == HUB_CALL) {
+            void (*fn)(void *, int) = msgs[i]->call;
+            msgs[i]->call = NULL;
+            fn(msgs[i]->arg, 1);
+        } else {
+            deliver_local(msgs[i], self);
+        }
         hub_msg_unref(msgs[i]);
     }
 }

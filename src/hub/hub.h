@@ -33,7 +33,7 @@ struct hub_sub {
     void (*deliver)(hub_sub_t *s, hub_msg_t *m);
 };
 
-typedef enum { HUB_BROADCAST, HUB_PRESENCE_DIFF } hub_kind_t;
+typedef enum { HUB_BROADCAST, HUB_PRESENCE_DIFF, HUB_POSTGRES_CHANGES, HUB_CALL } hub_kind_t;
 enum { HUB_FORM_V1 = 0, HUB_FORM_V2_TEXT, HUB_FORM_V2_BINARY, HUB_NFORMS };
 
 struct hub_msg {
@@ -45,6 +45,10 @@ struct hub_msg {
     uint8_t encoding;         /* MSG_ENC_RAW or MSG_ENC_JSON (broadcast) */
     char *event;              /* user event (broadcast) */
     char *meta;               /* JSON object text or NULL (broadcast) */
+    uint32_t *ids;            /* postgres_changes: binding ids the payload is for, ascending */
+    uint32_t nids;
+    void (*call)(void *arg, int run); /* HUB_CALL: runs on the worker (run=1), or only frees (run=0) */
+    void *arg;
     size_t payload_len;
     uint8_t payload[];        /* broadcast payload, or the presence diff JSON */
 };
@@ -72,8 +76,21 @@ uint32_t hub_topic_subscribers(const hub_topic_t *t);
 hub_msg_t *hub_msg_broadcast(hub_topic_t *t, const hub_sub_t *origin, const char *event, size_t event_len,
                              const char *meta, size_t meta_len, uint8_t encoding, const void *payload,
                              size_t len);
+/* A postgres_changes event for the bindings ids (ascending) of topic t:
+ * payload is {"ids":[...],"data":...} (copied). One reference for the
+ * caller. */
+hub_msg_t *hub_msg_postgres_changes(hub_topic_t *t, const uint32_t *ids, size_t nids, const void *payload,
+                                    size_t len);
+/* 1 if one of the message's ids is among ids[0..n) (any order). */
+int hub_msg_has_id(const hub_msg_t *m, const uint32_t *ids, size_t n);
+/* Runs fn(arg, 1) on worker w's thread, in order with the hub messages
+ * posted to it; if the worker is stopping instead, fn(arg, 0) runs (on
+ * whichever thread drops it) so arg can be freed. From any thread. */
+void hub_call(int w, void (*fn)(void *arg, int run), void *arg);
+
 /* Delivers m to every subscriber of its topic on every worker. Consumes
- * the caller's reference. Call from a worker thread. */
+ * the caller's reference. From a worker thread (local subscribers get it at
+ * once) or another thread (every worker gets it through its inbox). */
 void hub_publish(hub_msg_t *m);
 /* The sealed frame of m in the given form, or NULL when the form cannot
  * carry it (raw binary payloads have no vsn 1 form). Borrowed: valid while

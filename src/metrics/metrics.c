@@ -33,6 +33,9 @@ static const struct {
     [M_SLOW_CLOSES] = {"realtime_slow_consumer_closes_total", "counter", "Clients closed because their send queue was full"},
     [M_IDLE_CLOSES] = {"realtime_idle_closes_total", "counter", "Clients closed for missing heartbeats"},
     [M_HTTP_REQUESTS] = {"realtime_http_requests_total", "counter", "HTTP requests served"},
+    [M_CDC_TXS] = {"realtime_cdc_transactions_total", "counter", "transactions delivered from the replication stream"},
+    [M_CDC_EVENTS] = {"realtime_cdc_events_total", "counter", "postgres_changes messages published (one per topic per change)"},
+    [M_CDC_CHECKS] = {"realtime_cdc_rls_checks_total", "counter", "row-level security checks run in the database (rows x claims)"},
 };
 
 void met_register(met_block_t *b) {

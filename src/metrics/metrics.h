@@ -30,6 +30,9 @@ typedef enum {
     M_SLOW_CLOSES,      /* clients closed because their send queue filled */
     M_IDLE_CLOSES,      /* clients closed for missing heartbeats */
     M_HTTP_REQUESTS,
+    M_CDC_TXS,          /* transactions delivered by the CDC thread */
+    M_CDC_EVENTS,       /* postgres_changes hub messages published (one per topic per change) */
+    M_CDC_CHECKS,       /* row-level security checks run in the database (row x claims) */
     M_COUNT
 } met_id_t;
 

@@ -45,6 +45,12 @@ static const opt_t opts[] = {
     {"--db-password", "DB_PASSWORD", NULL, "PostgreSQL password", T_STR, OFF(db_password), 0, 0, 0},
     {"--db-name", "DB_NAME", "postgres", "PostgreSQL database", T_STR, OFF(db_name), 0, 0, 0},
     {"--db-pool-size", "DB_POOL_SIZE", "4", "PostgreSQL connections per worker", T_INT, OFF(db_pool_size), 0, 1, 64},
+    {"--db-replication-user", "DB_REPLICATION_USER", NULL, "role of the logical replication connection (unset: DB_USER); needs the REPLICATION attribute", T_STR, OFF(db_repl_user), 0, 0, 0},
+    {"--db-replication-password", "DB_REPLICATION_PASSWORD", NULL, "its password (unset: DB_PASSWORD)", T_STR, OFF(db_repl_password), 0, 0, 0},
+    {"--slot-name", "SLOT_NAME", "techcare_realtime", "permanent logical replication slot for Postgres Changes ([a-z0-9_])", T_BUF, OFF(slot_name), 64, 0, 0},
+    {"--publication", "PUBLICATION", "supabase_realtime", "publication whose tables Postgres Changes streams", T_BUF, OFF(publication), 64, 0, 0},
+    {"--table-events", "TABLE_EVENTS", "public.messages:INSERT,public.notifications:INSERT,public.payments:INSERT", "events published per table, schema.table:EVENT[|EVENT],... (tables not listed: all events)", T_STR, OFF(table_events), 0, 0, 0},
+    {"--postgres-changes", "POSTGRES_CHANGES", "1", "stream Postgres Changes when a database is configured (0 = off)", T_BOOL, OFF(postgres_changes), 0, 0, 1},
     {"--jwt-exp", "JWT_EXP", "3600", "lifetime in seconds of the access tokens the auth endpoints issue", T_INT, OFF(jwt_exp), 0, 30, 31536000},
     {"--log-level", "LOG_LEVEL", "info", "debug, info, warn or error", T_BUF, OFF(log_level), 16, 0, 0},
     {"--debug-protocol", "DEBUG_PROTOCOL", "0", "log every protocol message in and out (1 = on)", T_BOOL, OFF(debug_protocol), 0, 0, 1},
@@ -189,6 +195,10 @@ void config_free(config_t *c) {
     free(c->db_user);
     free(c->db_password);
     free(c->db_name);
+    free(c->db_repl_user);
+    free(c->db_repl_password);
+    free(c->table_events);
+    c->db_repl_user = c->db_repl_password = c->table_events = NULL;
     c->db_host = c->db_port = c->db_user = c->db_password = c->db_name = NULL;
     c->jwt_secret = c->jwks_json = NULL;
 }

@@ -29,6 +29,11 @@ typedef struct {
     /* database: unset DB_HOST = no database (Broadcast and Presence only) */
     char *db_host, *db_port, *db_user, *db_password, *db_name;
     int db_pool_size;       /* connections per worker */
+    char *db_repl_user, *db_repl_password; /* replication connection (NULL: db_user / db_password) */
+    char slot_name[64];     /* SLOT_NAME */
+    char publication[64];
+    char *table_events;     /* per-table event limits (cdc/catalog syntax) */
+    int postgres_changes;   /* stream Postgres Changes when a database is configured */
     int jwt_exp;            /* seconds: lifetime of access tokens the auth subset issues */
     char log_level[16];
     int debug_protocol;

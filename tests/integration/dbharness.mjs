@@ -123,7 +123,8 @@ export class TestDb {
   /** The server's connection settings. */
   get serverEnv() {
     const e = this.env;
-    return { DB_HOST: e.DB_HOST, DB_PORT: e.DB_PORT, DB_USER: e.DB_USER, DB_PASSWORD: e.DB_PASSWORD, DB_NAME: e.DB_NAME };
+    return { DB_HOST: e.DB_HOST, DB_PORT: e.DB_PORT, DB_USER: e.DB_USER, DB_PASSWORD: e.DB_PASSWORD, DB_NAME: e.DB_NAME,
+      DB_REPLICATION_USER: e.DB_REPLICATION_USER, DB_REPLICATION_PASSWORD: e.DB_REPLICATION_PASSWORD };
   }
 
   /** Creates and starts a cluster with the migrations and (unless demo is
@@ -144,7 +145,8 @@ export class TestDb {
       last = await run(DB_SH, args, { env });
       if (last.code === 0) {
         const facts = parseEnvLines(last.stdout);
-        for (const k of ['DB_HOST', 'DB_PORT', 'DB_USER', 'DB_PASSWORD', 'DB_NAME', 'DB_SUPERUSER', 'DB_SOCKET_DIR']) {
+        for (const k of ['DB_HOST', 'DB_PORT', 'DB_USER', 'DB_PASSWORD', 'DB_NAME', 'DB_SUPERUSER', 'DB_SOCKET_DIR',
+          'DB_REPLICATION_USER', 'DB_REPLICATION_PASSWORD']) {
           if (!facts[k]) throw new Error(`scripts/db.sh start printed no ${k}:\n${last.stdout}`);
         }
         return new TestDb(tmp, dir, facts);

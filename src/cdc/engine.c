@@ -1,0 +1,1227 @@
+/*
+ * cdc/engine: see engine.h.
+ *
+ * Flow on the CDC thread. Each change is matched against the registry as
+ * soon as it is decoded (the pgoutput bytes are only valid during the
+ * callback), and if anyone matches, its `data` is encoded then, once, and
+ * its row image kept for authorization. A transaction joins the delivery
+ * queue at COMMIT. The queue is worked one batch at a time: every change of
+ * the batch whose matches include a subscriber who needs a database check
+ * goes into one pipelined transaction, one statement per distinct
+ * (role, claims) and table, judging all of that batch's rows of the table
+ * for those claims at once. While it runs, new commits queue up behind it,
+ * so batches grow with load and the checks cost one round trip per batch,
+ * never one per subscriber per change. Then the batch is published in
+ * commit order and its last end LSN confirmed.
+ *
+ * Deduplication after a reconnect: transactions whose commit LSN is below
+ * the highest end LSN already accepted into the queue are skipped at BEGIN
+ * (see cdc/stream.h for why PostgreSQL resends them).
+ */
+#include "cdc/engine.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "cdc/catalog.h"
+#include "cdc/filter.h"
+#include "cdc/payload.h"
+#include "cdc/pgoutput.h"
+#include "cdc/stream.h"
+#include "cdc/subs.h"
+#include "db/pool.h"
+#include "hub/hub.h"
+#include "metrics/metrics.h"
+#include "util/buf.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+#define PROTO_VERSION 1
+#define BATCH_MAX_CHANGES 4096
+#define CATALOG_MAX_AGE_MS 5000  /* policies and tables are re-read this often while in use */
+#define CATALOG_MIN_GAP_MS 200   /* an unknown table triggers a reload at most this often */
+#define RETRY_MS 1000
+
+/* ---- commands from workers ------------------------------------------------ */
+
+typedef enum { CMD_JOIN, CMD_LIVE, CMD_LEAVE, CMD_CLAIMS } cmd_kind_t;
+
+typedef struct cmd cmd_t;
+struct cmd {
+    cmd_t *next;
+    cmd_kind_t kind;
+    uint64_t client;
+    int worker, is_private, role;
+    char *topic, *claims, *bindings;
+    size_t topic_len;
+    void (*done)(void *, int, const char *, const uint32_t *, size_t, const char *);
+    void *ud;
+    uint64_t deadline_ms;  /* JOIN: give up waiting for the stream */
+    uint64_t cat_gen;      /* JOIN: catalog generation when it last found a table missing */
+};
+
+/* ---- clients: one channel's bindings -------------------------------------- */
+
+typedef struct client client_t;
+struct client {
+    uint64_t id;
+    client_t *hnext;
+    int refs;              /* the table's, plus one per stored match */
+    char *topic;
+    size_t topic_len;
+    uint8_t is_private, live, dead;
+    hub_topic_t *t;        /* found once live; holds a reference */
+    int role;
+    char *claims;
+    /* per-batch scratch */
+    uint64_t batch;
+    uint32_t group;
+};
+
+/* ---- received transactions -------------------------------------------------- */
+
+typedef struct {
+    uint32_t relid;
+    uint32_t nm;
+    cdc_match_t *m;        /* owner = client_t* (one reference each) */
+    buf_t **mdata;         /* per match: its data (select list) or NULL for data */
+    uint8_t *ok;           /* per match, filled when authorized */
+    buf_t *data;
+    buf_t *row;            /* row image, JSON object, for checks */
+} change_t;
+
+typedef struct tx tx_t;
+struct tx {
+    tx_t *next;
+    uint64_t commit_lsn, end_lsn;
+    int64_t commit_time;
+    change_t *ch;
+    size_t n, cap;
+};
+
+/* A check: subscriber group g may see change c of table oid? */
+typedef struct {
+    uint32_t g, oid;
+    change_t *c;
+    uint8_t visible;
+} need_t;
+
+static struct {
+    cdc_engine_config_t cfg;
+    char *strs[11];        /* copies behind cfg */
+    pthread_t thread;
+    uv_loop_t loop;
+    uv_async_t wake;
+    uv_timer_t timer;
+    pthread_mutex_t mu;
+    cmd_t *cmds, **cmds_tail;
+    int stop_requested;    /* under mu */
+    atomic_int running;
+    _Atomic uint64_t next_client;
+
+    cdc_stream_t *stream;
+    pgo_decoder_t *dec;
+    int streaming;
+    db_pool_t *db;
+    cdc_catalog_t *cat;
+    uint64_t cat_gen, cat_loaded_ms, cat_requested_ms;
+    int cat_loading;
+    cdc_subs_t *subs;
+    client_t **ctab;
+    size_t ccap, ccount;
+    cmd_t *joins;          /* waiting for catalog or stream */
+
+    tx_t *cur;             /* being received */
+    int cur_skip;
+    uint64_t accepted_lsn; /* highest end LSN queued or delivered */
+    tx_t *qhead, **qtail;
+    size_t queued;
+    tx_t *inflight;        /* batch being authorized */
+    need_t *needs;
+    size_t nneeds;
+    uint64_t retry_at;
+    uint64_t batch_no;
+
+    cdc_cell_t *cells;
+    uint8_t *unknown;
+    size_t cells_cap;
+    cdc_match_t *mbuf;
+    size_t mcap;
+} E;
+
+static uint64_t now_ms(void) { return uv_now(&E.loop); }
+
+/* ---- client table --------------------------------------------------------- */
+
+static client_t **client_slot(uint64_t id) {
+    client_t **p = &E.ctab[id & (E.ccap - 1)];
+    while (*p && (*p)->id != id)
+        p = &(*p)->hnext;
+    return p;
+}
+
+static void client_unref(client_t *c) {
+    if (--c->refs > 0)
+        return;
+    if (c->t)
+        hub_topic_release(c->t);
+    free(c->topic);
+    free(c->claims);
+    free(c);
+}
+
+static void client_insert(client_t *c) {
+    if (E.ccount + 1 > E.ccap) {
+        size_t ncap = E.ccap * 2;
+        client_t **nt = xcalloc(ncap, sizeof(*nt));
+        for (size_t i = 0; i < E.ccap; i++)
+            for (client_t *x = E.ctab[i], *n; x; x = n) {
+                n = x->hnext;
+                x->hnext = nt[x->id & (ncap - 1)];
+                nt[x->id & (ncap - 1)] = x;
+            }
+        free(E.ctab);
+        E.ctab = nt;
+        E.ccap = ncap;
+    }
+    c->hnext = E.ctab[c->id & (E.ccap - 1)];
+    E.ctab[c->id & (E.ccap - 1)] = c;
+    E.ccount++;
+}
+
+static void client_remove(uint64_t id) {
+    client_t **p = client_slot(id);
+    client_t *c = *p;
+    if (!c)
+        return;
+    *p = c->hnext;
+    E.ccount--;
+    cdc_subs_remove_owner(E.subs, c);
+    c->dead = 1;
+    client_unref(c);
+}
+
+/* ---- changes and transactions ------------------------------------------- */
+
+static void change_clear(change_t *c) {
+    for (uint32_t i = 0; i < c->nm; i++) {
+        client_unref(c->m[i].owner);
+        if (c->mdata[i])
+            buf_unref(c->mdata[i]);
+    }
+    free(c->m);
+    free(c->mdata);
+    free(c->ok);
+    buf_unref(c->data);
+    if (c->row)
+        buf_unref(c->row);
+}
+
+static void tx_free(tx_t *t) {
+    for (size_t i = 0; i < t->n; i++)
+        change_clear(&t->ch[i]);
+    free(t->ch);
+    free(t);
+}
+
+static void free_batch(tx_t *t) {
+    while (t) {
+        tx_t *n = t->next;
+        tx_free(t);
+        t = n;
+    }
+}
+
+/* The row as the transaction left it, for jsonb_populate_record: values
+ * as JSON strings of their text (PostgreSQL parses them back by type),
+ * json/jsonb spliced, unknown values (unchanged TOAST, columns a key-only
+ * old tuple lacks) left out, so they read as NULL. */
+static buf_t *row_image(const cdc_change_t *c, const pgo_relation_t *rel, const cdc_table_t *tb) {
+    buf_t *b = buf_new(64 + 32 * c->ncols);
+    buf_putc(&b, '{');
+    int first = 1;
+    for (size_t i = 0; i < c->ncols; i++) {
+        if (c->unknown[i])
+            continue;
+        if (!first)
+            buf_putc(&b, ',');
+        first = 0;
+        buf_json_str(&b, rel->cols[i].name, strlen(rel->cols[i].name));
+        buf_putc(&b, ':');
+        if (!c->cells[i].data)
+            buf_puts(&b, "null");
+        else if (tb && i < tb->ncols && tb->is_json[i])
+            buf_append(&b, c->cells[i].data, c->cells[i].len);
+        else
+            buf_json_str(&b, c->cells[i].data, c->cells[i].len);
+    }
+    buf_putc(&b, '}');
+    return b;
+}
+
+static void on_change(const pgo_msg_t *m) {
+    if (!E.cur || E.cur_skip || !m->rel)
+        return;
+    size_t n = m->rel->ncols;
+    if (n > E.cells_cap) {
+        E.cells_cap = n * 2;
+        E.cells = xrealloc(E.cells, E.cells_cap * sizeof(*E.cells));
+        E.unknown = xrealloc(E.unknown, E.cells_cap);
+    }
+    cdc_change_t cc;
+    if (cdc_subs_change_from_msg(m, E.cells, E.unknown, &cc) < 0)
+        return;
+    const cdc_table_t *tb = E.cat ? cdc_cat_by_oid(E.cat, m->rel->relid) : NULL;
+    if (tb && !(tb->events & cc.event))
+        return; /* the server does not publish this event for the table */
+    size_t nm = cdc_subs_match(E.subs, &cc, &E.mbuf, &E.mcap);
+    if (!nm)
+        return;
+    tx_t *t = E.cur;
+    if (t->n == t->cap) {
+        t->cap = t->cap ? t->cap * 2 : 8;
+        t->ch = xrealloc(t->ch, t->cap * sizeof(*t->ch));
+    }
+    change_t *ch = &t->ch[t->n++];
+    memset(ch, 0, sizeof(*ch));
+    ch->relid = m->rel->relid;
+    ch->nm = (uint32_t)nm;
+    ch->m = xmalloc(nm * sizeof(*ch->m));
+    memcpy(ch->m, E.mbuf, nm * sizeof(*ch->m));
+    ch->mdata = xcalloc(nm, sizeof(*ch->mdata));
+    ch->ok = xcalloc(nm, 1);
+    ch->data = cdc_payload_data(E.dec, m, t->commit_time, t->commit_lsn);
+    for (size_t i = 0; i < nm; i++) {
+        ((client_t *)ch->m[i].owner)->refs++;
+        size_t ns;
+        const char *const *sel = cdc_subs_select(E.subs, ch->m[i].id, &ns);
+        if (sel)
+            ch->mdata[i] = cdc_payload_data_select(E.dec, m, t->commit_time, t->commit_lsn, sel, ns);
+    }
+    if (!tb || tb->rls)
+        ch->row = row_image(&cc, m->rel, tb);
+}
+
+/* ---- publishing ------------------------------------------------------------ */
+
+typedef struct {
+    hub_topic_t *t;
+    buf_t *data;
+    uint32_t id;
+} out_t;
+
+static int out_cmp(const void *a, const void *b) {
+    const out_t *x = a, *y = b;
+    if (x->t != y->t)
+        return x->t < y->t ? -1 : 1;
+    if (x->data != y->data)
+        return x->data < y->data ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static hub_topic_t *client_topic(client_t *c) {
+    if (!c->t && c->live && !c->dead)
+        c->t = hub_topic_find(c->topic, c->topic_len, c->is_private);
+    return c->dead ? NULL : c->t;
+}
+
+/* One hub message per (topic, data): every binding of that topic the change
+ * is authorized for is in its ids, so all its subscribers share one frame. */
+static void publish_change(change_t *ch) {
+    out_t *o = xmalloc(ch->nm * sizeof(*o));
+    size_t n = 0;
+    for (uint32_t i = 0; i < ch->nm; i++) {
+        if (!ch->ok[i])
+            continue;
+        hub_topic_t *t = client_topic(ch->m[i].owner);
+        if (!t)
+            continue;
+        o[n++] = (out_t){t, ch->mdata[i] ? ch->mdata[i] : ch->data, ch->m[i].id};
+    }
+    qsort(o, n, sizeof(*o), out_cmp);
+    uint32_t *ids = xmalloc((n ? n : 1) * sizeof(*ids));
+    for (size_t i = 0; i < n;) {
+        size_t j = i, k = 0;
+        while (j < n && o[j].t == o[i].t && o[j].data == o[i].data) {
+            if (!k || ids[k - 1] != o[j].id)
+                ids[k++] = o[j].id;
+            j++;
+        }
+        buf_t *ev = cdc_payload_event(ids, k, o[i].data);
+        hub_publish(hub_msg_postgres_changes(o[i].t, ids, k, ev->data, ev->len));
+        buf_unref(ev);
+        met_add(M_CDC_EVENTS, 1);
+        i = j;
+    }
+    free(ids);
+    free(o);
+}
+
+static void publish_batch(tx_t *batch) {
+    uint64_t end = 0;
+    for (tx_t *t = batch; t; t = t->next) {
+        for (size_t i = 0; i < t->n; i++)
+            publish_change(&t->ch[i]);
+        end = t->end_lsn;
+        met_add(M_CDC_TXS, 1);
+    }
+    if (end && E.stream)
+        cdc_stream_confirm(E.stream, end);
+    free_batch(batch);
+}
+
+/* ---- authorization ------------------------------------------------------- */
+
+static int need_cmp(const void *a, const void *b) {
+    const need_t *x = a, *y = b;
+    if (x->g != y->g)
+        return x->g < y->g ? -1 : 1;
+    if (x->oid != y->oid)
+        return x->oid < y->oid ? -1 : 1;
+    return x->c < y->c ? -1 : x->c > y->c;
+}
+
+/* Groups: subscribers with the same role and claims see the same rows. */
+typedef struct {
+    client_t **first; /* a client of each group, for its role and claims */
+    size_t n, cap;
+} groups_t;
+
+static uint32_t group_of(groups_t *gs, client_t *c) {
+    if (c->batch == E.batch_no)
+        return c->group;
+    for (size_t i = 0; i < gs->n; i++) /* linear: distinct claims per batch are few next to rows */
+        if (gs->first[i]->role == c->role && !strcmp(gs->first[i]->claims, c->claims)) {
+            c->batch = E.batch_no;
+            c->group = (uint32_t)i;
+            return c->group;
+        }
+    if (gs->n == gs->cap) {
+        gs->cap = gs->cap ? gs->cap * 2 : 16;
+        gs->first = xrealloc(gs->first, gs->cap * sizeof(*gs->first));
+    }
+    gs->first[gs->n] = c;
+    c->batch = E.batch_no;
+    c->group = (uint32_t)gs->n++;
+    return c->group;
+}
+
+static void on_auth(void *ud, PGresult *const *results, int n, const char *error);
+static void pump(void);
+static void request_catalog(void);
+
+/* Decides what needs no check and collects what does. Returns the number
+ * of checks (E.needs), or -1 if a table is missing from the catalog. */
+static long plan_batch(tx_t *batch, groups_t *gs) {
+    E.batch_no++;
+    E.nneeds = 0;
+    size_t cap = 0;
+    for (tx_t *t = batch; t; t = t->next)
+        for (size_t i = 0; i < t->n; i++) {
+            change_t *ch = &t->ch[i];
+            const cdc_table_t *tb = cdc_cat_by_oid(E.cat, ch->relid);
+            if (!tb)
+                return -1;
+            for (uint32_t k = 0; k < ch->nm; k++) {
+                client_t *c = ch->m[k].owner;
+                cdc_vis_t v = c->dead ? CDC_VIS_NEVER : tb->vis[c->role];
+                ch->ok[k] = v == CDC_VIS_ALWAYS;
+                if (v != CDC_VIS_CHECK || !ch->row)
+                    continue; /* no row image (RLS turned on since): not delivered */
+                if (E.nneeds == cap) {
+                    cap = cap ? cap * 2 : 64;
+                    E.needs = xrealloc(E.needs, cap * sizeof(*E.needs));
+                }
+                E.needs[E.nneeds++] = (need_t){group_of(gs, c), tb->oid, ch, 0};
+            }
+        }
+    if (E.nneeds) {
+        qsort(E.needs, E.nneeds, sizeof(*E.needs), need_cmp);
+        size_t w = 0;
+        for (size_t i = 0; i < E.nneeds; i++)
+            if (!w || need_cmp(&E.needs[w - 1], &E.needs[i]))
+                E.needs[w++] = E.needs[i];
+        E.nneeds = w;
+    }
+    return (long)E.nneeds;
+}
+
+/* One pipeline: per group, set its claims and role, then one statement per
+ * table with every row of the batch that group must be judged on. */
+static int start_checks(groups_t *gs) {
+    size_t cap = 16, n = 0;
+    db_stmt_t *st = xmalloc(cap * sizeof(*st));
+    const char **params = xmalloc(2 * (E.nneeds + gs->n) * sizeof(*params) + sizeof(*params));
+    buf_t **rows = xcalloc(E.nneeds + 1, sizeof(*rows));
+    size_t np = 0, nrows = 0;
+    for (size_t i = 0; i < E.nneeds;) {
+        uint32_t g = E.needs[i].g;
+        if (n + 2 > cap) {
+            cap *= 2;
+            st = xrealloc(st, cap * sizeof(*st));
+        }
+        params[np] = gs->first[g]->claims;
+        params[np + 1] = cdc_cat_role_name(gs->first[g]->role);
+        st[n++] = (db_stmt_t){"SELECT set_config('request.jwt.claims', $1, true), set_config('role', $2, true)", 2,
+                              &params[np]};
+        np += 2;
+        while (i < E.nneeds && E.needs[i].g == g) {
+            size_t j = i;
+            buf_t *b = buf_new(256);
+            buf_putc(&b, '[');
+            for (; j < E.nneeds && E.needs[j].g == g && E.needs[j].oid == E.needs[i].oid; j++) {
+                if (j > i)
+                    buf_putc(&b, ',');
+                buf_append(&b, E.needs[j].c->row->data, E.needs[j].c->row->len);
+            }
+            buf_putc(&b, ']');
+            buf_putc(&b, 0);
+            rows[nrows++] = b;
+            const cdc_table_t *tb = cdc_cat_by_oid(E.cat, E.needs[i].oid);
+            if (n + 1 > cap) {
+                cap *= 2;
+                st = xrealloc(st, cap * sizeof(*st));
+            }
+            params[np] = (const char *)b->data;
+            st[n++] = (db_stmt_t){tb->check_sql[gs->first[g]->role], 1, &params[np]};
+            np++;
+            i = j;
+        }
+    }
+    met_add(M_CDC_CHECKS, (int64_t)E.nneeds);
+    db_req_t *r = db_run(E.db, NULL, NULL, st, (int)n, on_auth, NULL);
+    for (size_t i = 0; i < nrows; i++)
+        buf_unref(rows[i]);
+    free(rows);
+    free(params);
+    free(st);
+    return r ? 0 : -1;
+}
+
+/* Results come in statement order: a claims setter, then one check per
+ * (group, table) run of E.needs, in the order start_checks wrote them. */
+static void apply_checks(PGresult *const *results, int n) {
+    int k = 0;
+    for (size_t i = 0; i < E.nneeds;) {
+        uint32_t g = E.needs[i].g;
+        k++; /* set_config */
+        while (i < E.nneeds && E.needs[i].g == g) {
+            size_t j = i;
+            while (j < E.nneeds && E.needs[j].g == g && E.needs[j].oid == E.needs[i].oid)
+                j++;
+            const PGresult *r = k < n ? results[k] : NULL;
+            if (r && PQresultStatus(r) == PGRES_TUPLES_OK)
+                for (int row = 0; row < PQntuples(r); row++) {
+                    long o = strtol(PQgetvalue(r, row, 0), NULL, 10);
+                    if (o >= 1 && (size_t)o <= j - i)
+                        E.needs[i + (size_t)o - 1].visible = 1;
+                }
+            k++;
+            i = j;
+        }
+    }
+}
+
+static int find_need(uint32_t g, uint32_t oid, change_t *c) {
+    need_t key = {g, oid, c, 0};
+    size_t lo = 0, hi = E.nneeds;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (need_cmp(&E.needs[mid], &key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < E.nneeds && !need_cmp(&E.needs[lo], &key) ? E.needs[lo].visible : 0;
+}
+
+static void finish_batch(tx_t *batch) {
+    for (tx_t *t = batch; t; t = t->next)
+        for (size_t i = 0; i < t->n; i++) {
+            change_t *ch = &t->ch[i];
+            const cdc_table_t *tb = cdc_cat_by_oid(E.cat, ch->relid);
+            for (uint32_t k = 0; k < ch->nm; k++) {
+                client_t *c = ch->m[k].owner;
+                if (!tb || c->dead || tb->vis[c->role] != CDC_VIS_CHECK || c->batch != E.batch_no)
+                    continue;
+                ch->ok[k] = (uint8_t)find_need(c->group, tb->oid, ch);
+            }
+        }
+    publish_batch(batch);
+}
+
+static void requeue_front(tx_t *batch) {
+    tx_t *last = batch;
+    while (last->next)
+        last = last->next;
+    last->next = E.qhead;
+    if (!E.qhead)
+        E.qtail = &last->next;
+    E.qhead = batch;
+}
+
+static void on_auth(void *ud, PGresult *const *results, int n, const char *error) {
+    (void)ud;
+    tx_t *batch = E.inflight;
+    E.inflight = NULL;
+    if (!batch)
+        return;
+    int failed = error != NULL;
+    for (int i = 0; !failed && i < n; i++)
+        if (PQresultStatus(results[i]) == PGRES_FATAL_ERROR) {
+            log_warn("postgres changes: authorization query failed", "\"error\":\"%.*s\"",
+                     (int)strcspn(PQresultErrorMessage(results[i]), "\"\\\n"), PQresultErrorMessage(results[i]));
+            failed = 1;
+        }
+    if (failed) {
+        if (error)
+            log_warn("postgres changes: authorization unavailable", "\"error\":\"%.*s\"",
+                     (int)strcspn(error, "\"\\\n"), error);
+        /* Nothing unauthorized goes out: hold the batch and try again. A
+         * policy that fails on some row image fails every time, though:
+         * then the catalog is re-read (the policy may have been fixed). */
+        requeue_front(batch);
+        E.retry_at = now_ms() + RETRY_MS;
+        request_catalog();
+        return;
+    }
+    apply_checks(results, n);
+    finish_batch(batch);
+    pump();
+}
+
+static tx_t *take_batch(void) {
+    tx_t *head = E.qhead, **p = &E.qhead;
+    size_t changes = 0;
+    while (*p && (changes == 0 || changes + (*p)->n <= BATCH_MAX_CHANGES)) {
+        changes += (*p)->n;
+        p = &(*p)->next;
+    }
+    E.qhead = *p;
+    *p = NULL;
+    if (!E.qhead)
+        E.qtail = &E.qhead;
+    return head;
+}
+
+static void pump(void) {
+    while (!E.inflight && E.qhead && now_ms() >= E.retry_at) {
+        if (!E.cat) {
+            request_catalog();
+            return;
+        }
+        tx_t *batch = take_batch();
+        groups_t gs = {0};
+        long needs = plan_batch(batch, &gs);
+        if (needs < 0) {
+            /* A table the catalog does not know yet (added to the
+             * publication since it was read): read it again first. */
+            requeue_front(batch);
+            free(gs.first);
+            if (now_ms() - E.cat_loaded_ms < CATALOG_MIN_GAP_MS) {
+                E.retry_at = E.cat_loaded_ms + CATALOG_MIN_GAP_MS;
+                return;
+            }
+            request_catalog();
+            return;
+        }
+        if (needs == 0) {
+            free(gs.first);
+            publish_batch(batch);
+            continue;
+        }
+        E.inflight = batch;
+        int r = start_checks(&gs);
+        free(gs.first);
+        if (r < 0) {
+            E.inflight = NULL;
+            requeue_front(batch);
+            E.retry_at = now_ms() + RETRY_MS;
+            return;
+        }
+    }
+}
+
+/* ---- catalog ---------------------------------------------------------------- */
+
+static void try_joins(void);
+
+static void apply_type_bases(void) {
+    if (!E.cat || !E.dec)
+        return;
+    for (size_t i = 0; i < cdc_cat_count(E.cat); i++) {
+        const cdc_table_t *t = cdc_cat_at(E.cat, i);
+        for (size_t k = 0; k < t->ncols; k++)
+            if (t->conv_oids[k] != t->type_oids[k])
+                pgo_type_set_base(E.dec, t->type_oids[k], t->conv_oids[k]);
+    }
+}
+
+static void on_catalog(void *ud, PGresult *const *results, int n, const char *error) {
+    (void)ud;
+    E.cat_loading = 0;
+    char err[256];
+    cdc_catalog_t *c = NULL;
+    if (error)
+        snprintf(err, sizeof(err), "%s", error);
+    else if (n != 1)
+        snprintf(err, sizeof(err), "catalog query: no result");
+    else
+        c = cdc_cat_load(results[0], E.cfg.table_events, err, sizeof(err));
+    if (!c) {
+        log_warn("postgres changes: catalog not loaded", "\"error\":\"%.*s\"", (int)strcspn(err, "\"\\\n"), err);
+        E.retry_at = now_ms() + RETRY_MS;
+        return;
+    }
+    cdc_cat_unref(E.cat);
+    E.cat = c;
+    E.cat_gen++;
+    E.cat_loaded_ms = now_ms();
+    apply_type_bases();
+    try_joins();
+    pump();
+}
+
+static void request_catalog(void) {
+    if (E.cat_loading)
+        return;
+    const char *params[] = {E.cfg.publication};
+    db_stmt_t st = {cdc_cat_sql(), 1, params};
+    if (db_run(E.db, NULL, NULL, &st, 1, on_catalog, NULL)) {
+        E.cat_loading = 1;
+        E.cat_requested_ms = now_ms();
+    }
+}
+
+/* ---- joins ------------------------------------------------------------------ */
+
+static void cmd_free(cmd_t *c) {
+    free(c->topic);
+    free(c->claims);
+    free(c->bindings);
+    free(c);
+}
+
+typedef struct {
+    void (*done)(void *, int, const char *, const uint32_t *, size_t, const char *);
+    void *ud;
+    char *response, *reason;
+    uint32_t *ids;
+    size_t nids;
+} answer_t;
+
+static void run_answer(void *arg, int run) {
+    answer_t *a = arg;
+    a->done(a->ud, run, a->response, a->ids, a->nids, a->reason);
+    free(a->response);
+    free(a->reason);
+    free(a->ids);
+    free(a);
+}
+
+static void answer(cmd_t *c, char *response, uint32_t *ids, size_t nids, const char *reason) {
+    answer_t *a = xcalloc(1, sizeof(*a));
+    a->done = c->done;
+    a->ud = c->ud;
+    a->response = response;
+    a->ids = ids;
+    a->nids = nids;
+    a->reason = reason ? xstrdup(reason) : NULL;
+    hub_call(c->worker, run_answer, a);
+}
+
+static const char *jstr(json_t *o, const char *key, const char *def) {
+    json_t *v = json_object_get(o, key);
+    return json_is_string(v) ? json_string_value(v) : def;
+}
+
+/* Validates and registers every binding of join c. Returns 1 when done
+ * (answered), 0 to wait for a fresh catalog. */
+static int do_join(cmd_t *c) {
+    char reason[512];
+    json_t *arr = json_loads(c->bindings, 0, NULL);
+    json_t *resp = json_array();
+    size_t n = json_array_size(arr);
+    uint32_t *ids = xcalloc(n ? n : 1, sizeof(*ids));
+    client_t *cl = xcalloc(1, sizeof(*cl));
+    cl->id = c->client;
+    cl->refs = 1;
+    cl->topic = xstrndup(c->topic, c->topic_len);
+    cl->topic_len = c->topic_len;
+    cl->is_private = (uint8_t)c->is_private;
+    cl->role = c->role;
+    cl->claims = xstrdup(c->claims);
+    reason[0] = 0;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        json_t *b = json_array_get(arr, i);
+        if (!json_is_object(b)) {
+            snprintf(reason, sizeof(reason), "postgres_changes bindings must be objects");
+            break;
+        }
+        const char *event = jstr(b, "event", "*");
+        const char *schema = jstr(b, "schema", "public");
+        const char *table = jstr(b, "table", "*");
+        const char *filter = jstr(b, "filter", NULL);
+        json_t *sel = json_object_get(b, "select");
+        unsigned mask = cdc_subs_event_mask(event);
+        const cdc_table_t *tb = NULL;
+        if (strcmp(table, "*") != 0 && strcmp(schema, "*") != 0) {
+            tb = cdc_cat_find(E.cat, schema, table);
+            if (!tb && (c->cat_gen == UINT64_MAX || c->cat_gen == E.cat_gen)) {
+                /* Maybe created since the catalog was read: read it again once. */
+                json_decref(arr);
+                json_decref(resp);
+                free(ids);
+                cdc_subs_remove_owner(E.subs, cl);
+                client_unref(cl);
+                return 0;
+            }
+            if (!tb) {
+                snprintf(reason, sizeof(reason),
+                         "Unable to subscribe to changes with given parameters: table %s.%s does not exist", schema,
+                         table);
+                break;
+            }
+            if (!tb->published) {
+                snprintf(reason, sizeof(reason),
+                         "Unable to subscribe to changes with given parameters: table %s.%s is not in publication %s",
+                         schema, table, E.cfg.publication);
+                break;
+            }
+            unsigned asked = mask;
+            if ((asked & tb->events) != asked && asked != CDC_EV_ALL) {
+                snprintf(reason, sizeof(reason),
+                         "Unable to subscribe to changes with given parameters: event %s is not published for %s.%s "
+                         "(this server publishes only %s%s%s)",
+                         event, schema, table, tb->events & CDC_EV_INSERT ? "INSERT " : "",
+                         tb->events & CDC_EV_UPDATE ? "UPDATE " : "", tb->events & CDC_EV_DELETE ? "DELETE" : "");
+                break;
+            }
+        } else if (filter && *filter) {
+            snprintf(reason, sizeof(reason), "filters need an explicit schema and table");
+            break;
+        }
+        cdc_filter_t *f = NULL;
+        char ferr[256];
+        if (filter && *filter) {
+            f = cdc_filter_parse(filter, tb->cols, tb->ncols, ferr, sizeof(ferr));
+            if (!f) {
+                snprintf(reason, sizeof(reason), "Unable to subscribe to changes with given parameters: %s", ferr);
+                break;
+            }
+        }
+        const char **cols = NULL;
+        size_t ncols = 0;
+        if (json_is_array(sel) && json_array_size(sel) > 0) {
+            ncols = json_array_size(sel);
+            cols = xcalloc(ncols, sizeof(*cols));
+            for (size_t k = 0; k < ncols && !reason[0]; k++) {
+                const char *name = json_string_value(json_array_get(sel, k));
+                int found = 0;
+                for (size_t m = 0; name && tb && m < tb->ncols; m++)
+                    found |= !strcmp(tb->cols[m].name, name);
+                if (!found)
+                    snprintf(reason, sizeof(reason),
+                             "Unable to subscribe to changes with given parameters: invalid column for select: %s",
+                             name ? name : "(not a string)");
+                cols[k] = name;
+            }
+            if (reason[0]) {
+                free(cols);
+                cdc_filter_free(f);
+                break;
+            }
+        }
+        char aerr[256];
+        uint32_t id = cdc_subs_add(E.subs, cl, mask, schema, table, f, tb ? tb->ncols : 0, cols, ncols, aerr,
+                                   sizeof(aerr));
+        free(cols);
+        if (!id) {
+            snprintf(reason, sizeof(reason), "Unable to subscribe to changes with given parameters: %s", aerr);
+            break;
+        }
+        ids[i] = id;
+        json_t *copy = json_deep_copy(b);
+        json_object_set_new(copy, "id", json_integer(id));
+        json_array_append_new(resp, copy);
+    }
+    json_decref(arr);
+    if (reason[0]) {
+        cdc_subs_remove_owner(E.subs, cl);
+        client_unref(cl);
+        json_decref(resp);
+        free(ids);
+        answer(c, NULL, NULL, 0, reason);
+        return 1;
+    }
+    client_insert(cl);
+    json_t *o = json_object();
+    json_object_set_new(o, "postgres_changes", resp);
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    answer(c, text, ids, n, NULL);
+    return 1;
+}
+
+static void try_joins(void) {
+    cmd_t **p = &E.joins;
+    while (*p) {
+        cmd_t *c = *p;
+        int done = 0;
+        if (E.cat && E.streaming) {
+            done = do_join(c);
+            if (!done) {
+                c->cat_gen = E.cat_gen; /* one reload, then the table is really unknown */
+                request_catalog();
+            }
+        } else if (now_ms() >= c->deadline_ms) {
+            answer(c, NULL, NULL, 0, "Realtime was unable to connect to the project database");
+            done = 1;
+        } else if (!E.cat) {
+            request_catalog();
+        }
+        if (done) {
+            *p = c->next;
+            cmd_free(c);
+        } else {
+            p = &c->next;
+        }
+    }
+}
+
+/* ---- commands ---------------------------------------------------------------- */
+
+static void process_commands(void) {
+    pthread_mutex_lock(&E.mu);
+    cmd_t *list = E.cmds;
+    E.cmds = NULL;
+    E.cmds_tail = &E.cmds;
+    pthread_mutex_unlock(&E.mu);
+    while (list) {
+        cmd_t *c = list;
+        list = c->next;
+        c->next = NULL;
+        switch (c->kind) {
+        case CMD_JOIN:
+            c->cat_gen = UINT64_MAX;
+            c->deadline_ms = now_ms() + (uint64_t)E.cfg.join_timeout_ms;
+            c->next = NULL;
+            {
+                cmd_t **t = &E.joins;
+                while (*t)
+                    t = &(*t)->next;
+                *t = c;
+            }
+            continue;
+        case CMD_LIVE: {
+            client_t *cl = *client_slot(c->client);
+            if (cl)
+                cl->live = 1;
+            break;
+        }
+        case CMD_LEAVE:
+            client_remove(c->client);
+            break;
+        case CMD_CLAIMS: {
+            client_t *cl = *client_slot(c->client);
+            if (cl) {
+                free(cl->claims);
+                cl->claims = c->claims;
+                c->claims = NULL;
+                cl->role = c->role;
+            }
+            break;
+        }
+        }
+        cmd_free(c);
+    }
+    if (E.joins)
+        try_joins();
+}
+
+/* Queues c for the CDC thread; -1 (c freed) once it is stopping. */
+static int post(cmd_t *c) {
+    pthread_mutex_lock(&E.mu);
+    if (E.stop_requested || !atomic_load(&E.running)) {
+        pthread_mutex_unlock(&E.mu);
+        cmd_free(c);
+        return -1;
+    }
+    *E.cmds_tail = c;
+    E.cmds_tail = &c->next;
+    uv_async_send(&E.wake);
+    pthread_mutex_unlock(&E.mu);
+    return 0;
+}
+
+uint64_t cdc_engine_join(const cdc_join_req_t *req) {
+    cmd_t *c = xcalloc(1, sizeof(*c));
+    c->kind = CMD_JOIN;
+    c->client = atomic_fetch_add(&E.next_client, 1);
+    c->worker = req->worker;
+    c->topic = xstrndup(req->topic, req->topic_len);
+    c->topic_len = req->topic_len;
+    c->is_private = req->is_private;
+    c->role = cdc_cat_role(req->role);
+    c->claims = xstrdup(req->claims ? req->claims : "{}");
+    c->bindings = xstrdup(req->bindings);
+    c->done = req->done;
+    c->ud = req->ud;
+    uint64_t id = c->client;
+    return post(c) < 0 ? 0 : id;
+}
+
+static void post_simple(cmd_kind_t kind, uint64_t client, const char *role, const char *claims) {
+    cmd_t *c = xcalloc(1, sizeof(*c));
+    c->kind = kind;
+    c->client = client;
+    c->role = cdc_cat_role(role);
+    c->claims = claims ? xstrdup(claims) : NULL;
+    (void)post(c);
+}
+
+void cdc_engine_live(uint64_t client) { post_simple(CMD_LIVE, client, NULL, NULL); }
+void cdc_engine_leave(uint64_t client) { post_simple(CMD_LEAVE, client, NULL, NULL); }
+void cdc_engine_claims(uint64_t client, const char *role, const char *claims) {
+    post_simple(CMD_CLAIMS, client, role, claims);
+}
+
+int cdc_engine_running(void) { return atomic_load(&E.running); }
+
+/* ---- the stream ------------------------------------------------------------ */
+
+static void on_message(void *ud, uint64_t wal_start, const uint8_t *data, size_t len) {
+    (void)ud;
+    (void)wal_start;
+    /* A join or leave posted before these bytes were written applies to them. */
+    process_commands();
+    pgo_msg_t m;
+    char err[160];
+    if (pgo_decode(E.dec, data, len, &m, err, sizeof(err)) < 0) {
+        log_warn("postgres changes: undecodable message skipped", "\"error\":\"%s\"", err);
+        return;
+    }
+    switch (m.kind) {
+    case PGO_BEGIN:
+        if (E.cur)
+            tx_free(E.cur);
+        E.cur = xcalloc(1, sizeof(*E.cur));
+        E.cur->commit_lsn = m.lsn;
+        E.cur->commit_time = m.commit_time;
+        E.cur_skip = m.lsn < E.accepted_lsn;
+        break;
+    case PGO_INSERT:
+    case PGO_UPDATE:
+    case PGO_DELETE:
+        on_change(&m);
+        break;
+    case PGO_COMMIT:
+        if (E.cur && !E.cur_skip) {
+            E.cur->end_lsn = m.end_lsn;
+            if (m.end_lsn > E.accepted_lsn)
+                E.accepted_lsn = m.end_lsn;
+            if (!E.cur->n && !E.qhead && !E.inflight) {
+                tx_free(E.cur); /* nothing to deliver and nothing ahead of it */
+                cdc_stream_confirm(E.stream, m.end_lsn);
+            } else {
+                *E.qtail = E.cur;
+                E.qtail = &E.cur->next;
+            }
+        } else if (E.cur) {
+            tx_free(E.cur);
+        }
+        E.cur = NULL;
+        pump();
+        break;
+    case PGO_RELATION: {
+        const cdc_table_t *tb = E.cat ? cdc_cat_by_oid(E.cat, m.rel->relid) : NULL;
+        if (!tb || tb->ncols != m.rel->ncols)
+            request_catalog(); /* new or altered table */
+        else
+            for (size_t k = 0; k < tb->ncols; k++)
+                if (tb->conv_oids[k] != tb->type_oids[k])
+                    pgo_type_set_base(E.dec, tb->type_oids[k], tb->conv_oids[k]);
+        break;
+    }
+    default:
+        break;
+    }
+    pgo_msg_clear(&m);
+}
+
+static void on_streaming(void *ud) {
+    (void)ud;
+    pgo_decoder_free(E.dec);
+    E.dec = pgo_decoder_new(PROTO_VERSION);
+    apply_type_bases();
+    E.streaming = 1;
+    log_info("postgres changes: streaming", "\"slot\":\"%s\",\"publication\":\"%s\"", E.cfg.slot, E.cfg.publication);
+    try_joins();
+}
+
+static void on_lost(void *ud, const char *why) {
+    (void)ud;
+    if (E.streaming)
+        log_warn("postgres changes: replication stream lost", "\"why\":\"%.*s\"", (int)strcspn(why, "\"\\\n"), why);
+    E.streaming = 0;
+    if (E.cur) {
+        tx_free(E.cur); /* it comes again from its BEGIN */
+        E.cur = NULL;
+    }
+}
+
+/* ---- the thread ---------------------------------------------------------------- */
+
+static void on_timer(uv_timer_t *t) {
+    (void)t;
+    process_commands();
+    if (E.joins)
+        try_joins();
+    if (!E.cat_loading && (E.ccount || E.joins) && now_ms() - E.cat_loaded_ms > CATALOG_MAX_AGE_MS)
+        request_catalog();
+    pump();
+}
+
+static void close_cb(uv_handle_t *h, void *arg) {
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+static void shutdown_engine(void) {
+    if (E.stream) {
+        cdc_stream_close(E.stream);
+        E.stream = NULL;
+    }
+    if (E.db) {
+        db_pool_close(E.db);
+        E.db = NULL;
+    }
+    uv_walk(&E.loop, close_cb, NULL);
+}
+
+static void on_wake(uv_async_t *a) {
+    (void)a;
+    pthread_mutex_lock(&E.mu);
+    int stop = E.stop_requested;
+    pthread_mutex_unlock(&E.mu);
+    if (stop) {
+        shutdown_engine();
+        return;
+    }
+    process_commands();
+    pump();
+}
+
+static void *engine_main(void *arg) {
+    (void)arg;
+    uv_run(&E.loop, UV_RUN_DEFAULT);
+    return NULL;
+}
+
+static char *dup_or_null(int i, const char *s) { return E.strs[i] = s ? xstrdup(s) : NULL; }
+
+int cdc_engine_start(const cdc_engine_config_t *cfg) {
+    char err[256];
+    if (cdc_cat_limits_check(cfg->table_events, err, sizeof(err)) < 0) {
+        log_error("bad configuration", "\"error\":\"%s\"", err);
+        return -1;
+    }
+    E.cfg.host = dup_or_null(0, cfg->host);
+    E.cfg.port = dup_or_null(1, cfg->port);
+    E.cfg.user = dup_or_null(2, cfg->user);
+    E.cfg.password = dup_or_null(3, cfg->password);
+    E.cfg.dbname = dup_or_null(4, cfg->dbname);
+    E.cfg.repl_user = dup_or_null(5, cfg->repl_user);
+    E.cfg.repl_password = dup_or_null(6, cfg->repl_password);
+    E.cfg.slot = dup_or_null(7, cfg->slot);
+    E.cfg.publication = dup_or_null(8, cfg->publication);
+    E.cfg.table_events = dup_or_null(9, cfg->table_events);
+    E.cfg.join_timeout_ms = cfg->join_timeout_ms > 0 ? cfg->join_timeout_ms : 8000;
+    atomic_init(&E.next_client, 1);
+    E.ccap = 1024;
+    E.ctab = xcalloc(E.ccap, sizeof(*E.ctab));
+    E.cmds_tail = &E.cmds;
+    E.qtail = &E.qhead;
+    E.subs = cdc_subs_new();
+    pthread_mutex_init(&E.mu, NULL);
+    uv_loop_init(&E.loop);
+    uv_async_init(&E.loop, &E.wake, on_wake);
+    uv_timer_init(&E.loop, &E.timer);
+    uv_timer_start(&E.timer, on_timer, 100, 100);
+    db_config_t dc = {E.cfg.host, E.cfg.port, E.cfg.user, E.cfg.password, E.cfg.dbname, 2, 1 << 20};
+    E.db = db_pool_new(&E.loop, &dc);
+    cdc_stream_config_t sc = {E.cfg.host,  E.cfg.port,        E.cfg.repl_user, E.cfg.repl_password,
+                              E.cfg.dbname, E.cfg.slot,        E.cfg.publication, PROTO_VERSION, 0, 1000};
+    cdc_stream_cb_t cb = {on_message, on_streaming, on_lost};
+    E.stream = cdc_stream_new(&E.loop, &sc, &cb, NULL);
+    if (!E.stream) {
+        db_pool_close(E.db);
+        E.db = NULL;
+        uv_walk(&E.loop, close_cb, NULL);
+        uv_run(&E.loop, UV_RUN_DEFAULT);
+        uv_loop_close(&E.loop);
+        return -1;
+    }
+    E.dec = pgo_decoder_new(PROTO_VERSION);
+    request_catalog();
+    atomic_store(&E.running, 1);
+    if (pthread_create(&E.thread, NULL, engine_main, NULL) != 0) {
+        log_error("thread creation failed", "\"thread\":\"cdc\"");
+        atomic_store(&E.running, 0);
+        return -1;
+    }
+    return 0;
+}
+
+void cdc_engine_stop(void) {
+    if (!atomic_load(&E.running))
+        return;
+    pthread_mutex_lock(&E.mu);
+    E.stop_requested = 1;
+    uv_async_send(&E.wake);
+    pthread_mutex_unlock(&E.mu);
+    pthread_join(E.thread, NULL);
+    atomic_store(&E.running, 0);
+    /* What never got out: answer waiting joins, drop the rest. */
+    while (E.joins) {
+        cmd_t *c = E.joins;
+        E.joins = c->next;
+        c->done(c->ud, 0, NULL, NULL, 0, NULL);
+        cmd_free(c);
+    }
+    for (cmd_t *c = E.cmds, *n; c; c = n) {
+        n = c->next;
+        if (c->kind == CMD_JOIN)
+            c->done(c->ud, 0, NULL, NULL, 0, NULL);
+        cmd_free(c);
+    }
+    E.cmds = NULL;
+    if (E.cur)
+        tx_free(E.cur);
+    free_batch(E.inflight);
+    free_batch(E.qhead);
+    for (size_t i = 0; i < E.ccap; i++)
+        for (client_t *c = E.ctab[i], *n; c; c = n) {
+            n = c->hnext;
+            client_unref(c);
+        }
+    free(E.ctab);
+    cdc_subs_free(E.subs);
+    cdc_cat_unref(E.cat);
+    pgo_decoder_free(E.dec);
+    free(E.needs);
+    free(E.cells);
+    free(E.unknown);
+    free(E.mbuf);
+    uv_loop_close(&E.loop);
+    pthread_mutex_destroy(&E.mu);
+    for (int i = 0; i < 11; i++)
+        free(E.strs[i]);
+}

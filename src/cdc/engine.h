@@ -1,0 +1,70 @@
+/*
+ * cdc/engine: the CDC thread, where Postgres Changes flow
+ *   WAL (cdc/stream) -> decode (cdc/pgoutput) -> match (cdc/subs)
+ *   -> authorize (cdc/catalog's checks, run through db/pool)
+ *   -> encode once (cdc/payload) -> fan-out (hub)
+ * It owns, on its own libuv loop: the replication stream, the decoder,
+ * the catalog, the subscription registry, the transactions received and
+ * not yet delivered, and one database pool for catalog and authorization
+ * queries. Workers talk to it only through the calls below (a locked
+ * command queue) and it answers joins through hub_call; it never touches a
+ * connection or a channel.
+ *
+ * Guarantees: a change reaches a subscription only if its filter matches
+ * and the table's row-level security admits the change's row image for the
+ * subscriber's role and claims (or the table has no RLS, or the role
+ * bypasses it); per subscription, changes arrive in commit order; a
+ * transaction's end LSN is confirmed to PostgreSQL only once all of its
+ * messages were handed to the workers.
+ */
+#ifndef TC_CDC_ENGINE_H
+#define TC_CDC_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    const char *host, *port, *user, *password, *dbname; /* authorization and catalog queries */
+    const char *repl_user, *repl_password;              /* the replication connection */
+    const char *slot, *publication;
+    const char *table_events;                           /* cdc_cat_limits_check's syntax */
+    int join_timeout_ms;                                /* how long a join waits for the stream */
+} cdc_engine_config_t;
+
+/* What a join asked for; copied. */
+typedef struct {
+    int worker;                 /* where done runs */
+    const char *topic;          /* "realtime:..." */
+    size_t topic_len;
+    int is_private;
+    const char *role;           /* the token's role claim */
+    const char *claims;         /* the token's payload, JSON */
+    const char *bindings;       /* config.postgres_changes, a JSON array */
+    /* Runs on the worker with the answer: response is the join reply's
+     * {"postgres_changes":[...]} (ids added) and ids its binding ids, or
+     * reason says why the join is refused (response NULL). run = 0: the
+     * worker is stopping; only free ud. Strings are valid during the call. */
+    void (*done)(void *ud, int run, const char *response, const uint32_t *ids, size_t nids, const char *reason);
+    void *ud;
+} cdc_join_req_t;
+
+/* Starts the thread and connects. Returns 0, or -1 (logged) on a bad
+ * configuration. */
+int cdc_engine_start(const cdc_engine_config_t *cfg);
+/* Stops the thread (closes the stream after a last status update). */
+void cdc_engine_stop(void);
+int cdc_engine_running(void);
+
+/* Registers the join's bindings; returns the client id (> 0) that names
+ * them in the calls below, and done will run on req->worker; or 0 when the
+ * thread is stopping (done never runs). */
+uint64_t cdc_engine_join(const cdc_join_req_t *req);
+/* The channel is subscribed to its topic on its worker: deliveries may
+ * start. */
+void cdc_engine_live(uint64_t client);
+/* The channel left (or never finished joining): forget its bindings. */
+void cdc_engine_leave(uint64_t client);
+/* The channel's token changed: authorize with these claims from now on. */
+void cdc_engine_claims(uint64_t client, const char *role, const char *claims);
+
+#endif
