@@ -53,7 +53,9 @@ const char *cdc_cat_sql(void) {
            "      (CASE WHEN t.typtype = 'd' THEN t.typbasetype"
            "            WHEN et.typtype = 'd' THEN coalesce(nullif(bet.typarray, 0), a.atttypid)"
            "            ELSE a.atttypid END)::int8,"
-           "      coalesce(t.typname IN ('json', 'jsonb') OR bt.typname IN ('json', 'jsonb'), false))"
+           "      coalesce(t.typname IN ('json', 'jsonb') OR bt.typname IN ('json', 'jsonb'), false),"
+           "      EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary"
+           "              AND a.attnum = ANY (i.indkey)))"
            "    ORDER BY a.attnum)"
            "    FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid"
            "    LEFT JOIN pg_type bt ON bt.oid = t.typbasetype"
@@ -152,6 +154,7 @@ static void table_clear(cdc_table_t *t) {
     free(t->type_oids);
     free(t->conv_oids);
     free(t->is_json);
+    free(t->is_pk);
     for (int r = 0; r < CDC_NROLES; r++)
         free(t->check_sql[r]);
 }
@@ -169,6 +172,7 @@ static int load_columns(cdc_table_t *t, const char *json) {
     t->type_oids = xcalloc(n ? n : 1, sizeof(*t->type_oids));
     t->conv_oids = xcalloc(n ? n : 1, sizeof(*t->conv_oids));
     t->is_json = xcalloc(n ? n : 1, sizeof(*t->is_json));
+    t->is_pk = xcalloc(n ? n : 1, sizeof(*t->is_pk));
     for (size_t i = 0; i < n; i++) {
         json_t *c = json_array_get(a, i);
         const char *name = json_string_value(json_array_get(c, 0));
@@ -182,6 +186,7 @@ static int load_columns(cdc_table_t *t, const char *json) {
         t->type_oids[i] = (uint32_t)json_integer_value(json_array_get(c, 2));
         t->conv_oids[i] = (uint32_t)json_integer_value(json_array_get(c, 3));
         t->is_json[i] = json_is_true(json_array_get(c, 4));
+        t->is_pk[i] = json_is_true(json_array_get(c, 5));
         t->ncols = i + 1;
     }
     json_decref(a);

@@ -38,6 +38,7 @@ typedef struct {
     uint32_t *type_oids;    /* per column */
     uint32_t *conv_oids;    /* per column: the type whose JSON conversion applies (domains) */
     uint8_t *is_json;       /* per column: json or jsonb (spliced raw into row images) */
+    uint8_t *is_pk;         /* per column: part of the primary key */
     cdc_vis_t vis[CDC_NROLES];
     char *check_sql[CDC_NROLES]; /* CDC_VIS_CHECK: $1 = JSON array of row images; returns the
                                     1-based positions of visible rows */

@@ -46,10 +46,12 @@
 #define CATALOG_MAX_AGE_MS 5000  /* policies and tables are re-read this often while in use */
 #define CATALOG_MIN_GAP_MS 200   /* an unknown table triggers a reload at most this often */
 #define RETRY_MS 1000
+#define HOLD_MS 100              /* longest a REST write's changes wait for its answer */
+#define WRITTEN_KEEP_MS 2000     /* answers seen before their COMMIT arrives are remembered this long */
 
 /* ---- commands from workers ------------------------------------------------ */
 
-typedef enum { CMD_JOIN, CMD_LIVE, CMD_LEAVE, CMD_CLAIMS } cmd_kind_t;
+typedef enum { CMD_JOIN, CMD_LIVE, CMD_LEAVE, CMD_CLAIMS, CMD_WRITTEN } cmd_kind_t;
 
 typedef struct cmd cmd_t;
 struct cmd {
@@ -98,6 +100,8 @@ typedef struct {
 typedef struct tx tx_t;
 struct tx {
     tx_t *next;
+    uint64_t mark;         /* a REST write of this server (cdc_engine_mark), or 0 */
+    uint64_t hold_until;   /* waiting for that write's answer until then (0: not held) */
     uint64_t commit_lsn, end_lsn;
     int64_t commit_time;
     change_t *ch;
@@ -152,9 +156,59 @@ static struct {
     size_t cells_cap;
     cdc_match_t *mbuf;
     size_t mcap;
+
+    _Atomic uint64_t next_mark;
+    atomic_int streaming_now; /* E.streaming, for other threads */
+    struct { uint64_t mark, at; } *written; /* open addressing; mark 0 = empty */
+    size_t wcap, wcount;
 } E;
 
 static uint64_t now_ms(void) { return uv_now(&E.loop); }
+
+/* ---- answered REST writes ---------------------------------------------------- */
+
+static size_t wslot(uint64_t mark, size_t cap) { return (size_t)(mark * 0x9E3779B97F4A7C15ull) & (cap - 1); }
+
+static void written_add(uint64_t mark) {
+    if ((E.wcount + 1) * 2 > E.wcap) {
+        /* Rebuild, forgetting answers whose COMMIT never came (rolled back). */
+        size_t ocap = E.wcap;
+        __typeof__(E.written) old = E.written;
+        size_t live = 0;
+        for (size_t i = 0; i < ocap; i++)
+            live += old[i].mark && now_ms() - old[i].at < WRITTEN_KEEP_MS;
+        E.wcap = ocap ? ocap : 1024;
+        while ((live + 1) * 2 > E.wcap)
+            E.wcap *= 2;
+        E.written = xcalloc(E.wcap, sizeof(*E.written));
+        E.wcount = 0;
+        for (size_t i = 0; i < ocap; i++)
+            if (old[i].mark && now_ms() - old[i].at < WRITTEN_KEEP_MS) {
+                size_t k = wslot(old[i].mark, E.wcap);
+                while (E.written[k].mark)
+                    k = (k + 1) & (E.wcap - 1);
+                E.written[k] = old[i];
+                E.wcount++;
+            }
+        free(old);
+    }
+    size_t k = wslot(mark, E.wcap);
+    while (E.written[k].mark && E.written[k].mark != mark)
+        k = (k + 1) & (E.wcap - 1);
+    if (!E.written[k].mark)
+        E.wcount++;
+    E.written[k].mark = mark;
+    E.written[k].at = now_ms();
+}
+
+static int written_has(uint64_t mark) {
+    if (!E.wcap)
+        return 0;
+    for (size_t k = wslot(mark, E.wcap); E.written[k].mark; k = (k + 1) & (E.wcap - 1))
+        if (E.written[k].mark == mark)
+            return 1;
+    return 0;
+}
 
 /* ---- client table --------------------------------------------------------- */
 
@@ -264,6 +318,23 @@ static buf_t *row_image(const cdc_change_t *c, const pgo_relation_t *rel, const 
     return b;
 }
 
+/* A select list keeps the chosen columns and the primary key, as
+ * supabase/realtime does. */
+static buf_t *data_selected(const pgo_msg_t *m, const cdc_table_t *tb, const tx_t *t, const char *const *sel,
+                            size_t ns) {
+    if (!tb || tb->ncols != m->rel->ncols)
+        return cdc_payload_data_select(E.dec, m, t->commit_time, t->commit_lsn, sel, ns);
+    uint8_t *want = xcalloc(tb->ncols ? tb->ncols : 1, 1);
+    for (size_t i = 0; i < tb->ncols; i++) {
+        want[i] = tb->is_pk[i];
+        for (size_t k = 0; k < ns && !want[i]; k++)
+            want[i] = !strcmp(sel[k], m->rel->cols[i].name);
+    }
+    buf_t *b = cdc_payload_data_cols(E.dec, m, t->commit_time, t->commit_lsn, want);
+    free(want);
+    return b;
+}
+
 static void on_change(const pgo_msg_t *m) {
     if (!E.cur || E.cur_skip || !m->rel)
         return;
@@ -301,7 +372,7 @@ static void on_change(const pgo_msg_t *m) {
         size_t ns;
         const char *const *sel = cdc_subs_select(E.subs, ch->m[i].id, &ns);
         if (sel)
-            ch->mdata[i] = cdc_payload_data_select(E.dec, m, t->commit_time, t->commit_lsn, sel, ns);
+            ch->mdata[i] = data_selected(m, tb, t, sel, ns);
     }
     if (!tb || tb->rls)
         ch->row = row_image(&cc, m->rel, tb);
@@ -595,10 +666,18 @@ static void on_auth(void *ud, PGresult *const *results, int n, const char *error
     pump();
 }
 
+static int held(tx_t *t) {
+    if (t->hold_until && now_ms() >= t->hold_until)
+        t->hold_until = 0; /* the answer never came: deliver anyway */
+    return t->hold_until != 0;
+}
+
+/* The transactions at the head of the queue, up to the first one still
+ * waiting for its REST answer (commit order is never broken). */
 static tx_t *take_batch(void) {
     tx_t *head = E.qhead, **p = &E.qhead;
     size_t changes = 0;
-    while (*p && (changes == 0 || changes + (*p)->n <= BATCH_MAX_CHANGES)) {
+    while (*p && !held(*p) && (changes == 0 || changes + (*p)->n <= BATCH_MAX_CHANGES)) {
         changes += (*p)->n;
         p = &(*p)->next;
     }
@@ -610,7 +689,7 @@ static tx_t *take_batch(void) {
 }
 
 static void pump(void) {
-    while (!E.inflight && E.qhead && now_ms() >= E.retry_at) {
+    while (!E.inflight && E.qhead && !held(E.qhead) && now_ms() >= E.retry_at) {
         if (!E.cat) {
             request_catalog();
             return;
@@ -928,6 +1007,12 @@ static void process_commands(void) {
         case CMD_LEAVE:
             client_remove(c->client);
             break;
+        case CMD_WRITTEN:
+            written_add(c->client);
+            for (tx_t *t = E.qhead; t; t = t->next)
+                if (t->mark == c->client)
+                    t->hold_until = 0;
+            break;
         case CMD_CLAIMS: {
             client_t *cl = *client_slot(c->client);
             if (cl) {
@@ -986,6 +1071,11 @@ static void post_simple(cmd_kind_t kind, uint64_t client, const char *role, cons
     (void)post(c);
 }
 
+uint64_t cdc_engine_mark(void) {
+    return atomic_load(&E.streaming_now) ? atomic_fetch_add(&E.next_mark, 1) : 0;
+}
+void cdc_engine_written(uint64_t mark) { post_simple(CMD_WRITTEN, mark, NULL, NULL); }
+
 void cdc_engine_live(uint64_t client) { post_simple(CMD_LIVE, client, NULL, NULL); }
 void cdc_engine_leave(uint64_t client) { post_simple(CMD_LEAVE, client, NULL, NULL); }
 void cdc_engine_claims(uint64_t client, const char *role, const char *claims) {
@@ -1021,9 +1111,19 @@ static void on_message(void *ud, uint64_t wal_start, const uint8_t *data, size_t
     case PGO_DELETE:
         on_change(&m);
         break;
+    case PGO_MESSAGE:
+        if (E.cur && m.transactional && m.prefix && !strcmp(m.prefix, CDC_WRITE_MARK_PREFIX) && m.content_len < 24) {
+            char num[24];
+            memcpy(num, m.content, m.content_len);
+            num[m.content_len] = 0;
+            E.cur->mark = strtoull(num, NULL, 10);
+        }
+        break;
     case PGO_COMMIT:
         if (E.cur && !E.cur_skip) {
             E.cur->end_lsn = m.end_lsn;
+            if (E.cur->mark && E.cur->n && !written_has(E.cur->mark))
+                E.cur->hold_until = now_ms() + HOLD_MS;
             if (m.end_lsn > E.accepted_lsn)
                 E.accepted_lsn = m.end_lsn;
             if (!E.cur->n && !E.qhead && !E.inflight) {
@@ -1061,6 +1161,7 @@ static void on_streaming(void *ud) {
     E.dec = pgo_decoder_new(PROTO_VERSION);
     apply_type_bases();
     E.streaming = 1;
+    atomic_store(&E.streaming_now, 1);
     log_info("postgres changes: streaming", "\"slot\":\"%s\",\"publication\":\"%s\"", E.cfg.slot, E.cfg.publication);
     try_joins();
 }
@@ -1070,6 +1171,7 @@ static void on_lost(void *ud, const char *why) {
     if (E.streaming)
         log_warn("postgres changes: replication stream lost", "\"why\":\"%.*s\"", (int)strcspn(why, "\"\\\n"), why);
     E.streaming = 0;
+    atomic_store(&E.streaming_now, 0);
     if (E.cur) {
         tx_free(E.cur); /* it comes again from its BEGIN */
         E.cur = NULL;
@@ -1145,6 +1247,7 @@ int cdc_engine_start(const cdc_engine_config_t *cfg) {
     E.cfg.table_events = dup_or_null(9, cfg->table_events);
     E.cfg.join_timeout_ms = cfg->join_timeout_ms > 0 ? cfg->join_timeout_ms : 8000;
     atomic_init(&E.next_client, 1);
+    atomic_init(&E.next_mark, 1);
     E.ccap = 1024;
     E.ctab = xcalloc(E.ccap, sizeof(*E.ctab));
     E.cmds_tail = &E.cmds;
@@ -1220,6 +1323,7 @@ void cdc_engine_stop(void) {
     free(E.cells);
     free(E.unknown);
     free(E.mbuf);
+    free(E.written);
     uv_loop_close(&E.loop);
     pthread_mutex_destroy(&E.mu);
     for (int i = 0; i < 11; i++)

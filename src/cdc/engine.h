@@ -67,4 +67,15 @@ void cdc_engine_leave(uint64_t client);
 /* The channel's token changed: authorize with these claims from now on. */
 void cdc_engine_claims(uint64_t client, const char *role, const char *claims);
 
+/* Read-your-writes ordering for writes made through this server's REST
+ * API: a write transaction carries a mark (a transactional logical
+ * message, CDC_WRITE_MARK_PREFIX, text of the mark) and its changes are
+ * delivered only once the worker says the HTTP response was queued
+ * (cdc_engine_written), or after a short wait if that never comes. So a
+ * client that inserts and then waits for its own INSERT event always has
+ * the insert's answer (its id) first. 0 when the thread is not running. */
+#define CDC_WRITE_MARK_PREFIX "techcare:rest-write"
+uint64_t cdc_engine_mark(void);
+void cdc_engine_written(uint64_t mark);
+
 #endif

@@ -11,17 +11,12 @@
 
 #include "util/mem.h"
 
-/* Whether column i appears in this payload: all without a select list,
- * otherwise the selected ones and the key columns (as supabase keeps the
- * primary key). */
-static int col_wanted(const pgo_relation_t *rel, size_t i, const char *const *select, size_t nselect) {
-    if (!select || nselect == 0 || rel->cols[i].is_key)
-        return 1;
-    for (size_t k = 0; k < nselect; k++)
-        if (select[k] && strcmp(select[k], rel->cols[i].name) == 0)
-            return 1;
-    return 0;
-}
+/* Which columns a payload carries: want NULL is all of them. */
+typedef struct {
+    const uint8_t *want;
+} cols_t;
+
+static int col_wanted(const cols_t *c, size_t i) { return !c->want || c->want[i]; }
 
 /* Appends "name":value when v carries a value; returns 1 if it did. */
 static int put_field(const pgo_decoder_t *d, const pgo_column_t *col, const pgo_value_t *v, int first,
@@ -36,12 +31,11 @@ static int put_field(const pgo_decoder_t *d, const pgo_column_t *col, const pgo_
     return 1;
 }
 
-static void put_columns(const pgo_decoder_t *d, const pgo_relation_t *rel, const char *const *select,
-                        size_t nselect, buf_t **out) {
+static void put_columns(const pgo_decoder_t *d, const pgo_relation_t *rel, const cols_t *sel, buf_t **out) {
     int first = 1;
     buf_puts(out, "\"columns\":[");
     for (size_t i = 0; i < rel->ncols; i++) {
-        if (!col_wanted(rel, i, select, nselect))
+        if (!col_wanted(sel, i))
             continue;
         const char *type = pgo_type_name(d, rel->cols[i].type_oid);
         if (!first)
@@ -60,14 +54,13 @@ static void put_columns(const pgo_decoder_t *d, const pgo_relation_t *rel, const
 
 /* record: the new row; unchanged TOAST values from a full old row when it
  * has them, else left out. */
-static void put_record(const pgo_decoder_t *d, const pgo_msg_t *m, const char *const *select, size_t nselect,
-                       buf_t **out) {
+static void put_record(const pgo_decoder_t *d, const pgo_msg_t *m, const cols_t *sel, buf_t **out) {
     const pgo_relation_t *rel = m->rel;
     int first = 1;
     buf_puts(out, "\"record\":{");
     if (m->kind != PGO_DELETE)
         for (size_t i = 0; i < rel->ncols; i++) {
-            if (!col_wanted(rel, i, select, nselect) || i >= m->new_tuple.natts)
+            if (!col_wanted(sel, i) || i >= m->new_tuple.natts)
                 continue;
             const pgo_value_t *v = &m->new_tuple.values[i];
             if (v->kind == 'u' && m->old_kind == 'O' && i < m->old_tuple.natts)
@@ -79,14 +72,13 @@ static void put_record(const pgo_decoder_t *d, const pgo_msg_t *m, const char *c
 }
 
 /* old_record: what the old tuple carries (key columns only for a key tuple). */
-static void put_old_record(const pgo_decoder_t *d, const pgo_msg_t *m, const char *const *select, size_t nselect,
-                           buf_t **out) {
+static void put_old_record(const pgo_decoder_t *d, const pgo_msg_t *m, const cols_t *sel, buf_t **out) {
     const pgo_relation_t *rel = m->rel;
     int first = 1;
     buf_puts(out, "\"old_record\":{");
     if (m->kind != PGO_INSERT && m->old_kind)
         for (size_t i = 0; i < rel->ncols && i < m->old_tuple.natts; i++) {
-            if (!col_wanted(rel, i, select, nselect))
+            if (!col_wanted(sel, i))
                 continue;
             if (m->old_kind == 'K' && !rel->cols[i].is_key)
                 continue; /* sent as NULL by pgoutput, but really unknown */
@@ -96,8 +88,9 @@ static void put_old_record(const pgo_decoder_t *d, const pgo_msg_t *m, const cha
     buf_putc(out, '}');
 }
 
-buf_t *cdc_payload_data_select(const pgo_decoder_t *d, const pgo_msg_t *m, int64_t commit_time, uint64_t lsn,
-                               const char *const *select, size_t nselect) {
+buf_t *cdc_payload_data_cols(const pgo_decoder_t *d, const pgo_msg_t *m, int64_t commit_time, uint64_t lsn,
+                             const uint8_t *want) {
+    const cols_t sel = {want};
     const char *type;
     switch (m->kind) {
     case PGO_INSERT: type = "INSERT"; break;
@@ -117,18 +110,33 @@ buf_t *cdc_payload_data_select(const pgo_decoder_t *d, const pgo_msg_t *m, int64
     buf_puts(&b, ",\"commit_timestamp\":");
     buf_json_str(&b, ts, strlen(ts));
     buf_printf(&b, ",\"type\":\"%s\",", type);
-    put_columns(d, m->rel, select, nselect, &b);
+    put_columns(d, m->rel, &sel, &b);
     buf_putc(&b, ',');
-    put_record(d, m, select, nselect, &b);
+    put_record(d, m, &sel, &b);
     buf_putc(&b, ',');
-    put_old_record(d, m, select, nselect, &b);
+    put_old_record(d, m, &sel, &b);
     buf_printf(&b, ",\"errors\":null,\"lsn\":\"%" PRIX32 "/%" PRIX32 "\"}", (uint32_t)(lsn >> 32),
                (uint32_t)lsn);
     return b;
 }
 
+buf_t *cdc_payload_data_select(const pgo_decoder_t *d, const pgo_msg_t *m, int64_t commit_time, uint64_t lsn,
+                               const char *const *select, size_t nselect) {
+    if (!select || !nselect || !m->rel)
+        return cdc_payload_data_cols(d, m, commit_time, lsn, NULL);
+    uint8_t *want = xcalloc(m->rel->ncols ? m->rel->ncols : 1, 1);
+    for (size_t i = 0; i < m->rel->ncols; i++) {
+        want[i] = m->rel->cols[i].is_key;
+        for (size_t k = 0; k < nselect && !want[i]; k++)
+            want[i] = select[k] && strcmp(select[k], m->rel->cols[i].name) == 0;
+    }
+    buf_t *b = cdc_payload_data_cols(d, m, commit_time, lsn, want);
+    free(want);
+    return b;
+}
+
 buf_t *cdc_payload_data(const pgo_decoder_t *d, const pgo_msg_t *m, int64_t commit_time, uint64_t lsn) {
-    return cdc_payload_data_select(d, m, commit_time, lsn, NULL, 0);
+    return cdc_payload_data_cols(d, m, commit_time, lsn, NULL);
 }
 
 buf_t *cdc_payload_event(const uint32_t *ids, size_t nids, const buf_t *data) {

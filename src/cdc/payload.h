@@ -41,6 +41,13 @@ buf_t *cdc_payload_data(const pgo_decoder_t *d, const pgo_msg_t *m, int64_t comm
  * or nselect 0 is every column. */
 buf_t *cdc_payload_data_select(const pgo_decoder_t *d, const pgo_msg_t *m, int64_t commit_time, uint64_t lsn,
                                const char *const *select, size_t nselect);
+/* The same with the columns want[i] != 0 (one flag per relation column;
+ * NULL = all). The server keeps the selected columns plus the table's
+ * primary key (from its catalog): with replica identity FULL every column
+ * is a replica identity key, so the decoder's key flags cannot say which
+ * columns are the primary key. */
+buf_t *cdc_payload_data_cols(const pgo_decoder_t *d, const pgo_msg_t *m, int64_t commit_time, uint64_t lsn,
+                             const uint8_t *want);
 /* {"ids":[...],"data":<data>} with the ids as JSON numbers in the order
  * given. data is only read. Returns a new buf (caller buf_unref). */
 buf_t *cdc_payload_event(const uint32_t *ids, size_t nids, const buf_t *data);

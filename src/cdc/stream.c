@@ -395,7 +395,8 @@ static void send_check(cdc_stream_t *s) {
 static void send_start(cdc_stream_t *s) {
     char sql[512];
     snprintf(sql, sizeof(sql),
-             "START_REPLICATION SLOT %s LOGICAL 0/0 (proto_version '%d', publication_names '\"%s\"'%s)", s->slot,
+             "START_REPLICATION SLOT %s LOGICAL 0/0 (proto_version '%d', publication_names '\"%s\"', messages 'true'%s)",
+             s->slot,
              s->proto_version, s->publication, s->streaming && s->proto_version >= 2 ? ", streaming 'on'" : "");
     send_cmd(s, ST_START, sql);
 }

@@ -19,6 +19,7 @@
 #include <strings.h>
 
 #include "auth/token_cache.h"
+#include "cdc/engine.h"
 #include "db/pool.h"
 #include "http/response.h"
 #include "metrics/metrics.h"
@@ -47,6 +48,7 @@ struct rest_op {
     rest_plan_t plan;
     int have_plan;
     db_req_t *open_tx;
+    uint64_t cdc_mark;      /* a write: its Postgres Changes wait for this answer */
     int status;             /* for an answer waiting on COMMIT */
     buf_t *headers, *out;
 };
@@ -88,8 +90,11 @@ static void op_free(rest_op_t *op) {
 }
 
 static void answer(rest_op_t *op, int status, const char *headers, const void *body, size_t len) {
+    uint64_t mark = op->cdc_mark;
     http_pending_respond(&op->pending, status, "application/json; charset=utf-8", headers, body, len);
     op_free(op);
+    if (mark)
+        cdc_engine_written(mark);
 }
 
 static void answer_error(rest_op_t *op, const rest_error_t *e) {
@@ -191,6 +196,10 @@ static void on_result(void *ud, PGresult *const *results, int n, const char *err
     db_req_t *tx = op->open_tx;
     PGresult *res = n > 0 ? results[0] : NULL;
     ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (n > 1 && PQresultStatus(results[1]) != PGRES_TUPLES_OK && (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)) {
+        res = results[1]; /* the write mark failed: so did the transaction */
+        st = PGRES_FATAL_ERROR;
+    }
     if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
         rest_error_t e;
         rest_error_from_pg(res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : "XX000",
@@ -270,14 +279,28 @@ static void plan_and_run(rest_op_t *op) {
         return;
     }
     op->have_plan = 1;
-    db_stmt_t st = {op->plan.sql, op->plan.nparams, (const char *const *)op->plan.params};
+    /* A write tells the CDC thread, through the WAL itself, to hold its
+     * changes until this answer is out (see cdc_engine_mark). After the
+     * statement, so results[0] stays the statement's. */
+    char mark[24];
+    const char *mark_params[] = {mark};
+    db_stmt_t st[2] = {{op->plan.sql, op->plan.nparams, (const char *const *)op->plan.params},
+                       {"SELECT pg_logical_emit_message(true, '" CDC_WRITE_MARK_PREFIX "', $1)", 1, mark_params}};
+    int nst = 1;
+    if (op->plan.is_write || op->plan.is_rpc) {
+        op->cdc_mark = cdc_engine_mark();
+        if (op->cdc_mark) {
+            snprintf(mark, sizeof(mark), "%llu", (unsigned long long)op->cdc_mark);
+            nst = 2;
+        }
+    }
     int two_phase = (op->plan.is_write || op->plan.is_rpc) && (op->plan.single_object || op->plan.max_affected >= 0);
     db_req_t *dr;
     if (two_phase) {
-        dr = db_run_open(worker_self->db, op->role, op->claims, &st, 1, on_result, op);
+        dr = db_run_open(worker_self->db, op->role, op->claims, st, nst, on_result, op);
         op->open_tx = dr;
     } else {
-        dr = db_run(worker_self->db, op->role, op->claims, &st, 1, on_result, op);
+        dr = db_run(worker_self->db, op->role, op->claims, st, nst, on_result, op);
     }
     if (!dr)
         simple_error(op, 503, "PGRST003", "Timed out acquiring connection from connection pool.");
