@@ -457,26 +457,64 @@ static int need_cmp(const void *a, const void *b) {
     return x->c < y->c ? -1 : x->c > y->c;
 }
 
-/* Groups: subscribers with the same role and claims see the same rows. */
+/* Groups: subscribers with the same role and claims see the same rows.
+ * A batch may hold thousands of distinct claims: found by hash. */
 typedef struct {
     client_t **first; /* a client of each group, for its role and claims */
     size_t n, cap;
+    uint32_t *slots;  /* open addressing: group index + 1, 0 = empty */
+    uint64_t *hashes; /* per group */
+    size_t nslots;
 } groups_t;
+
+static uint64_t claims_hash(const client_t *c) {
+    uint64_t h = 1469598103934665603ull ^ (uint64_t)c->role;
+    for (const char *p = c->claims; *p; p++)
+        h = (h ^ (uint8_t)*p) * 1099511628211ull;
+    return h;
+}
+
+static void groups_free(groups_t *gs) {
+    free(gs->first);
+    free(gs->slots);
+    free(gs->hashes);
+}
+
+static void groups_rehash(groups_t *gs) {
+    gs->nslots = gs->nslots ? gs->nslots * 2 : 64;
+    free(gs->slots);
+    gs->slots = xcalloc(gs->nslots, sizeof(*gs->slots));
+    for (size_t i = 0; i < gs->n; i++) {
+        size_t k = (size_t)gs->hashes[i] & (gs->nslots - 1);
+        while (gs->slots[k])
+            k = (k + 1) & (gs->nslots - 1);
+        gs->slots[k] = (uint32_t)i + 1;
+    }
+}
 
 static uint32_t group_of(groups_t *gs, client_t *c) {
     if (c->batch == E.batch_no)
         return c->group;
-    for (size_t i = 0; i < gs->n; i++) /* linear: distinct claims per batch are few next to rows */
-        if (gs->first[i]->role == c->role && !strcmp(gs->first[i]->claims, c->claims)) {
+    if ((gs->n + 1) * 2 > gs->nslots)
+        groups_rehash(gs);
+    uint64_t h = claims_hash(c);
+    size_t k = (size_t)h & (gs->nslots - 1);
+    for (; gs->slots[k]; k = (k + 1) & (gs->nslots - 1)) {
+        uint32_t g = gs->slots[k] - 1;
+        if (gs->hashes[g] == h && gs->first[g]->role == c->role && !strcmp(gs->first[g]->claims, c->claims)) {
             c->batch = E.batch_no;
-            c->group = (uint32_t)i;
-            return c->group;
+            c->group = g;
+            return g;
         }
+    }
     if (gs->n == gs->cap) {
         gs->cap = gs->cap ? gs->cap * 2 : 16;
         gs->first = xrealloc(gs->first, gs->cap * sizeof(*gs->first));
+        gs->hashes = xrealloc(gs->hashes, gs->cap * sizeof(*gs->hashes));
     }
     gs->first[gs->n] = c;
+    gs->hashes[gs->n] = h;
+    gs->slots[k] = (uint32_t)gs->n + 1;
     c->batch = E.batch_no;
     c->group = (uint32_t)gs->n++;
     return c->group;
@@ -701,7 +739,7 @@ static void pump(void) {
             /* A table the catalog does not know yet (added to the
              * publication since it was read): read it again first. */
             requeue_front(batch);
-            free(gs.first);
+            groups_free(&gs);
             if (now_ms() - E.cat_loaded_ms < CATALOG_MIN_GAP_MS) {
                 E.retry_at = E.cat_loaded_ms + CATALOG_MIN_GAP_MS;
                 return;
@@ -710,13 +748,13 @@ static void pump(void) {
             return;
         }
         if (needs == 0) {
-            free(gs.first);
+            groups_free(&gs);
             publish_batch(batch);
             continue;
         }
         E.inflight = batch;
         int r = start_checks(&gs);
-        free(gs.first);
+        groups_free(&gs);
         if (r < 0) {
             E.inflight = NULL;
             requeue_front(batch);
