@@ -90,6 +90,7 @@ struct client {
 typedef struct {
     uint32_t relid;
     uint32_t nm;
+    uint64_t recv_ms;      /* when it was decoded */
     cdc_match_t *m;        /* owner = client_t* (one reference each) */
     buf_t **mdata;         /* per match: its data (select list) or NULL for data */
     uint8_t *ok;           /* per match, filled when authorized */
@@ -361,6 +362,7 @@ static void on_change(const pgo_msg_t *m) {
     change_t *ch = &t->ch[t->n++];
     memset(ch, 0, sizeof(*ch));
     ch->relid = m->rel->relid;
+    ch->recv_ms = now_ms();
     ch->nm = (uint32_t)nm;
     ch->m = xmalloc(nm * sizeof(*ch->m));
     memcpy(ch->m, E.mbuf, nm * sizeof(*ch->m));
@@ -534,8 +536,14 @@ static long plan_batch(tx_t *batch, groups_t *gs) {
         for (size_t i = 0; i < t->n; i++) {
             change_t *ch = &t->ch[i];
             const cdc_table_t *tb = cdc_cat_by_oid(E.cat, ch->relid);
-            if (!tb)
-                return -1;
+            if (!tb && E.cat_loaded_ms <= ch->recv_ms)
+                return -1; /* read the catalog again first */
+            if (!tb) {
+                /* Still unknown after a fresh read (a relation kind the
+                 * catalog does not list): nobody is authorized for it. */
+                memset(ch->ok, 0, ch->nm);
+                continue;
+            }
             for (uint32_t k = 0; k < ch->nm; k++) {
                 client_t *c = ch->m[k].owner;
                 cdc_vis_t v = c->dead ? CDC_VIS_NEVER : tb->vis[c->role];
