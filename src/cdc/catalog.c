@@ -140,6 +140,111 @@ static int apply_limit(void *ud, const char *schema, size_t slen, const char *ta
     return 0;
 }
 
+/* ---- the auth.uid() shortcut --------------------------------------------------- */
+
+/* Length of the leading parenthesized group of s[0..n) if it closes at the
+ * very end (so the outer parentheses are redundant), else 0. Quotes are
+ * skipped: a ')' in a string literal or identifier is not a parenthesis. */
+static int wrapped(const char *s, size_t n) {
+    if (n < 2 || s[0] != '(' || s[n - 1] != ')')
+        return 0;
+    int depth = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '\'' || c == '"') {
+            for (i++; i < n && s[i] != c; i++)
+                ;
+            continue;
+        }
+        if (c == '(')
+            depth++;
+        else if (c == ')' && --depth == 0 && i != n - 1)
+            return 0;
+    }
+    return depth == 0;
+}
+
+static void trim(const char **s, size_t *n) {
+    while (*n && (**s == ' '))
+        (*s)++, (*n)--;
+    while (*n && (*s)[*n - 1] == ' ')
+        (*n)--;
+    while (wrapped(*s, *n)) {
+        (*s)++;
+        *n -= 2;
+        while (*n && (**s == ' '))
+            (*s)++, (*n)--;
+        while (*n && (*s)[*n - 1] == ' ')
+            (*n)--;
+    }
+}
+
+static size_t uid_term(const char *s, size_t n, const cdc_column_t *cols, size_t ncols, uint8_t *marks) {
+    static const char tail[] = " = ( SELECT auth.uid() AS uid)";
+    size_t tl = sizeof(tail) - 1;
+    if (n <= tl || memcmp(s + n - tl, tail, tl) != 0)
+        return 0;
+    size_t il = n - tl;
+    char name[128];
+    if (il >= 2 && s[0] == '"' && s[il - 1] == '"') {
+        if (il - 2 >= sizeof(name) || memchr(s + 1, '"', il - 2))
+            return 0; /* a doubled quote inside: not worth decoding */
+        memcpy(name, s + 1, il - 2);
+        name[il - 2] = 0;
+    } else {
+        if (il >= sizeof(name))
+            return 0;
+        for (size_t i = 0; i < il; i++)
+            if (!(s[i] == '_' || (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '$'))
+                return 0;
+        memcpy(name, s, il);
+        name[il] = 0;
+    }
+    for (size_t i = 0; i < ncols; i++)
+        if (!strcmp(cols[i].name, name)) {
+            if (marks[i])
+                return 0;
+            marks[i] = 1;
+            return 1;
+        }
+    return 0;
+}
+
+size_t cdc_cat_uid_terms(const char *expr, const cdc_column_t *cols, size_t ncols, uint8_t *marks) {
+    const char *s = expr;
+    size_t n = strlen(expr);
+    trim(&s, &n);
+    /* Split at top-level " OR "; recurse into each part (policies are
+     * joined as "(p1) OR (p2)", and each may be an OR itself). */
+    size_t found = 0, start = 0;
+    int depth = 0, split = 0;
+    for (size_t i = 0; i <= n; i++) {
+        if (i < n) {
+            char c = s[i];
+            if (c == '\'' || c == '"') {
+                for (i++; i < n && s[i] != c; i++)
+                    ;
+                continue;
+            }
+            if (c == '(')
+                depth++;
+            else if (c == ')')
+                depth--;
+        }
+        if (i == n || (depth == 0 && i + 4 <= n && !memcmp(s + i, " OR ", 4))) {
+            if (i == n && !split)
+                return uid_term(s, n, cols, ncols, marks);
+            split = 1;
+            char *part = xstrndup(s + start, i - start);
+            found += cdc_cat_uid_terms(part, cols, ncols, marks);
+            free(part);
+            start = i + 4;
+            i += 3;
+        }
+    }
+    return found;
+}
+
 /* ---- loading --------------------------------------------------------------- */
 
 static void table_clear(cdc_table_t *t) {
@@ -155,8 +260,10 @@ static void table_clear(cdc_table_t *t) {
     free(t->conv_oids);
     free(t->is_json);
     free(t->is_pk);
-    for (int r = 0; r < CDC_NROLES; r++)
+    for (int r = 0; r < CDC_NROLES; r++) {
         free(t->check_sql[r]);
+        free(t->uid_cols[r]);
+    }
 }
 
 static int load_columns(cdc_table_t *t, const char *json) {
@@ -228,6 +335,13 @@ static void set_role(cdc_table_t *t, int role, int can_select, int bypass, const
     else {
         t->vis[role] = CDC_VIS_CHECK;
         t->check_sql[role] = check_sql(t->qualified, alias, permissive, restrictive);
+        if (!restrictive && t->ncols) {
+            uint8_t *marks = xcalloc(t->ncols, 1);
+            if (cdc_cat_uid_terms(permissive, t->cols, t->ncols, marks))
+                t->uid_cols[role] = marks;
+            else
+                free(marks);
+        }
     }
 }
 

@@ -42,6 +42,12 @@ typedef struct {
     cdc_vis_t vis[CDC_NROLES];
     char *check_sql[CDC_NROLES]; /* CDC_VIS_CHECK: $1 = JSON array of row images; returns the
                                     1-based positions of visible rows */
+    /* CDC_VIS_CHECK shortcut: columns c such that one of the role's
+     * permissive policies is, at its top level, an OR with the term
+     * `c = (SELECT auth.uid())`, and no restrictive policy applies. A row
+     * whose c equals the subscriber's `sub` claim is visible without asking
+     * the database (that OR is true). NULL when there is none. */
+    uint8_t *uid_cols[CDC_NROLES];
 } cdc_table_t;
 
 typedef struct cdc_catalog cdc_catalog_t;
@@ -64,6 +70,11 @@ const cdc_table_t *cdc_cat_find(const cdc_catalog_t *c, const char *schema, cons
 const cdc_table_t *cdc_cat_by_oid(const cdc_catalog_t *c, uint32_t oid);
 size_t cdc_cat_count(const cdc_catalog_t *c);
 const cdc_table_t *cdc_cat_at(const cdc_catalog_t *c, size_t i);
+
+/* Marks in cols[] (ncols flags) the columns that form `col = (SELECT
+ * auth.uid())` terms at the top level of the OR-ed expression expr (as
+ * pg_get_expr prints policies). Returns how many it marked. */
+size_t cdc_cat_uid_terms(const char *expr, const cdc_column_t *cols, size_t ncols, uint8_t *marks);
 
 /* The request role of a token's role claim: anon, authenticated,
  * service_role; anything else counts as anon (least privilege). */

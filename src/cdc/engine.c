@@ -80,6 +80,7 @@ struct client {
     hub_topic_t *t;        /* found once live; holds a reference */
     int role;
     char *claims;
+    char *sub;             /* the claims' sub, or NULL */
     /* per-batch scratch */
     uint64_t batch;
     uint32_t group;
@@ -96,6 +97,8 @@ typedef struct {
     uint8_t *ok;           /* per match, filled when authorized */
     buf_t *data;
     buf_t *row;            /* row image, JSON object, for checks */
+    uint16_t nuv;          /* values of the catalog's uid_cols columns, for the shortcut */
+    struct uid_val { uint16_t col; char *val; } *uv;
 } change_t;
 
 typedef struct tx tx_t;
@@ -227,7 +230,16 @@ static void client_unref(client_t *c) {
         hub_topic_release(c->t);
     free(c->topic);
     free(c->claims);
+    free(c->sub);
     free(c);
+}
+
+static char *claims_sub(const char *claims) {
+    json_t *o = json_loads(claims, 0, NULL);
+    const char *sub = json_string_value(json_object_get(o, "sub"));
+    char *r = sub ? xstrdup(sub) : NULL;
+    json_decref(o);
+    return r;
 }
 
 static void client_insert(client_t *c) {
@@ -275,6 +287,36 @@ static void change_clear(change_t *c) {
     buf_unref(c->data);
     if (c->row)
         buf_unref(c->row);
+    for (uint16_t i = 0; i < c->nuv; i++)
+        free(c->uv[i].val);
+    free(c->uv);
+}
+
+/* Keeps the values the auth.uid() shortcut compares (see cdc_table_t). */
+static void keep_uid_values(change_t *ch, const cdc_table_t *tb, const cdc_change_t *cc) {
+    for (size_t i = 0; i < tb->ncols && i < cc->ncols; i++) {
+        int wanted = 0;
+        for (int r = 0; r < CDC_NROLES; r++)
+            wanted |= tb->uid_cols[r] && tb->uid_cols[r][i];
+        if (!wanted || cc->unknown[i] || !cc->cells[i].data)
+            continue;
+        ch->uv = xrealloc(ch->uv, (ch->nuv + 1u) * sizeof(*ch->uv));
+        ch->uv[ch->nuv].col = (uint16_t)i;
+        ch->uv[ch->nuv].val = xstrndup(cc->cells[i].data, cc->cells[i].len);
+        ch->nuv++;
+    }
+}
+
+/* 1 if a uid_cols column of the row holds the subscriber's sub: one OR-ed
+ * term of its policies is then true, so the row is visible. */
+static int uid_shortcut(const change_t *ch, const cdc_table_t *tb, const client_t *c) {
+    const uint8_t *cols = tb->uid_cols[c->role];
+    if (!cols || !c->sub)
+        return 0;
+    for (uint16_t i = 0; i < ch->nuv; i++)
+        if (ch->uv[i].col < tb->ncols && cols[ch->uv[i].col] && !strcmp(ch->uv[i].val, c->sub))
+            return 1;
+    return 0;
 }
 
 static void tx_free(tx_t *t) {
@@ -378,6 +420,8 @@ static void on_change(const pgo_msg_t *m) {
     }
     if (!tb || tb->rls)
         ch->row = row_image(&cc, m->rel, tb);
+    if (tb && tb->rls && tb->ncols == cc.ncols)
+        keep_uid_values(ch, tb, &cc);
 }
 
 /* ---- publishing ------------------------------------------------------------ */
@@ -547,6 +591,8 @@ static long plan_batch(tx_t *batch, groups_t *gs) {
             for (uint32_t k = 0; k < ch->nm; k++) {
                 client_t *c = ch->m[k].owner;
                 cdc_vis_t v = c->dead ? CDC_VIS_NEVER : tb->vis[c->role];
+                if (v == CDC_VIS_CHECK && uid_shortcut(ch, tb, c))
+                    v = CDC_VIS_ALWAYS;
                 ch->ok[k] = v == CDC_VIS_ALWAYS;
                 if (v != CDC_VIS_CHECK || !ch->row)
                     continue; /* no row image (RLS turned on since): not delivered */
@@ -664,7 +710,7 @@ static void finish_batch(tx_t *batch) {
             const cdc_table_t *tb = cdc_cat_by_oid(E.cat, ch->relid);
             for (uint32_t k = 0; k < ch->nm; k++) {
                 client_t *c = ch->m[k].owner;
-                if (!tb || c->dead || tb->vis[c->role] != CDC_VIS_CHECK || c->batch != E.batch_no)
+                if (ch->ok[k] || !tb || c->dead || tb->vis[c->role] != CDC_VIS_CHECK || c->batch != E.batch_no)
                     continue;
                 ch->ok[k] = (uint8_t)find_need(c->group, tb->oid, ch);
             }
@@ -881,6 +927,7 @@ static int do_join(cmd_t *c) {
     cl->is_private = (uint8_t)c->is_private;
     cl->role = c->role;
     cl->claims = xstrdup(c->claims);
+    cl->sub = claims_sub(cl->claims);
     reason[0] = 0;
     size_t i;
     for (i = 0; i < n; i++) {
@@ -1066,6 +1113,8 @@ static void process_commands(void) {
                 cl->claims = c->claims;
                 c->claims = NULL;
                 cl->role = c->role;
+                free(cl->sub);
+                cl->sub = cl->claims ? claims_sub(cl->claims) : NULL;
             }
             break;
         }
@@ -1125,7 +1174,7 @@ void cdc_engine_written(uint64_t mark) { post_simple(CMD_WRITTEN, mark, NULL, NU
 void cdc_engine_live(uint64_t client) { post_simple(CMD_LIVE, client, NULL, NULL); }
 void cdc_engine_leave(uint64_t client) { post_simple(CMD_LEAVE, client, NULL, NULL); }
 void cdc_engine_claims(uint64_t client, const char *role, const char *claims) {
-    post_simple(CMD_CLAIMS, client, role, claims);
+    post_simple(CMD_CLAIMS, client, role, claims ? claims : "{}");
 }
 
 int cdc_engine_running(void) { return atomic_load(&E.running); }
@@ -1267,8 +1316,11 @@ static void on_wake(uv_async_t *a) {
     pump();
 }
 
+static met_block_t engine_met;
+
 static void *engine_main(void *arg) {
     (void)arg;
+    met_register(&engine_met);
     uv_run(&E.loop, UV_RUN_DEFAULT);
     return NULL;
 }
