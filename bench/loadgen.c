@@ -20,6 +20,7 @@
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdarg.h>
@@ -32,6 +33,8 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <libpq-fe.h>
 
 #include "auth/jwt.h"
 #include "proto/msg.h"
@@ -70,10 +73,21 @@ static struct {
     int connect_conc;
     int hb_interval_s;
     int quiet;
+    /* --pg-changes mode */
+    int pgc;
+    const char *db;            /* libpq conninfo: the superuser, for the users and the writer */
+    double change_rate;        /* changes/s committed by the writer */
+    int mix[3];                /* % customers, technicians, admins */
+    int wmix[4];               /* writer mix: messages, bids, booking updates, booking inserts */
+    int inflight;              /* writer: transactions in flight at most */
+    int pg_pids[MAX_PIDS];
+    int npg_pids;
+    double drain_max;          /* seconds to wait for the writer's end marker */
 } opt = {
     .target = TGT_TECHCARE, .target_name = "techcare", .host = "127.0.0.1", .port = 4000, .conns = 1000,
     .per_channel = 100, .pubs = 1, .rate = 0, .duration = 10, .warmup = 1, .chans_per_conn = 1, .threads = 1,
     .window = 16, .source_ips = 0, .connect_conc = 1000, .hb_interval_s = 20,
+    .change_rate = 100, .mix = {70, 25, 5}, .wmix = {50, 25, 15, 10}, .inflight = 256, .drain_max = 30,
 };
 
 static void usage(void) {
@@ -122,6 +136,27 @@ static void usage(void) {
         "  --csv                        end with a machine-readable line: csv,<values>\n"
         "  --quiet                      no progress lines on stderr\n"
         "  --help                       this text\n\n"
+        "Postgres Changes mode (--pg-changes): every connection is one user of the\n"
+        "TechCare schema, read from the bench.* tables bench/cdc.sh creates, and joins\n"
+        "the channels the seed's screens open for its role (customers: own bookings\n"
+        "UPDATE, bids of their pending booking, the chat of their assigned booking,\n"
+        "their notifications; technicians: public:bookings technician_id=eq.me (*) +\n"
+        "status=eq.pending (INSERT), chat, notifications; admins: bookings (*),\n"
+        "profiles, reviews, technicians is_verified=eq.false). A writer thread then\n"
+        "commits rows through libpq (pipeline mode, one transaction per row), each\n"
+        "stamped \"t=<CLOCK_REALTIME ns>\" by PostgreSQL's clock_timestamp() as the\n"
+        "row is written; receivers read the stamp back: commit -> client latency.\n"
+        "  --pg-changes                 this mode (needs --db and --secret)\n"
+        "  --db CONNINFO                libpq conninfo of a superuser (or service_role)\n"
+        "  --change-rate R              rows/s the writer commits (default 100)\n"
+        "  --mix C,T,A                  %% customers, technicians, admins (default 70,25,5)\n"
+        "  --write-mix M,B,U,I          writer's %% of chat messages, bids, booking updates,\n"
+        "                               booking inserts (default 50,25,15,10)\n"
+        "  --writer-inflight N          transactions in flight at most (default 256)\n"
+        "  --pg-pid PID                 sample CPU of this postmaster and its children\n"
+        "  --drain-max S                after the window, wait at most S s for the writer's\n"
+        "                               end marker to be delivered (default 30)\n"
+        "  --duration / --warmup        measured seconds / seconds of writes before\n\n"
         "Latency: CLOCK_MONOTONIC ns at publish, carried as \"t\" in every payload and read\n"
         "back by every subscriber (same machine), in log buckets (about 6%% wide).\n"
         "Memory per connection: the server's anonymous + shared memory (Pss_Anon +\n"
@@ -282,6 +317,9 @@ typedef struct thr {
     _Atomic uint64_t delivered, published, stalls, outstanding, other;
     _Atomic int64_t last_open, first_join, last_join, joins_sent;
     _Atomic uint32_t close_codes[16]; /* 1000..1014, [15] = others */
+    /* --pg-changes */
+    uint64_t kind_local[5];              /* deliveries by table: bookings, bids, messages, notifications, other */
+    _Atomic uint64_t kind[5], subscribed, sub_err;
     uint8_t rbuf[RBUF_SIZE];
 } thr_t;
 
@@ -576,7 +614,14 @@ static void note_other(thr_t *t, const uint8_t *p, size_t n) {
         fprintf(stderr, "[loadgen] unexpected frame: %.*s\n", (int)(n > 300 ? 300 : n), (const char *)p);
 }
 
+static void cdc_on_message(thr_t *t, conn_t *c, const uint8_t *p, size_t n, int slot);
+static void cdc_send_joins(thr_t *t, conn_t *c);
+
 static void on_message(thr_t *t, conn_t *c, int opcode, const uint8_t *p, size_t n, int64_t now, int slot) {
+    if (opt.pgc) {
+        cdc_on_message(t, c, p, n, slot);
+        return;
+    }
     switch (opt.target) {
     case TGT_TECHCARE:
         if (opcode == WS_OP_BINARY || (n > 10 && !memcmp(p, "[null,null,", 11))) {
@@ -723,6 +768,10 @@ carry:
 static void send_text(thr_t *t, conn_t *c, const char *s, size_t n) { send_frame(t, c, WS_OP_TEXT, s, n); }
 
 static void send_joins(thr_t *t, conn_t *c) {
+    if (opt.pgc) {
+        cdc_send_joins(t, c);
+        return;
+    }
     char name[32];
     char *msg = xmalloc(2048 + (c->token ? strlen(c->token) : 0));
     for (int k = 0; k < opt.chans_per_conn; k++) {
@@ -942,6 +991,9 @@ static void *thr_main(void *arg) {
         atomic_store_explicit(&t->delivered, t->deliv_local, memory_order_relaxed);
         atomic_store_explicit(&t->published, t->pub_local, memory_order_relaxed);
         atomic_store_explicit(&t->other, t->other_local, memory_order_relaxed);
+        if (opt.pgc)
+            for (int k = 0; k < 5; k++)
+                atomic_store_explicit(&t->kind[k], t->kind_local[k], memory_order_relaxed);
     }
     for (uint32_t i = 0; i < t->nconns; i++) {
         conn_t *c = &t->conns[i];
@@ -1023,12 +1075,12 @@ static void sample_one(int pid, proc_sample_t *s) {
 }
 
 /* The given pids and their direct children (nginx's workers). */
-static proc_sample_t sample_server(void) {
+static proc_sample_t sample_pids(const int *pids, int npids) {
     proc_sample_t s = {0, 0, 0, 0};
-    if (!opt.npids)
+    if (!npids)
         return s;
-    for (int i = 0; i < opt.npids; i++)
-        sample_one(opt.pids[i], &s);
+    for (int i = 0; i < npids; i++)
+        sample_one(pids[i], &s);
     DIR *d = opendir("/proc");
     if (!d)
         return s;
@@ -1040,8 +1092,8 @@ static proc_sample_t sample_server(void) {
         double cpu;
         if (read_stat(pid, &cpu, &pp) < 0)
             continue;
-        for (int i = 0; i < opt.npids; i++)
-            if (pp == opt.pids[i] && pid != opt.pids[i]) {
+        for (int i = 0; i < npids; i++)
+            if (pp == pids[i] && pid != pids[i]) {
                 sample_one(pid, &s);
                 break;
             }
@@ -1049,6 +1101,8 @@ static proc_sample_t sample_server(void) {
     closedir(d);
     return s;
 }
+
+static proc_sample_t sample_server(void) { return sample_pids(opt.pids, opt.npids); }
 
 static double self_cpu_s(void) {
     struct rusage ru;
@@ -1357,6 +1411,38 @@ static int parse_args(int argc, char **argv) {
             for (char *p = strtok_r(copy, ",", &save); p && opt.npids < MAX_PIDS; p = strtok_r(NULL, ",", &save))
                 opt.pids[opt.npids++] = atoi(p);
             free(copy);
+        } else if (!strcmp(a, "--pg-pid")) {
+            NEEDV();
+            char *copy = xstrdup(v), *save = NULL;
+            for (char *p = strtok_r(copy, ",", &save); p && opt.npg_pids < MAX_PIDS; p = strtok_r(NULL, ",", &save))
+                opt.pg_pids[opt.npg_pids++] = atoi(p);
+            free(copy);
+        } else if (!strcmp(a, "--pg-changes")) {
+            opt.pgc = 1;
+        } else if (!strcmp(a, "--db")) {
+            NEEDV();
+            opt.db = v;
+        } else if (!strcmp(a, "--change-rate")) {
+            NEEDV();
+            opt.change_rate = atof(v);
+        } else if (!strcmp(a, "--mix")) {
+            NEEDV();
+            if (sscanf(v, "%d,%d,%d", &opt.mix[0], &opt.mix[1], &opt.mix[2]) != 3) {
+                fprintf(stderr, "tc-loadgen: --mix wants C,T,A\n");
+                return -1;
+            }
+        } else if (!strcmp(a, "--write-mix")) {
+            NEEDV();
+            if (sscanf(v, "%d,%d,%d,%d", &opt.wmix[0], &opt.wmix[1], &opt.wmix[2], &opt.wmix[3]) != 4) {
+                fprintf(stderr, "tc-loadgen: --write-mix wants M,B,U,I\n");
+                return -1;
+            }
+        } else if (!strcmp(a, "--drain-max")) {
+            NEEDV();
+            opt.drain_max = atof(v);
+        } else if (!strcmp(a, "--writer-inflight")) {
+            NEEDV();
+            opt.inflight = atoi(v);
         } else if (!strcmp(a, "--idle")) {
             opt.idle = 1;
         } else if (!strcmp(a, "--csv")) {
@@ -1385,6 +1471,19 @@ static int parse_args(int argc, char **argv) {
     if (opt.target == TGT_TECHCARE && !opt.secret) {
         fprintf(stderr, "tc-loadgen: --target techcare needs --secret\n");
         return -1;
+    }
+    if (opt.pgc) {
+        if (!opt.db || opt.target != TGT_TECHCARE || opt.change_rate <= 0 || opt.inflight < 1 ||
+            opt.mix[0] < 0 || opt.mix[1] < 0 || opt.mix[2] < 0 || opt.mix[0] + opt.mix[1] + opt.mix[2] != 100 ||
+            opt.wmix[0] < 0 || opt.wmix[1] < 0 || opt.wmix[2] < 0 || opt.wmix[3] < 0 ||
+            opt.wmix[0] + opt.wmix[1] + opt.wmix[2] + opt.wmix[3] != 100) {
+            fprintf(stderr, "tc-loadgen: --pg-changes needs --db, --target techcare, --change-rate > 0 and mixes "
+                            "summing to 100\n");
+            return -1;
+        }
+        opt.per_channel = 1; /* every connection is its own user */
+        opt.pubs = 0;
+        opt.chans_per_conn = 1;
     }
     if (opt.chans_per_conn > 1)
         opt.idle = 1; /* deliveries cannot be attributed to a channel's window then */
@@ -1479,11 +1578,651 @@ static void build_threads(char **toks) {
     }
 }
 
+/* ---- Postgres Changes mode (--pg-changes) ------------------------------------ */
+
+/* Every connection is one TechCare user. The users, their bookings and the
+ * technicians who bid come from bench.customers / bench.techs / bench.admins,
+ * which bench/cdc.sh fills. The first C customers, T technicians and A admins
+ * (the --mix of --connections) connect; the writer writes rows that concern
+ * the connected customers, and bids from every bench technician. */
+
+enum { ROLE_CUSTOMER, ROLE_TECH, ROLE_ADMIN };
+enum { K_BOOKINGS, K_BIDS, K_MESSAGES, K_NOTIFICATIONS, K_OTHER };
+enum { W_MESSAGE, W_BID, W_UPDATE, W_INSERT };
+
+typedef struct {
+    int role;
+    char id[40];
+    char pending[40];  /* customer: a pending booking (its bids channel) */
+    char assigned[40]; /* customer: an accepted booking (its chat); technician: the chat it follows */
+    char tech[40];     /* customer: the technician of the assigned booking */
+} cdc_user_t;
+
+static cdc_user_t *cusers;         /* one per connection */
+static int n_cust, n_tech, n_admin;
+static char (*bid_techs)[40];      /* every bench technician (verified): who bids */
+static int n_bid_techs;
+
+static _Atomic int w_stop;
+static _Atomic uint64_t w_committed, w_errors, w_skipped, w_inflight_max;
+static _Atomic int w_failed;
+static _Atomic int64_t w_marker_sent, marker_seen; /* now_ns() of the end marker's commit / first delivery */
+static char marker[48];                            /* "end<nonce>=": this run's end marker */
+
+/* CPU seconds of the postmaster's children by kind: [0] backends of the
+ * --db user (the writer), [1] backends of other users (the server's pool:
+ * RLS checks, catalog), [2] walsenders, [3] everything else (checkpointer,
+ * WAL writer, autovacuum, the postmaster). */
+static void pg_breakdown(double out[4]) {
+    out[0] = out[1] = out[2] = out[3] = 0;
+    if (!opt.npg_pids)
+        return;
+    const char *u = strstr(opt.db, "user=");
+    char user[64] = "postgres";
+    if (u)
+        sscanf(u + 5, "%63[^ ]", user);
+    char want[80];
+    snprintf(want, sizeof(want), "postgres: %s ", user);
+    DIR *d = opendir("/proc");
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!isdigit((unsigned char)e->d_name[0]))
+            continue;
+        int pid = atoi(e->d_name), pp;
+        double cpu;
+        if (read_stat(pid, &cpu, &pp) < 0)
+            continue;
+        if (pid != opt.pg_pids[0] && pp != opt.pg_pids[0])
+            continue;
+        char path[64], cmd[256] = "";
+        snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+        FILE *f = fopen(path, "r");
+        if (f) {
+            size_t n = fread(cmd, 1, sizeof(cmd) - 1, f);
+            cmd[n] = 0;
+            fclose(f);
+        }
+        int k = 3;
+        if (pid == opt.pg_pids[0])
+            k = 3;
+        else if (!strncmp(cmd, "postgres: walsender", 19))
+            k = 2;
+        else if (!strncmp(cmd, want, strlen(want)))
+            k = 0;
+        else if (strstr(cmd, "127.0.0.1") || strstr(cmd, "[local]"))
+            k = 1;
+        out[k] += cpu;
+    }
+    closedir(d);
+}
+
+static int64_t realtime_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void cdc_join(thr_t *t, conn_t *c, int k, const char *topic, const char *bindings) {
+    size_t cap = 1024 + strlen(bindings) + strlen(c->token);
+    char *msg = xmalloc(cap);
+    c->ref++;
+    int n = snprintf(msg, cap,
+                     "[\"%d\",\"%u\",\"realtime:%s\",\"phx_join\",{\"config\":{\"broadcast\":{\"ack\":false,"
+                     "\"self\":false},\"presence\":{\"key\":\"\",\"enabled\":false},\"postgres_changes\":[%s],"
+                     "\"private\":false},\"access_token\":\"%s\"}]",
+                     k, c->ref, topic, bindings, c->token);
+    send_text(t, c, msg, (size_t)n);
+    c->joins_pending++;
+    free(msg);
+}
+
+#define BINDING(ev, table, filter_fmt, ...)                                                                        \
+    snprintf(b, sizeof(b), "{\"event\":\"" ev "\",\"schema\":\"public\",\"table\":\"" table "\"" filter_fmt "}", \
+             ##__VA_ARGS__)
+
+/* The channels of the seed's screens (sections 6.1-6.3), one join each. */
+static void cdc_send_joins(thr_t *t, conn_t *c) {
+    const cdc_user_t *u = &cusers[c->id];
+    char topic[128], b[512], b2[256];
+    switch (u->role) {
+    case ROLE_CUSTOMER:
+        BINDING("UPDATE", "bookings", ",\"filter\":\"customer_id=eq.%s\"", u->id);
+        cdc_join(t, c, 1, "public:bookings", b);
+        snprintf(topic, sizeof(topic), "bids:%s", u->pending);
+        BINDING("INSERT", "bids", ",\"filter\":\"booking_id=eq.%s\"", u->pending);
+        cdc_join(t, c, 2, topic, b);
+        snprintf(topic, sizeof(topic), "chat:%s", u->assigned);
+        BINDING("INSERT", "messages", ",\"filter\":\"booking_id=eq.%s\"", u->assigned);
+        cdc_join(t, c, 3, topic, b);
+        snprintf(topic, sizeof(topic), "user:%s:notifications", u->id);
+        BINDING("INSERT", "notifications", ",\"filter\":\"user_id=eq.%s\"", u->id);
+        cdc_join(t, c, 4, topic, b);
+        break;
+    case ROLE_TECH:
+        /* TechDashboard (technician_id=eq.me, *) and Marketplace (status=eq.pending,
+         * INSERT) both listen on public:bookings: one channel, two bindings. */
+        snprintf(b2, sizeof(b2),
+                 "{\"event\":\"INSERT\",\"schema\":\"public\",\"table\":\"bookings\",\"filter\":\"status=eq.pending\"}");
+        BINDING("*", "bookings", ",\"filter\":\"technician_id=eq.%s\"},%s", u->id, b2);
+        b[strlen(b) - 1] = 0; /* the macro's closing brace is already in b2 */
+        cdc_join(t, c, 1, "public:bookings", b);
+        snprintf(topic, sizeof(topic), "chat:%s", u->assigned);
+        BINDING("INSERT", "messages", ",\"filter\":\"booking_id=eq.%s\"", u->assigned);
+        cdc_join(t, c, 2, topic, b);
+        snprintf(topic, sizeof(topic), "user:%s:notifications", u->id);
+        BINDING("INSERT", "notifications", ",\"filter\":\"user_id=eq.%s\"", u->id);
+        cdc_join(t, c, 3, topic, b);
+        break;
+    default:
+        BINDING("*", "bookings", "%s", "");
+        cdc_join(t, c, 1, "public:bookings", b);
+        BINDING("INSERT", "profiles", "%s", "");
+        cdc_join(t, c, 2, "public:profiles", b);
+        BINDING("INSERT", "reviews", "%s", "");
+        cdc_join(t, c, 3, "public:reviews", b);
+        BINDING("INSERT", "technicians", ",\"filter\":\"is_verified=eq.false\"");
+        cdc_join(t, c, 4, "public:technicians", b);
+        break;
+    }
+    free(c->token);
+    c->token = NULL;
+}
+
+static int cdc_joins_of(int role) { return role == ROLE_TECH ? 3 : 4; }
+
+static void cdc_on_message(thr_t *t, conn_t *c, const uint8_t *p, size_t n, int slot) {
+    size_t hn = n < 200 ? n : 200; /* the event name is within the first bytes */
+    if (n > 6 && memmem(p, hn, "\"postgres_changes\",{", 20)) {
+        t->deliv_local++;
+        int kind = K_OTHER;
+        const uint8_t *q = memmem(p, n, "\"table\":\"", 9);
+        if (q && q + 11 < p + n) {
+            q += 9;
+            if (q[0] == 'b')
+                kind = q[1] == 'o' ? K_BOOKINGS : K_BIDS;
+            else if (q[0] == 'm')
+                kind = K_MESSAGES;
+            else if (q[0] == 'n')
+                kind = K_NOTIFICATIONS;
+        }
+        t->kind_local[kind]++;
+        if (slot < 0) {
+            if (memmem(p, n, marker, strlen(marker))) {
+                int64_t z = 0;
+                atomic_compare_exchange_strong(&marker_seen, &z, now_ns());
+            }
+            return;
+        }
+        /* The first "t=<ns>" value is the new row's (record comes before old_record). */
+        const uint8_t *s = memmem(p, n, "\"t=", 3);
+        if (!s)
+            return;
+        s += 3;
+        int64_t ts = 0;
+        while (s < p + n && *s >= '0' && *s <= '9')
+            ts = ts * 10 + (*s++ - '0');
+        if (ts > 0) {
+            int64_t d = realtime_ns() - ts;
+            hist_add(&t->hist[0], d > 0 ? d : 0);
+        }
+    } else if (n > 6 && memmem(p, hn, "\"system\",{", 10)) {
+        if (memmem(p, n, "\"status\":\"ok\"", 13)) {
+            atomic_fetch_add(&t->subscribed, 1);
+        } else {
+            atomic_fetch_add(&t->sub_err, 1);
+            static _Atomic int shown;
+            if (atomic_fetch_add(&shown, 1) < 3)
+                fprintf(stderr, "[loadgen] system error: %.*s\n", (int)(n > 400 ? 400 : n), (const char *)p);
+        }
+    } else if (n > 2 && memmem(p, hn, "\"phx_reply\"", 11)) {
+        if (p[1] == '"' && c->joins_pending) {
+            int ok = memmem(p, n, "\"status\":\"ok\"", 13) != NULL;
+            if (!ok) {
+                static _Atomic int shown;
+                if (atomic_fetch_add(&shown, 1) < 3)
+                    fprintf(stderr, "[loadgen] join refused: %.*s\n", (int)(n > 400 ? 400 : n), (const char *)p);
+            }
+            on_join_reply(t, c, ok, now_ns());
+        }
+        /* else a heartbeat's reply */
+    } else {
+        note_other(t, p, n);
+    }
+}
+
+/* ---- the users, from the database ---- */
+
+static PGresult *q_exec(PGconn *pg, const char *sql) {
+    PGresult *r = PQexec(pg, sql);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        fprintf(stderr, "tc-loadgen: %s: %s", sql, PQerrorMessage(pg));
+        exit(1);
+    }
+    return r;
+}
+
+static void copy_id(char *dst, PGresult *r, int row, int col) {
+    snprintf(dst, 40, "%s", PQgetisnull(r, row, col) ? "" : PQgetvalue(r, row, col));
+}
+
+static void load_users(void) {
+    PGconn *pg = PQconnectdb(opt.db);
+    if (PQstatus(pg) != CONNECTION_OK) {
+        fprintf(stderr, "tc-loadgen: cannot connect to the database: %s", PQerrorMessage(pg));
+        exit(1);
+    }
+    n_cust = (int)((double)opt.conns * opt.mix[0] / 100.0 + 0.5);
+    n_tech = (int)((double)opt.conns * opt.mix[1] / 100.0 + 0.5);
+    if (n_cust + n_tech > opt.conns)
+        n_tech = opt.conns - n_cust;
+    n_admin = opt.conns - n_cust - n_tech;
+    PGresult *rc = q_exec(pg, "select id, pending_booking, assigned_booking, assigned_tech from bench.customers order by idx");
+    PGresult *rt = q_exec(pg, "select id, chat_booking from bench.techs order by idx");
+    PGresult *ra = q_exec(pg, "select id from bench.admins order by idx");
+    if (PQntuples(rc) < n_cust || PQntuples(rt) < n_tech || PQntuples(ra) < n_admin || n_cust < 1) {
+        fprintf(stderr, "tc-loadgen: bench.* has %d customers, %d technicians, %d admins; %d/%d/%d wanted\n",
+                PQntuples(rc), PQntuples(rt), PQntuples(ra), n_cust, n_tech, n_admin);
+        exit(1);
+    }
+    cusers = xcalloc((size_t)opt.conns, sizeof(*cusers));
+    int k = 0;
+    for (int i = 0; i < n_cust; i++, k++) {
+        cusers[k].role = ROLE_CUSTOMER;
+        copy_id(cusers[k].id, rc, i, 0);
+        copy_id(cusers[k].pending, rc, i, 1);
+        copy_id(cusers[k].assigned, rc, i, 2);
+        copy_id(cusers[k].tech, rc, i, 3);
+    }
+    for (int i = 0; i < n_tech; i++, k++) {
+        cusers[k].role = ROLE_TECH;
+        copy_id(cusers[k].id, rt, i, 0);
+        copy_id(cusers[k].assigned, rt, i, 1);
+    }
+    for (int i = 0; i < n_admin; i++, k++) {
+        cusers[k].role = ROLE_ADMIN;
+        copy_id(cusers[k].id, ra, i, 0);
+    }
+    n_bid_techs = PQntuples(rt);
+    bid_techs = xcalloc((size_t)n_bid_techs, sizeof(*bid_techs));
+    for (int i = 0; i < n_bid_techs; i++)
+        copy_id(bid_techs[i], rt, i, 0);
+    PQclear(rc);
+    PQclear(rt);
+    PQclear(ra);
+    PQfinish(pg);
+}
+
+static char **cdc_sign_tokens(void) {
+    time_t now = time(NULL);
+    char claims[320];
+    size_t sl = strlen(opt.secret);
+    snprintf(claims, sizeof(claims), "{\"iss\":\"supabase\",\"role\":\"anon\",\"iat\":%ld,\"exp\":%ld}", (long)now,
+             (long)now + 7200);
+    apikey = jwt_sign_hs256((const uint8_t *)opt.secret, sl, claims);
+    char **toks = xcalloc((size_t)opt.conns, sizeof(*toks));
+    for (int i = 0; i < opt.conns; i++) {
+        snprintf(claims, sizeof(claims),
+                 "{\"aud\":\"authenticated\",\"role\":\"authenticated\",\"sub\":\"%s\",\"iat\":%ld,\"exp\":%ld}",
+                 cusers[i].id, (long)now, (long)now + 7200);
+        toks[i] = jwt_sign_hs256((const uint8_t *)opt.secret, sl, claims);
+    }
+    return toks;
+}
+
+/* ---- the writer ---- */
+
+#define STAMP "'t=' || ((extract(epoch from clock_timestamp()) * 1000000)::bigint * 1000)::text"
+
+static const char *const w_sql[4] = {
+    "insert into public.messages (booking_id, sender_id, body) values ($1::uuid, $2::uuid, " STAMP ")",
+    "insert into public.bids (booking_id, technician_id, amount, message) values ($1::uuid, $2::uuid, 50, " STAMP ")",
+    "update public.bookings set description = " STAMP " where id = $1::uuid",
+    "insert into public.bookings (customer_id, service, description, price) values ($1::uuid, 'bench job', " STAMP
+    ", 50)",
+};
+static const char *const w_name[4] = {"w_msg", "w_bid", "w_upd", "w_ins"};
+
+/* Smooth weighted round robin over the write mix: 100 slots. */
+static void build_schedule(uint8_t sched[100]) {
+    int cur[4] = {0, 0, 0, 0};
+    for (int s = 0; s < 100; s++) {
+        int best = 0;
+        for (int k = 0; k < 4; k++) {
+            cur[k] += opt.wmix[k];
+            if (cur[k] > cur[best])
+                best = k;
+        }
+        cur[best] -= 100;
+        sched[s] = (uint8_t)best;
+    }
+}
+
+static void *writer_main(void *arg) {
+    (void)arg;
+    PGconn *pg = PQconnectdb(opt.db);
+    if (PQstatus(pg) != CONNECTION_OK) {
+        fprintf(stderr, "[writer] cannot connect: %s", PQerrorMessage(pg));
+        atomic_store(&w_failed, 1);
+        return NULL;
+    }
+    for (int k = 0; k < 4; k++) {
+        PGresult *r = PQprepare(pg, w_name[k], w_sql[k], 0, NULL);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            fprintf(stderr, "[writer] prepare %s: %s", w_name[k], PQerrorMessage(pg));
+            atomic_store(&w_failed, 1);
+            PQclear(r);
+            PQfinish(pg);
+            return NULL;
+        }
+        PQclear(r);
+    }
+    if (!PQenterPipelineMode(pg) || PQsetnonblocking(pg, 1) != 0) {
+        fprintf(stderr, "[writer] pipeline mode: %s", PQerrorMessage(pg));
+        atomic_store(&w_failed, 1);
+        PQfinish(pg);
+        return NULL;
+    }
+    uint8_t sched[100];
+    build_schedule(sched);
+    uint64_t cnt[4] = {0, 0, 0, 0}, seq = 0, sent = 0, inflight = 0, committed = 0, errors = 0, skipped = 0;
+    uint64_t maxin = 0;
+    int cur_err = 0, shown = 0;
+    int64_t start = now_ns();
+    double rate = opt.change_rate;
+    for (;;) {
+        int stop = atomic_load_explicit(&w_stop, memory_order_relaxed);
+        if (!stop) {
+            uint64_t due = (uint64_t)((double)(now_ns() - start) / 1e9 * rate);
+            /* More than a second behind: the database does not keep up; do
+             * not build an ever-growing debt (what was not written shows in
+             * the committed rate). */
+            if (due > sent + (uint64_t)rate + 1) {
+                skipped += due - sent - (uint64_t)rate;
+                sent = due - (uint64_t)rate;
+            }
+            while (sent < due && inflight < (uint64_t)opt.inflight) {
+                int kind = sched[seq++ % 100];
+                uint64_t k = cnt[kind]++;
+                const cdc_user_t *cu = &cusers[k % (uint64_t)n_cust];
+                const char *v[2] = {NULL, NULL};
+                int nv = 1;
+                switch (kind) {
+                case W_MESSAGE: /* the chat of an assigned booking, customer and technician in turn */
+                    v[0] = cu->assigned;
+                    v[1] = (k / (uint64_t)n_cust) % 2 ? cu->tech : cu->id;
+                    nv = 2;
+                    break;
+                case W_BID: /* every (pending booking, technician) pair once */
+                    v[0] = cu->pending;
+                    v[1] = bid_techs[(k / (uint64_t)n_cust) % (uint64_t)n_bid_techs];
+                    nv = 2;
+                    break;
+                case W_UPDATE:
+                    v[0] = cu->assigned;
+                    break;
+                default:
+                    v[0] = cu->id;
+                    break;
+                }
+                if (!PQsendQueryPrepared(pg, w_name[kind], nv, v, NULL, NULL, 0) || !PQpipelineSync(pg)) {
+                    fprintf(stderr, "[writer] send: %s", PQerrorMessage(pg));
+                    atomic_store(&w_failed, 1);
+                    goto out;
+                }
+                sent++;
+                inflight++;
+            }
+            if (inflight > maxin)
+                maxin = inflight;
+        } else if (inflight == 0) {
+            break;
+        }
+        int fl = PQflush(pg);
+        if (fl < 0) {
+            fprintf(stderr, "[writer] flush: %s", PQerrorMessage(pg));
+            atomic_store(&w_failed, 1);
+            goto out;
+        }
+        struct pollfd pfd = {.fd = PQsocket(pg), .events = (short)(POLLIN | (fl ? POLLOUT : 0))};
+        poll(&pfd, 1, 1);
+        if (!PQconsumeInput(pg)) {
+            fprintf(stderr, "[writer] %s", PQerrorMessage(pg));
+            atomic_store(&w_failed, 1);
+            goto out;
+        }
+        int nulls = 0;
+        while (inflight > 0 && !PQisBusy(pg)) {
+            PGresult *r = PQgetResult(pg);
+            if (!r) {
+                if (++nulls > 1)
+                    break;
+                continue;
+            }
+            nulls = 0;
+            ExecStatusType st = PQresultStatus(r);
+            if (st == PGRES_PIPELINE_SYNC) {
+                inflight--;
+                if (cur_err)
+                    errors++;
+                else
+                    committed++;
+                cur_err = 0;
+            } else if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+                cur_err = 1;
+                if (st != PGRES_PIPELINE_ABORTED && shown++ < 5)
+                    fprintf(stderr, "[writer] %s", PQresultErrorMessage(r));
+            }
+            PQclear(r);
+        }
+        atomic_store_explicit(&w_committed, committed, memory_order_relaxed);
+        atomic_store_explicit(&w_errors, errors, memory_order_relaxed);
+        atomic_store_explicit(&w_skipped, skipped, memory_order_relaxed);
+        atomic_store_explicit(&w_inflight_max, maxin, memory_order_relaxed);
+    }
+    /* The end marker: one more update, of customer 0's assigned booking
+     * (customer 0, its technician and the admins receive it). Changes are
+     * published in commit order, so once it arrives everything written
+     * before it has been. */
+    if (PQexitPipelineMode(pg) && PQsetnonblocking(pg, 0) == 0) {
+        const char *v[1] = {cusers[0].assigned};
+        PGresult *r = PQexecParams(pg,
+                                   "update public.bookings set description = $2 || "
+                                   "((extract(epoch from clock_timestamp()) * 1000000)::bigint * 1000)::text "
+                                   "where id = $1::uuid",
+                                   2, NULL, (const char *[]){v[0], marker + 1}, NULL, NULL, 0);
+        if (PQresultStatus(r) == PGRES_COMMAND_OK)
+            atomic_store(&w_marker_sent, now_ns());
+        else
+            fprintf(stderr, "[writer] end marker: %s", PQerrorMessage(pg));
+        PQclear(r);
+    }
+out:
+    PQfinish(pg);
+    return NULL;
+}
+
+/* ---- the run ---- */
+
+static uint64_t get_subscribed(void) { return SUM(subscribed) + SUM(sub_err); }
+
+static int cdc_main(void) {
+    if (!opt.secret) {
+        fprintf(stderr, "tc-loadgen: --pg-changes needs --secret\n");
+        return 2;
+    }
+    if (ws_accept_key(ws_key, strlen(ws_key), ws_accept) < 0)
+        return 1;
+    hb_interval_ns = (int64_t)opt.hb_interval_s * 1000000000LL;
+    load_users();
+    snprintf(marker, sizeof(marker), "\"end%d-%ld=", (int)getpid(), (long)time(NULL));
+    char **toks = cdc_sign_tokens();
+    build_threads(toks);
+    free(toks);
+    for (int i = 0; i < opt.threads; i++)
+        if (pthread_create(&thr[i].th, NULL, thr_main, &thr[i]) != 0) {
+            perror("pthread_create");
+            return 1;
+        }
+    progress("%d clients: %d customers, %d technicians, %d admins; %d bidding technicians", opt.conns, n_cust, n_tech,
+             n_admin, n_bid_techs);
+
+    int64_t c0 = now_ns();
+    atomic_store(&g_phase, PH_CONNECT);
+    wait_until((uint64_t)opt.conns, get_connect_done, 120, "connected");
+    res.opened = (int)SUM(opened);
+    res.failed = (int)SUM(failed);
+    res.connect_s = (double)(max_last(0) - c0) / 1e9;
+    progress("connected %d (%d failed) in %.3f s", res.opened, res.failed, res.connect_s);
+
+    uint64_t want_joins = 0;
+    for (int i = 0; i < opt.conns; i++)
+        want_joins += (uint64_t)cdc_joins_of(cusers[i].role);
+    int64_t j0 = now_ns();
+    atomic_store(&g_phase, PH_JOIN);
+    wait_until(want_joins, get_join_done, 120, "joined");
+    wait_until(SUM(joined), get_subscribed, 120, "subscribed");
+    res.joined = (uint32_t)SUM(joined);
+    res.join_err = (uint32_t)SUM(join_err);
+    double join_s = (double)(now_ns() - j0) / 1e9;
+    uint64_t subscribed = SUM(subscribed), sub_err = SUM(sub_err);
+    progress("joined %u channels (%u refused), %" PRIu64 " subscribed to PostgreSQL (%" PRIu64 " errors) in %.2f s",
+             res.joined, res.join_err, subscribed, sub_err, join_s);
+    atomic_store(&g_phase, PH_HOLD);
+    sleep_s(0.5);
+
+    /* Writes: warm-up, then the measured window. */
+    pthread_t wth;
+    if (pthread_create(&wth, NULL, writer_main, NULL) != 0) {
+        perror("pthread_create");
+        return 1;
+    }
+    progress("writer: %.0f changes/s; %.0f s warm-up + %.0f s measured", opt.change_rate, opt.warmup, opt.duration);
+    sleep_s(opt.warmup);
+    uint64_t k0[5], k1[5];
+    uint64_t d0 = SUM(delivered), w0 = atomic_load(&w_committed), e0 = atomic_load(&w_errors);
+    for (int k = 0; k < 5; k++)
+        k0[k] = sum_field(offsetof(thr_t, kind) + (size_t)k * sizeof(_Atomic uint64_t));
+    proc_sample_t s0 = sample_server(), g0 = sample_pids(opt.pg_pids, opt.npg_pids);
+    double pb0[4], pb1[4];
+    pg_breakdown(pb0);
+    double l0 = self_cpu_s(), mb0, mt0, ms0;
+    machine_cpu(&mb0, &mt0, &ms0);
+    double t0 = now_s();
+    atomic_store(&g_hist_slot, 0);
+    for (double el = 0; el < opt.duration; el = now_s() - t0) {
+        sleep_s(opt.duration - el > 1 ? 1 : opt.duration - el);
+        double e = now_s() - t0;
+        if (e < opt.duration - 0.01)
+            progress("  %.0f s: %.0f committed/s, %.0f delivered/s", e, (double)(atomic_load(&w_committed) - w0) / e,
+                     (double)(SUM(delivered) - d0) / e);
+    }
+    atomic_store(&g_hist_slot, -1);
+    double t1 = now_s();
+    uint64_t d1 = SUM(delivered), w1 = atomic_load(&w_committed), e1 = atomic_load(&w_errors);
+    for (int k = 0; k < 5; k++)
+        k1[k] = sum_field(offsetof(thr_t, kind) + (size_t)k * sizeof(_Atomic uint64_t));
+    proc_sample_t s1 = sample_server(), g1 = sample_pids(opt.pg_pids, opt.npg_pids);
+    pg_breakdown(pb1);
+    double l1 = self_cpu_s(), mb1, mt1, ms1;
+    machine_cpu(&mb1, &mt1, &ms1);
+    double el = t1 - t0;
+
+    /* Stop writing; wait for the end marker (everything committed before
+     * it has then been delivered), then for stragglers on other workers. */
+    int64_t stop_ns = now_ns();
+    atomic_store(&w_stop, 1);
+    pthread_join(wth, NULL);
+    double drain_s = -1;
+    if (atomic_load(&w_marker_sent)) {
+        double ws = now_s();
+        while (!atomic_load(&marker_seen) && now_s() - ws < opt.drain_max)
+            sleep_s(0.005);
+        int64_t seen = atomic_load(&marker_seen);
+        if (seen)
+            drain_s = (double)(seen - stop_ns) / 1e9;
+        else
+            progress("drain: the end marker did not arrive within %.0f s", opt.drain_max);
+        sleep_s(0.3);
+    }
+    uint64_t backlog = SUM(delivered) - d1;
+    res.closed = (uint32_t)SUM(closed);
+    atomic_store(&g_phase, PH_DONE);
+    for (int i = 0; i < opt.threads; i++)
+        pthread_join(thr[i].th, NULL);
+
+    hist_t h;
+    memset(&h, 0, sizeof(h));
+    for (int i = 0; i < opt.threads; i++)
+        hist_merge(&h, &thr[i].hist[0]);
+    double committed = (double)(w1 - w0) / el, delivered = (double)(d1 - d0) / el;
+    double srv = opt.npids ? (s1.cpu_s - s0.cpu_s) / el * 100 : -1;
+    double pgc = opt.npg_pids ? (g1.cpu_s - g0.cpu_s) / el * 100 : -1;
+    double lg = (l1 - l0) / el * 100;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    double mach = mt1 > mt0 ? (mb1 - mb0) / (mt1 - mt0) * 100 * (double)ncpu : 0;
+    double kr[5];
+    for (int k = 0; k < 5; k++)
+        kr[k] = (double)(k1[k] - k0[k]) / el;
+
+    printf("\n== tc-loadgen pg-changes: %d clients (%d customers, %d technicians, %d admins), writer %.0f changes/s, "
+           "%.0f s measured ==\n",
+           opt.conns, n_cust, n_tech, n_admin, opt.change_rate, el);
+    printf("%-28s %d open, %d failed, %u closed later\n", "connections", res.opened, res.failed, res.closed);
+    printf("%-28s %u ok, %u refused; subscribed to PostgreSQL %" PRIu64 " ok, %" PRIu64 " errors (%.2f s)\n",
+           "channels", res.joined, res.join_err, subscribed, sub_err, join_s);
+    printf("%-28s %.0f rows/s (%" PRIu64 " failed, %" PRIu64 " not sent: behind by > 1 s; max %" PRIu64
+           " in flight)\n",
+           "committed by the writer", committed, e1 - e0, atomic_load(&w_skipped), atomic_load(&w_inflight_max));
+    printf("%-28s %.0f msgs/s (bookings %.0f, bids %.0f, messages %.0f, notifications %.0f, other %.0f)\n",
+           "delivered", delivered, kr[0], kr[1], kr[2], kr[3], kr[4]);
+    printf("%-28s p50 %.1f ms, p95 %.1f ms, p99 %.1f ms, max %.1f ms (%" PRIu64 " samples)\n",
+           "commit -> client latency", hist_pct(&h, 50) / 1e6, hist_pct(&h, 95) / 1e6, hist_pct(&h, 99) / 1e6,
+           (double)h.max / 1e6, h.count);
+    if (opt.npids)
+        printf("%-28s %.0f %%\n", "server CPU", srv);
+    double pbp[4];
+    for (int k = 0; k < 4; k++)
+        pbp[k] = (pb1[k] - pb0[k]) / el * 100;
+    if (opt.npg_pids)
+        printf("%-28s %.0f %% (%d processes): writer's backend %.0f %%, server's backends (RLS checks) %.0f %%, "
+               "walsender %.0f %%, other %.0f %%\n",
+               "PostgreSQL CPU", pgc, g1.nprocs, pbp[0], pbp[1], pbp[2], pbp[3]);
+    printf("%-28s %.0f %% (writer included)\n", "loadgen CPU", lg);
+    printf("%-28s %.0f %% of %ld00 %%\n", "machine CPU busy", mach, ncpu);
+    if (drain_s >= 0)
+        printf("%-28s %.2f s from the writer's stop to the end marker's delivery; %" PRIu64
+               " deliveries after the window\n", "drain", drain_s, backlog);
+    else
+        printf("%-28s end marker not delivered within %.0f s; %" PRIu64 " deliveries after the window\n", "drain",
+               opt.drain_max, backlog);
+    if (SUM(other))
+        printf("%-28s %" PRIu64 "\n", "unexpected frames", SUM(other));
+    if (opt.csv) {
+        printf("csv,clients,customers,technicians,admins,target_rate,committed_per_s,write_errors,delivered_per_s,"
+               "bookings_per_s,bids_per_s,messages_per_s,notifications_per_s,p50_us,p95_us,p99_us,max_us,samples,"
+               "server_cpu_pct,pg_cpu_pct,loadgen_cpu_pct,machine_cpu_pct,drain_s,backlog,joins_failed,sub_failed,"
+               "closed,pg_writer_pct,pg_server_pct,pg_walsender_pct,pg_other_pct\n");
+        printf("csv,%d,%d,%d,%d,%.0f,%.0f,%" PRIu64 ",%.0f,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f,%" PRIu64
+               ",%.0f,%.0f,%.0f,%.0f,%.2f,%" PRIu64 ",%u,%" PRIu64 ",%u,%.0f,%.0f,%.0f,%.0f\n",
+               opt.conns, n_cust, n_tech, n_admin, opt.change_rate, committed, e1 - e0, delivered, kr[0], kr[1], kr[2],
+               kr[3], hist_pct(&h, 50) / 1e3, hist_pct(&h, 95) / 1e3, hist_pct(&h, 99) / 1e3, (double)h.max / 1e3,
+               h.count, srv, pgc, lg, mach, drain_s, backlog, res.join_err, sub_err, res.closed, pbp[0], pbp[1], pbp[2],
+               pbp[3]);
+    }
+    free(apikey);
+    int bad = res.failed || !res.opened || atomic_load(&w_failed);
+    return bad ? 1 : 0;
+}
+
 int main(int argc, char **argv) {
     int r = parse_args(argc, argv);
     if (r != 0)
         return r > 0 ? 0 : 2;
     raise_nofile();
+    if (opt.pgc)
+        return cdc_main();
     hb_interval_ns = (int64_t)opt.hb_interval_s * 1000000000LL;
     if (ws_accept_key(ws_key, strlen(ws_key), ws_accept) < 0)
         return 1;

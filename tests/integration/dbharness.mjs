@@ -9,6 +9,9 @@
 //   await stack.db.psqlAs(claims, 'select id from public.bookings')  // rows as that user sees them
 //   await stack.db.rows('select ...')       // rows as the superuser
 //   await stack.stop();                     // server exit 0 asserted, cluster stopped and removed
+//   await stack.db.restart({ mode: 'immediate' })  // PostgreSQL restarted, same port and data
+//   await stack.restartServer()             // a new server on the same port, secret and database
+//   const s = stack.db.session(); await s.run('insert ...')   // one long-lived psql session
 //
 // The cluster comes from `scripts/db.sh start --dir $TMP --port $PORT --fast`
 // (the same script developers use), on a free port below the ephemeral
@@ -28,7 +31,7 @@ import path from 'node:path';
 
 import { createClient } from '@supabase/supabase-js';
 
-import { REPO, T, WebSocket, nowS, sign, startServer, teardown, waitFor, withTimeout } from './harness.mjs';
+import { REPO, Server, T, WebSocket, nowS, sign, startServer, teardown, waitFor, withTimeout } from './harness.mjs';
 
 export { createClient };
 
@@ -264,12 +267,145 @@ export class TestDb {
     return fp;
   }
 
+  /** Stops PostgreSQL, leaving the cluster on disk: mode 'fast' is
+   * `scripts/db.sh stop` (pg_ctl -m fast), 'immediate' is pg_ctl -m
+   * immediate (no shutdown checkpoint: the next start runs crash recovery).
+   * Rejects if it takes longer than timeout ms (PostgreSQL may still be
+   * shutting down then: an immediate shutdown ends that). */
+  async shutdown({ mode = 'fast', timeout = T(60000) } = {}) {
+    for (const p of this.holds) p.kill('SIGKILL');
+    this.holds.clear();
+    let r;
+    if (mode === 'fast') {
+      r = await run(DB_SH, ['stop', '--dir', this.dir], { timeout });
+    } else if (mode === 'immediate') {
+      const args = ['-D', path.join(this.dir, 'data'), '-m', 'immediate', '-w', 'stop'];
+      r = process.getuid?.() === 0
+        ? await run('runuser', ['-u', 'postgres', '--', path.join(PGBIN, 'pg_ctl'), ...args], { timeout })
+        : await run(path.join(PGBIN, 'pg_ctl'), args, { timeout });
+    } else {
+      throw new Error(`shutdown: unknown mode ${mode}`);
+    }
+    if (r.code !== 0) throw new Error(`stopping PostgreSQL (${mode}) failed (exit ${r.code}): ${r.stderr}`);
+  }
+
+  /** Starts the same cluster again on the same port with the same passwords
+   * (`scripts/db.sh start --no-demo`: demo.sql is not run again, so the
+   * restart itself writes nothing to the published tables). */
+  async startAgain() {
+    const e = this.env;
+    const env = { DB_PASSWORD: e.DB_PASSWORD, DB_REPLICATION_PASSWORD: e.DB_REPLICATION_PASSWORD, POSTGRES_PASSWORD: e.DB_SUPERUSER_PASSWORD };
+    let last;
+    for (let attempt = 0; attempt < 20; attempt++) { // the old postmaster's port may linger for a moment
+      last = await run(DB_SH, ['start', '--dir', this.dir, '--port', String(e.DB_PORT), '--fast', '--no-demo'], { env });
+      if (last.code === 0) return;
+      if (!/port .* is taken|could not bind/.test(last.stderr)) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    throw new Error(`scripts/db.sh start (again) failed (exit ${last.code}):\n${last.stderr}`);
+  }
+
+  /** shutdown({mode}) then startAgain(): PostgreSQL restarts on the same
+   * port and data directory (replication slots and all). */
+  async restart({ mode = 'fast', timeout } = {}) {
+    await this.shutdown({ mode, timeout });
+    await this.startAgain();
+  }
+
+  /** A persistent superuser psql session (one backend), for many small
+   * statements without a process per statement; see PgSession. */
+  session() {
+    return new PgSession(this.env);
+  }
+
   async stop() {
     for (const p of this.holds) p.kill('SIGKILL'); // a test that failed before release()
     this.holds.clear();
     const r = await run(DB_SH, ['stop', '--dir', this.dir]);
     fs.rmSync(this.tmp, { recursive: true, force: true });
     if (r.code !== 0) throw new Error(`scripts/db.sh stop failed (exit ${r.code}): ${r.stderr}`);
+  }
+}
+
+/**
+ * One psql process kept open over the unix socket as the superuser:
+ *   const s = db.session();
+ *   const out = await s.run('insert ...; select ...;');   // stdout text (-At)
+ *   s.close();
+ * Requests run one at a time in order. run() rejects with the error text if
+ * the script printed an ERROR (the session goes on: ON_ERROR_STOP is off, so
+ * a failed transaction must be ended by the script itself, e.g. with a
+ * final `rollback`/`commit`), and every pending or later run() rejects once
+ * psql exits (the connection was lost: PostgreSQL restarted, say).
+ * Each request ends with \echo and \warn markers, so its stdout and stderr
+ * are known to be complete.
+ */
+export class PgSession {
+  constructor(env) {
+    this.proc = spawn(path.join(PGBIN, 'psql'), ['-X', '-q', '-At', '-v', 'ON_ERROR_STOP=0', '-h', env.DB_SOCKET_DIR,
+      '-p', env.DB_PORT, '-U', env.DB_SUPERUSER, '-d', env.DB_NAME], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, PGOPTIONS: '-c client_min_messages=error', PGCONNECT_TIMEOUT: '5' },
+    });
+    this.out = '';
+    this.err = '';
+    this.seq = 0;
+    this.queue = []; // {marker, resolve, reject}
+    this.exitCode = null;
+    this.proc.stdout.setEncoding('utf8');
+    this.proc.stderr.setEncoding('utf8');
+    this.proc.stdout.on('data', (d) => { this.out += d; this.pump(); });
+    this.proc.stderr.on('data', (d) => { this.err += d; this.pump(); });
+    this.proc.stdin.on('error', () => {});
+    this.proc.on('close', (code) => {
+      this.exitCode = code ?? -1;
+      const why = new Error(`psql session ended (exit ${code}): ${this.err.trim().slice(-500)}`);
+      why.sessionLost = true;
+      for (const q of this.queue.splice(0)) q.reject(why);
+    });
+  }
+
+  pump() {
+    while (this.queue.length) {
+      const q = this.queue[0];
+      const io = this.out.indexOf(q.marker);
+      const ie = this.err.indexOf(q.marker);
+      if (io < 0 || ie < 0) return;
+      const out = this.out.slice(0, io);
+      const err = this.err.slice(0, ie);
+      this.out = this.out.slice(io + q.marker.length + 1);
+      this.err = this.err.slice(ie + q.marker.length + 1);
+      this.queue.shift();
+      if (/(^|\n)(psql:[^\n]*)?(ERROR|FATAL|PANIC):/.test(err)) {
+        const e = new Error(`SQL failed: ${err.trim()}`);
+        e.stdout = out;
+        q.reject(e);
+      } else {
+        q.resolve(out);
+      }
+    }
+  }
+
+  /** Runs a script; resolves with its stdout. */
+  run(script) {
+    if (this.exitCode !== null) {
+      const e = new Error(`psql session ended (exit ${this.exitCode})`);
+      e.sessionLost = true;
+      return Promise.reject(e);
+    }
+    const marker = `__tc_end_${process.pid}_${++this.seq}__`;
+    return new Promise((resolve, reject) => {
+      this.queue.push({ marker, resolve, reject });
+      this.proc.stdin.write(`${script}\n\\echo ${marker}\n\\warn ${marker}\n`);
+    });
+  }
+
+  /** Ends the session (waits for psql to exit). */
+  async close() {
+    if (this.exitCode !== null) return;
+    const done = new Promise((r) => this.proc.once('close', r));
+    this.proc.stdin.end('\\q\n');
+    await withTimeout(done, T(10000), 'psql session to exit').catch(() => this.proc.kill('SIGKILL'));
   }
 }
 
@@ -324,6 +460,19 @@ export class Stack {
   /** A JWT signed with the server's secret (role authenticated by default). */
   token(claims = {}, { expIn = 3600 } = {}) {
     return sign({ role: 'authenticated', aud: 'authenticated', iat: nowS(), exp: nowS() + expIn, ...claims }, this.secret);
+  }
+
+  /** Stops the server (clean exit asserted) and starts a new one with the
+   * same port, secret, flags and environment on the same database (so the
+   * same replication slot): clients of the old one can reconnect to the
+   * same URL, and their keys and tokens stay valid. whileDown (optional,
+   * async) runs between the two. */
+  async restartServer({ whileDown } = {}) {
+    const old = this.server;
+    await old.stop();
+    if (whileDown) await whileDown(); // e.g. commit changes no server is there to stream
+    this.server = await new Server({ port: old.port, secret: old.secret, flags: old.flags, env: old.env }).start();
+    return this.server;
   }
 
   /** Stops the server (exit 0 and no sanitizer report asserted, as the
