@@ -27,6 +27,10 @@ struct cdc_catalog {
     atomic_int refs;
     size_t n;
     cdc_table_t *t; /* sorted by oid */
+    cdc_pol_terms_t terms;
+    uint8_t *claim_ok;  /* per CLAIM term: cacheable */
+    uint32_t *watch;    /* relations whose changes invalidate cached CLAIM values */
+    size_t nwatch;
 };
 
 static const char *const role_names[CDC_NROLES] = {"anon", "authenticated", "service_role"};
@@ -77,6 +81,38 @@ const char *cdc_cat_sql(void) {
            " WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
            "   AND n.nspname NOT LIKE 'pg_toast%'"
            " ORDER BY c.oid";
+}
+
+/* Zero-argument functions that policies call (pg_depend records them), the
+ * functions their bodies name, transitively, and the relations any of
+ * those bodies name, with whether each is published. Text matching on
+ * prosrc errs on the side of naming too much, which only makes caching
+ * rarer. */
+const char *cdc_cat_functions_sql(void) {
+    return "WITH RECURSIVE roots AS ("
+           "  SELECT DISTINCT p.oid, p.proname, n.nspname FROM pg_depend d"
+           "    JOIN pg_proc p ON p.oid = d.refobjid JOIN pg_namespace n ON n.oid = p.pronamespace"
+           "   WHERE d.classid = 'pg_policy'::regclass AND d.refclassid = 'pg_proc'::regclass AND p.pronargs = 0),"
+           " reach(root, oid) AS ("
+           "  SELECT oid, oid FROM roots"
+           "  UNION"
+           "  SELECT r.root, q.oid FROM reach r JOIN pg_proc f ON f.oid = r.oid"
+           "    JOIN pg_proc q ON q.oid <> f.oid AND f.prosrc ~ ('\\m' || q.proname || '\\s*\\(')"
+           "    JOIN pg_namespace qn ON qn.oid = q.pronamespace"
+           "   WHERE qn.nspname NOT IN ('pg_catalog', 'information_schema'))"
+           " SELECT ro.nspname, ro.proname,"
+           "   bool_and(l.lanname IN ('sql', 'plpgsql')),"
+           "   coalesce(jsonb_agg(DISTINCT jsonb_build_array(c.oid::int8,"
+           "       EXISTS (SELECT 1 FROM pg_publication_tables pt WHERE pt.pubname = $1"
+           "               AND pt.schemaname = cn.nspname AND pt.tablename = c.relname)))"
+           "     FILTER (WHERE c.oid IS NOT NULL), '[]')"
+           " FROM roots ro JOIN reach r ON r.root = ro.oid JOIN pg_proc f ON f.oid = r.oid"
+           " JOIN pg_language l ON l.oid = f.prolang"
+           " LEFT JOIN (pg_class c JOIN pg_namespace cn ON cn.oid = c.relnamespace"
+           "            AND cn.nspname NOT IN ('pg_catalog', 'information_schema')"
+           "            AND cn.nspname NOT LIKE 'pg_toast%' AND c.relkind IN ('r', 'p', 'v', 'm', 'f'))"
+           "   ON f.prosrc ~ ('\\m' || c.relname || '\\M')"
+           " GROUP BY ro.nspname, ro.proname";
 }
 
 /* ---- event limits -------------------------------------------------------- */
@@ -140,111 +176,6 @@ static int apply_limit(void *ud, const char *schema, size_t slen, const char *ta
     return 0;
 }
 
-/* ---- the auth.uid() shortcut --------------------------------------------------- */
-
-/* Length of the leading parenthesized group of s[0..n) if it closes at the
- * very end (so the outer parentheses are redundant), else 0. Quotes are
- * skipped: a ')' in a string literal or identifier is not a parenthesis. */
-static int wrapped(const char *s, size_t n) {
-    if (n < 2 || s[0] != '(' || s[n - 1] != ')')
-        return 0;
-    int depth = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (c == '\'' || c == '"') {
-            for (i++; i < n && s[i] != c; i++)
-                ;
-            continue;
-        }
-        if (c == '(')
-            depth++;
-        else if (c == ')' && --depth == 0 && i != n - 1)
-            return 0;
-    }
-    return depth == 0;
-}
-
-static void trim(const char **s, size_t *n) {
-    while (*n && (**s == ' '))
-        (*s)++, (*n)--;
-    while (*n && (*s)[*n - 1] == ' ')
-        (*n)--;
-    while (wrapped(*s, *n)) {
-        (*s)++;
-        *n -= 2;
-        while (*n && (**s == ' '))
-            (*s)++, (*n)--;
-        while (*n && (*s)[*n - 1] == ' ')
-            (*n)--;
-    }
-}
-
-static size_t uid_term(const char *s, size_t n, const cdc_column_t *cols, size_t ncols, uint8_t *marks) {
-    static const char tail[] = " = ( SELECT auth.uid() AS uid)";
-    size_t tl = sizeof(tail) - 1;
-    if (n <= tl || memcmp(s + n - tl, tail, tl) != 0)
-        return 0;
-    size_t il = n - tl;
-    char name[128];
-    if (il >= 2 && s[0] == '"' && s[il - 1] == '"') {
-        if (il - 2 >= sizeof(name) || memchr(s + 1, '"', il - 2))
-            return 0; /* a doubled quote inside: not worth decoding */
-        memcpy(name, s + 1, il - 2);
-        name[il - 2] = 0;
-    } else {
-        if (il >= sizeof(name))
-            return 0;
-        for (size_t i = 0; i < il; i++)
-            if (!(s[i] == '_' || (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '$'))
-                return 0;
-        memcpy(name, s, il);
-        name[il] = 0;
-    }
-    for (size_t i = 0; i < ncols; i++)
-        if (!strcmp(cols[i].name, name)) {
-            if (marks[i])
-                return 0;
-            marks[i] = 1;
-            return 1;
-        }
-    return 0;
-}
-
-size_t cdc_cat_uid_terms(const char *expr, const cdc_column_t *cols, size_t ncols, uint8_t *marks) {
-    const char *s = expr;
-    size_t n = strlen(expr);
-    trim(&s, &n);
-    /* Split at top-level " OR "; recurse into each part (policies are
-     * joined as "(p1) OR (p2)", and each may be an OR itself). */
-    size_t found = 0, start = 0;
-    int depth = 0, split = 0;
-    for (size_t i = 0; i <= n; i++) {
-        if (i < n) {
-            char c = s[i];
-            if (c == '\'' || c == '"') {
-                for (i++; i < n && s[i] != c; i++)
-                    ;
-                continue;
-            }
-            if (c == '(')
-                depth++;
-            else if (c == ')')
-                depth--;
-        }
-        if (i == n || (depth == 0 && i + 4 <= n && !memcmp(s + i, " OR ", 4))) {
-            if (i == n && !split)
-                return uid_term(s, n, cols, ncols, marks);
-            split = 1;
-            char *part = xstrndup(s + start, i - start);
-            found += cdc_cat_uid_terms(part, cols, ncols, marks);
-            free(part);
-            start = i + 4;
-            i += 3;
-        }
-    }
-    return found;
-}
-
 /* ---- loading --------------------------------------------------------------- */
 
 static void table_clear(cdc_table_t *t) {
@@ -262,7 +193,7 @@ static void table_clear(cdc_table_t *t) {
     free(t->is_pk);
     for (int r = 0; r < CDC_NROLES; r++) {
         free(t->check_sql[r]);
-        free(t->uid_cols[r]);
+        cdc_pol_free(t->plan[r]);
     }
 }
 
@@ -322,8 +253,8 @@ static char *check_sql(const char *qualified, const char *alias, const char *per
     return s;
 }
 
-static void set_role(cdc_table_t *t, int role, int can_select, int bypass, const char *alias, const char *permissive,
-                     const char *restrictive) {
+static void set_role(cdc_catalog_t *c, cdc_table_t *t, int role, int can_select, int bypass, const char *alias,
+                     const char *permissive, const char *restrictive) {
     if (!can_select)
         t->vis[role] = CDC_VIS_NEVER;
     else if (!t->rls || bypass)
@@ -335,13 +266,8 @@ static void set_role(cdc_table_t *t, int role, int can_select, int bypass, const
     else {
         t->vis[role] = CDC_VIS_CHECK;
         t->check_sql[role] = check_sql(t->qualified, alias, permissive, restrictive);
-        if (!restrictive && t->ncols) {
-            uint8_t *marks = xcalloc(t->ncols, 1);
-            if (cdc_cat_uid_terms(permissive, t->cols, t->ncols, marks))
-                t->uid_cols[role] = marks;
-            else
-                free(marks);
-        }
+        if (!restrictive)
+            t->plan[role] = cdc_pol_compile(permissive, t->cols, t->ncols, t->oid, &c->terms);
     }
 }
 
@@ -349,7 +275,56 @@ static const char *cell(const PGresult *r, int row, int col) {
     return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
 }
 
-cdc_catalog_t *cdc_cat_load(const PGresult *r, const char *limits, char *err, size_t errlen) {
+/* Which CLAIM terms may be cached, and the relations to watch for them. */
+static void load_functions(cdc_catalog_t *c, const PGresult *fns) {
+    size_t n = c->terms.nclaims;
+    c->claim_ok = xcalloc(n ? n : 1, 1);
+    if (!fns || PQresultStatus(fns) != PGRES_TUPLES_OK || PQnfields(fns) != 4)
+        return; /* nothing cached: every claims term goes to the database */
+    for (size_t i = 0; i < n; i++) {
+        const char *fn = c->terms.fn[i];
+        const char *dot = strchr(fn, '.');
+        for (int row = 0; row < PQntuples(fns); row++) {
+            const char *nsp = PQgetvalue(fns, row, 0), *name = PQgetvalue(fns, row, 1);
+            int same = dot ? (strlen(nsp) == (size_t)(dot - fn) && !strncmp(nsp, fn, (size_t)(dot - fn)) &&
+                              !strcmp(name, dot + 1))
+                           : !strcmp(name, fn);
+            if (!same || PQgetvalue(fns, row, 2)[0] != 't')
+                continue;
+            json_t *rels = json_loads(PQgetvalue(fns, row, 3), 0, NULL);
+            int ok = json_is_array(rels);
+            size_t k;
+            json_t *rel;
+            json_array_foreach(rels, k, rel) {
+                if (!json_is_true(json_array_get(rel, 1))) {
+                    ok = 0; /* reads something the stream does not show */
+                    break;
+                }
+            }
+            if (ok) {
+                json_array_foreach(rels, k, rel) {
+                    c->watch = xrealloc(c->watch, (c->nwatch + 1) * sizeof(*c->watch));
+                    c->watch[c->nwatch++] = (uint32_t)json_integer_value(json_array_get(rel, 0));
+                }
+                c->claim_ok[i] = 1;
+            }
+            json_decref(rels);
+        }
+    }
+}
+
+const cdc_pol_terms_t *cdc_cat_terms(const cdc_catalog_t *c) { return &c->terms; }
+int cdc_cat_claim_cacheable(const cdc_catalog_t *c, size_t term) {
+    return term < c->terms.nclaims && c->claim_ok[term];
+}
+int cdc_cat_watched(const cdc_catalog_t *c, uint32_t relid) {
+    for (size_t i = 0; i < c->nwatch; i++)
+        if (c->watch[i] == relid)
+            return 1;
+    return 0;
+}
+
+cdc_catalog_t *cdc_cat_load(const PGresult *r, const PGresult *fns, const char *limits, char *err, size_t errlen) {
     if (PQresultStatus(r) != PGRES_TUPLES_OK || PQnfields(r) != 13) {
         snprintf(err, errlen, "catalog query failed: %s", PQresultErrorMessage(r));
         return NULL;
@@ -379,9 +354,10 @@ cdc_catalog_t *cdc_cat_load(const PGresult *r, const char *limits, char *err, si
             }
             limits_walk(limits, apply_limit, t, err, errlen);
         }
-        set_role(t, cdc_cat_role(PQgetvalue(r, i, 8)), PQgetvalue(r, i, 9)[0] == 't', PQgetvalue(r, i, 10)[0] == 't',
+        set_role(c, t, cdc_cat_role(PQgetvalue(r, i, 8)), PQgetvalue(r, i, 9)[0] == 't', PQgetvalue(r, i, 10)[0] == 't',
                  PQgetvalue(r, i, 4), cell(r, i, 11), cell(r, i, 12));
     }
+    load_functions(c, fns);
     return c;
 }
 
@@ -396,6 +372,9 @@ void cdc_cat_unref(cdc_catalog_t *c) {
     for (size_t i = 0; i < c->n; i++)
         table_clear(&c->t[i]);
     free(c->t);
+    cdc_pol_terms_clear(&c->terms);
+    free(c->claim_ok);
+    free(c->watch);
     free(c);
 }
 

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "cdc/filter.h"
+#include "cdc/policy.h"
 
 enum { CDC_ROLE_ANON = 0, CDC_ROLE_AUTHENTICATED, CDC_ROLE_SERVICE, CDC_NROLES };
 typedef enum { CDC_VIS_NEVER = 0, CDC_VIS_ALWAYS, CDC_VIS_CHECK } cdc_vis_t;
@@ -42,27 +43,30 @@ typedef struct {
     cdc_vis_t vis[CDC_NROLES];
     char *check_sql[CDC_NROLES]; /* CDC_VIS_CHECK: $1 = JSON array of row images; returns the
                                     1-based positions of visible rows */
-    /* CDC_VIS_CHECK shortcut: columns c such that one of the role's
-     * permissive policies is, at its top level, an OR with the term
-     * `c = (SELECT auth.uid())`, and no restrictive policy applies. A row
-     * whose c equals the subscriber's `sub` claim is visible without asking
-     * the database (that OR is true). NULL when there is none. */
-    uint8_t *uid_cols[CDC_NROLES];
+    /* CDC_VIS_CHECK without restrictive policies: the permissive
+     * expression compiled by cdc/policy, to decide rows without the
+     * database when it can. NULL otherwise. */
+    cdc_policy_t *plan[CDC_NROLES];
 } cdc_table_t;
 
 typedef struct cdc_catalog cdc_catalog_t;
 
-/* The catalog query; $1 is the publication name. */
+/* The catalog queries, run together; $1 is the publication name. The
+ * first lists tables, the second the functions policies call without
+ * arguments and the relations their bodies name (so a cached value of
+ * `(SELECT is_admin())` can be dropped when one of those tables changes). */
 const char *cdc_cat_sql(void);
+const char *cdc_cat_functions_sql(void);
 
 /* Per-table event limits: "schema.table:EVENT[|EVENT...][,...]", e.g.
  * "public.messages:INSERT,public.payments:INSERT". Returns 0, or -1 with a
  * reason in err. An empty or NULL spec means no limits. */
 int cdc_cat_limits_check(const char *spec, char *err, size_t errlen);
 
-/* Builds a catalog from the result of cdc_cat_sql() (one reference for
- * the caller), or NULL with a reason in err. limits: as above (checked). */
-cdc_catalog_t *cdc_cat_load(const PGresult *r, const char *limits, char *err, size_t errlen);
+/* Builds a catalog from the results of cdc_cat_sql() and
+ * cdc_cat_functions_sql() (one reference for the caller), or NULL with a
+ * reason in err. limits: as above (checked). */
+cdc_catalog_t *cdc_cat_load(const PGresult *r, const PGresult *fns, const char *limits, char *err, size_t errlen);
 cdc_catalog_t *cdc_cat_ref(cdc_catalog_t *c);
 void cdc_cat_unref(cdc_catalog_t *c);
 
@@ -71,10 +75,14 @@ const cdc_table_t *cdc_cat_by_oid(const cdc_catalog_t *c, uint32_t oid);
 size_t cdc_cat_count(const cdc_catalog_t *c);
 const cdc_table_t *cdc_cat_at(const cdc_catalog_t *c, size_t i);
 
-/* Marks in cols[] (ncols flags) the columns that form `col = (SELECT
- * auth.uid())` terms at the top level of the OR-ed expression expr (as
- * pg_get_expr prints policies). Returns how many it marked. */
-size_t cdc_cat_uid_terms(const char *expr, const cdc_column_t *cols, size_t ncols, uint8_t *marks);
+/* The CLAIM terms and ROW predicates the plans refer to. A CLAIM term may
+ * be cached per subscriber when cdc_cat_claim_cacheable says so: its
+ * function (and every function its body names) is SQL or PL/pgSQL and
+ * every relation those bodies name is published, so a change that could
+ * alter its value is seen in the stream (cdc_cat_watched). */
+const cdc_pol_terms_t *cdc_cat_terms(const cdc_catalog_t *c);
+int cdc_cat_claim_cacheable(const cdc_catalog_t *c, size_t term);
+int cdc_cat_watched(const cdc_catalog_t *c, uint32_t relid);
 
 /* The request role of a token's role claim: anon, authenticated,
  * service_role; anything else counts as anon (least privilege). */

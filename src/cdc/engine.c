@@ -81,6 +81,11 @@ struct client {
     int role;
     char *claims;
     char *sub;             /* the claims' sub, or NULL */
+    uint8_t sub_uuid;      /* sub is a canonical lowercase uuid */
+    uint8_t claims_bad;    /* its claims made a check fail: it is shown nothing until they change */
+    int8_t *cvals;         /* cached CLAIM term values, valid while cgen/ccat match */
+    uint64_t cgen;
+    const cdc_catalog_t *ccat;
     /* per-batch scratch */
     uint64_t batch;
     uint32_t group;
@@ -97,8 +102,10 @@ typedef struct {
     uint8_t *ok;           /* per match, filled when authorized */
     buf_t *data;
     buf_t *row;            /* row image, JSON object, for checks */
-    uint16_t nuv;          /* values of the catalog's uid_cols columns, for the shortcut */
-    struct uid_val { uint16_t col; char *val; } *uv;
+    const cdc_catalog_t *cat; /* the catalog uv and preds were computed with (compared, not held) */
+    uint16_t nuv, npreds;  /* what the policy plans need of the row (keep_policy_inputs) */
+    struct uid_val { uint16_t col; uint8_t unknown; char *val; } *uv;
+    struct pred_val { uint32_t pred; int8_t val; } *preds;
 } change_t;
 
 typedef struct tx tx_t;
@@ -154,6 +161,7 @@ static struct {
     size_t nneeds;
     uint64_t retry_at;
     uint64_t batch_no;
+    uint64_t claims_gen;   /* bumped by changes to tables cached CLAIM values depend on */
 
     cdc_cell_t *cells;
     uint8_t *unknown;
@@ -216,6 +224,8 @@ static int written_has(uint64_t mark) {
 
 /* ---- client table --------------------------------------------------------- */
 
+static char *claims_sub(const char *claims);
+
 static client_t **client_slot(uint64_t id) {
     client_t **p = &E.ctab[id & (E.ccap - 1)];
     while (*p && (*p)->id != id)
@@ -231,7 +241,36 @@ static void client_unref(client_t *c) {
     free(c->topic);
     free(c->claims);
     free(c->sub);
+    free(c->cvals);
     free(c);
+}
+
+static int canonical_uuid(const char *s) {
+    if (!s || strlen(s) != 36)
+        return 0;
+    for (int i = 0; i < 36; i++) {
+        char ch = s[i];
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (ch != '-')
+                return 0;
+        } else if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void client_set_claims(client_t *c, int role, char *claims) {
+    free(c->claims);
+    free(c->sub);
+    free(c->cvals);
+    c->claims = claims;
+    c->role = role;
+    c->sub = claims_sub(claims);
+    c->sub_uuid = (uint8_t)canonical_uuid(c->sub);
+    c->claims_bad = 0;
+    c->cvals = NULL;
+    c->ccat = NULL;
 }
 
 static char *claims_sub(const char *claims) {
@@ -290,33 +329,53 @@ static void change_clear(change_t *c) {
     for (uint16_t i = 0; i < c->nuv; i++)
         free(c->uv[i].val);
     free(c->uv);
+    free(c->preds);
 }
 
-/* Keeps the values the auth.uid() shortcut compares (see cdc_table_t). */
-static void keep_uid_values(change_t *ch, const cdc_table_t *tb, const cdc_change_t *cc) {
-    for (size_t i = 0; i < tb->ncols && i < cc->ncols; i++) {
-        int wanted = 0;
-        for (int r = 0; r < CDC_NROLES; r++)
-            wanted |= tb->uid_cols[r] && tb->uid_cols[r][i];
-        if (!wanted || cc->unknown[i] || !cc->cells[i].data)
-            continue;
-        ch->uv = xrealloc(ch->uv, (ch->nuv + 1u) * sizeof(*ch->uv));
-        ch->uv[ch->nuv].col = (uint16_t)i;
-        ch->uv[ch->nuv].val = xstrndup(cc->cells[i].data, cc->cells[i].len);
-        ch->nuv++;
+/* What the policy plans of tb need from the row, kept while the pgoutput
+ * bytes are valid: the values of columns UID terms compare, and which of
+ * the table's ROW predicates hold. */
+static void keep_policy_inputs(change_t *ch, const cdc_table_t *tb, const cdc_change_t *cc) {
+    for (int r = 0; r < CDC_NROLES; r++) {
+        const cdc_policy_t *p = tb->plan[r];
+        for (size_t i = 0; p && i < p->n; i++)
+            for (size_t k = 0; k < p->d[i].n; k++) {
+                const pol_term_t *t = &p->d[i].t[k];
+                if (t->kind != POL_UID || t->arg >= cc->ncols)
+                    continue;
+                int have = 0;
+                for (uint16_t v = 0; v < ch->nuv; v++)
+                    have |= ch->uv[v].col == t->arg;
+                if (have)
+                    continue;
+                ch->uv = xrealloc(ch->uv, (ch->nuv + 1u) * sizeof(*ch->uv));
+                ch->uv[ch->nuv].col = (uint16_t)t->arg;
+                /* unknown (unchanged TOAST, not in a key-only old row) and NULL stay NULL:
+                 * never equal, and only an exact decision may use that (see uid_eq) */
+                ch->uv[ch->nuv].unknown = cc->unknown[t->arg];
+                ch->uv[ch->nuv].val = cc->unknown[t->arg] || !cc->cells[t->arg].data
+                                          ? NULL
+                                          : xstrndup(cc->cells[t->arg].data, cc->cells[t->arg].len);
+                ch->nuv++;
+            }
     }
-}
-
-/* 1 if a uid_cols column of the row holds the subscriber's sub: one OR-ed
- * term of its policies is then true, so the row is visible. */
-static int uid_shortcut(const change_t *ch, const cdc_table_t *tb, const client_t *c) {
-    const uint8_t *cols = tb->uid_cols[c->role];
-    if (!cols || !c->sub)
-        return 0;
-    for (uint16_t i = 0; i < ch->nuv; i++)
-        if (ch->uv[i].col < tb->ncols && cols[ch->uv[i].col] && !strcmp(ch->uv[i].val, c->sub))
-            return 1;
-    return 0;
+    const cdc_pol_terms_t *terms = cdc_cat_terms(E.cat);
+    for (size_t i = 0; i < terms->nrows; i++) {
+        if (terms->row_table[i] != tb->oid)
+            continue;
+        /* a predicate on an unknown value is unknown: counted as not
+         * proven, and the plan then cannot decide "false" from it */
+        int v = cdc_filter_match(terms->rows[i], cc->cells, cc->unknown);
+        const size_t *cols;
+        size_t nc = cdc_filter_columns(terms->rows[i], &cols);
+        int unknown = 0;
+        for (size_t k = 0; k < nc; k++)
+            unknown |= cols[k] < cc->ncols && cc->unknown[cols[k]];
+        ch->preds = xrealloc(ch->preds, (ch->npreds + 1u) * sizeof(*ch->preds));
+        ch->preds[ch->npreds].pred = (uint32_t)i;
+        ch->preds[ch->npreds].val = unknown ? -1 : (int8_t)v;
+        ch->npreds++;
+    }
 }
 
 static void tx_free(tx_t *t) {
@@ -391,6 +450,8 @@ static void on_change(const pgo_msg_t *m) {
     if (cdc_subs_change_from_msg(m, E.cells, E.unknown, &cc) < 0)
         return;
     const cdc_table_t *tb = E.cat ? cdc_cat_by_oid(E.cat, m->rel->relid) : NULL;
+    if (E.cat && cdc_cat_watched(E.cat, m->rel->relid))
+        E.claims_gen++; /* cached (SELECT is_admin())-like values may have changed */
     if (tb && !(tb->events & cc.event))
         return; /* the server does not publish this event for the table */
     size_t nm = cdc_subs_match(E.subs, &cc, &E.mbuf, &E.mcap);
@@ -420,8 +481,10 @@ static void on_change(const pgo_msg_t *m) {
     }
     if (!tb || tb->rls)
         ch->row = row_image(&cc, m->rel, tb);
-    if (tb && tb->rls && tb->ncols == cc.ncols)
-        keep_uid_values(ch, tb, &cc);
+    if (tb && tb->rls && tb->ncols == cc.ncols) {
+        ch->cat = E.cat;
+        keep_policy_inputs(ch, tb, &cc);
+    }
 }
 
 /* ---- publishing ------------------------------------------------------------ */
@@ -506,12 +569,29 @@ static int need_cmp(const void *a, const void *b) {
 /* Groups: subscribers with the same role and claims see the same rows.
  * A batch may hold thousands of distinct claims: found by hash. */
 typedef struct {
-    client_t **first; /* a client of each group, for its role and claims */
+    client_t **first;  /* a client of each group, for its role and claims */
+    uint8_t *refresh;  /* per group: ask for its CLAIM term values in this batch */
+    int8_t **vals;     /* per group: the values that came back */
     size_t n, cap;
-    uint32_t *slots;  /* open addressing: group index + 1, 0 = empty */
-    uint64_t *hashes; /* per group */
+    uint32_t *slots;   /* open addressing: group index + 1, 0 = empty */
+    uint64_t *hashes;  /* per group */
     size_t nslots;
 } groups_t;
+
+/* One statement of the authorization pipeline. */
+typedef enum { ST_CLAIMS_SET, ST_CLAIM_VALUES, ST_ROWS } st_kind_t;
+typedef struct {
+    st_kind_t kind;
+    uint32_t g;
+    size_t from, to; /* ST_ROWS: E.needs[from..to) */
+} st_info_t;
+
+static struct {
+    groups_t gs;
+    st_info_t *st;
+    size_t nst;
+    uint64_t gen;    /* claims_gen when the batch's values were asked for */
+} A;
 
 static uint64_t claims_hash(const client_t *c) {
     uint64_t h = 1469598103934665603ull ^ (uint64_t)c->role;
@@ -520,10 +600,22 @@ static uint64_t claims_hash(const client_t *c) {
     return h;
 }
 
+static void groups_reset(groups_t *gs) {
+    for (size_t i = 0; i < gs->n; i++)
+        free(gs->vals[i]);
+    gs->n = 0;
+    if (gs->slots)
+        memset(gs->slots, 0, gs->nslots * sizeof(*gs->slots));
+}
+
 static void groups_free(groups_t *gs) {
+    groups_reset(gs);
     free(gs->first);
+    free(gs->refresh);
+    free(gs->vals);
     free(gs->slots);
     free(gs->hashes);
+    memset(gs, 0, sizeof(*gs));
 }
 
 static void groups_rehash(groups_t *gs) {
@@ -557,25 +649,84 @@ static uint32_t group_of(groups_t *gs, client_t *c) {
         gs->cap = gs->cap ? gs->cap * 2 : 16;
         gs->first = xrealloc(gs->first, gs->cap * sizeof(*gs->first));
         gs->hashes = xrealloc(gs->hashes, gs->cap * sizeof(*gs->hashes));
+        gs->refresh = xrealloc(gs->refresh, gs->cap);
+        gs->vals = xrealloc(gs->vals, gs->cap * sizeof(*gs->vals));
     }
     gs->first[gs->n] = c;
     gs->hashes[gs->n] = h;
+    gs->refresh[gs->n] = 0;
+    gs->vals[gs->n] = NULL;
     gs->slots[k] = (uint32_t)gs->n + 1;
     c->batch = E.batch_no;
     c->group = (uint32_t)gs->n++;
     return c->group;
 }
 
+/* ---- deciding in the server ---- */
+
+typedef struct {
+    const change_t *ch;
+    const client_t *c;
+    const cdc_table_t *tb;
+} decide_ud_t;
+
+static int uid_eq(void *ud, uint32_t col) {
+    const decide_ud_t *d = ud;
+    for (uint16_t i = 0; i < d->ch->nuv; i++) {
+        if (d->ch->uv[i].col != col)
+            continue;
+        const char *v = d->ch->uv[i].val;
+        if (d->ch->uv[i].unknown)
+            return -1;
+        if (!v || !d->c->sub)
+            return 0; /* NULL = x and x = NULL are never true */
+        if (!strcmp(v, d->c->sub))
+            return 1;
+        /* Different text is a different value only when both are
+         * canonical: pgoutput prints uuids in lowercase. */
+        return d->c->sub_uuid && col < d->tb->ncols && d->tb->cols[col].type &&
+                       !strcmp(d->tb->cols[col].type, "uuid")
+                   ? 0
+                   : -1;
+    }
+    return -1;
+}
+
+static int row_pred(void *ud, uint32_t pred) {
+    const decide_ud_t *d = ud;
+    for (uint16_t i = 0; i < d->ch->npreds; i++)
+        if (d->ch->preds[i].pred == pred)
+            return d->ch->preds[i].val;
+    return -1;
+}
+
+static int claims_valid(const client_t *c) { return c->cvals && c->ccat == E.cat && c->cgen == E.claims_gen; }
+
+/* 1 visible, 0 not, -1 ask the database (the plan cannot tell). */
+static int decide(const change_t *ch, const cdc_table_t *tb, client_t *c, int *wants_claims) {
+    const cdc_policy_t *p = tb->plan[c->role];
+    if (!p || ch->cat != E.cat)
+        return -1;
+    decide_ud_t ud = {ch, c, tb};
+    cdc_pol_input_t in = {uid_eq, row_pred, claims_valid(c) ? c->cvals : NULL, &ud};
+    int r = cdc_pol_decide(p, &in);
+    if (r < 0 && !in.claim && cdc_cat_terms(E.cat)->nclaims)
+        *wants_claims = 1;
+    return r;
+}
+
 static void on_auth(void *ud, PGresult *const *results, int n, const char *error);
 static void pump(void);
 static void request_catalog(void);
 
-/* Decides what needs no check and collects what does. Returns the number
- * of checks (E.needs), or -1 if a table is missing from the catalog. */
+/* Decides what it can and collects what the database must judge (E.needs).
+ * Returns the number of statements the batch needs (0: publish now), or
+ * -1 if a table is missing from the catalog. */
 static long plan_batch(tx_t *batch, groups_t *gs) {
     E.batch_no++;
     E.nneeds = 0;
-    size_t cap = 0;
+    groups_reset(gs);
+    size_t cap = 0, refresh = 0;
     for (tx_t *t = batch; t; t = t->next)
         for (size_t i = 0; i < t->n; i++) {
             change_t *ch = &t->ch[i];
@@ -591,11 +742,22 @@ static long plan_batch(tx_t *batch, groups_t *gs) {
             for (uint32_t k = 0; k < ch->nm; k++) {
                 client_t *c = ch->m[k].owner;
                 cdc_vis_t v = c->dead ? CDC_VIS_NEVER : tb->vis[c->role];
-                if (v == CDC_VIS_CHECK && uid_shortcut(ch, tb, c))
-                    v = CDC_VIS_ALWAYS;
                 ch->ok[k] = v == CDC_VIS_ALWAYS;
-                if (v != CDC_VIS_CHECK || !ch->row)
+                if (v != CDC_VIS_CHECK || c->claims_bad)
+                    continue;
+                if (!ch->row)
                     continue; /* no row image (RLS turned on since): not delivered */
+                int wants = 0;
+                int r = decide(ch, tb, c, &wants);
+                if (wants) {
+                    uint32_t g = group_of(gs, c);
+                    refresh += !gs->refresh[g];
+                    gs->refresh[g] = 1;
+                }
+                if (r >= 0) {
+                    ch->ok[k] = (uint8_t)r;
+                    continue;
+                }
                 if (E.nneeds == cap) {
                     cap = cap ? cap * 2 : 64;
                     E.needs = xrealloc(E.needs, cap * sizeof(*E.needs));
@@ -611,28 +773,68 @@ static long plan_batch(tx_t *batch, groups_t *gs) {
                 E.needs[w++] = E.needs[i];
         E.nneeds = w;
     }
-    return (long)E.nneeds;
+    return (long)(E.nneeds + refresh);
 }
 
-/* One pipeline: per group, set its claims and role, then one statement per
- * table with every row of the batch that group must be judged on. */
-static int start_checks(groups_t *gs) {
-    size_t cap = 16, n = 0;
-    db_stmt_t *st = xmalloc(cap * sizeof(*st));
-    const char **params = xmalloc(2 * (E.nneeds + gs->n) * sizeof(*params) + sizeof(*params));
-    buf_t **rows = xcalloc(E.nneeds + 1, sizeof(*rows));
-    size_t np = 0, nrows = 0;
-    for (size_t i = 0; i < E.nneeds;) {
-        uint32_t g = E.needs[i].g;
-        if (n + 2 > cap) {
-            cap *= 2;
-            st = xrealloc(st, cap * sizeof(*st));
+/* The cacheable CLAIM terms as one row: SELECT t0, t1, ... (non-cacheable
+ * ones are not asked; they stay unknown). NULL if there are none. */
+static char *claim_values_sql(void) {
+    const cdc_pol_terms_t *t = cdc_cat_terms(E.cat);
+    buf_t *b = buf_new(64);
+    buf_puts(&b, "SELECT ");
+    int any = 0;
+    for (size_t i = 0; i < t->nclaims; i++) {
+        if (any)
+            buf_puts(&b, ", ");
+        if (cdc_cat_claim_cacheable(E.cat, i)) {
+            buf_puts(&b, t->claims[i]);
+            any = 1;
+        } else {
+            buf_puts(&b, "NULL::boolean");
         }
+    }
+    buf_putc(&b, 0);
+    char *s = any ? xstrdup((const char *)b->data) : NULL;
+    buf_unref(b);
+    return s;
+}
+
+static void add_st(size_t *cap, db_stmt_t **st, db_stmt_t s, st_info_t info) {
+    if (A.nst == *cap) {
+        *cap = *cap ? *cap * 2 : 16;
+        *st = xrealloc(*st, *cap * sizeof(**st));
+        A.st = xrealloc(A.st, *cap * sizeof(*A.st));
+    }
+    (*st)[A.nst] = s;
+    A.st[A.nst++] = info;
+}
+
+/* One pipeline: per group, set its claims and role, ask for its CLAIM term
+ * values if they are stale, then one statement per table with every row
+ * of the batch that group must be judged on. */
+static int start_checks(groups_t *gs) {
+    size_t cap = 0;
+    db_stmt_t *st = NULL;
+    A.nst = 0;
+    A.gen = E.claims_gen;
+    char *cv = claim_values_sql();
+    const char **params = xmalloc((2 * gs->n + E.nneeds + 1) * sizeof(*params));
+    buf_t **rows = xcalloc(E.nneeds + 1, sizeof(*rows));
+    size_t np = 0, nrows = 0, i = 0;
+    for (uint32_t g = 0; g < gs->n; g++) {
+        int has_rows = i < E.nneeds && E.needs[i].g == g;
+        int ask = gs->refresh[g] && cv;
+        if (!has_rows && !ask)
+            continue;
         params[np] = gs->first[g]->claims;
         params[np + 1] = cdc_cat_role_name(gs->first[g]->role);
-        st[n++] = (db_stmt_t){"SELECT set_config('request.jwt.claims', $1, true), set_config('role', $2, true)", 2,
-                              &params[np]};
+        add_st(&cap, &st,
+               (db_stmt_t){"SELECT set_config('request.jwt.claims', $1, true), set_config('role', $2, true)", 2,
+                           &params[np]},
+               (st_info_t){ST_CLAIMS_SET, g, 0, 0});
         np += 2;
+        if (ask)
+            add_st(&cap, &st, (db_stmt_t){cv, 0, NULL}, (st_info_t){ST_CLAIM_VALUES, g, 0, 0});
         while (i < E.nneeds && E.needs[i].g == g) {
             size_t j = i;
             buf_t *b = buf_new(256);
@@ -646,46 +848,46 @@ static int start_checks(groups_t *gs) {
             buf_putc(&b, 0);
             rows[nrows++] = b;
             const cdc_table_t *tb = cdc_cat_by_oid(E.cat, E.needs[i].oid);
-            if (n + 1 > cap) {
-                cap *= 2;
-                st = xrealloc(st, cap * sizeof(*st));
-            }
             params[np] = (const char *)b->data;
-            st[n++] = (db_stmt_t){tb->check_sql[gs->first[g]->role], 1, &params[np]};
+            add_st(&cap, &st, (db_stmt_t){tb->check_sql[gs->first[g]->role], 1, &params[np]},
+                   (st_info_t){ST_ROWS, g, i, j});
             np++;
             i = j;
         }
     }
     met_add(M_CDC_CHECKS, (int64_t)E.nneeds);
-    db_req_t *r = db_run(E.db, NULL, NULL, st, (int)n, on_auth, NULL);
-    for (size_t i = 0; i < nrows; i++)
-        buf_unref(rows[i]);
+    db_req_t *r = db_run(E.db, NULL, NULL, st, (int)A.nst, on_auth, NULL);
+    for (size_t k = 0; k < nrows; k++)
+        buf_unref(rows[k]);
     free(rows);
     free(params);
     free(st);
+    free(cv);
     return r ? 0 : -1;
 }
 
-/* Results come in statement order: a claims setter, then one check per
- * (group, table) run of E.needs, in the order start_checks wrote them. */
 static void apply_checks(PGresult *const *results, int n) {
-    int k = 0;
-    for (size_t i = 0; i < E.nneeds;) {
-        uint32_t g = E.needs[i].g;
-        k++; /* set_config */
-        while (i < E.nneeds && E.needs[i].g == g) {
-            size_t j = i;
-            while (j < E.nneeds && E.needs[j].g == g && E.needs[j].oid == E.needs[i].oid)
-                j++;
-            const PGresult *r = k < n ? results[k] : NULL;
-            if (r && PQresultStatus(r) == PGRES_TUPLES_OK)
-                for (int row = 0; row < PQntuples(r); row++) {
-                    long o = strtol(PQgetvalue(r, row, 0), NULL, 10);
-                    if (o >= 1 && (size_t)o <= j - i)
-                        E.needs[i + (size_t)o - 1].visible = 1;
-                }
-            k++;
-            i = j;
+    groups_t *gs = &A.gs;
+    size_t nclaims = cdc_cat_terms(E.cat)->nclaims;
+    for (size_t k = 0; k < A.nst && (int)k < n; k++) {
+        const st_info_t *si = &A.st[k];
+        const PGresult *r = results[k];
+        if (PQresultStatus(r) != PGRES_TUPLES_OK)
+            continue;
+        if (si->kind == ST_CLAIM_VALUES && PQntuples(r) == 1 && (size_t)PQnfields(r) == nclaims) {
+            int8_t *v = xmalloc(nclaims ? nclaims : 1);
+            for (size_t c = 0; c < nclaims; c++)
+                v[c] = !cdc_cat_claim_cacheable(E.cat, c) ? -1
+                       : PQgetisnull(r, 0, (int)c)        ? 0 /* NULL is not true */
+                                                          : PQgetvalue(r, 0, (int)c)[0] == 't';
+            free(gs->vals[si->g]);
+            gs->vals[si->g] = v;
+        } else if (si->kind == ST_ROWS) {
+            for (int row = 0; row < PQntuples(r); row++) {
+                long o = strtol(PQgetvalue(r, row, 0), NULL, 10);
+                if (o >= 1 && (size_t)o <= si->to - si->from)
+                    E.needs[si->from + (size_t)o - 1].visible = 1;
+            }
         }
     }
 }
@@ -704,13 +906,26 @@ static int find_need(uint32_t g, uint32_t oid, change_t *c) {
 }
 
 static void finish_batch(tx_t *batch) {
+    groups_t *gs = &A.gs;
+    size_t nclaims = cdc_cat_terms(E.cat)->nclaims;
     for (tx_t *t = batch; t; t = t->next)
         for (size_t i = 0; i < t->n; i++) {
             change_t *ch = &t->ch[i];
             const cdc_table_t *tb = cdc_cat_by_oid(E.cat, ch->relid);
             for (uint32_t k = 0; k < ch->nm; k++) {
                 client_t *c = ch->m[k].owner;
-                if (ch->ok[k] || !tb || c->dead || tb->vis[c->role] != CDC_VIS_CHECK || c->batch != E.batch_no)
+                if (c->dead || c->batch != E.batch_no)
+                    continue;
+                int8_t *v = c->group < gs->n ? gs->vals[c->group] : NULL;
+                if (v && !claims_valid(c)) {
+                    /* cache what came back for the next batches */
+                    free(c->cvals);
+                    c->cvals = xmalloc(nclaims ? nclaims : 1);
+                    memcpy(c->cvals, v, nclaims);
+                    c->cgen = A.gen;
+                    c->ccat = E.cat;
+                }
+                if (ch->ok[k] || !tb || tb->vis[c->role] != CDC_VIS_CHECK)
                     continue;
                 ch->ok[k] = (uint8_t)find_need(c->group, tb->oid, ch);
             }
@@ -728,31 +943,45 @@ static void requeue_front(tx_t *batch) {
     E.qhead = batch;
 }
 
+/* A statement failed for group g's claims (a sub that is not a uuid, a
+ * policy that raises for them): everyone with those claims is shown
+ * nothing from RLS tables until their token changes, and the batch is
+ * judged again without them. */
+static void blame_group(tx_t *batch, uint32_t g, const char *why) {
+    const client_t *first = A.gs.first[g];
+    log_warn("postgres changes: a subscriber's claims make the row-level security check fail; it receives nothing "
+             "from tables with RLS until its token changes",
+             "\"role\":\"%s\",\"error\":\"%.*s\"", cdc_cat_role_name(first->role), (int)strcspn(why, "\"\\\n"), why);
+    for (tx_t *t = batch; t; t = t->next)
+        for (size_t i = 0; i < t->n; i++)
+            for (uint32_t k = 0; k < t->ch[i].nm; k++) {
+                client_t *c = t->ch[i].m[k].owner;
+                if (c->batch == E.batch_no && c->group == g)
+                    c->claims_bad = 1;
+            }
+}
+
 static void on_auth(void *ud, PGresult *const *results, int n, const char *error) {
     (void)ud;
     tx_t *batch = E.inflight;
     E.inflight = NULL;
     if (!batch)
         return;
-    int failed = error != NULL;
-    for (int i = 0; !failed && i < n; i++)
-        if (PQresultStatus(results[i]) == PGRES_FATAL_ERROR) {
-            log_warn("postgres changes: authorization query failed", "\"error\":\"%.*s\"",
-                     (int)strcspn(PQresultErrorMessage(results[i]), "\"\\\n"), PQresultErrorMessage(results[i]));
-            failed = 1;
-        }
-    if (failed) {
-        if (error)
-            log_warn("postgres changes: authorization unavailable", "\"error\":\"%.*s\"",
-                     (int)strcspn(error, "\"\\\n"), error);
-        /* Nothing unauthorized goes out: hold the batch and try again. A
-         * policy that fails on some row image fails every time, though:
-         * then the catalog is re-read (the policy may have been fixed). */
+    if (error) {
+        log_warn("postgres changes: authorization unavailable", "\"error\":\"%.*s\"", (int)strcspn(error, "\"\\\n"),
+                 error);
+        /* Nothing unauthorized goes out: hold the batch and try again. */
         requeue_front(batch);
         E.retry_at = now_ms() + RETRY_MS;
-        request_catalog();
         return;
     }
+    for (int i = 0; i < n && (size_t)i < A.nst; i++)
+        if (PQresultStatus(results[i]) == PGRES_FATAL_ERROR) {
+            blame_group(batch, A.st[i].g, PQresultErrorMessage(results[i]));
+            requeue_front(batch);
+            pump();
+            return;
+        }
     apply_checks(results, n);
     finish_batch(batch);
     pump();
@@ -787,13 +1016,11 @@ static void pump(void) {
             return;
         }
         tx_t *batch = take_batch();
-        groups_t gs = {0};
-        long needs = plan_batch(batch, &gs);
+        long needs = plan_batch(batch, &A.gs);
         if (needs < 0) {
             /* A table the catalog does not know yet (added to the
              * publication since it was read): read it again first. */
             requeue_front(batch);
-            groups_free(&gs);
             if (now_ms() - E.cat_loaded_ms < CATALOG_MIN_GAP_MS) {
                 E.retry_at = E.cat_loaded_ms + CATALOG_MIN_GAP_MS;
                 return;
@@ -802,13 +1029,11 @@ static void pump(void) {
             return;
         }
         if (needs == 0) {
-            groups_free(&gs);
-            publish_batch(batch);
+            finish_batch(batch);
             continue;
         }
         E.inflight = batch;
-        int r = start_checks(&gs);
-        groups_free(&gs);
+        int r = start_checks(&A.gs);
         if (r < 0) {
             E.inflight = NULL;
             requeue_front(batch);
@@ -840,10 +1065,10 @@ static void on_catalog(void *ud, PGresult *const *results, int n, const char *er
     cdc_catalog_t *c = NULL;
     if (error)
         snprintf(err, sizeof(err), "%s", error);
-    else if (n != 1)
+    else if (n != 2)
         snprintf(err, sizeof(err), "catalog query: no result");
     else
-        c = cdc_cat_load(results[0], E.cfg.table_events, err, sizeof(err));
+        c = cdc_cat_load(results[0], results[1], E.cfg.table_events, err, sizeof(err));
     if (!c) {
         log_warn("postgres changes: catalog not loaded", "\"error\":\"%.*s\"", (int)strcspn(err, "\"\\\n"), err);
         E.retry_at = now_ms() + RETRY_MS;
@@ -862,8 +1087,8 @@ static void request_catalog(void) {
     if (E.cat_loading)
         return;
     const char *params[] = {E.cfg.publication};
-    db_stmt_t st = {cdc_cat_sql(), 1, params};
-    if (db_run(E.db, NULL, NULL, &st, 1, on_catalog, NULL)) {
+    db_stmt_t st[2] = {{cdc_cat_sql(), 1, params}, {cdc_cat_functions_sql(), 1, params}};
+    if (db_run(E.db, NULL, NULL, st, 2, on_catalog, NULL)) {
         E.cat_loading = 1;
         E.cat_requested_ms = now_ms();
     }
@@ -925,9 +1150,7 @@ static int do_join(cmd_t *c) {
     cl->topic = xstrndup(c->topic, c->topic_len);
     cl->topic_len = c->topic_len;
     cl->is_private = (uint8_t)c->is_private;
-    cl->role = c->role;
-    cl->claims = xstrdup(c->claims);
-    cl->sub = claims_sub(cl->claims);
+    client_set_claims(cl, c->role, xstrdup(c->claims));
     reason[0] = 0;
     size_t i;
     for (i = 0; i < n; i++) {
@@ -1109,12 +1332,8 @@ static void process_commands(void) {
         case CMD_CLAIMS: {
             client_t *cl = *client_slot(c->client);
             if (cl) {
-                free(cl->claims);
-                cl->claims = c->claims;
+                client_set_claims(cl, c->role, c->claims);
                 c->claims = NULL;
-                cl->role = c->role;
-                free(cl->sub);
-                cl->sub = cl->claims ? claims_sub(cl->claims) : NULL;
             }
             break;
         }
@@ -1418,6 +1637,8 @@ void cdc_engine_stop(void) {
     cdc_cat_unref(E.cat);
     pgo_decoder_free(E.dec);
     free(E.needs);
+    groups_free(&A.gs);
+    free(A.st);
     free(E.cells);
     free(E.unknown);
     free(E.mbuf);

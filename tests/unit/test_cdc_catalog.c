@@ -99,7 +99,7 @@ static void decisions(void **state) {
     };
     PGresult *r = make_result(rows, 9);
     char err[256];
-    cdc_catalog_t *c = cdc_cat_load(r, "public.messages:INSERT", err, sizeof(err));
+    cdc_catalog_t *c = cdc_cat_load(r, NULL, "public.messages:INSERT", err, sizeof(err));
     PQclear(r);
     assert_non_null(c);
     assert_int_equal(cdc_cat_count(c), 3);
@@ -122,7 +122,7 @@ static void decisions(void **state) {
     assert_non_null(strstr(sql, "jsonb_populate_record(NULL::\"public\".\"bookings\""));
     assert_non_null(strstr(sql, "AS bookings WHERE (((customer_id = ( SELECT auth.uid() AS uid))))"));
     assert_non_null(strstr(sql, " AND (((customer_id IS NOT NULL)))"));
-    assert_null(b->uid_cols[CDC_ROLE_AUTHENTICATED]); /* a restrictive policy applies: no shortcut */
+    assert_null(b->plan[CDC_ROLE_AUTHENTICATED]); /* a restrictive policy applies: no plan, the database decides */
 
     const cdc_table_t *m = cdc_cat_by_oid(c, 200);
     assert_non_null(m);
@@ -145,54 +145,21 @@ static void decisions(void **state) {
     cdc_cat_unref(c2);
 }
 
-/* Policies as pg_get_expr prints them, OR-ed as the catalog query joins them. */
-static void uid_terms(void **state) {
-    (void)state;
-    const cdc_column_t cols[] = {{"id", "uuid"}, {"customer_id", "uuid"}, {"technician_id", "uuid"},
-                                 {"status", "booking_status"}, {"Owner Id", "uuid"}};
-    uint8_t m[5];
-    memset(m, 0, sizeof(m));
-    const char *bookings =
-        "(( SELECT is_admin() AS is_admin)) OR (((customer_id = ( SELECT auth.uid() AS uid)) OR (technician_id = ( "
-        "SELECT auth.uid() AS uid)) OR ((status = 'pending'::booking_status) AND ( SELECT is_verified_technician() AS "
-        "is_verified_technician))))";
-    assert_int_equal(cdc_cat_uid_terms(bookings, cols, 5, m), 2);
-    assert_true(!m[0] && m[1] && m[2] && !m[3] && !m[4]);
-    /* a term under AND is not a disjunct: no shortcut */
-    memset(m, 0, sizeof(m));
-    assert_int_equal(cdc_cat_uid_terms("((customer_id = ( SELECT auth.uid() AS uid)) AND (status = 'x'::booking_status))",
-                                       cols, 5, m), 0);
-    /* nor under NOT, nor inside a subquery */
-    assert_int_equal(cdc_cat_uid_terms("(NOT (customer_id = ( SELECT auth.uid() AS uid)))", cols, 5, m), 0);
-    assert_int_equal(cdc_cat_uid_terms("(id IN ( SELECT b.id\n   FROM bookings b\n  WHERE ((b.customer_id = ( SELECT "
-                                       "auth.uid() AS uid)) OR (b.technician_id = ( SELECT auth.uid() AS uid)))))",
-                                       cols, 5, m), 0);
-    /* a quoted OR does not split; quoted identifiers are understood */
-    assert_int_equal(cdc_cat_uid_terms("((status = ' OR '::booking_status)) OR ((\"Owner Id\" = ( SELECT auth.uid() AS uid)))",
-                                       cols, 5, m), 1);
-    assert_true(m[4] && !m[3]);
-    /* unknown columns and other functions are not shortcuts */
-    memset(m, 0, sizeof(m));
-    assert_int_equal(cdc_cat_uid_terms("(user_id = ( SELECT auth.uid() AS uid))", cols, 5, m), 0);
-    assert_int_equal(cdc_cat_uid_terms("(customer_id = ( SELECT auth.role() AS role))", cols, 5, m), 0);
-    assert_int_equal(cdc_cat_uid_terms("(customer_id = ( SELECT auth.uid() AS uid))", cols, 5, m), 1);
-}
-
 static void bad_results(void **state) {
     (void)state;
     char err[256];
     PGresult *r = PQmakeEmptyPGresult(NULL, PGRES_FATAL_ERROR);
-    assert_null(cdc_cat_load(r, NULL, err, sizeof(err)));
+    assert_null(cdc_cat_load(r, NULL, NULL, err, sizeof(err)));
     assert_non_null(strstr(err, "catalog query failed"));
     PQclear(r);
     const row_t bad = {{"1", "public", "t", "\"public\".\"t\"", "t", "t", "t", "{not json", "anon", "t", "f", NULL, NULL}};
     r = make_result(&bad, 1);
-    assert_null(cdc_cat_load(r, NULL, err, sizeof(err)));
+    assert_null(cdc_cat_load(r, NULL, NULL, err, sizeof(err)));
     assert_non_null(strstr(err, "bad column list"));
     PQclear(r);
     const row_t ok = {{"1", "public", "t", "\"public\".\"t\"", "t", "t", "t", NULL, "anon", "t", "f", NULL, NULL}};
     r = make_result(&ok, 1);
-    assert_null(cdc_cat_load(r, "nonsense", err, sizeof(err))); /* limits are checked too */
+    assert_null(cdc_cat_load(r, NULL, "nonsense", err, sizeof(err))); /* limits are checked too */
     PQclear(r);
 }
 
@@ -201,7 +168,6 @@ int main(void) {
         cmocka_unit_test(limits_syntax),
         cmocka_unit_test(roles),
         cmocka_unit_test(decisions),
-        cmocka_unit_test(uid_terms),
         cmocka_unit_test(bad_results),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
