@@ -62,7 +62,7 @@ int main(int argc, char **argv) {
         cdc_engine_config_t ec = {c->db_host, c->db_port, c->db_user, c->db_password, c->db_name,
                                   c->db_repl_user ? c->db_repl_user : c->db_user,
                                   c->db_repl_password ? c->db_repl_password : c->db_password,
-                                  c->slot_name, c->publication, c->table_events, 0};
+                                  c->slot_name, c->publication, c->table_events, 0, c->rest_write_grace_ms};
         if (cdc_engine_start(&ec) < 0)
             goto out_keys;
     }

@@ -21,11 +21,14 @@
 #include "cdc/engine.h"
 
 #include <jansson.h>
+#include <openssl/rand.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "cdc/catalog.h"
@@ -46,7 +49,7 @@
 #define CATALOG_MAX_AGE_MS 5000  /* policies and tables are re-read this often while in use */
 #define CATALOG_MIN_GAP_MS 200   /* an unknown table triggers a reload at most this often */
 #define RETRY_MS 1000
-#define HOLD_MS 100              /* longest a REST write's changes wait for its answer */
+#define HOLD_MS 500              /* longest a REST write's changes wait for its answer */
 #define WRITTEN_KEEP_MS 2000     /* answers seen before their COMMIT arrives are remembered this long */
 
 /* ---- commands from workers ------------------------------------------------ */
@@ -133,6 +136,7 @@ static struct {
     uv_loop_t loop;
     uv_async_t wake;
     uv_timer_t timer;
+    uv_timer_t hold_timer;
     pthread_mutex_t mu;
     cmd_t *cmds, **cmds_tail;
     int stop_requested;    /* under mu */
@@ -162,6 +166,8 @@ static struct {
     uint64_t retry_at;
     uint64_t batch_no;
     uint64_t claims_gen;   /* bumped by changes to tables cached CLAIM values depend on */
+    uint64_t stream_retry_at; /* stream closed by restart_stream: reopen then */
+    int stopping;
 
     cdc_cell_t *cells;
     uint8_t *unknown;
@@ -170,6 +176,7 @@ static struct {
     size_t mcap;
 
     _Atomic uint64_t next_mark;
+    uint64_t instance;     /* random, names this process in write marks */
     atomic_int streaming_now; /* E.streaming, for other threads */
     struct { uint64_t mark, at; } *written; /* open addressing; mark 0 = empty */
     size_t wcap, wcount;
@@ -213,12 +220,13 @@ static void written_add(uint64_t mark) {
     E.written[k].at = now_ms();
 }
 
-static int written_has(uint64_t mark) {
+/* When mark's answer went out (loop ms), or 0 if it has not. */
+static uint64_t written_at(uint64_t mark) {
     if (!E.wcap)
         return 0;
     for (size_t k = wslot(mark, E.wcap); E.written[k].mark; k = (k + 1) & (E.wcap - 1))
         if (E.written[k].mark == mark)
-            return 1;
+            return E.written[k].at;
     return 0;
 }
 
@@ -961,6 +969,8 @@ static void blame_group(tx_t *batch, uint32_t g, const char *why) {
             }
 }
 
+static void restart_stream(const char *why);
+
 static void on_auth(void *ud, PGresult *const *results, int n, const char *error) {
     (void)ud;
     tx_t *batch = E.inflight;
@@ -970,9 +980,15 @@ static void on_auth(void *ud, PGresult *const *results, int n, const char *error
     if (error) {
         log_warn("postgres changes: authorization unavailable", "\"error\":\"%.*s\"", (int)strcspn(error, "\"\\\n"),
                  error);
-        /* Nothing unauthorized goes out: hold the batch and try again. */
+        /* Nothing unauthorized goes out: hold the batch and try again.
+         * Also let go of the replication connection: if PostgreSQL is
+         * shutting down, its WAL sender waits for us to confirm what we
+         * cannot authorize, and we would hold its shutdown forever. What
+         * was not confirmed comes again on the new stream (and what is
+         * still queued here is skipped there). */
         requeue_front(batch);
         E.retry_at = now_ms() + RETRY_MS;
+        restart_stream("authorization queries cannot reach the database");
         return;
     }
     for (int i = 0; i < n && (size_t)i < A.nst; i++)
@@ -1009,7 +1025,20 @@ static tx_t *take_batch(void) {
     return head;
 }
 
+static void on_hold_timer(uv_timer_t *t) {
+    (void)t;
+    pump();
+}
+
+static void pump_batches(void);
+
 static void pump(void) {
+    pump_batches();
+    if (!E.inflight && E.qhead && held(E.qhead)) /* wake when its hold ends, not at the next tick */
+        uv_timer_start(&E.hold_timer, on_hold_timer, E.qhead->hold_until - now_ms(), 0);
+}
+
+static void pump_batches(void) {
     while (!E.inflight && E.qhead && !held(E.qhead) && now_ms() >= E.retry_at) {
         if (!E.cat) {
             request_catalog();
@@ -1326,8 +1355,8 @@ static void process_commands(void) {
         case CMD_WRITTEN:
             written_add(c->client);
             for (tx_t *t = E.qhead; t; t = t->next)
-                if (t->mark == c->client)
-                    t->hold_until = 0;
+                if (t->mark == c->client && t->hold_until)
+                    t->hold_until = E.cfg.write_grace_ms ? now_ms() + (uint64_t)E.cfg.write_grace_ms : 0;
             break;
         case CMD_CLAIMS: {
             client_t *cl = *client_slot(c->client);
@@ -1385,6 +1414,10 @@ static void post_simple(cmd_kind_t kind, uint64_t client, const char *role, cons
     (void)post(c);
 }
 
+void cdc_engine_mark_text(uint64_t mark, char *out, size_t outsz) {
+    snprintf(out, outsz, "%016llx:%llu", (unsigned long long)E.instance, (unsigned long long)mark);
+}
+
 uint64_t cdc_engine_mark(void) {
     return atomic_load(&E.streaming_now) ? atomic_fetch_add(&E.next_mark, 1) : 0;
 }
@@ -1426,18 +1459,24 @@ static void on_message(void *ud, uint64_t wal_start, const uint8_t *data, size_t
         on_change(&m);
         break;
     case PGO_MESSAGE:
-        if (E.cur && m.transactional && m.prefix && !strcmp(m.prefix, CDC_WRITE_MARK_PREFIX) && m.content_len < 24) {
-            char num[24];
-            memcpy(num, m.content, m.content_len);
-            num[m.content_len] = 0;
-            E.cur->mark = strtoull(num, NULL, 10);
+        if (E.cur && m.transactional && m.prefix && !strcmp(m.prefix, CDC_WRITE_MARK_PREFIX) && m.content_len < 48) {
+            char text[48], own[20];
+            memcpy(text, m.content, m.content_len);
+            text[m.content_len] = 0;
+            snprintf(own, sizeof(own), "%016llx:", (unsigned long long)E.instance);
+            if (!strncmp(text, own, 17)) /* another server's writes are not ours to wait for */
+                E.cur->mark = strtoull(text + 17, NULL, 10);
         }
         break;
     case PGO_COMMIT:
         if (E.cur && !E.cur_skip) {
             E.cur->end_lsn = m.end_lsn;
-            if (E.cur->mark && E.cur->n && !written_has(E.cur->mark))
-                E.cur->hold_until = now_ms() + HOLD_MS;
+            if (E.cur->mark && E.cur->n) {
+                uint64_t at = written_at(E.cur->mark);
+                E.cur->hold_until = at ? at + (uint64_t)E.cfg.write_grace_ms : now_ms() + HOLD_MS;
+                if (E.cur->hold_until <= now_ms())
+                    E.cur->hold_until = 0;
+            }
             if (m.end_lsn > E.accepted_lsn)
                 E.accepted_lsn = m.end_lsn;
             if (!E.cur->n && !E.qhead && !E.inflight) {
@@ -1492,10 +1531,31 @@ static void on_lost(void *ud, const char *why) {
     }
 }
 
+static cdc_stream_t *open_stream(void) {
+    cdc_stream_config_t sc = {E.cfg.host,  E.cfg.port,        E.cfg.repl_user, E.cfg.repl_password,
+                              E.cfg.dbname, E.cfg.slot,        E.cfg.publication, PROTO_VERSION, 0, 1000};
+    cdc_stream_cb_t cb = {on_message, on_streaming, on_lost};
+    return cdc_stream_new(&E.loop, &sc, &cb, NULL);
+}
+
+/* Closes the replication connection; the timer opens a new one after
+ * RETRY_MS. */
+static void restart_stream(const char *why) {
+    if (!E.stream)
+        return;
+    log_warn("postgres changes: closing the replication stream", "\"why\":\"%s\"", why);
+    cdc_stream_close(E.stream);
+    E.stream = NULL;
+    E.stream_retry_at = now_ms() + RETRY_MS;
+    on_lost(NULL, why);
+}
+
 /* ---- the thread ---------------------------------------------------------------- */
 
 static void on_timer(uv_timer_t *t) {
     (void)t;
+    if (!E.stream && !E.stopping && now_ms() >= E.stream_retry_at)
+        E.stream = open_stream();
     process_commands();
     if (E.joins)
         try_joins();
@@ -1528,6 +1588,7 @@ static void on_wake(uv_async_t *a) {
     int stop = E.stop_requested;
     pthread_mutex_unlock(&E.mu);
     if (stop) {
+        E.stopping = 1;
         shutdown_engine();
         return;
     }
@@ -1563,8 +1624,11 @@ int cdc_engine_start(const cdc_engine_config_t *cfg) {
     E.cfg.publication = dup_or_null(8, cfg->publication);
     E.cfg.table_events = dup_or_null(9, cfg->table_events);
     E.cfg.join_timeout_ms = cfg->join_timeout_ms > 0 ? cfg->join_timeout_ms : 8000;
+    E.cfg.write_grace_ms = cfg->write_grace_ms >= 0 ? cfg->write_grace_ms : 0;
     atomic_init(&E.next_client, 1);
     atomic_init(&E.next_mark, 1);
+    if (RAND_bytes((unsigned char *)&E.instance, sizeof(E.instance)) != 1)
+        E.instance = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
     E.ccap = 1024;
     E.ctab = xcalloc(E.ccap, sizeof(*E.ctab));
     E.cmds_tail = &E.cmds;
@@ -1574,13 +1638,11 @@ int cdc_engine_start(const cdc_engine_config_t *cfg) {
     uv_loop_init(&E.loop);
     uv_async_init(&E.loop, &E.wake, on_wake);
     uv_timer_init(&E.loop, &E.timer);
+    uv_timer_init(&E.loop, &E.hold_timer);
     uv_timer_start(&E.timer, on_timer, 100, 100);
     db_config_t dc = {E.cfg.host, E.cfg.port, E.cfg.user, E.cfg.password, E.cfg.dbname, 2, 1 << 20};
     E.db = db_pool_new(&E.loop, &dc);
-    cdc_stream_config_t sc = {E.cfg.host,  E.cfg.port,        E.cfg.repl_user, E.cfg.repl_password,
-                              E.cfg.dbname, E.cfg.slot,        E.cfg.publication, PROTO_VERSION, 0, 1000};
-    cdc_stream_cb_t cb = {on_message, on_streaming, on_lost};
-    E.stream = cdc_stream_new(&E.loop, &sc, &cb, NULL);
+    E.stream = open_stream();
     if (!E.stream) {
         db_pool_close(E.db);
         E.db = NULL;

@@ -29,6 +29,7 @@ typedef struct {
     const char *slot, *publication;
     const char *table_events;                           /* cdc_cat_limits_check's syntax */
     int join_timeout_ms;                                /* how long a join waits for the stream */
+    int write_grace_ms;                                 /* REST write answered -> its changes go out */
 } cdc_engine_config_t;
 
 /* What a join asked for; copied. */
@@ -71,11 +72,16 @@ void cdc_engine_claims(uint64_t client, const char *role, const char *claims);
  * API: a write transaction carries a mark (a transactional logical
  * message, CDC_WRITE_MARK_PREFIX, text of the mark) and its changes are
  * delivered only once the worker says the HTTP response was queued
- * (cdc_engine_written), or after a short wait if that never comes. So a
- * client that inserts and then waits for its own INSERT event always has
- * the insert's answer (its id) first. 0 when the thread is not running. */
+ * (cdc_engine_written) plus write_grace_ms (time for the client to read
+ * it), or after a longer wait if that never comes. So a client that
+ * inserts and then waits for its own INSERT event has the insert's answer
+ * (its id) first. cdc_engine_mark returns 0 when not streaming. */
 #define CDC_WRITE_MARK_PREFIX "techcare:rest-write"
 uint64_t cdc_engine_mark(void);
+/* The message text of a mark: "<this process's instance id>:<mark>", so
+ * another server on the same database never waits for marks it will not
+ * see answered. */
+void cdc_engine_mark_text(uint64_t mark, char *out, size_t outsz);
 void cdc_engine_written(uint64_t mark);
 
 #endif

@@ -124,6 +124,8 @@ static void on_wake(uv_async_t *a) {
         start_drain(w);
 }
 
+static void run_after_flush(worker_t *w);
+
 static void on_tick(uv_timer_t *t) {
     worker_t *w = t->data;
     refresh_clock(w);
@@ -134,12 +136,31 @@ static void on_tick(uv_timer_t *t) {
     /* Timers run before the poll phase: what the tick queued (idle closes,
      * token-expiry notices) must not wait for the next wake-up. */
     conn_flush_dirty(w);
+    run_after_flush(w);
+}
+
+void worker_after_flush(void (*fn)(uint64_t), uint64_t arg) {
+    worker_t *w = worker_self;
+    if (w->nafter == w->capafter) {
+        w->capafter = w->capafter ? w->capafter * 2 : 16;
+        w->after_flush = xrealloc(w->after_flush, w->capafter * sizeof(*w->after_flush));
+    }
+    w->after_flush[w->nafter].fn = fn;
+    w->after_flush[w->nafter].arg = arg;
+    w->nafter++;
+}
+
+static void run_after_flush(worker_t *w) {
+    for (size_t i = 0; i < w->nafter; i++)
+        w->after_flush[i].fn(w->after_flush[i].arg);
+    w->nafter = 0;
 }
 
 static void on_check(uv_check_t *h) {
     worker_t *w = h->data;
     w->now_ms = (int64_t)uv_now(&w->loop);
     conn_flush_dirty(w);
+    run_after_flush(w);
 }
 
 static void *worker_main(void *arg) {
@@ -232,6 +253,7 @@ void srv_join(void) {
         uv_loop_close(&w->loop);
         pthread_mutex_destroy(&w->inbox_mu);
         free(w->inbox);
+        free(w->after_flush);
     }
     free(srv.workers);
     srv.workers = NULL;

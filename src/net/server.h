@@ -47,6 +47,9 @@ typedef struct worker {
     atomic_int drain_requested;
     int draining;
     int stopped;           /* loop finishing: inbox closed (under inbox_mu) */
+    /* run after the next flush of queued writes (worker_after_flush) */
+    struct { void (*fn)(uint64_t); uint64_t arg; } *after_flush;
+    size_t nafter, capafter;
     uint8_t rbuf[SRV_READ_BUF];
 } worker_t;
 
@@ -68,6 +71,11 @@ int srv_start(void);
  * then stop its loop once they are gone or the drain timeout passed. */
 void srv_drain(void);
 void srv_join(void);
+
+/* Runs fn(arg) on the calling worker once what is queued now has been
+ * handed to the kernel (end of this loop iteration's check phase): for
+ * work that must follow a response on the wire. */
+void worker_after_flush(void (*fn)(uint64_t), uint64_t arg);
 
 /* Hands msg (the caller's reference moves to the worker) to worker w, from
  * any thread. */

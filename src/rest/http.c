@@ -93,8 +93,8 @@ static void answer(rest_op_t *op, int status, const char *headers, const void *b
     uint64_t mark = op->cdc_mark;
     http_pending_respond(&op->pending, status, "application/json; charset=utf-8", headers, body, len);
     op_free(op);
-    if (mark)
-        cdc_engine_written(mark);
+    if (mark) /* once the answer is on the wire, not merely queued */
+        worker_after_flush(cdc_engine_written, mark);
 }
 
 static void answer_error(rest_op_t *op, const rest_error_t *e) {
@@ -282,7 +282,7 @@ static void plan_and_run(rest_op_t *op) {
     /* A write tells the CDC thread, through the WAL itself, to hold its
      * changes until this answer is out (see cdc_engine_mark). After the
      * statement, so results[0] stays the statement's. */
-    char mark[24];
+    char mark[48];
     const char *mark_params[] = {mark};
     db_stmt_t st[2] = {{op->plan.sql, op->plan.nparams, (const char *const *)op->plan.params},
                        {"SELECT pg_logical_emit_message(true, '" CDC_WRITE_MARK_PREFIX "', $1)", 1, mark_params}};
@@ -290,7 +290,7 @@ static void plan_and_run(rest_op_t *op) {
     if (op->plan.is_write || op->plan.is_rpc) {
         op->cdc_mark = cdc_engine_mark();
         if (op->cdc_mark) {
-            snprintf(mark, sizeof(mark), "%llu", (unsigned long long)op->cdc_mark);
+            cdc_engine_mark_text(op->cdc_mark, mark, sizeof(mark));
             nst = 2;
         }
     }

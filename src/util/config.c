@@ -50,6 +50,7 @@ static const opt_t opts[] = {
     {"--slot-name", "SLOT_NAME", "techcare_realtime", "permanent logical replication slot for Postgres Changes ([a-z0-9_])", T_BUF, OFF(slot_name), 64, 0, 0},
     {"--publication", "PUBLICATION", "supabase_realtime", "publication whose tables Postgres Changes streams", T_BUF, OFF(publication), 64, 0, 0},
     {"--table-events", "TABLE_EVENTS", "public.messages:INSERT,public.notifications:INSERT,public.payments:INSERT", "events published per table, schema.table:EVENT[|EVENT],... (tables not listed: all events)", T_STR, OFF(table_events), 0, 0, 0},
+    {"--rest-write-grace-ms", "REST_WRITE_GRACE_MS", "5", "a change written through /rest/v1 is delivered this long after its HTTP answer left, so the writer reads its answer first", T_INT, OFF(rest_write_grace_ms), 0, 0, 1000},
     {"--postgres-changes", "POSTGRES_CHANGES", "1", "stream Postgres Changes when a database is configured (0 = off)", T_BOOL, OFF(postgres_changes), 0, 0, 1},
     {"--jwt-exp", "JWT_EXP", "3600", "lifetime in seconds of the access tokens the auth endpoints issue", T_INT, OFF(jwt_exp), 0, 30, 31536000},
     {"--log-level", "LOG_LEVEL", "info", "debug, info, warn or error", T_BUF, OFF(log_level), 16, 0, 0},

@@ -34,6 +34,7 @@ typedef struct {
     char publication[64];
     char *table_events;     /* per-table event limits (cdc/catalog syntax) */
     int postgres_changes;   /* stream Postgres Changes when a database is configured */
+    int rest_write_grace_ms; /* REST write answered -> its changes delivered */
     int jwt_exp;            /* seconds: lifetime of access tokens the auth subset issues */
     char log_level[16];
     int debug_protocol;
