@@ -1600,6 +1600,9 @@ typedef struct {
 
 static cdc_user_t *cusers;         /* one per connection */
 static int n_cust, n_tech, n_admin;
+static cdc_user_t *wcust;          /* the customers the writer writes for: the connected ones, or
+                                    * (no customer connects) the first bench customers */
+static int n_wcust;
 static char (*bid_techs)[40];      /* every bench technician (verified): who bids */
 static int n_bid_techs;
 
@@ -1821,7 +1824,7 @@ static void load_users(void) {
     PGresult *rc = q_exec(pg, "select id, pending_booking, assigned_booking, assigned_tech from bench.customers order by idx");
     PGresult *rt = q_exec(pg, "select id, chat_booking from bench.techs order by idx");
     PGresult *ra = q_exec(pg, "select id from bench.admins order by idx");
-    if (PQntuples(rc) < n_cust || PQntuples(rt) < n_tech || PQntuples(ra) < n_admin || n_cust < 1) {
+    if (PQntuples(rc) < n_cust || PQntuples(rt) < n_tech || PQntuples(ra) < n_admin || PQntuples(rc) < 1) {
         fprintf(stderr, "tc-loadgen: bench.* has %d customers, %d technicians, %d admins; %d/%d/%d wanted\n",
                 PQntuples(rc), PQntuples(rt), PQntuples(ra), n_cust, n_tech, n_admin);
         exit(1);
@@ -1843,6 +1846,15 @@ static void load_users(void) {
     for (int i = 0; i < n_admin; i++, k++) {
         cusers[k].role = ROLE_ADMIN;
         copy_id(cusers[k].id, ra, i, 0);
+    }
+    n_wcust = n_cust ? n_cust : (PQntuples(rc) < 100 ? PQntuples(rc) : 100);
+    wcust = n_cust ? cusers : xcalloc((size_t)n_wcust, sizeof(*wcust));
+    for (int i = 0; !n_cust && i < n_wcust; i++) {
+        wcust[i].role = ROLE_CUSTOMER;
+        copy_id(wcust[i].id, rc, i, 0);
+        copy_id(wcust[i].pending, rc, i, 1);
+        copy_id(wcust[i].assigned, rc, i, 2);
+        copy_id(wcust[i].tech, rc, i, 3);
     }
     n_bid_techs = PQntuples(rt);
     bid_techs = xcalloc((size_t)n_bid_techs, sizeof(*bid_techs));
@@ -1945,18 +1957,18 @@ static void *writer_main(void *arg) {
             while (sent < due && inflight < (uint64_t)opt.inflight) {
                 int kind = sched[seq++ % 100];
                 uint64_t k = cnt[kind]++;
-                const cdc_user_t *cu = &cusers[k % (uint64_t)n_cust];
+                const cdc_user_t *cu = &wcust[k % (uint64_t)n_wcust];
                 const char *v[2] = {NULL, NULL};
                 int nv = 1;
                 switch (kind) {
                 case W_MESSAGE: /* the chat of an assigned booking, customer and technician in turn */
                     v[0] = cu->assigned;
-                    v[1] = (k / (uint64_t)n_cust) % 2 ? cu->tech : cu->id;
+                    v[1] = (k / (uint64_t)n_wcust) % 2 ? cu->tech : cu->id;
                     nv = 2;
                     break;
                 case W_BID: /* every (pending booking, technician) pair once */
                     v[0] = cu->pending;
-                    v[1] = bid_techs[(k / (uint64_t)n_cust) % (uint64_t)n_bid_techs];
+                    v[1] = bid_techs[(k / (uint64_t)n_wcust) % (uint64_t)n_bid_techs];
                     nv = 2;
                     break;
                 case W_UPDATE:
@@ -2026,7 +2038,7 @@ static void *writer_main(void *arg) {
      * published in commit order, so once it arrives everything written
      * before it has been. */
     if (PQexitPipelineMode(pg) && PQsetnonblocking(pg, 0) == 0) {
-        const char *v[1] = {cusers[0].assigned};
+        const char *v[1] = {wcust[0].assigned};
         PGresult *r = PQexecParams(pg,
                                    "update public.bookings set description = $2 || "
                                    "((extract(epoch from clock_timestamp()) * 1000000)::bigint * 1000)::text "
