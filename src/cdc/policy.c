@@ -72,6 +72,8 @@ size_t cdc_pol_split(const char *expr, const char *sep, char ***parts) {
             if (c == '\'' || c == '"') {
                 for (i++; i < n && s[i] != c; i++)
                     ;
+                if (i >= n)
+                    i = n - 1; /* unterminated: the rest is quoted; still end the last part */
                 continue;
             }
             if (c == '(')

@@ -51,6 +51,10 @@ static void split(void **state) {
     assert_int_equal(n, 1); /* the OR is inside the subquery */
     free(p[0]);
     free(p);
+    n = cdc_pol_split(").]'", "OR", &p); /* unterminated quote (found by fuzz_policy) */
+    assert_int_equal(n, 1);
+    free(p[0]);
+    free(p);
 }
 
 static void bookings_plan(void **state) {
