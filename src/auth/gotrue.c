@@ -226,7 +226,7 @@ static void run_many(conn_t *c, http_req_t *r, op_kind_t kind, const db_stmt_t *
 }
 
 static void run(conn_t *c, http_req_t *r, op_kind_t kind, const char *sql, int nparams, const char *const *params) {
-    db_stmt_t st = {sql, nparams, params};
+    db_stmt_t st = {sql, nparams, params, 0};
     run_many(c, r, kind, &st, 1);
 }
 
@@ -317,11 +317,11 @@ static void signup(conn_t *c, http_req_t *r) {
         const char *p[] = {email, password, meta};
         const char *p2[] = {http_req_header(r, "user-agent")};
         db_stmt_t st[2] = {
-            {CREATE_USER_SQL("$1, $2, true, '{\"role\":\"customer\"}', $3::jsonb"), 3, p},
+            {CREATE_USER_SQL("$1, $2, true, '{\"role\":\"customer\"}', $3::jsonb"), 3, p, 0},
             {"WITH u AS (SELECT * FROM " NEW_USER "), "
              "t AS (SELECT x.* FROM u, auth.tc_issue_refresh_token(u.id, NULL, $1, NULL) x) "
              "SELECT " USER_COLS ", t.refresh_token, t.session_id::text FROM u, t",
-             1, p2},
+             1, p2, 0},
         };
         run_many(c, r, OP_SIGNUP, st, 2);
         free(meta);
@@ -406,8 +406,8 @@ static void admin_users(conn_t *c, http_req_t *r, const char *rest) {
             const char *confirm = json_is_true(json_object_get(b, "email_confirm")) ? "true" : "false";
             const char *p[] = {email, password ? password : "", confirm, app, meta};
             db_stmt_t st[2] = {
-                {CREATE_USER_SQL("$1, $2, $3::boolean, $4::jsonb, $5::jsonb"), 5, p},
-                {"SELECT " USER_COLS " FROM " NEW_USER " u", 0, NULL},
+                {CREATE_USER_SQL("$1, $2, $3::boolean, $4::jsonb, $5::jsonb"), 5, p, 0},
+                {"SELECT " USER_COLS " FROM " NEW_USER " u", 0, NULL, 0},
             };
             run_many(c, r, OP_ADMIN_CREATE, st, 2);
             free(app);

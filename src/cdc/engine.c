@@ -838,11 +838,11 @@ static int start_checks(groups_t *gs) {
         params[np + 1] = cdc_cat_role_name(gs->first[g]->role);
         add_st(&cap, &st,
                (db_stmt_t){"SELECT set_config('request.jwt.claims', $1, true), set_config('role', $2, true)", 2,
-                           &params[np]},
+                           &params[np], 1},
                (st_info_t){ST_CLAIMS_SET, g, 0, 0});
         np += 2;
         if (ask)
-            add_st(&cap, &st, (db_stmt_t){cv, 0, NULL}, (st_info_t){ST_CLAIM_VALUES, g, 0, 0});
+            add_st(&cap, &st, (db_stmt_t){cv, 0, NULL, 1}, (st_info_t){ST_CLAIM_VALUES, g, 0, 0});
         while (i < E.nneeds && E.needs[i].g == g) {
             size_t j = i;
             buf_t *b = buf_new(256);
@@ -857,7 +857,7 @@ static int start_checks(groups_t *gs) {
             rows[nrows++] = b;
             const cdc_table_t *tb = cdc_cat_by_oid(E.cat, E.needs[i].oid);
             params[np] = (const char *)b->data;
-            add_st(&cap, &st, (db_stmt_t){tb->check_sql[gs->first[g]->role], 1, &params[np]},
+            add_st(&cap, &st, (db_stmt_t){tb->check_sql[gs->first[g]->role], 1, &params[np], 1},
                    (st_info_t){ST_ROWS, g, i, j});
             np++;
             i = j;
@@ -987,6 +987,10 @@ static void on_auth(void *ud, PGresult *const *results, int n, const char *error
          * was not confirmed comes again on the new stream (and what is
          * still queued here is skipped there). */
         requeue_front(batch);
+        if (!strncmp(error, "prepare failed", 14)) {
+            pump(); /* that SQL now runs unprepared on that connection */
+            return;
+        }
         E.retry_at = now_ms() + RETRY_MS;
         restart_stream("authorization queries cannot reach the database");
         return;
@@ -1116,7 +1120,7 @@ static void request_catalog(void) {
     if (E.cat_loading)
         return;
     const char *params[] = {E.cfg.publication};
-    db_stmt_t st[2] = {{cdc_cat_sql(), 1, params}, {cdc_cat_functions_sql(), 1, params}};
+    db_stmt_t st[2] = {{cdc_cat_sql(), 1, params, 0}, {cdc_cat_functions_sql(), 1, params, 0}};
     if (db_run(E.db, NULL, NULL, st, 2, on_catalog, NULL)) {
         E.cat_loading = 1;
         E.cat_requested_ms = now_ms();

@@ -551,7 +551,7 @@ static void on_access(void *ud, PGresult *const *results, int n, const char *err
  * Returns -1 if the database cannot take it. */
 static int start_access_check(chan_socket_t *s, pending_join_t *p, const tok_info_t *claims) {
     const char *params[] = {p->j.topic + TOPIC_PREFIX_LEN};
-    db_stmt_t st = {"SELECT * FROM realtime.tc_channel_access($1)", 1, params};
+    db_stmt_t st = {"SELECT * FROM realtime.tc_channel_access($1)", 1, params, 0};
     const char *role = claims->role;
     if (strcmp(role, "anon") && strcmp(role, "authenticated") && strcmp(role, "service_role"))
         role = "anon";

@@ -42,6 +42,7 @@ struct db_req {
     char **sql;
     int *nparams;
     char ***params;
+    uint8_t *prepare;  /* per statement */
 };
 
 struct pconn {
@@ -55,6 +56,12 @@ struct pconn {
     PGresult **results;   /* last result of each pipelined query */
     int nqueries, cur;
     int backoff_ms;
+    /* prepared statements of this session, by name hash; those being
+     * prepared by the running request come first in its pipeline */
+    uint64_t *prepared;
+    int nprepared, npre;
+    uint64_t *noprep;     /* failed to prepare on this session: run unnamed */
+    int nnoprep;
 };
 
 struct db_pool {
@@ -73,6 +80,39 @@ static void dispatch(db_pool_t *p);
 
 /* ---- requests ------------------------------------------------------------- */
 
+#define MAX_PREPARED 512
+
+static uint64_t sql_hash(const char *s) {
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 1099511628211ull;
+    return h;
+}
+
+static void stmt_name(uint64_t h, char out[24]) { snprintf(out, 24, "tc_%016llx", (unsigned long long)h); }
+
+static int no_prepare(const pconn_t *c, uint64_t h) {
+    for (int i = 0; i < c->nnoprep; i++)
+        if (c->noprep[i] == h)
+            return 1;
+    return 0;
+}
+
+static int is_prepared(const pconn_t *c, uint64_t h) {
+    for (int i = 0; i < c->nprepared; i++)
+        if (c->prepared[i] == h)
+            return 1;
+    return 0;
+}
+
+static void forget_prepared(pconn_t *c, uint64_t h) {
+    for (int i = 0; i < c->nprepared; i++)
+        if (c->prepared[i] == h) {
+            c->prepared[i] = c->prepared[--c->nprepared];
+            return;
+        }
+}
+
 static void req_free(db_req_t *r) {
     for (int i = 0; i < r->n; i++) {
         free(r->sql[i]);
@@ -81,6 +121,7 @@ static void req_free(db_req_t *r) {
         free(r->params[i]);
     }
     free(r->sql);
+    free(r->prepare);
     free(r->nparams);
     free(r->params);
     free(r->role);
@@ -182,6 +223,7 @@ static void connect_step(pconn_t *c) {
 
 static void connect_start(pconn_t *c) {
     db_pool_t *p = c->pool;
+    c->nprepared = 0; /* a new session has none */
     const char *keys[] = {"host", "port", "user", "password", "dbname", "application_name", "connect_timeout", NULL};
     const char *vals[] = {p->host, p->port, p->user, p->password, p->dbname, "techcare-realtime", "5", NULL};
     c->pg = PQconnectStartParams(keys, vals, 0);
@@ -195,6 +237,22 @@ static void connect_start(pconn_t *c) {
 
 /* ---- running a request ------------------------------------------------------- */
 
+/* Statements to prepare before this request runs: named by their SQL's
+ * hash, once per session (up to MAX_PREPARED; beyond, they run unnamed). */
+static int count_prepares(pconn_t *c, const db_req_t *r) {
+    int n = 0;
+    for (int i = 0; i < r->n; i++) {
+        if (!r->prepare[i])
+            continue;
+        uint64_t h = sql_hash(r->sql[i]);
+        int dup = is_prepared(c, h) || no_prepare(c, h);
+        for (int k = 0; k < i && !dup; k++)
+            dup = r->prepare[k] && !strcmp(r->sql[k], r->sql[i]);
+        n += !dup && c->nprepared + n < MAX_PREPARED;
+    }
+    return n;
+}
+
 static int send_all(pconn_t *c, db_req_t *r) {
     PGconn *pg = c->pg;
     const char *setup_params[2] = {r->claims ? r->claims : "", r->role};
@@ -205,9 +263,38 @@ static int send_all(pconn_t *c, db_req_t *r) {
                            "CASE WHEN $2::text IS NULL THEN NULL ELSE set_config('role', $2, true) END",
                            2, NULL, setup_params, NULL, NULL, 0))
         return -1;
-    for (int i = 0; i < r->n; i++)
-        if (!PQsendQueryParams(pg, r->sql[i], r->nparams[i], NULL, (const char *const *)r->params[i], NULL, NULL, 0))
+    /* Prepares after the role is set (parse analysis checks schema
+     * privileges as the current role); finish() checks them. Prepared
+     * statements outlive the transaction. */
+    int base = c->nprepared;
+    for (int i = 0; i < r->n && c->nprepared - base < c->npre; i++) {
+        if (!r->prepare[i])
+            continue;
+        uint64_t h = sql_hash(r->sql[i]);
+        if (is_prepared(c, h) || no_prepare(c, h))
+            continue;
+        char name[24];
+        stmt_name(h, name);
+        if (!PQsendPrepare(pg, name, r->sql[i], r->nparams[i], NULL))
             return -1;
+        if (c->nprepared % 32 == 0)
+            c->prepared = xrealloc(c->prepared, ((size_t)c->nprepared + 32) * sizeof(*c->prepared));
+        c->prepared[c->nprepared++] = h;
+    }
+    for (int i = 0; i < r->n; i++) {
+        uint64_t h = r->prepare[i] ? sql_hash(r->sql[i]) : 0;
+        int ok;
+        if (h && is_prepared(c, h)) {
+            char name[24];
+            stmt_name(h, name);
+            ok = PQsendQueryPrepared(pg, name, r->nparams[i], (const char *const *)r->params[i], NULL, NULL, 0);
+        } else {
+            ok = PQsendQueryParams(pg, r->sql[i], r->nparams[i], NULL, (const char *const *)r->params[i], NULL, NULL,
+                                   0);
+        }
+        if (!ok)
+            return -1;
+    }
     if (!r->open && !PQsendQueryParams(pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 0))
         return -1;
     return PQpipelineSync(pg) ? 0 : -1;
@@ -224,7 +311,8 @@ static void flush_out(pconn_t *c) {
 static void start(pconn_t *c, db_req_t *r) {
     c->state = PC_BUSY;
     c->req = r;
-    c->nqueries = r->n + (r->open ? 2 : 3);
+    c->npre = count_prepares(c, r);
+    c->nqueries = c->npre + r->n + (r->open ? 2 : 3);
     c->cur = 0;
     c->results = xcalloc((size_t)c->nqueries, sizeof(PGresult *));
     if (send_all(c, r) < 0) {
@@ -236,6 +324,7 @@ static void start(pconn_t *c, db_req_t *r) {
 
 static void start_rollback(pconn_t *c) {
     c->state = PC_BUSY;
+    c->npre = 0;
     c->nqueries = 1;
     c->cur = 0;
     c->results = xcalloc(1, sizeof(PGresult *));
@@ -251,6 +340,39 @@ static void finish(pconn_t *c) {
     db_req_t *r = c->req;
     PGresult **res = c->results;
     int nq = c->nqueries;
+    int pre = c->npre;
+    /* A prepare that failed left no statement behind, and aborted the
+     * transaction: forget the name, never prepare that SQL on this session
+     * again, and report the request as failed (its statements only say
+     * "aborted"). The request's prepares are the last `pre` names, in
+     * pipeline order, after BEGIN and the setup. */
+    char *prep_error = NULL;
+    if (pre > 0 && pre <= c->nprepared && nq >= pre + 2) {
+        uint64_t *failed = xmalloc((size_t)pre * sizeof(*failed));
+        int nf = 0, first = c->nprepared - pre;
+        for (int i = 0; i < pre; i++) {
+            PGresult *pr = res[2 + i];
+            if (pr && PQresultStatus(pr) == PGRES_COMMAND_OK)
+                continue;
+            failed[nf++] = c->prepared[first + i];
+            if (!prep_error && pr && PQresultStatus(pr) == PGRES_FATAL_ERROR) {
+                const char *m = PQresultErrorMessage(pr);
+                size_t ml = strcspn(m, "\n");
+                prep_error = xmalloc(ml + 32);
+                snprintf(prep_error, ml + 32, "prepare failed: %.*s", (int)ml, m);
+            }
+        }
+        for (int i = 0; i < nf; i++) {
+            forget_prepared(c, failed[i]);
+            if (c->nnoprep % 16 == 0)
+                c->noprep = xrealloc(c->noprep, ((size_t)c->nnoprep + 16) * sizeof(*c->noprep));
+            c->noprep[c->nnoprep++] = failed[i];
+        }
+        free(failed);
+        if (nf && !prep_error)
+            prep_error = xstrdup("prepare failed");
+    }
+    c->npre = 0;
     c->req = NULL;
     c->results = NULL;
     c->nqueries = c->cur = 0;
@@ -259,13 +381,24 @@ static void finish(pconn_t *c) {
         c->state = PC_OPEN;
         c->req = r;
         r->conn = c;
-        if (!r->cancelled)
-            r->cb(r->ud, res + 2, r->n, NULL);
-        else
+        if (prep_error) {
+            /* nothing to decide: roll back and report */
+            c->state = PC_IDLE;
+            c->req = NULL;
+            r->conn = NULL;
+            if (!r->cancelled)
+                r->cb(r->ud, NULL, 0, prep_error);
+            req_free(r);
+            start_rollback(c);
+        } else if (!r->cancelled) {
+            r->cb(r->ud, res + pre + 2, r->n, NULL);
+        } else {
             db_tx_end(r, 0, NULL, NULL);
+        }
         for (int i = 0; i < nq; i++)
             PQclear(res[i]);
         free(res);
+        free(prep_error);
         return;
     }
     PGTransactionStatusType ts = PQtransactionStatus(c->pg);
@@ -279,9 +412,10 @@ static void finish(pconn_t *c) {
         req_free(r);
     } else if (r) {
         if (!r->cancelled)
-            r->cb(r->ud, res + 2, r->n, NULL);
+            r->cb(r->ud, prep_error ? NULL : res + pre + 2, prep_error ? 0 : r->n, prep_error);
         req_free(r);
     }
+    free(prep_error);
     for (int i = 0; i < nq; i++)
         PQclear(res[i]);
     free(res);
@@ -376,7 +510,9 @@ static db_req_t *run(db_pool_t *p, const char *role, const char *claims_json, co
     r->sql = xcalloc((size_t)n, sizeof(char *));
     r->nparams = xcalloc((size_t)n, sizeof(int));
     r->params = xcalloc((size_t)n, sizeof(char **));
+    r->prepare = xcalloc((size_t)n ? (size_t)n : 1, 1);
     for (int i = 0; i < n; i++) {
+        r->prepare[i] = (uint8_t)(stmts[i].prepare != 0);
         r->sql[i] = xstrdup(stmts[i].sql);
         r->nparams[i] = stmts[i].nparams;
         r->params[i] = xcalloc((size_t)stmts[i].nparams + 1, sizeof(char *));
@@ -409,6 +545,7 @@ void db_tx_end(db_req_t *r, int commit, db_cb cb, void *ud) {
     r->cb = cb;
     r->ud = ud;
     c->state = PC_BUSY;
+    c->npre = 0;
     c->nqueries = 1;
     c->cur = 0;
     c->results = xcalloc(1, sizeof(PGresult *));
@@ -451,6 +588,10 @@ static void on_pool_closed(uv_handle_t *h) {
     db_pool_t *p = c->pool;
     if (--p->open_timers > 0)
         return;
+    for (int i = 0; i < p->size; i++) {
+        free(p->conns[i].prepared);
+        free(p->conns[i].noprep);
+    }
     free(p->conns);
     free(p->host);
     free(p->port);

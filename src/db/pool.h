@@ -21,12 +21,15 @@ typedef struct {
     const char *sql;
     int nparams;
     const char *const *params; /* text values, NULL = SQL NULL */
+    int prepare;               /* run as a prepared statement, prepared once per connection
+                                  (for SQL that is run again and again: parse and plan once) */
 } db_stmt_t;
 
 /* Runs on the pool's loop when the transaction is over. results[i] is the
  * result of stmts[i] (owned by the pool: valid during the call only);
- * error is NULL, or a message when the database could not be reached (then
- * results is NULL). A statement that failed has PGRES_FATAL_ERROR (read
+ * error is NULL, or a message when the database could not be reached or a
+ * statement to prepare could not be (then results is NULL; that SQL runs
+ * unprepared on that connection from then on, so a retry can succeed). A statement that failed has PGRES_FATAL_ERROR (read
  * PQresultErrorField) and the ones after it PGRES_PIPELINE_ABORTED; the
  * transaction was rolled back. */
 typedef void (*db_cb)(void *ud, PGresult *const *results, int n, const char *error);

@@ -161,7 +161,7 @@ static void wait_for_catalog(rest_op_t *op) {
     if (loading)
         return;
     const char *params[] = {"{public}"};
-    db_stmt_t st = {REST_CATALOG_SQL, 1, params};
+    db_stmt_t st = {REST_CATALOG_SQL, 1, params, 0};
     loading = 1;
     if (!db_run(worker_self->db, NULL, NULL, &st, 1, on_catalog, NULL))
         on_catalog(NULL, NULL, 0, "database busy");
@@ -284,8 +284,8 @@ static void plan_and_run(rest_op_t *op) {
      * statement, so results[0] stays the statement's. */
     char mark[48];
     const char *mark_params[] = {mark};
-    db_stmt_t st[2] = {{op->plan.sql, op->plan.nparams, (const char *const *)op->plan.params},
-                       {"SELECT pg_logical_emit_message(true, '" CDC_WRITE_MARK_PREFIX "', $1)", 1, mark_params}};
+    db_stmt_t st[2] = {{op->plan.sql, op->plan.nparams, (const char *const *)op->plan.params, 0},
+                       {"SELECT pg_logical_emit_message(true, '" CDC_WRITE_MARK_PREFIX "', $1)", 1, mark_params, 1}};
     int nst = 1;
     if (op->plan.is_write || op->plan.is_rpc) {
         op->cdc_mark = cdc_engine_mark();
