@@ -31,7 +31,17 @@ struct cdc_catalog {
     uint8_t *claim_ok;  /* per CLAIM term: cacheable */
     uint32_t *watch;    /* relations whose changes invalidate cached CLAIM values */
     size_t nwatch;
+    uint64_t fingerprint; /* of everything the plans were compiled from */
 };
+
+static uint64_t fp_add(uint64_t h, const void *p, size_t n) {
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 1099511628211ull;
+    return (h ^ 0xff) * 1099511628211ull; /* separator */
+}
+
+static uint64_t fp_str(uint64_t h, const char *s) { return fp_add(h, s ? s : "", s ? strlen(s) : 0); }
 
 static const char *const role_names[CDC_NROLES] = {"anon", "authenticated", "service_role"};
 
@@ -266,8 +276,18 @@ static void set_role(cdc_catalog_t *c, cdc_table_t *t, int role, int can_select,
     else {
         t->vis[role] = CDC_VIS_CHECK;
         t->check_sql[role] = check_sql(t->qualified, alias, permissive, restrictive);
-        if (!restrictive)
+        if (!restrictive) {
             t->plan[role] = cdc_pol_compile(permissive, t->cols, t->ncols, t->oid, &c->terms);
+            /* Same inputs, same plans, same term numbering: a reload that
+             * changes none of this keeps subscribers' cached values. */
+            uint64_t h = c->fingerprint;
+            h = fp_add(h, &t->oid, sizeof(t->oid));
+            h = fp_add(h, &role, sizeof(role));
+            h = fp_str(h, permissive);
+            for (size_t k = 0; k < t->ncols; k++)
+                h = fp_str(fp_str(h, t->cols[k].name), t->cols[k].type);
+            c->fingerprint = h;
+        }
     }
 }
 
@@ -334,6 +354,7 @@ cdc_catalog_t *cdc_cat_load(const PGresult *r, const PGresult *fns, const char *
     int rows = PQntuples(r);
     cdc_catalog_t *c = xcalloc(1, sizeof(*c));
     atomic_init(&c->refs, 1);
+    c->fingerprint = 1469598103934665603ull;
     c->t = xcalloc((size_t)(rows ? rows : 1), sizeof(*c->t));
     for (int i = 0; i < rows; i++) {
         uint32_t oid = (uint32_t)strtoul(PQgetvalue(r, i, 0), NULL, 10);
@@ -358,8 +379,12 @@ cdc_catalog_t *cdc_cat_load(const PGresult *r, const PGresult *fns, const char *
                  PQgetvalue(r, i, 4), cell(r, i, 11), cell(r, i, 12));
     }
     load_functions(c, fns);
+    c->fingerprint = fp_add(c->fingerprint, c->claim_ok, c->terms.nclaims);
+    c->fingerprint = fp_add(c->fingerprint, c->watch, c->nwatch * sizeof(*c->watch));
     return c;
 }
+
+uint64_t cdc_cat_fingerprint(const cdc_catalog_t *c) { return c->fingerprint; }
 
 cdc_catalog_t *cdc_cat_ref(cdc_catalog_t *c) {
     atomic_fetch_add(&c->refs, 1);

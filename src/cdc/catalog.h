@@ -68,6 +68,10 @@ int cdc_cat_limits_check(const char *spec, char *err, size_t errlen);
  * reason in err. limits: as above (checked). */
 cdc_catalog_t *cdc_cat_load(const PGresult *r, const PGresult *fns, const char *limits, char *err, size_t errlen);
 cdc_catalog_t *cdc_cat_ref(cdc_catalog_t *c);
+/* Equal for two catalogs whose plans, term numbering and cacheability are
+ * the same (compiled from the same policies and columns): work prepared
+ * with one is valid with the other. */
+uint64_t cdc_cat_fingerprint(const cdc_catalog_t *c);
 void cdc_cat_unref(cdc_catalog_t *c);
 
 const cdc_table_t *cdc_cat_find(const cdc_catalog_t *c, const char *schema, const char *name);

@@ -86,9 +86,9 @@ struct client {
     char *sub;             /* the claims' sub, or NULL */
     uint8_t sub_uuid;      /* sub is a canonical lowercase uuid */
     uint8_t claims_bad;    /* its claims made a check fail: it is shown nothing until they change */
-    int8_t *cvals;         /* cached CLAIM term values, valid while cgen/ccat match */
+    int8_t *cvals;         /* cached CLAIM term values, valid while cgen/cfp match */
     uint64_t cgen;
-    const cdc_catalog_t *ccat;
+    uint64_t cfp;          /* catalog fingerprint they were computed with */
     /* per-batch scratch */
     uint64_t batch;
     uint32_t group;
@@ -105,7 +105,7 @@ typedef struct {
     uint8_t *ok;           /* per match, filled when authorized */
     buf_t *data;
     buf_t *row;            /* row image, JSON object, for checks */
-    const cdc_catalog_t *cat; /* the catalog uv and preds were computed with (compared, not held) */
+    uint64_t cat_fp;       /* fingerprint of the catalog uv and preds were computed with */
     uint16_t nuv, npreds;  /* what the policy plans need of the row (keep_policy_inputs) */
     struct uid_val { uint16_t col; uint8_t unknown; char *val; } *uv;
     struct pred_val { uint32_t pred; int8_t val; } *preds;
@@ -278,7 +278,7 @@ static void client_set_claims(client_t *c, int role, char *claims) {
     c->sub_uuid = (uint8_t)canonical_uuid(c->sub);
     c->claims_bad = 0;
     c->cvals = NULL;
-    c->ccat = NULL;
+    c->cfp = 0;
 }
 
 static char *claims_sub(const char *claims) {
@@ -490,7 +490,7 @@ static void on_change(const pgo_msg_t *m) {
     if (!tb || tb->rls)
         ch->row = row_image(&cc, m->rel, tb);
     if (tb && tb->rls && tb->ncols == cc.ncols) {
-        ch->cat = E.cat;
+        ch->cat_fp = cdc_cat_fingerprint(E.cat);
         keep_policy_inputs(ch, tb, &cc);
     }
 }
@@ -599,6 +599,7 @@ static struct {
     st_info_t *st;
     size_t nst;
     uint64_t gen;    /* claims_gen when the batch's values were asked for */
+    uint64_t fp;     /* and the catalog's fingerprint then */
 } A;
 
 static uint64_t claims_hash(const client_t *c) {
@@ -708,12 +709,14 @@ static int row_pred(void *ud, uint32_t pred) {
     return -1;
 }
 
-static int claims_valid(const client_t *c) { return c->cvals && c->ccat == E.cat && c->cgen == E.claims_gen; }
+static int claims_valid(const client_t *c) {
+    return c->cvals && c->cfp == cdc_cat_fingerprint(E.cat) && c->cgen == E.claims_gen;
+}
 
 /* 1 visible, 0 not, -1 ask the database (the plan cannot tell). */
 static int decide(const change_t *ch, const cdc_table_t *tb, client_t *c, int *wants_claims) {
     const cdc_policy_t *p = tb->plan[c->role];
-    if (!p || ch->cat != E.cat)
+    if (!p || !ch->cat_fp || ch->cat_fp != cdc_cat_fingerprint(E.cat))
         return -1;
     decide_ud_t ud = {ch, c, tb};
     cdc_pol_input_t in = {uid_eq, row_pred, claims_valid(c) ? c->cvals : NULL, &ud};
@@ -825,6 +828,7 @@ static int start_checks(groups_t *gs) {
     db_stmt_t *st = NULL;
     A.nst = 0;
     A.gen = E.claims_gen;
+    A.fp = cdc_cat_fingerprint(E.cat);
     char *cv = claim_values_sql();
     const char **params = xmalloc((2 * gs->n + E.nneeds + 1) * sizeof(*params));
     buf_t **rows = xcalloc(E.nneeds + 1, sizeof(*rows));
@@ -931,7 +935,7 @@ static void finish_batch(tx_t *batch) {
                     c->cvals = xmalloc(nclaims ? nclaims : 1);
                     memcpy(c->cvals, v, nclaims);
                     c->cgen = A.gen;
-                    c->ccat = E.cat;
+                    c->cfp = A.fp;
                 }
                 if (ch->ok[k] || !tb || tb->vis[c->role] != CDC_VIS_CHECK)
                     continue;
