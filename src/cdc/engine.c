@@ -84,6 +84,8 @@ struct client {
     int role;
     char *claims;
     char *sub;             /* the claims' sub, or NULL */
+    uint32_t *subs;        /* its internal subscription ids */
+    size_t nsubs;
     uint8_t sub_uuid;      /* sub is a canonical lowercase uuid */
     uint8_t claims_bad;    /* its claims made a check fail: it is shown nothing until they change */
     int8_t *cvals;         /* cached CLAIM term values, valid while cgen/cfp match */
@@ -250,6 +252,7 @@ static void client_unref(client_t *c) {
     free(c->claims);
     free(c->sub);
     free(c->cvals);
+    free(c->subs);
     free(c);
 }
 
@@ -308,6 +311,8 @@ static void client_insert(client_t *c) {
     E.ccount++;
 }
 
+static void wire_put(uint32_t sub);
+
 static void client_remove(uint64_t id) {
     client_t **p = client_slot(id);
     client_t *c = *p;
@@ -316,8 +321,106 @@ static void client_remove(uint64_t id) {
     *p = c->hnext;
     E.ccount--;
     cdc_subs_remove_owner(E.subs, c);
+    for (size_t i = 0; i < c->nsubs; i++)
+        wire_put(c->subs[i]);
     c->dead = 1;
     client_unref(c);
+}
+
+/* ---- wire ids ------------------------------------------------------------------ */
+
+/* The id a binding is known by on the wire. Identical bindings (same
+ * event, schema, table, filter and select, as sent) share one, as in
+ * supabase/realtime; a registry keyed by that text hands them out, so two
+ * different bindings never share one. Internal subscription ids (cdc/subs)
+ * stay unique: they are what matching and authorization work on. */
+typedef struct wire wire_t;
+struct wire {
+    wire_t *next;
+    char *key;
+    uint32_t id;
+    uint32_t refs;
+};
+
+static struct {
+    wire_t **tab;
+    size_t cap;
+    uint32_t next_id;
+    uint32_t *of_sub; /* internal subscription id -> wire id */
+    size_t of_cap;
+} W;
+
+static uint64_t str_hash(const char *s) {
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 1099511628211ull;
+    return h;
+}
+
+static uint32_t wire_get(const char *key, uint32_t sub) {
+    char unique[32];
+    if (!key) {
+        snprintf(unique, sizeof(unique), "\x1d%u", sub); /* a binding of its own */
+        key = unique;
+    }
+    if (!W.cap) {
+        W.cap = 1024;
+        W.tab = xcalloc(W.cap, sizeof(*W.tab));
+        W.next_id = 1000; /* readable, like supabase/realtime's */
+    }
+    wire_t **p = &W.tab[str_hash(key) & (W.cap - 1)];
+    while (*p && strcmp((*p)->key, key))
+        p = &(*p)->next;
+    if (!*p) {
+        *p = xcalloc(1, sizeof(**p));
+        (*p)->key = xstrdup(key);
+        (*p)->id = W.next_id++;
+    }
+    (*p)->refs++;
+    if (sub >= W.of_cap) {
+        size_t ncap = W.of_cap ? W.of_cap : 1024;
+        while (ncap <= sub)
+            ncap *= 2;
+        W.of_sub = xrealloc(W.of_sub, ncap * sizeof(*W.of_sub));
+        memset(W.of_sub + W.of_cap, 0, (ncap - W.of_cap) * sizeof(*W.of_sub));
+        W.of_cap = ncap;
+    }
+    W.of_sub[sub] = (*p)->id;
+    return (*p)->id;
+}
+
+static uint32_t wire_id(uint32_t sub) { return sub < W.of_cap ? W.of_sub[sub] : 0; }
+
+/* Drops one use of the wire id of subscription sub (the registry entry
+ * goes with its last use). */
+static void wire_put(uint32_t sub) {
+    uint32_t id = wire_id(sub);
+    if (!id)
+        return;
+    W.of_sub[sub] = 0;
+    for (size_t i = 0; i < W.cap; i++)
+        for (wire_t **p = &W.tab[i]; *p; p = &(*p)->next)
+            if ((*p)->id == id) {
+                if (--(*p)->refs == 0) {
+                    wire_t *w = *p;
+                    *p = w->next;
+                    free(w->key);
+                    free(w);
+                }
+                return;
+            }
+}
+
+static void wire_free_all(void) {
+    for (size_t i = 0; i < W.cap; i++)
+        for (wire_t *w = W.tab[i], *n; w; w = n) {
+            n = w->next;
+            free(w->key);
+            free(w);
+        }
+    free(W.tab);
+    free(W.of_sub);
+    memset(&W, 0, sizeof(W));
 }
 
 /* ---- changes and transactions ------------------------------------------- */
@@ -500,7 +603,8 @@ static void on_change(const pgo_msg_t *m) {
 typedef struct {
     hub_topic_t *t;
     buf_t *data;
-    uint32_t id;
+    uint32_t wire;   /* the binding's id on the wire (shared by identical bindings) */
+    uint64_t client; /* who may receive it */
 } out_t;
 
 static int out_cmp(const void *a, const void *b) {
@@ -509,7 +613,12 @@ static int out_cmp(const void *a, const void *b) {
         return x->t < y->t ? -1 : 1;
     if (x->data != y->data)
         return x->data < y->data ? -1 : 1;
-    return x->id < y->id ? -1 : x->id > y->id;
+    return x->client < y->client ? -1 : x->client > y->client;
+}
+
+static int u32_cmp(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
 }
 
 static hub_topic_t *client_topic(client_t *c) {
@@ -518,34 +627,45 @@ static hub_topic_t *client_topic(client_t *c) {
     return c->dead ? NULL : c->t;
 }
 
-/* One hub message per (topic, data): every binding of that topic the change
- * is authorized for is in its ids, so all its subscribers share one frame. */
+/* One hub message per (topic, data). Its wire ids are those of the
+ * authorized bindings (identical bindings share one, as in
+ * supabase/realtime, so the list stays short however many subscribers
+ * share a topic); its routes are the authorized channels: a channel on the
+ * topic that is not among them never sees the frame. */
 static void publish_change(change_t *ch) {
     out_t *o = xmalloc(ch->nm * sizeof(*o));
     size_t n = 0;
     for (uint32_t i = 0; i < ch->nm; i++) {
         if (!ch->ok[i])
             continue;
-        hub_topic_t *t = client_topic(ch->m[i].owner);
+        client_t *c = ch->m[i].owner;
+        hub_topic_t *t = client_topic(c);
         if (!t)
             continue;
-        o[n++] = (out_t){t, ch->mdata[i] ? ch->mdata[i] : ch->data, ch->m[i].id};
+        o[n++] = (out_t){t, ch->mdata[i] ? ch->mdata[i] : ch->data, wire_id(ch->m[i].id), c->id};
     }
     qsort(o, n, sizeof(*o), out_cmp);
     uint32_t *ids = xmalloc((n ? n : 1) * sizeof(*ids));
+    uint64_t *routes = xmalloc((n ? n : 1) * sizeof(*routes));
     for (size_t i = 0; i < n;) {
-        size_t j = i, k = 0;
-        while (j < n && o[j].t == o[i].t && o[j].data == o[i].data) {
-            if (!k || ids[k - 1] != o[j].id)
-                ids[k++] = o[j].id;
-            j++;
+        size_t j = i, k = 0, r = 0;
+        for (; j < n && o[j].t == o[i].t && o[j].data == o[i].data; j++) {
+            ids[k++] = o[j].wire;
+            if (!r || routes[r - 1] != o[j].client)
+                routes[r++] = o[j].client;
         }
-        buf_t *ev = cdc_payload_event(ids, k, o[i].data);
-        hub_publish(hub_msg_postgres_changes(o[i].t, ids, k, ev->data, ev->len));
+        qsort(ids, k, sizeof(*ids), u32_cmp);
+        size_t u = 0;
+        for (size_t q = 0; q < k; q++)
+            if (!u || ids[u - 1] != ids[q])
+                ids[u++] = ids[q];
+        buf_t *ev = cdc_payload_event(ids, u, o[i].data);
+        hub_publish(hub_msg_postgres_changes(o[i].t, routes, r, ev->data, ev->len));
         buf_unref(ev);
         met_add(M_CDC_EVENTS, 1);
         i = j;
     }
+    free(routes);
     free(ids);
     free(o);
 }
@@ -1175,8 +1295,20 @@ static const char *jstr(json_t *o, const char *key, const char *def) {
 
 /* Validates and registers every binding of join c. Returns 1 when done
  * (answered), 0 to wait for a fresh catalog. */
+/* The text identical bindings share: what realtime-js compares, plus the
+ * select list (it shapes the payload). Long filters make distinct keys
+ * that may not fit: they get the unique internal id instead. */
+static const char *binding_key(const char *event, const char *schema, const char *table, const char *filter,
+                               json_t *sel, char *out, size_t outsz) {
+    char *seltext = json_is_array(sel) ? json_dumps(sel, JSON_COMPACT) : NULL;
+    int n = snprintf(out, outsz, "%s\x1f%s\x1f%s\x1f%s\x1f%s", event, schema, table, filter ? filter : "\x1e",
+                     seltext ? seltext : "");
+    free(seltext);
+    return n >= 0 && (size_t)n < outsz ? out : NULL;
+}
+
 static int do_join(cmd_t *c) {
-    char reason[512];
+    char reason[512], key[1024];
     json_t *arr = json_loads(c->bindings, 0, NULL);
     json_t *resp = json_array();
     size_t n = json_array_size(arr);
@@ -1211,6 +1343,8 @@ static int do_join(cmd_t *c) {
                 json_decref(resp);
                 free(ids);
                 cdc_subs_remove_owner(E.subs, cl);
+                for (size_t k = 0; k < cl->nsubs; k++)
+                    wire_put(cl->subs[k]);
                 client_unref(cl);
                 return 0;
             }
@@ -1278,14 +1412,18 @@ static int do_join(cmd_t *c) {
             snprintf(reason, sizeof(reason), "Unable to subscribe to changes with given parameters: %s", aerr);
             break;
         }
-        ids[i] = id;
+        cl->subs = xrealloc(cl->subs, (cl->nsubs + 1) * sizeof(*cl->subs));
+        cl->subs[cl->nsubs++] = id;
+        ids[i] = wire_get(binding_key(event, schema, table, filter, sel, key, sizeof(key)), id);
         json_t *copy = json_deep_copy(b);
-        json_object_set_new(copy, "id", json_integer(id));
+        json_object_set_new(copy, "id", json_integer(ids[i]));
         json_array_append_new(resp, copy);
     }
     json_decref(arr);
     if (reason[0]) {
         cdc_subs_remove_owner(E.subs, cl);
+        for (size_t k = 0; k < cl->nsubs; k++)
+            wire_put(cl->subs[k]);
         client_unref(cl);
         json_decref(resp);
         free(ids);
@@ -1709,6 +1847,7 @@ void cdc_engine_stop(void) {
     free(E.needs);
     groups_free(&A.gs);
     free(A.st);
+    wire_free_all();
     free(E.cells);
     free(E.unknown);
     free(E.mbuf);

@@ -39,11 +39,9 @@ struct chan {
     uint8_t self, ack, presence_enabled, tracked, is_private;
     /* private channels: what realtime.messages' policies allow (public: all) */
     uint8_t read_broadcast, read_presence, write_broadcast, write_presence;
-    /* Postgres Changes: the CDC thread's name for this channel's bindings,
-     * and the binding ids the join reply gave (events carry them) */
+    /* Postgres Changes: the CDC thread's name for this channel (events
+     * are routed to it by that name) */
     uint64_t cdc_client;
-    uint32_t *pg_ids;
-    uint32_t pg_nids;
 };
 
 /* A join waiting for the database to authorize a private channel. */
@@ -196,10 +194,9 @@ static void chan_deliver(hub_sub_t *sub, hub_msg_t *m) {
     if (ch->exp <= now_s())
         return;
     if (m->kind == HUB_POSTGRES_CHANGES) {
-        /* One frame per topic carries every binding the change was
-         * authorized for: a channel none of whose bindings is listed must
-         * not see it. */
-        if (!ch->pg_nids || !hub_msg_has_id(m, ch->pg_ids, ch->pg_nids))
+        /* One frame per topic serves every channel the change was
+         * authorized for; any other channel on the topic must not see it. */
+        if (!ch->cdc_client || !hub_msg_routes_to(m, ch->cdc_client))
             return;
     } else if (m->kind == HUB_BROADCAST ? !ch->read_broadcast : !ch->read_presence) {
         return;
@@ -251,7 +248,6 @@ static void chan_free(chan_t *ch) {
     if (ch->cdc_client)
         cdc_engine_leave(ch->cdc_client);
     met_add(M_CHANNELS, -1);
-    free(ch->pg_ids);
     free(ch->join_ref);
     free(ch->presence_key);
     free(ch);
@@ -404,9 +400,6 @@ static void join_finish(chan_socket_t *s, join_t *j, const uint8_t perms[4], con
     met_add(M_JOINS, 1);
     if (pg) {
         ch->cdc_client = pg->client;
-        ch->pg_nids = (uint32_t)pg->nids;
-        ch->pg_ids = xmalloc((pg->nids ? pg->nids : 1) * sizeof(*ch->pg_ids));
-        memcpy(ch->pg_ids, pg->ids, pg->nids * sizeof(*ch->pg_ids));
         /* Subscribed to the topic first, so nothing published once the
          * client hears "Subscribed" can miss it. */
         cdc_engine_live(pg->client);

@@ -225,29 +225,25 @@ hub_msg_t *hub_msg_broadcast(hub_topic_t *t, const hub_sub_t *origin, const char
     return m;
 }
 
-hub_msg_t *hub_msg_postgres_changes(hub_topic_t *t, const uint32_t *ids, size_t nids, const void *payload,
+hub_msg_t *hub_msg_postgres_changes(hub_topic_t *t, const uint64_t *routes, size_t n, const void *payload,
                                     size_t len) {
     hub_msg_t *m = msg_new(HUB_POSTGRES_CHANGES, t, NULL, payload, len);
-    m->ids = xmalloc((nids ? nids : 1) * sizeof(*ids));
-    memcpy(m->ids, ids, nids * sizeof(*ids));
-    m->nids = (uint32_t)nids;
+    m->routes = xmalloc((n ? n : 1) * sizeof(*routes));
+    memcpy(m->routes, routes, n * sizeof(*routes));
+    m->nroutes = (uint32_t)n;
     return m;
 }
 
-int hub_msg_has_id(const hub_msg_t *m, const uint32_t *ids, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        size_t lo = 0, hi = m->nids;
-        while (lo < hi) {
-            size_t mid = (lo + hi) / 2;
-            if (m->ids[mid] < ids[i])
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        if (lo < m->nids && m->ids[lo] == ids[i])
-            return 1;
+int hub_msg_routes_to(const hub_msg_t *m, uint64_t route) {
+    size_t lo = 0, hi = m->nroutes;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (m->routes[mid] < route)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
-    return 0;
+    return lo < m->nroutes && m->routes[lo] == route;
 }
 
 void hub_call(int w, void (*fn)(void *arg, int run), void *arg) {
@@ -272,7 +268,7 @@ void hub_msg_unref(hub_msg_t *m) {
         buf_unref(atomic_load(&m->frames[i]));
     free(m->event);
     free(m->meta);
-    free(m->ids);
+    free(m->routes);
     topic_unref(m->topic);
     free(m);
 }

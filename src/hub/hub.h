@@ -45,8 +45,8 @@ struct hub_msg {
     uint8_t encoding;         /* MSG_ENC_RAW or MSG_ENC_JSON (broadcast) */
     char *event;              /* user event (broadcast) */
     char *meta;               /* JSON object text or NULL (broadcast) */
-    uint32_t *ids;            /* postgres_changes: binding ids the payload is for, ascending */
-    uint32_t nids;
+    uint64_t *routes;         /* postgres_changes: the channels (CDC client ids) it is for, ascending */
+    uint32_t nroutes;
     void (*call)(void *arg, int run); /* HUB_CALL: runs on the worker (run=1), or only frees (run=0) */
     void *arg;
     size_t payload_len;
@@ -76,13 +76,13 @@ uint32_t hub_topic_subscribers(const hub_topic_t *t);
 hub_msg_t *hub_msg_broadcast(hub_topic_t *t, const hub_sub_t *origin, const char *event, size_t event_len,
                              const char *meta, size_t meta_len, uint8_t encoding, const void *payload,
                              size_t len);
-/* A postgres_changes event for the bindings ids (ascending) of topic t:
- * payload is {"ids":[...],"data":...} (copied). One reference for the
- * caller. */
-hub_msg_t *hub_msg_postgres_changes(hub_topic_t *t, const uint32_t *ids, size_t nids, const void *payload,
+/* A postgres_changes event on topic t for the channels routes[0..n)
+ * (ascending; the other subscribers of t must not see it): payload is
+ * {"ids":[...],"data":...} (copied). One reference for the caller. */
+hub_msg_t *hub_msg_postgres_changes(hub_topic_t *t, const uint64_t *routes, size_t n, const void *payload,
                                     size_t len);
-/* 1 if one of the message's ids is among ids[0..n) (any order). */
-int hub_msg_has_id(const hub_msg_t *m, const uint32_t *ids, size_t n);
+/* 1 if route is among the message's routes. */
+int hub_msg_routes_to(const hub_msg_t *m, uint64_t route);
 /* Runs fn(arg, 1) on worker w's thread, in order with the hub messages
  * posted to it; if the worker is stopping instead, fn(arg, 0) runs (on
  * whichever thread drops it) so arg can be freed. From any thread. */
