@@ -12,6 +12,11 @@
  * never allocates per message. All connections of a channel live on one
  * thread, so the per-channel window counters need no atomics. It never
  * judges a number good or bad; it prints them.
+ *
+ * --pg-changes turns it into the client side of the Postgres Changes
+ * benchmark (bench/cdc.sh): each connection is one TechCare user joined to
+ * its role's channels, and a writer thread commits rows through libpq whose
+ * "t=<ns>" stamps the receivers read back (see the section at the end).
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -156,8 +161,8 @@ static void usage(void) {
         "  --pg-pid PID                 sample CPU of this postmaster and its children\n"
         "  --drain-max S                after the window, wait at most S s for the writer's\n"
         "                               end marker to be delivered (default 30)\n"
-        "  --duration / --warmup        measured seconds / seconds of writes before\n\n"
-        "Latency: CLOCK_MONOTONIC ns at publish, carried as \"t\" in every payload and read\n"
+        "  --duration / --warmup        seconds measured / seconds of writes before them\n\n"
+        "Latency (broadcast): CLOCK_MONOTONIC ns at publish, carried as \"t\" in every payload and read\n"
         "back by every subscriber (same machine), in log buckets (about 6%% wide).\n"
         "Memory per connection: the server's anonymous + shared memory (Pss_Anon +\n"
         "Pss_Shmem from /proc/PID/smaps_rollup, summed over its processes, so nginx's\n"
