@@ -85,6 +85,7 @@ static struct {
     int mix[3];                /* % customers, technicians, admins */
     int wmix[4];               /* writer mix: messages, bids, booking updates, booking inserts */
     int inflight;              /* writer: transactions in flight at most */
+    int rows_per_tx;           /* writer: rows per transaction (changes/s counts rows) */
     int pg_pids[MAX_PIDS];
     int npg_pids;
     double drain_max;          /* seconds to wait for the writer's end marker */
@@ -93,6 +94,7 @@ static struct {
     .per_channel = 100, .pubs = 1, .rate = 0, .duration = 10, .warmup = 1, .chans_per_conn = 1, .threads = 1,
     .window = 16, .source_ips = 0, .connect_conc = 1000, .hb_interval_s = 20,
     .change_rate = 100, .mix = {70, 25, 5}, .wmix = {50, 25, 15, 10}, .inflight = 256, .drain_max = 30,
+    .rows_per_tx = 1,
 };
 
 static void usage(void) {
@@ -158,6 +160,7 @@ static void usage(void) {
         "  --write-mix M,B,U,I          writer's %% of chat messages, bids, booking updates,\n"
         "                               booking inserts (default 50,25,15,10)\n"
         "  --writer-inflight N          transactions in flight at most (default 256)\n"
+        "  --rows-per-tx N              rows the writer commits per transaction (default 1)\n"
         "  --pg-pid PID                 sample CPU of this postmaster and its children\n"
         "  --drain-max S                after the window, wait at most S s for the writer's\n"
         "                               end marker to be delivered (default 30)\n"
@@ -1448,6 +1451,9 @@ static int parse_args(int argc, char **argv) {
         } else if (!strcmp(a, "--writer-inflight")) {
             NEEDV();
             opt.inflight = atoi(v);
+        } else if (!strcmp(a, "--rows-per-tx")) {
+            NEEDV();
+            opt.rows_per_tx = atoi(v);
         } else if (!strcmp(a, "--idle")) {
             opt.idle = 1;
         } else if (!strcmp(a, "--csv")) {
@@ -1478,7 +1484,7 @@ static int parse_args(int argc, char **argv) {
         return -1;
     }
     if (opt.pgc) {
-        if (!opt.db || opt.target != TGT_TECHCARE || opt.change_rate <= 0 || opt.inflight < 1 ||
+        if (!opt.db || opt.target != TGT_TECHCARE || opt.change_rate <= 0 || opt.inflight < 1 || opt.rows_per_tx < 1 ||
             opt.mix[0] < 0 || opt.mix[1] < 0 || opt.mix[2] < 0 || opt.mix[0] + opt.mix[1] + opt.mix[2] != 100 ||
             opt.wmix[0] < 0 || opt.wmix[1] < 0 || opt.wmix[2] < 0 || opt.wmix[3] < 0 ||
             opt.wmix[0] + opt.wmix[1] + opt.wmix[2] + opt.wmix[3] != 100) {
@@ -1946,6 +1952,10 @@ static void *writer_main(void *arg) {
     uint64_t cnt[4] = {0, 0, 0, 0}, seq = 0, sent = 0, inflight = 0, committed = 0, errors = 0, skipped = 0;
     uint64_t maxin = 0;
     int cur_err = 0, shown = 0;
+    /* rows of each transaction in flight (a ring, in send order) */
+    size_t ring_cap = (size_t)opt.inflight + 1, ring_head = 0, ring_len = 0;
+    uint32_t *ring = calloc(ring_cap, sizeof(*ring));
+    uint32_t rows_open = 0; /* rows sent in the transaction not yet synced */
     int64_t start = now_ns();
     double rate = opt.change_rate;
     for (;;) {
@@ -1983,16 +1993,34 @@ static void *writer_main(void *arg) {
                     v[0] = cu->id;
                     break;
                 }
-                if (!PQsendQueryPrepared(pg, w_name[kind], nv, v, NULL, NULL, 0) || !PQpipelineSync(pg)) {
+                if (!PQsendQueryPrepared(pg, w_name[kind], nv, v, NULL, NULL, 0)) {
                     fprintf(stderr, "[writer] send: %s", PQerrorMessage(pg));
                     atomic_store(&w_failed, 1);
                     goto out;
                 }
                 sent++;
-                inflight++;
+                /* a Sync ends the implicit transaction of the rows before it */
+                if (++rows_open == (uint32_t)opt.rows_per_tx) {
+                    if (!PQpipelineSync(pg)) {
+                        fprintf(stderr, "[writer] sync: %s", PQerrorMessage(pg));
+                        atomic_store(&w_failed, 1);
+                        goto out;
+                    }
+                    ring[(ring_head + ring_len++) % ring_cap] = rows_open;
+                    rows_open = 0;
+                    inflight++;
+                }
             }
             if (inflight > maxin)
                 maxin = inflight;
+        } else if (rows_open) { /* the last, partial transaction */
+            if (!PQpipelineSync(pg)) {
+                atomic_store(&w_failed, 1);
+                goto out;
+            }
+            ring[(ring_head + ring_len++) % ring_cap] = rows_open;
+            rows_open = 0;
+            inflight++;
         } else if (inflight == 0) {
             break;
         }
@@ -2021,10 +2049,15 @@ static void *writer_main(void *arg) {
             ExecStatusType st = PQresultStatus(r);
             if (st == PGRES_PIPELINE_SYNC) {
                 inflight--;
+                uint32_t rows = ring_len ? ring[ring_head] : 1;
+                if (ring_len) {
+                    ring_head = (ring_head + 1) % ring_cap;
+                    ring_len--;
+                }
                 if (cur_err)
-                    errors++;
+                    errors += rows;
                 else
-                    committed++;
+                    committed += rows;
                 cur_err = 0;
             } else if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
                 cur_err = 1;
@@ -2056,6 +2089,7 @@ static void *writer_main(void *arg) {
         PQclear(r);
     }
 out:
+    free(ring);
     PQfinish(pg);
     return NULL;
 }
