@@ -33,6 +33,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
+. bench/lib.sh
 
 CLIENTS=${CLIENTS:-100 1000}
 RATES=${RATES:-100 1000 2500 5000 10000}
@@ -98,7 +99,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-port_listening() { ss -Hltn "sport = :$1" | grep -q .; }
 free_port() { # a port below the ephemeral range that nothing listens on
     local p
     for _ in $(seq 1 200); do
@@ -109,21 +109,6 @@ free_port() { # a port below the ephemeral range that nothing listens on
     return 1
 }
 
-busy_pct() {
-    local a b
-    a=($(head -1 /proc/stat)); sleep 1; b=($(head -1 /proc/stat))
-    awk -v n="$(nproc)" -v u="$((b[1]+b[2]+b[3]+b[6]+b[7]+b[8] - a[1]-a[2]-a[3]-a[6]-a[7]-a[8]))" \
-        -v t="$((b[1]+b[2]+b[3]+b[4]+b[5]+b[6]+b[7]+b[8] - a[1]-a[2]-a[3]-a[4]-a[5]-a[6]-a[7]-a[8]))" \
-        'BEGIN { printf "%.0f", t ? u * 100 * n / t : 0 }'
-}
-wait_quiet() { # prints the busy % the machine was at when the run started
-    local start=$SECONDS b
-    while :; do
-        b=$(busy_pct)
-        if (( b < 15 || SECONDS - start >= QUIET_WAIT )); then break; fi
-    done
-    echo "$b"
-}
 
 # ---- the database --------------------------------------------------------------
 PG_PORT=$(free_port)
@@ -251,7 +236,7 @@ for n in $CLIENTS; do
     for rate in ${!rates_var:-$RATES}; do
         # Every (pending booking, technician) pair bids once per scenario.
         psql_su -c "delete from public.bids" >/dev/null
-        busy=$(wait_quiet)
+        busy=$(wait_quiet_pct "$n clients, $rate changes/s")
         start_server "$TMP/server-$n-$rate.log"
         lglog=$TMP/loadgen-$n-$rate.log
         out=$TMP/out-$n-$rate.txt

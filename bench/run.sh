@@ -27,6 +27,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
+. bench/lib.sh
 
 CONNECTIONS=${CONNECTIONS:-10000}
 PER_CHANNEL=${PER_CHANNEL:-100}
@@ -61,28 +62,10 @@ ports=$(awk '{print $2 - $1 + 1}' /proc/sys/net/ipv4/ip_local_port_range)
 echo "# open-file limit $want; ephemeral ports per source IP: $ports (tc-loadgen binds one 127.0.0.x per 25,000 connections)"
 
 # The machine is shared: say so when something else already uses it.
-busy_pct() {
-    local a b
-    a=($(head -1 /proc/stat)); sleep 1; b=($(head -1 /proc/stat))
-    awk -v n="$(nproc)" -v u="$((b[1]+b[2]+b[3]+b[6]+b[7]+b[8] - a[1]-a[2]-a[3]-a[6]-a[7]-a[8]))" \
-        -v t="$((b[1]+b[2]+b[3]+b[4]+b[5]+b[6]+b[7]+b[8] - a[1]-a[2]-a[3]-a[4]-a[5]-a[6]-a[7]-a[8]))" \
-        'BEGIN { printf "%.0f", t ? u * 100 * n / t : 0 }'
-}
 # Before each load run, wait up to QUIET_WAIT s for the machine to be idle
 # (below 15 % busy over 1 s); the busy figure it started at is in the table.
 QUIET_WAIT=${QUIET_WAIT:-60}
 declare -A QUIET
-wait_quiet() {
-    local target=$1 start=$SECONDS b
-    while :; do
-        b=$(busy_pct)
-        if (( b < 15 || SECONDS - start >= QUIET_WAIT )); then break; fi
-    done
-    QUIET[$target]=$b
-    if (( b >= 15 )); then
-        echo "# WARNING: the machine was $b% busy before the $target load run; its figures will be low" >&2
-    fi
-}
 
 echo "# building techcare-realtime and tc-loadgen"
 # Configure every time: tc-loadgen exists only if bench/loadgen.c did at configure time.
@@ -107,7 +90,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-port_listening() { ss -Hltn "sport = :$1" | grep -q .; }
 
 wait_port() {
     local port=$1 i
@@ -227,7 +209,7 @@ for target in $TARGETS; do
     start_server "$target" "$TMP/server-$target-idle.log"
     run_loadgen "$target" idle
     stop_server
-    wait_quiet "$target"
+    QUIET[$target]=$(wait_quiet_pct "$target load")
     start_server "$target" "$TMP/server-$target-load.log"
     run_loadgen "$target" load
     stop_server
