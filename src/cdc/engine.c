@@ -24,6 +24,7 @@
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -720,6 +721,13 @@ static struct {
     size_t nst;
     uint64_t gen;    /* claims_gen when the batch's values were asked for */
     uint64_t fp;     /* and the catalog's fingerprint then */
+    /* The pipeline is split in up to two requests (the pool's two
+     * connections), at a group boundary: the checks may use two cores. */
+    size_t part_from[2], part_n[2];
+    int pending;     /* requests not answered yet */
+    int failed;      /* one could not be sent, or the database was unreachable */
+    int blamed;      /* a group's claims made a statement fail */
+    char *error;     /* the first unreachable-database error */
 } A;
 
 static uint64_t claims_hash(const client_t *c) {
@@ -988,21 +996,49 @@ static int start_checks(groups_t *gs) {
         }
     }
     met_add(M_CDC_CHECKS, (int64_t)E.nneeds);
-    db_req_t *r = db_run(E.db, NULL, NULL, st, (int)A.nst, on_auth, NULL);
+    /* Split at the group boundary nearest the middle (each group's
+     * statements start with its claims, so each part stands alone). */
+    size_t split = A.nst;
+    if (A.nst >= 32)
+        for (size_t k = A.nst / 2; k < A.nst; k++)
+            if (A.st[k].kind == ST_CLAIMS_SET) {
+                split = k;
+                break;
+            }
+    A.part_from[0] = 0;
+    A.part_n[0] = split;
+    A.part_from[1] = split;
+    A.part_n[1] = A.nst - split;
+    A.pending = 0;
+    A.failed = A.blamed = 0;
+    free(A.error);
+    A.error = NULL;
+    int sent = 0;
+    for (intptr_t part = 0; part < 2; part++) {
+        if (!A.part_n[part])
+            continue;
+        if (db_run(E.db, NULL, NULL, st + A.part_from[part], (int)A.part_n[part], on_auth, (void *)part)) {
+            A.pending++;
+            sent++;
+        } else {
+            A.failed = 1;
+        }
+    }
     for (size_t k = 0; k < nrows; k++)
         buf_unref(rows[k]);
     free(rows);
     free(params);
     free(st);
     free(cv);
-    return r ? 0 : -1;
+    return sent ? 0 : -1;
 }
 
-static void apply_checks(PGresult *const *results, int n) {
+/* results[k] answers A.st[from + k]. */
+static void apply_checks(size_t from, PGresult *const *results, int n) {
     groups_t *gs = &A.gs;
     size_t nclaims = cdc_cat_terms(E.cat)->nclaims;
-    for (size_t k = 0; k < A.nst && (int)k < n; k++) {
-        const st_info_t *si = &A.st[k];
+    for (size_t k = 0; from + k < A.nst && (int)k < n; k++) {
+        const st_info_t *si = &A.st[from + k];
         const PGresult *r = results[k];
         if (PQresultStatus(r) != PGRES_TUPLES_OK)
             continue;
@@ -1096,37 +1132,56 @@ static void blame_group(tx_t *batch, uint32_t g, const char *why) {
 static void restart_stream(const char *why);
 
 static void on_auth(void *ud, PGresult *const *results, int n, const char *error) {
-    (void)ud;
+    size_t from = A.part_from[(intptr_t)ud];
     tx_t *batch = E.inflight;
-    E.inflight = NULL;
     if (!batch)
         return;
+    /* Each part is read as it comes (its results live only during this
+     * call); the batch moves on once every part has answered. */
     if (error) {
-        log_warn("postgres changes: authorization unavailable", "\"error\":\"%.*s\"", (int)strcspn(error, "\"\\\n"),
-                 error);
-        /* Nothing unauthorized goes out: hold the batch and try again.
-         * Also let go of the replication connection: if PostgreSQL is
-         * shutting down, its WAL sender waits for us to confirm what we
-         * cannot authorize, and we would hold its shutdown forever. What
-         * was not confirmed comes again on the new stream (and what is
-         * still queued here is skipped there). */
+        if (!A.error)
+            A.error = xstrdup(error);
+    } else {
+        int bad = 0;
+        for (int i = 0; i < n && from + (size_t)i < A.nst; i++)
+            if (PQresultStatus(results[i]) == PGRES_FATAL_ERROR) {
+                blame_group(batch, A.st[from + (size_t)i].g, PQresultErrorMessage(results[i]));
+                bad = 1;
+                break;
+            }
+        if (bad)
+            A.blamed = 1;
+        else
+            apply_checks(from, results, n);
+    }
+    if (--A.pending > 0)
+        return;
+    E.inflight = NULL;
+    if (A.error || A.failed) {
+        const char *why = A.error ? A.error : "the check queue is full";
+        log_warn("postgres changes: authorization unavailable", "\"error\":\"%.*s\"", (int)strcspn(why, "\"\\\n"),
+                 why);
+        /* Nothing unauthorized goes out: hold the batch and try again. */
         requeue_front(batch);
-        if (!strncmp(error, "prepare failed", 14)) {
+        if (A.error && !strncmp(A.error, "prepare failed", 14)) {
             pump(); /* that SQL now runs unprepared on that connection */
             return;
         }
         E.retry_at = now_ms() + RETRY_MS;
-        restart_stream("authorization queries cannot reach the database");
+        if (A.error)
+            /* Also let go of the replication connection: if PostgreSQL is
+             * shutting down, its WAL sender waits for us to confirm what we
+             * cannot authorize, and we would hold its shutdown forever. What
+             * was not confirmed comes again on the new stream (and what is
+             * still queued here is skipped there). */
+            restart_stream("authorization queries cannot reach the database");
         return;
     }
-    for (int i = 0; i < n && (size_t)i < A.nst; i++)
-        if (PQresultStatus(results[i]) == PGRES_FATAL_ERROR) {
-            blame_group(batch, A.st[i].g, PQresultErrorMessage(results[i]));
-            requeue_front(batch);
-            pump();
-            return;
-        }
-    apply_checks(results, n);
+    if (A.blamed) {
+        requeue_front(batch); /* judged again without the blamed claims */
+        pump();
+        return;
+    }
     finish_batch(batch);
     pump();
 }
@@ -1847,6 +1902,7 @@ void cdc_engine_stop(void) {
     free(E.needs);
     groups_free(&A.gs);
     free(A.st);
+    free(A.error);
     wire_free_all();
     free(E.cells);
     free(E.unknown);
