@@ -1753,8 +1753,18 @@ static void restart_stream(const char *why) {
 
 /* ---- the thread ---------------------------------------------------------------- */
 
+static void update_gauges(void) {
+    size_t queued = 0;
+    for (tx_t *t = E.qhead; t; t = t->next)
+        queued++;
+    met_set(M_CDC_STREAMING, (uint64_t)E.streaming);
+    met_set(M_CDC_CHANNELS, E.ccount);
+    met_set(M_CDC_QUEUED, queued);
+}
+
 static void on_timer(uv_timer_t *t) {
     (void)t;
+    update_gauges();
     if (!E.stream && !E.stopping && now_ms() >= E.stream_retry_at)
         E.stream = open_stream();
     process_commands();

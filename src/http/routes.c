@@ -19,6 +19,7 @@
 #include "auth/gotrue.h"
 #include "auth/jwt.h"
 #include "auth/token_cache.h"
+#include "cdc/engine.h"
 #include "hub/hub.h"
 #include "metrics/metrics.h"
 #include "net/server.h"
@@ -249,9 +250,11 @@ void routes_handle(conn_t *c, http_req_t *r) {
         return;
     }
     if (!strcmp(path, "/health") || !strcmp(path, "/api/health") || !strcmp(path, "/realtime/v1/api/health")) {
-        char body[128];
-        snprintf(body, sizeof(body), "{\"status\":\"ok\",\"connections\":%llu}",
-                 (unsigned long long)met_sum(M_CONNECTIONS));
+        char body[192];
+        /* Postgres Changes: off (no database, or turned off), connecting, or streaming. */
+        const char *pgc = !cdc_engine_running() ? "off" : met_sum(M_CDC_STREAMING) ? "streaming" : "connecting";
+        snprintf(body, sizeof(body), "{\"status\":\"ok\",\"connections\":%llu,\"postgres_changes\":\"%s\"}",
+                 (unsigned long long)met_sum(M_CONNECTIONS), pgc);
         respond_json(c, 200, body, ka);
         return;
     }

@@ -35,6 +35,9 @@ static const struct {
     [M_HTTP_REQUESTS] = {"realtime_http_requests_total", "counter", "HTTP requests served"},
     [M_CDC_TXS] = {"realtime_cdc_transactions_total", "counter", "transactions delivered from the replication stream"},
     [M_CDC_EVENTS] = {"realtime_cdc_events_total", "counter", "postgres_changes messages published (one per topic per change)"},
+    [M_CDC_STREAMING] = {"realtime_cdc_streaming", "gauge", "1 while the logical replication stream is up"},
+    [M_CDC_CHANNELS] = {"realtime_cdc_channels", "gauge", "channels with postgres_changes bindings"},
+    [M_CDC_QUEUED] = {"realtime_cdc_queued_transactions", "gauge", "committed transactions waiting to be authorized and delivered"},
     [M_CDC_CHECKS] = {"realtime_cdc_rls_checks_total", "counter", "row-level security checks run in the database (rows x claims)"},
 };
 

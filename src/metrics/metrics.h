@@ -33,6 +33,9 @@ typedef enum {
     M_CDC_TXS,          /* transactions delivered by the CDC thread */
     M_CDC_EVENTS,       /* postgres_changes hub messages published (one per topic per change) */
     M_CDC_CHECKS,       /* row-level security checks run in the database (row x claims) */
+    M_CDC_STREAMING,    /* gauge: 1 while the replication stream is up */
+    M_CDC_CHANNELS,     /* gauge: channels with Postgres Changes bindings */
+    M_CDC_QUEUED,       /* gauge: committed transactions waiting to be delivered */
     M_COUNT
 } met_id_t;
 
@@ -52,6 +55,12 @@ static inline void met_add(met_id_t id, int64_t n) {
         return;
     uint64_t v = atomic_load_explicit(&met_local->v[id], memory_order_relaxed);
     atomic_store_explicit(&met_local->v[id], v + (uint64_t)n, memory_order_relaxed);
+}
+
+/* For gauges one thread owns: sets its block's value. */
+static inline void met_set(met_id_t id, uint64_t v) {
+    if (met_local)
+        atomic_store_explicit(&met_local->v[id], v, memory_order_relaxed);
 }
 
 uint64_t met_sum(met_id_t id);

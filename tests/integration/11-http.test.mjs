@@ -19,6 +19,7 @@ describe('HTTP', () => {
     assert.equal(before.status, 200);
     assert.match(before.headers['content-type'], /^application\/json/);
     assert.equal(before.json.status, 'ok');
+    assert.equal(before.json.postgres_changes, 'off'); // no database configured here
     const client = newClient(server);
     await joined(client.channel(topicName()));
     const r = await httpRequest(server.port, '/health');

@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 
-import { Inbox, T, subscribe } from './harness.mjs';
+import { Inbox, T, subscribe, waitFor } from './harness.mjs';
 import { DEMO, startStack } from './dbharness.mjs';
 
 const uuid = () => crypto.randomUUID();
@@ -476,6 +476,25 @@ line "quoted" \\ text', 12.34, '2030-06-01 08:30:00+02', 'x');
       await settle(insertNotif(n, alice), [[w.boxes.bell, [], `INSERT notifications ${n}`]]);
     }
     assert.equal(w.ch.state, 'joined');
+    await u.alice.client.removeChannel(w.ch);
+  });
+
+  test('status: /health says streaming; /metrics counts channels, transactions and events', async () => {
+    const health = (await stack.fetch('/health')).json;
+    assert.equal(health.postgres_changes, 'streaming');
+    const alice = DEMO.alice.id;
+    const w = await joinOk(await watch(u.alice.client, `user:${alice}:status`, { bell: { event: 'INSERT', table: 'notifications', filter: `user_id=eq.${alice}` } }));
+    const series = async () => Object.fromEntries((await stack.fetch('/metrics')).text.split('\n')
+      .filter((l) => l.startsWith('realtime_cdc_')).map((l) => l.split(' ')).map(([k, v]) => [k, Number(v)]));
+    const before = await series();
+    const n = uuid();
+    await settle(insertNotif(n, alice), [[w.boxes.bell, [], `INSERT notifications ${n}`]]);
+    // gauges are refreshed by the CDC thread every 100 ms
+    await waitFor(async () => (await series()).realtime_cdc_channels >= 1, { timeout: T(3000), interval: 50, message: 'cdc channels gauge' });
+    const after = await series();
+    assert.equal(after.realtime_cdc_streaming, 1);
+    assert.ok(after.realtime_cdc_transactions_total > before.realtime_cdc_transactions_total, 'transactions counted');
+    assert.ok(after.realtime_cdc_events_total > before.realtime_cdc_events_total, 'events counted');
     await u.alice.client.removeChannel(w.ch);
   });
 
