@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/hash.h"
 #include "util/mem.h"
 
 /* Per thread. A slot holds ~200 bytes plus its token and claims (~0.5 KiB
@@ -27,13 +28,6 @@ typedef struct {
 } slot_t;
 
 static _Thread_local slot_t *slots;
-
-static uint64_t hash_bytes(const char *s, size_t n) {
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (uint8_t)s[i]) * 1099511628211ull;
-    return h;
-}
 
 static void clear_slot(slot_t *s) {
     free(s->token);
@@ -65,7 +59,7 @@ jwt_status_t tok_verify(const jwt_keyring_t *kr, const char *token, size_t len, 
                         char *msg, size_t msglen) {
     if (!slots)
         slots = xcalloc(SLOTS, sizeof(*slots));
-    uint64_t h = hash_bytes(token, len);
+    uint64_t h = hash_bytes(HASH_INIT, token, len);
     slot_t *s = &slots[h & (SLOTS - 1)];
     if (s->token && s->hash == h && s->len == len && !memcmp(s->token, token, len)) {
         jwt_status_t st = check_time(s, now, msg, msglen);

@@ -21,6 +21,7 @@
 
 #include "cdc/subs.h"
 #include "util/buf.h"
+#include "util/hash.h"
 #include "util/mem.h"
 
 struct cdc_catalog {
@@ -35,10 +36,8 @@ struct cdc_catalog {
 };
 
 static uint64_t fp_add(uint64_t h, const void *p, size_t n) {
-    const uint8_t *b = p;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ b[i]) * 1099511628211ull;
-    return (h ^ 0xff) * 1099511628211ull; /* separator */
+    static const uint8_t sep = 0xff; /* "ab"+"c" and "a"+"bc" differ */
+    return hash_bytes(hash_bytes(h, p, n), &sep, 1);
 }
 
 static uint64_t fp_str(uint64_t h, const char *s) { return fp_add(h, s ? s : "", s ? strlen(s) : 0); }
@@ -354,7 +353,7 @@ cdc_catalog_t *cdc_cat_load(const PGresult *r, const PGresult *fns, const char *
     int rows = PQntuples(r);
     cdc_catalog_t *c = xcalloc(1, sizeof(*c));
     atomic_init(&c->refs, 1);
-    c->fingerprint = 1469598103934665603ull;
+    c->fingerprint = HASH_INIT;
     c->t = xcalloc((size_t)(rows ? rows : 1), sizeof(*c->t));
     for (int i = 0; i < rows; i++) {
         uint32_t oid = (uint32_t)strtoul(PQgetvalue(r, i, 0), NULL, 10);

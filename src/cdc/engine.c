@@ -42,6 +42,7 @@
 #include "hub/hub.h"
 #include "metrics/metrics.h"
 #include "util/buf.h"
+#include "util/hash.h"
 #include "util/log.h"
 #include "util/mem.h"
 
@@ -351,13 +352,6 @@ static struct {
     size_t of_cap;
 } W;
 
-static uint64_t str_hash(const char *s) {
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 1099511628211ull;
-    return h;
-}
-
 static uint32_t wire_get(const char *key, uint32_t sub) {
     char unique[32];
     if (!key) {
@@ -369,7 +363,7 @@ static uint32_t wire_get(const char *key, uint32_t sub) {
         W.tab = xcalloc(W.cap, sizeof(*W.tab));
         W.next_id = 1000; /* readable, like supabase/realtime's */
     }
-    wire_t **p = &W.tab[str_hash(key) & (W.cap - 1)];
+    wire_t **p = &W.tab[hash_str(key) & (W.cap - 1)];
     while (*p && strcmp((*p)->key, key))
         p = &(*p)->next;
     if (!*p) {
@@ -731,10 +725,7 @@ static struct {
 } A;
 
 static uint64_t claims_hash(const client_t *c) {
-    uint64_t h = 1469598103934665603ull ^ (uint64_t)c->role;
-    for (const char *p = c->claims; *p; p++)
-        h = (h ^ (uint8_t)*p) * 1099511628211ull;
-    return h;
+    return hash_bytes(HASH_INIT ^ (uint64_t)c->role, c->claims, strlen(c->claims));
 }
 
 static void groups_reset(groups_t *gs) {

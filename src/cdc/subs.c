@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "util/hash.h"
 #include "util/mem.h"
 
 /* ---- a small chained hash map from byte strings to pointers ------------- */
@@ -28,15 +29,6 @@ typedef struct {
     size_t nb, n;
 } hmap_t;
 
-static uint64_t hash_bytes(const void *p, size_t n) {
-    const unsigned char *s = p;
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (size_t i = 0; i < n; i++) {
-        h ^= s[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
 
 static hent_t **hmap_slot(const hmap_t *m, const void *key, size_t klen, uint64_t h) {
     if (m->nb == 0)
@@ -49,7 +41,7 @@ static hent_t **hmap_slot(const hmap_t *m, const void *key, size_t klen, uint64_
 }
 
 static void *hmap_get(const hmap_t *m, const void *key, size_t klen) {
-    hent_t **pp = hmap_slot(m, key, klen, hash_bytes(key, klen));
+    hent_t **pp = hmap_slot(m, key, klen, hash_bytes(HASH_INIT, key, klen));
     return pp ? (*pp)->val : NULL;
 }
 
@@ -71,7 +63,7 @@ static void hmap_grow(hmap_t *m) {
 
 /* Sets key to val (val non-NULL), replacing any previous value. */
 static void hmap_put(hmap_t *m, const void *key, size_t klen, void *val) {
-    uint64_t h = hash_bytes(key, klen);
+    uint64_t h = hash_bytes(HASH_INIT, key, klen);
     hent_t **pp = hmap_slot(m, key, klen, h);
     if (pp) {
         (*pp)->val = val;
@@ -90,7 +82,7 @@ static void hmap_put(hmap_t *m, const void *key, size_t klen, void *val) {
 }
 
 static void hmap_del(hmap_t *m, const void *key, size_t klen) {
-    hent_t **pp = hmap_slot(m, key, klen, hash_bytes(key, klen));
+    hent_t **pp = hmap_slot(m, key, klen, hash_bytes(HASH_INIT, key, klen));
     if (!pp)
         return;
     hent_t *e = *pp;

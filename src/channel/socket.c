@@ -21,6 +21,7 @@
 #include "hub/hub.h"
 #include "metrics/metrics.h"
 #include "net/server.h"
+#include "util/hash.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "ws/frame.h"
@@ -90,9 +91,7 @@ static _Atomic uint64_t next_owner = 1;
 #define TOPIC_PREFIX_LEN (sizeof(TOPIC_PREFIX) - 1)
 
 static uint64_t hash_token(const char *s, size_t n) {
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (uint8_t)s[i]) * 1099511628211ull;
+    uint64_t h = hash_bytes(HASH_INIT, s, n);
     return h ? h : 1;
 }
 

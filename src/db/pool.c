@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "db/pqwatch.h"
+#include "util/hash.h"
 #include "util/log.h"
 #include "util/mem.h"
 
@@ -81,13 +82,6 @@ static void dispatch(db_pool_t *p);
 /* ---- requests ------------------------------------------------------------- */
 
 #define MAX_PREPARED 512
-
-static uint64_t sql_hash(const char *s) {
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 1099511628211ull;
-    return h;
-}
 
 static void stmt_name(uint64_t h, char out[24]) { snprintf(out, 24, "tc_%016llx", (unsigned long long)h); }
 
@@ -244,7 +238,7 @@ static int count_prepares(pconn_t *c, const db_req_t *r) {
     for (int i = 0; i < r->n; i++) {
         if (!r->prepare[i])
             continue;
-        uint64_t h = sql_hash(r->sql[i]);
+        uint64_t h = hash_str(r->sql[i]);
         int dup = is_prepared(c, h) || no_prepare(c, h);
         for (int k = 0; k < i && !dup; k++)
             dup = r->prepare[k] && !strcmp(r->sql[k], r->sql[i]);
@@ -270,7 +264,7 @@ static int send_all(pconn_t *c, db_req_t *r) {
     for (int i = 0; i < r->n && c->nprepared - base < c->npre; i++) {
         if (!r->prepare[i])
             continue;
-        uint64_t h = sql_hash(r->sql[i]);
+        uint64_t h = hash_str(r->sql[i]);
         if (is_prepared(c, h) || no_prepare(c, h))
             continue;
         char name[24];
@@ -282,7 +276,7 @@ static int send_all(pconn_t *c, db_req_t *r) {
         c->prepared[c->nprepared++] = h;
     }
     for (int i = 0; i < r->n; i++) {
-        uint64_t h = r->prepare[i] ? sql_hash(r->sql[i]) : 0;
+        uint64_t h = r->prepare[i] ? hash_str(r->sql[i]) : 0;
         int ok;
         if (h && is_prepared(c, h)) {
             char name[24];
