@@ -66,7 +66,7 @@ struct cmd {
     int worker, is_private, role;
     char *topic, *claims, *bindings;
     size_t topic_len;
-    void (*done)(void *, int, const char *, const uint32_t *, size_t, const char *);
+    void (*done)(void *, int, const char *, const char *);
     void *ud;
     uint64_t deadline_ms;  /* JOIN: give up waiting for the stream */
     uint64_t cat_gen;      /* JOIN: catalog generation when it last found a table missing */
@@ -152,7 +152,7 @@ static struct {
     int streaming;
     db_pool_t *db;
     cdc_catalog_t *cat;
-    uint64_t cat_gen, cat_loaded_ms, cat_requested_ms;
+    uint64_t cat_gen, cat_loaded_ms;
     int cat_loading;
     cdc_subs_t *subs;
     client_t **ctab;
@@ -163,7 +163,6 @@ static struct {
     int cur_skip;
     uint64_t accepted_lsn; /* highest end LSN queued or delivered */
     tx_t *qhead, **qtail;
-    size_t queued;
     tx_t *inflight;        /* batch being authorized */
     need_t *needs;
     size_t nneeds;
@@ -348,7 +347,7 @@ static struct {
     wire_t **tab;
     size_t cap;
     uint32_t next_id;
-    uint32_t *of_sub; /* internal subscription id -> wire id */
+    wire_t **of_sub; /* internal subscription id -> its entry */
     size_t of_cap;
 } W;
 
@@ -380,30 +379,27 @@ static uint32_t wire_get(const char *key, uint32_t sub) {
         memset(W.of_sub + W.of_cap, 0, (ncap - W.of_cap) * sizeof(*W.of_sub));
         W.of_cap = ncap;
     }
-    W.of_sub[sub] = (*p)->id;
+    W.of_sub[sub] = *p;
     return (*p)->id;
 }
 
-static uint32_t wire_id(uint32_t sub) { return sub < W.of_cap ? W.of_sub[sub] : 0; }
+static uint32_t wire_id(uint32_t sub) { return sub < W.of_cap && W.of_sub[sub] ? W.of_sub[sub]->id : 0; }
 
 /* Drops one use of the wire id of subscription sub (the registry entry
  * goes with its last use). */
 static void wire_put(uint32_t sub) {
-    uint32_t id = wire_id(sub);
-    if (!id)
+    wire_t *w = sub < W.of_cap ? W.of_sub[sub] : NULL;
+    if (!w)
         return;
-    W.of_sub[sub] = 0;
-    for (size_t i = 0; i < W.cap; i++)
-        for (wire_t **p = &W.tab[i]; *p; p = &(*p)->next)
-            if ((*p)->id == id) {
-                if (--(*p)->refs == 0) {
-                    wire_t *w = *p;
-                    *p = w->next;
-                    free(w->key);
-                    free(w);
-                }
-                return;
-            }
+    W.of_sub[sub] = NULL;
+    if (--w->refs > 0)
+        return;
+    wire_t **p = &W.tab[hash_str(w->key) & (W.cap - 1)];
+    while (*p != w)
+        p = &(*p)->next;
+    *p = w->next;
+    free(w->key);
+    free(w);
 }
 
 static void wire_free_all(void) {
@@ -1291,10 +1287,8 @@ static void request_catalog(void) {
         return;
     const char *params[] = {E.cfg.publication};
     db_stmt_t st[2] = {{cdc_cat_sql(), 1, params, 0}, {cdc_cat_functions_sql(), 1, params, 0}};
-    if (db_run(E.db, NULL, NULL, st, 2, on_catalog, NULL)) {
+    if (db_run(E.db, NULL, NULL, st, 2, on_catalog, NULL))
         E.cat_loading = 1;
-        E.cat_requested_ms = now_ms();
-    }
 }
 
 /* ---- joins ------------------------------------------------------------------ */
@@ -1307,29 +1301,24 @@ static void cmd_free(cmd_t *c) {
 }
 
 typedef struct {
-    void (*done)(void *, int, const char *, const uint32_t *, size_t, const char *);
+    void (*done)(void *, int, const char *, const char *);
     void *ud;
     char *response, *reason;
-    uint32_t *ids;
-    size_t nids;
 } answer_t;
 
 static void run_answer(void *arg, int run) {
     answer_t *a = arg;
-    a->done(a->ud, run, a->response, a->ids, a->nids, a->reason);
+    a->done(a->ud, run, a->response, a->reason);
     free(a->response);
     free(a->reason);
-    free(a->ids);
     free(a);
 }
 
-static void answer(cmd_t *c, char *response, uint32_t *ids, size_t nids, const char *reason) {
+static void answer(cmd_t *c, char *response, const char *reason) {
     answer_t *a = xcalloc(1, sizeof(*a));
     a->done = c->done;
     a->ud = c->ud;
     a->response = response;
-    a->ids = ids;
-    a->nids = nids;
     a->reason = reason ? xstrdup(reason) : NULL;
     hub_call(c->worker, run_answer, a);
 }
@@ -1358,7 +1347,6 @@ static int do_join(cmd_t *c) {
     json_t *arr = json_loads(c->bindings, 0, NULL);
     json_t *resp = json_array();
     size_t n = json_array_size(arr);
-    uint32_t *ids = xcalloc(n ? n : 1, sizeof(*ids));
     client_t *cl = xcalloc(1, sizeof(*cl));
     cl->id = c->client;
     cl->refs = 1;
@@ -1387,7 +1375,6 @@ static int do_join(cmd_t *c) {
                 /* Maybe created since the catalog was read: read it again once. */
                 json_decref(arr);
                 json_decref(resp);
-                free(ids);
                 cdc_subs_remove_owner(E.subs, cl);
                 for (size_t k = 0; k < cl->nsubs; k++)
                     wire_put(cl->subs[k]);
@@ -1460,9 +1447,9 @@ static int do_join(cmd_t *c) {
         }
         cl->subs = xrealloc(cl->subs, (cl->nsubs + 1) * sizeof(*cl->subs));
         cl->subs[cl->nsubs++] = id;
-        ids[i] = wire_get(binding_key(event, schema, table, filter, sel, key, sizeof(key)), id);
+        uint32_t wire = wire_get(binding_key(event, schema, table, filter, sel, key, sizeof(key)), id);
         json_t *copy = json_deep_copy(b);
-        json_object_set_new(copy, "id", json_integer(ids[i]));
+        json_object_set_new(copy, "id", json_integer(wire));
         json_array_append_new(resp, copy);
     }
     json_decref(arr);
@@ -1472,8 +1459,7 @@ static int do_join(cmd_t *c) {
             wire_put(cl->subs[k]);
         client_unref(cl);
         json_decref(resp);
-        free(ids);
-        answer(c, NULL, NULL, 0, reason);
+        answer(c, NULL, reason);
         return 1;
     }
     client_insert(cl);
@@ -1481,7 +1467,7 @@ static int do_join(cmd_t *c) {
     json_object_set_new(o, "postgres_changes", resp);
     char *text = json_dumps(o, JSON_COMPACT);
     json_decref(o);
-    answer(c, text, ids, n, NULL);
+    answer(c, text, NULL);
     return 1;
 }
 
@@ -1497,7 +1483,7 @@ static void try_joins(void) {
                 request_catalog();
             }
         } else if (now_ms() >= c->deadline_ms) {
-            answer(c, NULL, NULL, 0, "Realtime was unable to connect to the project database");
+            answer(c, NULL, "Realtime was unable to connect to the project database");
             done = 1;
         } else if (!E.cat) {
             request_catalog();
@@ -1877,13 +1863,13 @@ void cdc_engine_stop(void) {
     while (E.joins) {
         cmd_t *c = E.joins;
         E.joins = c->next;
-        c->done(c->ud, 0, NULL, NULL, 0, NULL);
+        c->done(c->ud, 0, NULL, NULL);
         cmd_free(c);
     }
     for (cmd_t *c = E.cmds, *n; c; c = n) {
         n = c->next;
         if (c->kind == CMD_JOIN)
-            c->done(c->ud, 0, NULL, NULL, 0, NULL);
+            c->done(c->ud, 0, NULL, NULL);
         cmd_free(c);
     }
     E.cmds = NULL;

@@ -42,10 +42,10 @@ typedef struct {
     const char *claims;         /* the token's payload, JSON */
     const char *bindings;       /* config.postgres_changes, a JSON array */
     /* Runs on the worker with the answer: response is the join reply's
-     * {"postgres_changes":[...]} (ids added) and ids its binding ids, or
+     * {"postgres_changes":[...]} (each binding with its wire id), or
      * reason says why the join is refused (response NULL). run = 0: the
      * worker is stopping; only free ud. Strings are valid during the call. */
-    void (*done)(void *ud, int run, const char *response, const uint32_t *ids, size_t nids, const char *reason);
+    void (*done)(void *ud, int run, const char *response, const char *reason);
     void *ud;
 } cdc_join_req_t;
 

@@ -355,8 +355,6 @@ static msg_in_t join_msg(const join_t *j) {
 typedef struct {
     uint64_t client;
     const char *response;
-    const uint32_t *ids;
-    size_t nids;
 } pg_joined_t;
 
 /* Joins: subscribes, answers ok, sends presence_state if asked, and for
@@ -415,8 +413,7 @@ static void join_finish(chan_socket_t *s, join_t *j, const uint8_t perms[4], con
 
 static void pending_unlink(pending_join_t *p);
 
-static void on_pg_joined(void *ud, int run, const char *response, const uint32_t *ids, size_t nids,
-                         const char *reason) {
+static void on_pg_joined(void *ud, int run, const char *response, const char *reason) {
     pending_join_t *p = ud;
     chan_socket_t *s = run ? p->s : NULL;
     int cancelled = p->cancelled;
@@ -428,7 +425,7 @@ static void on_pg_joined(void *ud, int run, const char *response, const uint32_t
         msg_in_t m = join_msg(&p->j);
         join_failed(s, &m, reason ? reason : "Unable to subscribe to changes");
     } else {
-        pg_joined_t pg = {p->cdc_client, response, ids, nids};
+        pg_joined_t pg = {p->cdc_client, response};
         join_finish(s, &p->j, p->perms, &pg);
     }
     join_clear(&p->j);
