@@ -1697,6 +1697,18 @@ static void cdc_join(thr_t *t, conn_t *c, int k, const char *topic, const char *
              ##__VA_ARGS__)
 
 /* The channels of the seed's screens (sections 6.1-6.3), one join each. */
+/* Chat (the assigned booking's messages) and NotificationBell: both roles
+ * have them, as join refs ref and ref + 1. */
+static void cdc_join_chat_and_bell(thr_t *t, conn_t *c, int ref, const cdc_user_t *u) {
+    char topic[128], b[512];
+    snprintf(topic, sizeof(topic), "chat:%s", u->assigned);
+    BINDING("INSERT", "messages", ",\"filter\":\"booking_id=eq.%s\"", u->assigned);
+    cdc_join(t, c, ref, topic, b);
+    snprintf(topic, sizeof(topic), "user:%s:notifications", u->id);
+    BINDING("INSERT", "notifications", ",\"filter\":\"user_id=eq.%s\"", u->id);
+    cdc_join(t, c, ref + 1, topic, b);
+}
+
 static void cdc_send_joins(thr_t *t, conn_t *c) {
     const cdc_user_t *u = &cusers[c->id];
     char topic[128], b[512], b2[256];
@@ -1707,12 +1719,7 @@ static void cdc_send_joins(thr_t *t, conn_t *c) {
         snprintf(topic, sizeof(topic), "bids:%s", u->pending);
         BINDING("INSERT", "bids", ",\"filter\":\"booking_id=eq.%s\"", u->pending);
         cdc_join(t, c, 2, topic, b);
-        snprintf(topic, sizeof(topic), "chat:%s", u->assigned);
-        BINDING("INSERT", "messages", ",\"filter\":\"booking_id=eq.%s\"", u->assigned);
-        cdc_join(t, c, 3, topic, b);
-        snprintf(topic, sizeof(topic), "user:%s:notifications", u->id);
-        BINDING("INSERT", "notifications", ",\"filter\":\"user_id=eq.%s\"", u->id);
-        cdc_join(t, c, 4, topic, b);
+        cdc_join_chat_and_bell(t, c, 3, u);
         break;
     case ROLE_TECH:
         /* TechDashboard (technician_id=eq.me, *) and Marketplace (status=eq.pending,
@@ -1722,12 +1729,7 @@ static void cdc_send_joins(thr_t *t, conn_t *c) {
         BINDING("*", "bookings", ",\"filter\":\"technician_id=eq.%s\"},%s", u->id, b2);
         b[strlen(b) - 1] = 0; /* the macro's closing brace is already in b2 */
         cdc_join(t, c, 1, "public:bookings", b);
-        snprintf(topic, sizeof(topic), "chat:%s", u->assigned);
-        BINDING("INSERT", "messages", ",\"filter\":\"booking_id=eq.%s\"", u->assigned);
-        cdc_join(t, c, 2, topic, b);
-        snprintf(topic, sizeof(topic), "user:%s:notifications", u->id);
-        BINDING("INSERT", "notifications", ",\"filter\":\"user_id=eq.%s\"", u->id);
-        cdc_join(t, c, 3, topic, b);
+        cdc_join_chat_and_bell(t, c, 2, u);
         break;
     default:
         BINDING("*", "bookings", "%s", "");
