@@ -45,6 +45,11 @@ struct hub_topic {
 };
 
 static pthread_mutex_t table_mu = PTHREAD_MUTEX_INITIALIZER;
+/* pacing: estimated bytes of postgres_changes messages not yet freed, and
+ * the one pending notification */
+static _Atomic size_t paced_posted;
+static _Atomic size_t paced_below;
+static void (*_Atomic paced_fn)(void);
 static hub_topic_t **table;
 static uint32_t table_cap, table_len;
 static int nworkers;
@@ -231,7 +236,32 @@ hub_msg_t *hub_msg_postgres_changes(hub_topic_t *t, const uint64_t *routes, size
     m->routes = xmalloc((n ? n : 1) * sizeof(*routes));
     memcpy(m->routes, routes, n * sizeof(*routes));
     m->nroutes = (uint32_t)n;
+    /* the frame is the payload plus a small envelope, once per recipient */
+    m->pace_est = (len + 64) * (n ? n : 1);
+    atomic_fetch_add_explicit(&paced_posted, m->pace_est, memory_order_relaxed);
     return m;
+}
+
+size_t hub_paced_backlog(void) {
+    size_t s = atomic_load_explicit(&paced_posted, memory_order_relaxed);
+    for (int w = 0; w < nworkers; w++)
+        s += atomic_load_explicit(&srv.workers[w].paced_bytes, memory_order_relaxed);
+    return s;
+}
+
+void hub_paced_notify(size_t below, void (*fn)(void)) {
+    atomic_store(&paced_below, below);
+    atomic_store(&paced_fn, fn);
+}
+
+void hub_paced_poll(void) {
+    if (!atomic_load_explicit(&paced_fn, memory_order_relaxed))
+        return;
+    if (hub_paced_backlog() > atomic_load(&paced_below))
+        return;
+    void (*fn)(void) = atomic_exchange(&paced_fn, NULL);
+    if (fn)
+        fn();
 }
 
 int hub_msg_routes_to(const hub_msg_t *m, uint64_t route) {
@@ -266,6 +296,8 @@ void hub_msg_unref(hub_msg_t *m) {
     }
     for (int i = 0; i < HUB_NFORMS; i++)
         buf_unref(atomic_load(&m->frames[i]));
+    if (m->pace_est)
+        atomic_fetch_sub_explicit(&paced_posted, m->pace_est, memory_order_relaxed);
     free(m->event);
     free(m->meta);
     free(m->routes);
@@ -292,8 +324,10 @@ static buf_t *encode(hub_msg_t *m, int form) {
         b = msg_encode_broadcast_json(vsn, topic, ev, (const char *)m->payload, m->payload_len, m->meta,
                                       m->meta ? strlen(m->meta) : 0);
     }
-    if (b)
+    if (b) {
         ws_frame_seal(b, opcode);
+        b->paced = m->kind == HUB_POSTGRES_CHANGES; /* set before it is shared */
+    }
     return b;
 }
 

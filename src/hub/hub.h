@@ -48,6 +48,7 @@ struct hub_msg {
     uint64_t *routes;         /* postgres_changes: the channels (CDC client ids) it is for, ascending */
     uint32_t nroutes;
     void (*call)(void *arg, int run); /* HUB_CALL: runs on the worker (run=1), or only frees (run=0) */
+    size_t pace_est;          /* postgres_changes: its estimated bytes over all recipients, until freed */
     void *arg;
     size_t payload_len;
     uint8_t payload[];        /* broadcast payload, or the presence diff JSON */
@@ -105,6 +106,20 @@ int hub_presence_track(hub_sub_t *s, uint64_t owner, const char *key, json_t *me
 void hub_presence_untrack(hub_sub_t *s, uint64_t owner);
 /* Appends the topic's presence state JSON to *out. */
 void hub_presence_state(hub_sub_t *s, buf_t **out);
+
+/* Pacing of Postgres Changes. Their frames are paced buffers (buf_t.paced):
+ * the backlog is what was published and not yet written to the recipients'
+ * sockets, summed over recipients (an estimate while a message waits in
+ * inboxes, the queued bytes once workers queued it). The CDC thread publishes
+ * while it is below its bound, so a burst reaches each client at the pace
+ * clients read, never as one block that overfills their queues. */
+size_t hub_paced_backlog(void);
+/* Asks for fn to be called once, on some worker thread, when the backlog is
+ * at most below (replaces an earlier request). The caller should check the
+ * backlog again after asking: it may already be there. */
+void hub_paced_notify(size_t below, void (*fn)(void));
+/* Worker check phase, after writes: runs a due request. */
+void hub_paced_poll(void);
 
 /* Worker side: delivers what other workers posted. */
 void hub_deliver_inbox(struct hub_msg **msgs, size_t n);

@@ -39,6 +39,17 @@ static const struct {
     [M_CDC_CHANNELS] = {"realtime_cdc_channels", "gauge", "channels with postgres_changes bindings"},
     [M_CDC_QUEUED] = {"realtime_cdc_queued_transactions", "gauge", "committed transactions waiting to be authorized and delivered"},
     [M_CDC_CHECKS] = {"realtime_cdc_rls_checks_total", "counter", "row-level security checks run in the database (rows x claims)"},
+    [M_LIM_BINDINGS] = {"realtime_limit_bindings_total", "counter", "joins refused: too many postgres_changes bindings per join or per connection"},
+    [M_LIM_FILTER] = {"realtime_limit_filter_bytes_total", "counter", "joins refused: a postgres_changes filter too long"},
+    [M_LIM_PRESENCE] = {"realtime_limit_presence_total", "counter", "presence tracks refused: payload too large or too many tracked channels per connection"},
+    [M_LIM_CONNS_IP] = {"realtime_limit_connections_per_ip_total", "counter", "connections refused: too many from one client address"},
+    [M_LIM_CHANNELS_IP] = {"realtime_limit_channels_per_ip_total", "counter", "joins refused: too many channels from one client address"},
+    [M_LIM_FILES] = {"realtime_limit_open_files_total", "counter", "connections refused near the file descriptor limit"},
+    [M_HTTP_TIMEOUTS] = {"realtime_http_timeouts_total", "counter", "HTTP connections closed for a header, body or idle deadline"},
+    [M_CDC_BUDGET] = {"realtime_cdc_match_budget_exceeded_total", "counter", "changes on which one client address's filters used up their work budget"},
+    [M_CDC_PAUSES] = {"realtime_cdc_stream_pauses_total", "counter", "times the replication stream was paused because delivery was behind"},
+    [M_CDC_QUEUE_BYTES] = {"realtime_cdc_queue_bytes", "gauge", "decoded changes waiting to be authorized and delivered, bytes"},
+    [M_CDC_BACKLOG] = {"realtime_cdc_backlog_bytes", "gauge", "postgres_changes bytes queued to clients and not yet written (summed over recipients)"},
 };
 
 void met_register(met_block_t *b) {

@@ -36,6 +36,18 @@ typedef enum {
     M_CDC_STREAMING,    /* gauge: 1 while the replication stream is up */
     M_CDC_CHANNELS,     /* gauge: channels with Postgres Changes bindings */
     M_CDC_QUEUED,       /* gauge: committed transactions waiting to be delivered */
+    /* isolation: refusals and containment, one counter per limit */
+    M_LIM_BINDINGS,     /* joins refused: bindings per join or per connection */
+    M_LIM_FILTER,       /* joins refused: filter too long */
+    M_LIM_PRESENCE,     /* presence tracks refused: payload size or tracks per connection */
+    M_LIM_CONNS_IP,     /* connections refused: per client address */
+    M_LIM_CHANNELS_IP,  /* joins refused: channels per client address */
+    M_LIM_FILES,        /* connections refused: near the file descriptor limit */
+    M_HTTP_TIMEOUTS,    /* HTTP requests closed for a header, body or idle deadline */
+    M_CDC_BUDGET,       /* (change, client address) pairs whose filter work hit the budget */
+    M_CDC_PAUSES,       /* times the replication stream was paused for a full queue */
+    M_CDC_QUEUE_BYTES,  /* gauge: decoded changes waiting for delivery, bytes */
+    M_CDC_BACKLOG,      /* gauge: Postgres Changes bytes queued to clients, not yet written */
     M_COUNT
 } met_id_t;
 

@@ -23,6 +23,7 @@
 #include "http/request.h"
 #include "http/routes.h"
 #include "metrics/metrics.h"
+#include "net/peer.h"
 #include "net/server.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -49,6 +50,8 @@ struct conn {
     buf_t *q_inline[4];
     uint32_t qhead, qlen, qcap, inflight;
     size_t qoff, qbytes, inflight_bytes;
+    size_t qpaced;         /* bytes of paced buffers queued (whole buffers) */
+    int64_t behind_since_ms; /* queue above send_queue_max since then (0: not) */
     uv_write_t *wreq;      /* only while a uv_write is outstanding */
     /* an HTTP request being answered asynchronously */
     uint8_t held;
@@ -57,6 +60,7 @@ struct conn {
     uint8_t *stash;        /* bytes read after the held request (pipelining) */
     size_t stash_len;
     int64_t last_rx_ms, closing_since_ms;
+    peer_t *peer;          /* the client address's counts (net/peer) */
 };
 
 static _Atomic uint64_t next_id = 1;
@@ -65,6 +69,7 @@ uint64_t conn_id(const conn_t *c) { return c->id; }
 struct worker *conn_worker(const conn_t *c) { return c->w; }
 int conn_is_closing(const conn_t *c) { return c->closing || c->dead; }
 conn_t *conn_next(const conn_t *c) { return c->next; }
+struct peer *conn_peer_entry(const conn_t *c) { return c->peer; }
 
 const char *conn_peer(const conn_t *c) {
     static _Thread_local char s[64];
@@ -91,6 +96,22 @@ static void mark_dirty(conn_t *c) {
     c->dirty = 1;
     c->dirty_next = c->w->dirty;
     c->w->dirty = c;
+}
+
+/* Paced buffers (Postgres Changes frames) are counted per worker so the
+ * CDC thread publishes no faster than clients take them (hub pacing). */
+static void paced_add(conn_t *c, const buf_t *b, int sign) {
+    if (!b->paced)
+        return;
+    size_t v = atomic_load_explicit(&c->w->paced_bytes, memory_order_relaxed);
+    if (sign > 0) {
+        c->qpaced += b->len;
+        v += b->len;
+    } else {
+        c->qpaced -= b->len;
+        v -= b->len;
+    }
+    atomic_store_explicit(&c->w->paced_bytes, v, memory_order_relaxed);
 }
 
 static void q_release(conn_t *c) {
@@ -120,6 +141,7 @@ static void q_push(conn_t *c, buf_t *b) {
     c->q[(c->qhead + c->qlen) & (c->qcap - 1)] = b;
     c->qlen++;
     c->qbytes += b->len;
+    paced_add(c, b, 1);
 }
 
 /* Drops n written bytes from the head of the queue. An idle connection
@@ -134,17 +156,21 @@ static void q_consume(conn_t *c, size_t n) {
             return;
         }
         n -= avail;
+        paced_add(c, b, -1);
         buf_unref(b);
         c->qhead = (c->qhead + 1) & (c->qcap - 1);
         c->qlen--;
         c->qoff = 0;
     }
+    if (c->qbytes <= srv.cfg.send_queue_max)
+        c->behind_since_ms = 0;
     if (c->qlen == 0)
         q_release(c);
 }
 
 static void q_clear(conn_t *c) {
     while (c->qlen) {
+        paced_add(c, c->q[c->qhead], -1);
         buf_unref(c->q[c->qhead]);
         c->qhead = (c->qhead + 1) & (c->qcap - 1);
         c->qlen--;
@@ -165,38 +191,50 @@ static uint32_t q_iov(const conn_t *c, uv_buf_t *iov, uint32_t max, size_t *tota
     return n;
 }
 
-/* A client that does not read: keep what the kernel or libuv already has
- * (the partly written head, or the buffers of the outstanding write), drop
- * the rest, and close with a code that says why. */
-static void slow_consumer(conn_t *c) {
+/* A client that does not keep up: keep what the kernel or libuv already
+ * has (the partly written head, or the buffers of the outstanding write),
+ * drop the rest, and close with a code that says why. */
+static void slow_consumer(conn_t *c, const char *why) {
     uint32_t keep = c->writing ? c->inflight : (c->qoff ? 1 : 0);
     size_t kept_bytes = 0;
     for (uint32_t i = 0; i < c->qlen; i++) {
         buf_t *b = c->q[(c->qhead + i) & (c->qcap - 1)];
-        if (i < keep)
+        if (i < keep) {
             kept_bytes += b->len;
-        else
+        } else {
+            paced_add(c, b, -1);
             buf_unref(b);
+        }
     }
     c->qlen = keep;
     c->qbytes = kept_bytes - c->qoff;
     met_add(M_SLOW_CLOSES, 1);
-    log_warn("slow consumer closed", "\"conn\":%llu,\"peer\":\"%s\",\"limit\":%zu", (unsigned long long)c->id,
-             conn_peer(c), srv.cfg.send_queue_max);
+    log_warn("slow consumer closed", "\"conn\":%llu,\"peer\":\"%s\",\"why\":\"%s\",\"limit\":%zu",
+             (unsigned long long)c->id, conn_peer(c), why, srv.cfg.send_queue_max);
     conn_close(c, WS_CLOSE_TRY_AGAIN, "slow consumer: send queue full");
 }
 
+/* Two rules, so that a client that reads is never closed because someone
+ * else's transaction was large. Paced bytes (Postgres Changes) come no
+ * faster than clients take them, and their sum over all clients is bounded
+ * by the CDC thread: a queue may pass send_queue_max with them, and only
+ * a client that stays above it for slow_consumer_ms (it is not reading, or
+ * reads far slower than everyone else) is closed. Broadcast and presence
+ * have no producer that could wait: above send_queue_max of those, the
+ * client is closed at once, as before. */
 void conn_send_owned(conn_t *c, buf_t *b) {
     if (c->dead || c->closing) {
         buf_unref(b);
         return;
     }
-    if (c->qbytes + b->len > srv.cfg.send_queue_max) {
+    if (!b->paced && c->qbytes - c->qpaced + b->len > srv.cfg.send_queue_max) {
         buf_unref(b);
-        slow_consumer(c);
+        slow_consumer(c, "send queue full");
         return;
     }
     q_push(c, b);
+    if (c->qbytes > srv.cfg.send_queue_max && !c->behind_since_ms)
+        c->behind_since_ms = c->w->now_ms ? c->w->now_ms : 1;
     mark_dirty(c);
 }
 
@@ -346,6 +384,8 @@ void conn_destroy(conn_t *c) {
     c->held = 0;
     free(c->stash);
     c->stash = NULL;
+    peer_conn_close(c->peer);
+    c->peer = NULL;
     atomic_fetch_sub(&srv.nconns, 1);
     uv_close((uv_handle_t *)&c->tcp, on_closed);
 }
@@ -355,7 +395,7 @@ void conn_close(conn_t *c, uint16_t code, const char *reason) {
         return;
     if (c->mode == MODE_WS) {
         buf_t *f = ws_frame_close(code, reason);
-        if (c->qbytes + f->len <= srv.cfg.send_queue_max + 256) {
+        if (c->qbytes - c->qpaced + f->len <= srv.cfg.send_queue_max + 256) {
             q_push(c, f);
         } else {
             buf_unref(f);
@@ -398,6 +438,10 @@ void conn_tick(conn_t *c, int64_t now_ms, int64_t now_s) {
     if (c->mode == MODE_HTTP) {
         if (idle > 30000 && !c->held)
             conn_destroy(c);
+        return;
+    }
+    if (c->behind_since_ms && now_ms - c->behind_since_ms > srv.cfg.slow_consumer_ms) {
+        slow_consumer(c, "behind for longer than the slow consumer timeout");
         return;
     }
     if (idle > 2 * (int64_t)srv.cfg.heartbeat_interval_ms) {
@@ -579,6 +623,28 @@ void conn_accept(worker_t *w, uv_stream_t *listener) {
     if (atomic_fetch_add(&srv.nconns, 1) >= srv.cfg.max_connections || w->draining) {
         log_warn("connection refused", "\"reason\":\"%s\"", w->draining ? "draining" : "max connections");
         conn_destroy(c);
+        return;
+    }
+    struct sockaddr_storage ss;
+    int sslen = sizeof(ss);
+    memset(&ss, 0, sizeof(ss));
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sslen) == 0)
+        c->peer = peer_conn_open((struct sockaddr *)&ss, srv.cfg.max_conns_per_ip);
+    else
+        c->peer = peer_conn_open((struct sockaddr *)&ss, 0); /* family 0: counted as "local" */
+    if (!c->peer) {
+        /* One address must not take every descriptor: a plain answer, then
+         * close (the client sees why instead of a reset). */
+        met_add(M_LIM_CONNS_IP, 1);
+        log_warn("connection refused", "\"peer\":\"%s\",\"reason\":\"too many connections from this address\","
+                 "\"limit\":%d", conn_peer(c), srv.cfg.max_conns_per_ip);
+        static const char resp[] = "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\n"
+                                   "Connection: close\r\nContent-Length: 74\r\n\r\n"
+                                   "{\"message\":\"MaxConnectionsPerIp: too many connections from this address\"}\n";
+        buf_t *b = buf_new(sizeof(resp));
+        buf_append(&b, resp, sizeof(resp) - 1);
+        conn_send_owned(c, b);
+        conn_close_after_write(c);
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);

@@ -53,6 +53,9 @@ uint64_t conn_id(const conn_t *c);
 struct worker *conn_worker(const conn_t *c);
 /* The peer address as text, for logs. */
 const char *conn_peer(const conn_t *c);
+/* What the connection's client address holds (net/peer): per-address
+ * limits and budgets. Valid while the connection lives. */
+struct peer *conn_peer_entry(const conn_t *c);
 
 
 

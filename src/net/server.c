@@ -137,6 +137,7 @@ static void on_tick(uv_timer_t *t) {
      * token-expiry notices) must not wait for the next wake-up. */
     conn_flush_dirty(w);
     run_after_flush(w);
+    hub_paced_poll();
 }
 
 void worker_after_flush(void (*fn)(uint64_t), uint64_t arg) {
@@ -161,6 +162,7 @@ static void on_check(uv_check_t *h) {
     w->now_ms = (int64_t)uv_now(&w->loop);
     conn_flush_dirty(w);
     run_after_flush(w);
+    hub_paced_poll();
 }
 
 static void *worker_main(void *arg) {

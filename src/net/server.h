@@ -41,6 +41,9 @@ typedef struct worker {
     struct db_pool *db;    /* this worker's PostgreSQL connections, or NULL */
     struct conn *conns;    /* every open connection (intrusive list) */
     struct conn *dirty;    /* connections with queued bytes to flush */
+    /* bytes of paced buffers (buf_t.paced) in this worker's send queues:
+     * written by this worker only, read by the CDC thread's pacing */
+    _Atomic size_t paced_bytes;
     pthread_mutex_t inbox_mu;
     struct hub_msg **inbox;
     size_t inbox_len, inbox_cap;

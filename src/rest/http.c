@@ -194,10 +194,12 @@ static void on_result(void *ud, PGresult *const *results, int n, const char *err
         return;
     }
     db_req_t *tx = op->open_tx;
-    PGresult *res = n > 0 ? results[0] : NULL;
+    /* With a write mark, it ran first and the statement second. */
+    int si = op->cdc_mark ? 1 : 0;
+    PGresult *res = n > si ? results[si] : NULL;
     ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-    if (n > 1 && PQresultStatus(results[1]) != PGRES_TUPLES_OK && (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)) {
-        res = results[1]; /* the write mark failed: so did the transaction */
+    if (si && n > 0 && PQresultStatus(results[0]) != PGRES_TUPLES_OK) {
+        res = results[0]; /* the write mark failed: so did the transaction */
         st = PGRES_FATAL_ERROR;
     }
     if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
@@ -280,27 +282,30 @@ static void plan_and_run(rest_op_t *op) {
     }
     op->have_plan = 1;
     /* A write tells the CDC thread, through the WAL itself, to hold its
-     * changes until this answer is out (see cdc_engine_mark). After the
-     * statement, so results[0] stays the statement's. */
+     * changes until this answer is out (see cdc_engine_mark). Before the
+     * statement: the CDC thread delivers a large transaction in parts as it
+     * decodes them, so the mark must come ahead of the first change. */
     char mark[48];
     const char *mark_params[] = {mark};
-    db_stmt_t st[2] = {{op->plan.sql, op->plan.nparams, (const char *const *)op->plan.params, 0},
-                       {"SELECT pg_logical_emit_message(true, '" CDC_WRITE_MARK_PREFIX "', $1)", 1, mark_params, 1}};
+    db_stmt_t st[2] = {{"SELECT pg_logical_emit_message(true, '" CDC_WRITE_MARK_PREFIX "', $1)", 1, mark_params, 1},
+                       {op->plan.sql, op->plan.nparams, (const char *const *)op->plan.params, 0}};
+    db_stmt_t *first = &st[1];
     int nst = 1;
     if (op->plan.is_write || op->plan.is_rpc) {
         op->cdc_mark = cdc_engine_mark();
         if (op->cdc_mark) {
             cdc_engine_mark_text(op->cdc_mark, mark, sizeof(mark));
+            first = &st[0];
             nst = 2;
         }
     }
     int two_phase = (op->plan.is_write || op->plan.is_rpc) && (op->plan.single_object || op->plan.max_affected >= 0);
     db_req_t *dr;
     if (two_phase) {
-        dr = db_run_open(worker_self->db, op->role, op->claims, st, nst, on_result, op);
+        dr = db_run_open(worker_self->db, op->role, op->claims, first, nst, on_result, op);
         op->open_tx = dr;
     } else {
-        dr = db_run(worker_self->db, op->role, op->claims, st, nst, on_result, op);
+        dr = db_run(worker_self->db, op->role, op->claims, first, nst, on_result, op);
     }
     if (!dr)
         simple_error(op, 503, "PGRST003", "Timed out acquiring connection from connection pool.");

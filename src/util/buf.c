@@ -14,6 +14,7 @@ buf_t *buf_new(size_t cap) {
         cap = 64;
     buf_t *b = xmalloc(sizeof(*b) + BUF_HEADROOM + cap);
     atomic_init(&b->refs, 1);
+    b->paced = 0;
     b->len = 0;
     b->cap = cap;
     b->data = b->bytes + BUF_HEADROOM;

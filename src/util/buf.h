@@ -18,6 +18,7 @@
 
 typedef struct buf {
     atomic_int refs;
+    uint8_t paced;   /* bytes whose producer waits for them to be written (Postgres Changes frames) */
     size_t len;      /* bytes at data */
     size_t cap;      /* bytes available after data[0] */
     uint8_t *data;   /* points into bytes[], after the headroom until sealed */

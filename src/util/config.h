@@ -38,6 +38,25 @@ typedef struct {
     int jwt_exp;            /* seconds: lifetime of access tokens the auth subset issues */
     char log_level[16];
     int debug_protocol;
+    /* isolation: what one client (connection or address) may cost others;
+     * every limit is refused with a reason naming it (docs/ARCHITECTURE.md,
+     * "Isolation") */
+    int max_bindings_per_join;      /* postgres_changes bindings in one join */
+    int max_bindings_per_conn;      /* ... across a connection's channels */
+    int max_filter_bytes;           /* one binding's filter text */
+    int max_presence_bytes;         /* one presence track payload (JSON text) */
+    int max_presence_per_conn;      /* channels one connection tracks presence on */
+    int max_conns_per_ip;           /* open connections from one client address (0: no limit) */
+    int max_channels_per_ip;        /* joined channels from one client address (0: no limit) */
+    size_t cdc_match_budget;        /* filter work units per client address per change */
+    size_t cdc_queue_max;           /* decoded changes held before the stream is paused */
+    size_t cdc_backlog_max;         /* Postgres Changes bytes published, not yet written */
+    int slow_consumer_ms;           /* a queue above send_queue_max this long closes (1013) */
+    int http_header_timeout_ms;     /* request line + headers must arrive within this */
+    int http_body_timeout_ms;       /* the body within this after the headers */
+    int http_idle_timeout_ms;       /* keep-alive connection without a request */
+    int max_open_files;             /* RLIMIT_NOFILE to ask for (0: the hard limit) */
+    int allow_client_log_level;     /* honour ?log_level=debug from clients */
 } config_t;
 
 /* Fills c from argv and the environment. Returns 0, 1 if --help was
