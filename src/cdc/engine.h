@@ -41,6 +41,7 @@ typedef struct {
     const char *role;           /* the token's role claim */
     const char *claims;         /* the token's payload, JSON */
     const char *bindings;       /* config.postgres_changes, a JSON array */
+    uint64_t peer;              /* the client address (net/peer key): filter work is budgeted per address */
     /* Runs on the worker with the answer: response is the join reply's
      * {"postgres_changes":[...]} (each binding with its wire id), or
      * reason says why the join is refused (response NULL). run = 0: the

@@ -20,6 +20,7 @@
 #include "db/pool.h"
 #include "hub/hub.h"
 #include "metrics/metrics.h"
+#include "net/peer.h"
 #include "net/server.h"
 #include "util/hash.h"
 #include "util/log.h"
@@ -451,7 +452,7 @@ static void start_pg_join(chan_socket_t *s, join_t *j, const uint8_t perms[4]) {
     p->next = s->pending;
     s->pending = p;
     cdc_join_req_t req = {worker_self->id, p->j.topic, strlen(p->j.topic), p->j.is_private, p->j.role,
-                          p->j.claims, p->j.pg_bindings, on_pg_joined, p};
+                          p->j.claims, p->j.pg_bindings, peer_key(conn_peer_entry(s->conn)), on_pg_joined, p};
     p->cdc_client = cdc_engine_join(&req);
     if (!p->cdc_client) {
         pending_unlink(p);

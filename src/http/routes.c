@@ -123,7 +123,10 @@ static void handle_upgrade(conn_t *c, http_req_t *r) {
         respond_error(c, 403, msg, 0);
         return;
     }
-    int debug = http_query_get(q, "log_level", level, sizeof(level)) > 0 && !strcmp(level, "debug");
+    /* Any client may put log_level=debug on its URL: honoured only when the
+     * operator allows it (the trace never holds a token either way). */
+    int debug = srv.cfg.allow_client_log_level && http_query_get(q, "log_level", level, sizeof(level)) > 0 &&
+                !strcmp(level, "debug");
     conn_upgrade(c, accept, v, apikey, debug);
 }
 
