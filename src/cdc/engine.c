@@ -21,6 +21,7 @@
 #include "cdc/engine.h"
 
 #include <jansson.h>
+#include <malloc.h>
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -53,6 +54,9 @@
 #define RETRY_MS 1000
 #define HOLD_MS 500              /* longest a REST write's changes wait for its answer */
 #define WRITTEN_KEEP_MS 2000     /* answers seen before their COMMIT arrives are remembered this long */
+#define PART_CHANGES 1024        /* a transaction is queued in parts of at most this many matched changes */
+#define PART_BYTES (4u << 20)    /* ... or this many bytes */
+#define TRIM_BYTES (16u << 20)   /* after a burst that held this much, memory goes back to the system */
 
 /* ---- commands from workers ------------------------------------------------ */
 
@@ -113,11 +117,14 @@ typedef struct {
     uint16_t nuv, npreds;  /* what the policy plans need of the row (keep_policy_inputs) */
     struct uid_val { uint16_t col; uint8_t unknown; char *val; } *uv;
     struct pred_val { uint32_t pred; int8_t val; } *preds;
+    size_t cost;           /* bytes counted in E.queued_bytes until cleared */
 } change_t;
 
 typedef struct tx tx_t;
 struct tx {
     tx_t *next;
+    uint8_t partial;       /* a part of a transaction still being received: no end LSN to confirm */
+    size_t bytes;          /* its changes' cost when queued (decides when to cut a part) */
     uint64_t mark;         /* a REST write of this server (cdc_engine_mark), or 0 */
     uint64_t hold_until;   /* waiting for that write's answer until then (0: not held) */
     uint64_t commit_lsn, end_lsn;
@@ -183,6 +190,29 @@ static struct {
     atomic_int streaming_now; /* E.streaming, for other threads */
     struct { uint64_t mark, at; } *written; /* open addressing; mark 0 = empty */
     size_t wcap, wcount;
+
+    /* Bounded memory and paced delivery (docs/ARCHITECTURE.md, "Isolation").
+     * Decoded changes waiting for delivery are counted; above queue_max the
+     * stream is paused, so a transaction of any size costs a bounded
+     * amount here (PostgreSQL keeps its WAL meanwhile). A transaction is
+     * queued in parts as it is decoded: pgoutput sends a transaction only
+     * once it committed, so its first part may go out before its COMMIT
+     * message arrives. */
+    size_t queued_bytes;
+    int paused;
+    int trim_due;          /* a burst held much memory: trim once it is gone */
+    uint64_t part_lsn;     /* commit LSN of the transaction whose parts are queued (0: none) */
+    size_t part_done;      /* its change messages covered by those parts */
+    size_t cur_seen;       /* change messages of E.cur's transaction seen so far */
+    size_t cur_skip_changes; /* ... of which the first ones were queued before a reconnect */
+    /* Publishing: one authorized batch at a time, change by change, while
+     * the clients' backlog (hub pacing) is below backlog_max. */
+    tx_t *pub;             /* the batch being published */
+    tx_t *pub_tx;          /* its transaction (or part) being published */
+    size_t pub_i;          /* next change of pub_tx */
+    uint64_t pub_end;      /* highest end LSN of the batch published so far */
+    int pub_waiting;       /* waiting for the backlog to drain */
+    uv_async_t drained;    /* a worker saw the backlog drain */
 } E;
 
 static uint64_t now_ms(void) { return uv_now(&E.loop); }
@@ -416,6 +446,8 @@ static void wire_free_all(void) {
 
 /* ---- changes and transactions ------------------------------------------- */
 
+/* Frees what c holds (it may be cleared again: published changes are
+ * cleared at once, their transaction later). */
 static void change_clear(change_t *c) {
     for (uint32_t i = 0; i < c->nm; i++) {
         client_unref(c->m[i].owner);
@@ -425,13 +457,16 @@ static void change_clear(change_t *c) {
     free(c->m);
     free(c->mdata);
     free(c->ok);
-    buf_unref(c->data);
+    if (c->data)
+        buf_unref(c->data);
     if (c->row)
         buf_unref(c->row);
     for (uint16_t i = 0; i < c->nuv; i++)
         free(c->uv[i].val);
     free(c->uv);
     free(c->preds);
+    E.queued_bytes -= c->cost;
+    memset(c, 0, sizeof(*c));
 }
 
 /* What the policy plans of tb need from the row, kept while the pgoutput
@@ -539,6 +574,58 @@ static buf_t *data_selected(const pgo_msg_t *m, const cdc_table_t *tb, const tx_
     return b;
 }
 
+/* What a decoded change holds in memory, roughly: enough to bound it. */
+static size_t change_cost(const change_t *ch) {
+    size_t n = sizeof(*ch) + ch->nm * (sizeof(*ch->m) + sizeof(*ch->mdata) + 1) + ch->data->len + 64;
+    if (ch->row)
+        n += ch->row->len + 64;
+    for (uint32_t i = 0; i < ch->nm; i++)
+        if (ch->mdata[i])
+            n += ch->mdata[i]->len + 64;
+    n += ch->nuv * (sizeof(*ch->uv) + 40) + ch->npreds * sizeof(*ch->preds);
+    return n;
+}
+
+static void set_hold(tx_t *t);
+static void pump(void);
+
+static void pause_stream(int on) {
+    if (E.paused == on)
+        return;
+    E.paused = on;
+    if (on) {
+        met_add(M_CDC_PAUSES, 1);
+        E.trim_due = 1;
+        log_info("postgres changes: delivery is behind, replication stream paused",
+                 "\"queued_bytes\":%zu,\"limit\":%zu", E.queued_bytes, E.cfg.queue_max);
+    } else {
+        log_info("postgres changes: replication stream resumed", "\"queued_bytes\":%zu", E.queued_bytes);
+    }
+    if (E.stream)
+        cdc_stream_pause(E.stream, on);
+}
+
+/* The transaction being received is large: queue what is decoded so far
+ * and go on receiving the rest into a new part. Safe because pgoutput
+ * (without streaming) sends only committed transactions; if the stream
+ * drops before COMMIT, the transaction comes again from its BEGIN and its
+ * first part_done changes are skipped (on_message). */
+static void queue_part(void) {
+    tx_t *t = E.cur;
+    tx_t *next = xcalloc(1, sizeof(*next));
+    next->commit_lsn = t->commit_lsn;
+    next->commit_time = t->commit_time;
+    next->mark = t->mark;
+    t->partial = 1;
+    set_hold(t);
+    *E.qtail = t;
+    E.qtail = &t->next;
+    E.part_lsn = t->commit_lsn;
+    E.part_done = E.cur_seen;
+    E.cur = next;
+    pump();
+}
+
 static void on_change(const pgo_msg_t *m) {
     if (!E.cur || E.cur_skip || !m->rel)
         return;
@@ -587,6 +674,13 @@ static void on_change(const pgo_msg_t *m) {
         ch->cat_fp = cdc_cat_fingerprint(E.cat);
         keep_policy_inputs(ch, tb, &cc);
     }
+    ch->cost = change_cost(ch);
+    E.queued_bytes += ch->cost;
+    t->bytes += ch->cost;
+    if (E.queued_bytes > E.cfg.queue_max)
+        pause_stream(1);
+    if (t->n >= PART_CHANGES || t->bytes >= PART_BYTES)
+        queue_part();
 }
 
 /* ---- publishing ------------------------------------------------------------ */
@@ -661,17 +755,65 @@ static void publish_change(change_t *ch) {
     free(o);
 }
 
-static void publish_batch(tx_t *batch) {
-    uint64_t end = 0;
-    for (tx_t *t = batch; t; t = t->next) {
-        for (size_t i = 0; i < t->n; i++)
-            publish_change(&t->ch[i]);
-        end = t->end_lsn;
-        met_add(M_CDC_TXS, 1);
+/* A worker saw the clients' backlog drain (hub_paced_notify). */
+static void on_backlog_low(void) {
+    /* E.mu orders this against cdc_engine_stop: once stop is requested the
+     * handle may be closing. */
+    pthread_mutex_lock(&E.mu);
+    if (!E.stop_requested)
+        uv_async_send(&E.drained);
+    pthread_mutex_unlock(&E.mu);
+}
+
+/* 1 while the clients' queues hold as much Postgres Changes as allowed.
+ * Then a worker wakes us once they took half of it: each client gets a
+ * burst at the pace clients read, and memory stays bounded. */
+static int backlog_full(void) {
+    if (hub_paced_backlog() <= E.cfg.backlog_max)
+        return 0;
+    if (!E.pub_waiting) {
+        E.pub_waiting = 1;
+        hub_paced_notify(E.cfg.backlog_max / 2, on_backlog_low);
     }
-    if (end && E.stream)
-        cdc_stream_confirm(E.stream, end);
-    free_batch(batch);
+    /* it may have drained between the two looks */
+    return hub_paced_backlog() > E.cfg.backlog_max / 2;
+}
+
+/* Publishes the batch being published as far as the backlog allows;
+ * confirms its end LSN and frees it when it is all out. */
+static void publish_some(void) {
+    while (E.pub) {
+        tx_t *t = E.pub_tx;
+        if (E.pub_i < t->n) {
+            if (backlog_full())
+                return;
+            change_t *ch = &t->ch[E.pub_i++];
+            publish_change(ch);
+            change_clear(ch); /* its memory goes now, not with the batch */
+            continue;
+        }
+        if (t->end_lsn)
+            E.pub_end = t->end_lsn;
+        if (!t->partial)
+            met_add(M_CDC_TXS, 1);
+        E.pub_tx = t->next;
+        E.pub_i = 0;
+        if (!E.pub_tx) {
+            if (E.pub_end && E.stream)
+                cdc_stream_confirm(E.stream, E.pub_end);
+            free_batch(E.pub);
+            E.pub = NULL;
+            E.pub_end = 0;
+        }
+    }
+}
+
+static void publish_batch(tx_t *batch) {
+    E.pub = batch;
+    E.pub_tx = batch;
+    E.pub_i = 0;
+    E.pub_end = 0;
+    publish_some();
 }
 
 /* ---- authorization ------------------------------------------------------- */
@@ -1173,6 +1315,17 @@ static void on_auth(void *ud, PGresult *const *results, int n, const char *error
     pump();
 }
 
+/* A REST write of this server: its changes wait for its answer (or at most
+ * HOLD_MS). */
+static void set_hold(tx_t *t) {
+    if (!t->mark || !t->n || t->hold_until)
+        return;
+    uint64_t at = written_at(t->mark);
+    t->hold_until = at ? at + (uint64_t)E.cfg.write_grace_ms : now_ms() + HOLD_MS;
+    if (t->hold_until <= now_ms())
+        t->hold_until = 0;
+}
+
 static int held(tx_t *t) {
     if (t->hold_until && now_ms() >= t->hold_until)
         t->hold_until = 0; /* the answer never came: deliver anyway */
@@ -1203,13 +1356,18 @@ static void on_hold_timer(uv_timer_t *t) {
 static void pump_batches(void);
 
 static void pump(void) {
+    publish_some();
+    if (E.pub)
+        return; /* the rest waits for the clients to take what is out */
+    if (E.paused && E.queued_bytes <= E.cfg.queue_max / 2)
+        pause_stream(0);
     pump_batches();
     if (!E.inflight && E.qhead && held(E.qhead)) /* wake when its hold ends, not at the next tick */
         uv_timer_start(&E.hold_timer, on_hold_timer, E.qhead->hold_until - now_ms(), 0);
 }
 
 static void pump_batches(void) {
-    while (!E.inflight && E.qhead && !held(E.qhead) && now_ms() >= E.retry_at) {
+    while (!E.inflight && !E.pub && E.qhead && !held(E.qhead) && now_ms() >= E.retry_at) {
         if (!E.cat) {
             request_catalog();
             return;
@@ -1630,10 +1788,15 @@ static void on_message(void *ud, uint64_t wal_start, const uint8_t *data, size_t
         E.cur->commit_lsn = m.lsn;
         E.cur->commit_time = m.commit_time;
         E.cur_skip = m.lsn < E.accepted_lsn;
+        E.cur_seen = 0;
+        /* parts of it were queued before the stream dropped: skip those */
+        E.cur_skip_changes = E.part_lsn && m.lsn == E.part_lsn ? E.part_done : 0;
         break;
     case PGO_INSERT:
     case PGO_UPDATE:
     case PGO_DELETE:
+        if (E.cur && !E.cur_skip && ++E.cur_seen <= E.cur_skip_changes)
+            break;
         on_change(&m);
         break;
     case PGO_MESSAGE:
@@ -1649,15 +1812,12 @@ static void on_message(void *ud, uint64_t wal_start, const uint8_t *data, size_t
     case PGO_COMMIT:
         if (E.cur && !E.cur_skip) {
             E.cur->end_lsn = m.end_lsn;
-            if (E.cur->mark && E.cur->n) {
-                uint64_t at = written_at(E.cur->mark);
-                E.cur->hold_until = at ? at + (uint64_t)E.cfg.write_grace_ms : now_ms() + HOLD_MS;
-                if (E.cur->hold_until <= now_ms())
-                    E.cur->hold_until = 0;
-            }
+            set_hold(E.cur);
             if (m.end_lsn > E.accepted_lsn)
                 E.accepted_lsn = m.end_lsn;
-            if (!E.cur->n && !E.qhead && !E.inflight) {
+            E.part_lsn = 0;
+            E.part_done = 0;
+            if (!E.cur->n && !E.qhead && !E.inflight && !E.pub) {
                 tx_free(E.cur); /* nothing to deliver and nothing ahead of it */
                 cdc_stream_confirm(E.stream, m.end_lsn);
             } else {
@@ -1713,7 +1873,10 @@ static cdc_stream_t *open_stream(void) {
     cdc_stream_config_t sc = {E.cfg.host,  E.cfg.port,        E.cfg.repl_user, E.cfg.repl_password,
                               E.cfg.dbname, E.cfg.slot,        E.cfg.publication, PROTO_VERSION, 0, 1000};
     cdc_stream_cb_t cb = {on_message, on_streaming, on_lost};
-    return cdc_stream_new(&E.loop, &sc, &cb, NULL);
+    cdc_stream_t *st = cdc_stream_new(&E.loop, &sc, &cb, NULL);
+    if (st && E.paused)
+        cdc_stream_pause(st, 1);
+    return st;
 }
 
 /* Closes the replication connection; the timer opens a new one after
@@ -1737,6 +1900,18 @@ static void update_gauges(void) {
     met_set(M_CDC_STREAMING, (uint64_t)E.streaming);
     met_set(M_CDC_CHANNELS, E.ccount);
     met_set(M_CDC_QUEUED, queued);
+    size_t backlog = hub_paced_backlog();
+    met_set(M_CDC_QUEUE_BYTES, E.queued_bytes);
+    met_set(M_CDC_BACKLOG, backlog);
+    if (E.queued_bytes > TRIM_BYTES || backlog > TRIM_BYTES)
+        E.trim_due = 1;
+    /* A burst's memory was freed across threads in many small pieces: give
+     * it back to the system once it is all gone, rather than keeping the
+     * peak resident. */
+    if (E.trim_due && E.queued_bytes == 0 && backlog == 0 && !E.pub) {
+        E.trim_due = 0;
+        malloc_trim(0);
+    }
 }
 
 static void on_timer(uv_timer_t *t) {
@@ -1768,6 +1943,12 @@ static void shutdown_engine(void) {
         E.db = NULL;
     }
     uv_walk(&E.loop, close_cb, NULL);
+}
+
+static void on_drained(uv_async_t *a) {
+    (void)a;
+    E.pub_waiting = 0;
+    pump();
 }
 
 static void on_wake(uv_async_t *a) {
@@ -1813,6 +1994,9 @@ int cdc_engine_start(const cdc_engine_config_t *cfg) {
     E.cfg.table_events = dup_or_null(9, cfg->table_events);
     E.cfg.join_timeout_ms = cfg->join_timeout_ms > 0 ? cfg->join_timeout_ms : 8000;
     E.cfg.write_grace_ms = cfg->write_grace_ms >= 0 ? cfg->write_grace_ms : 0;
+    E.cfg.queue_max = cfg->queue_max ? cfg->queue_max : (64u << 20);
+    E.cfg.backlog_max = cfg->backlog_max ? cfg->backlog_max : (64u << 20);
+    E.cfg.match_budget = cfg->match_budget ? cfg->match_budget : 2000000;
     atomic_init(&E.next_client, 1);
     atomic_init(&E.next_mark, 1);
     if (RAND_bytes((unsigned char *)&E.instance, sizeof(E.instance)) != 1)
@@ -1825,6 +2009,7 @@ int cdc_engine_start(const cdc_engine_config_t *cfg) {
     pthread_mutex_init(&E.mu, NULL);
     uv_loop_init(&E.loop);
     uv_async_init(&E.loop, &E.wake, on_wake);
+    uv_async_init(&E.loop, &E.drained, on_drained);
     uv_timer_init(&E.loop, &E.timer);
     uv_timer_init(&E.loop, &E.hold_timer);
     uv_timer_start(&E.timer, on_timer, 100, 100);
@@ -1876,6 +2061,7 @@ void cdc_engine_stop(void) {
     if (E.cur)
         tx_free(E.cur);
     free_batch(E.inflight);
+    free_batch(E.pub);
     free_batch(E.qhead);
     for (size_t i = 0; i < E.ccap; i++)
         for (client_t *c = E.ctab[i], *n; c; c = n) {

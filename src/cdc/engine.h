@@ -30,6 +30,9 @@ typedef struct {
     const char *table_events;                           /* cdc_cat_limits_check's syntax */
     int join_timeout_ms;                                /* how long a join waits for the stream */
     int write_grace_ms;                                 /* REST write answered -> its changes go out */
+    size_t queue_max;       /* decoded changes held (bytes) before the stream is paused */
+    size_t backlog_max;     /* published bytes not yet written to clients before publishing waits */
+    size_t match_budget;    /* filter work per client address per change */
 } cdc_engine_config_t;
 
 /* What a join asked for; copied. */

@@ -56,7 +56,9 @@ struct cdc_stream {
     pq_watch_t watch;  /* follows PQsocket */
     uv_timer_t retry;  /* backoff, or the connect deadline */
     uv_timer_t status; /* standby status updates while streaming */
-    int open_handles;  /* the memory goes when both timers are closed */
+    uv_timer_t kick;   /* resumes reading from the loop after a pause */
+    int open_handles;  /* the memory goes when all three timers are closed */
+    int paused;        /* the caller is behind: read nothing (WAL waits in PostgreSQL) */
     int backoff_ms;
     PGresult *res;     /* the result kept for the running command */
     char dbname_seen[64];
@@ -179,11 +181,20 @@ static void lost(cdc_stream_t *s, const char *what, const char *detail) {
         s->cb.on_lost(s->ud, why);
 }
 
+/* While paused and streaming, the socket is not watched for reading: the
+ * kernel's buffer fills, the WAL sender blocks, and the WAL stays in
+ * PostgreSQL, which is the spill for a large burst. Status updates still
+ * go out on their timer, so the WAL sender does not time us out. */
+static int read_events(const cdc_stream_t *s) { return s->paused && s->state == ST_STREAMING ? 0 : UV_READABLE; }
+
 static void flush_out(cdc_stream_t *s) {
     int f = PQflush(s->pg);
+    int ev = (f == 1 ? UV_WRITABLE : 0) | read_events(s);
     if (f < 0)
         lost(s, "write failed", NULL);
-    else if (watch(s, f == 1 ? UV_READABLE | UV_WRITABLE : UV_READABLE) < 0)
+    else if (!ev)
+        unwatch(s);
+    else if (watch(s, ev) < 0)
         lost(s, "cannot watch the socket", "");
 }
 
@@ -339,8 +350,10 @@ static void stream_ended(cdc_stream_t *s) {
 /* Delivers every complete message libpq holds. A read that failed still
  * lets through what arrived before it: fewer repeats after the reconnect. */
 static void stream_read(cdc_stream_t *s) {
+    if (s->paused)
+        return;
     int alive = PQconsumeInput(s->pg);
-    for (;;) {
+    while (!s->paused) {
         char *buf = NULL;
         int n = PQgetCopyData(s->pg, &buf, 1);
         if (n == 0) {
@@ -372,6 +385,11 @@ static void stream_started(cdc_stream_t *s) {
              "\"slot\":\"%s\",\"publication\":\"%s\",\"proto_version\":%d,\"streaming\":%s,\"from\":\"%s\"", s->slot,
              s->publication, s->proto_version, s->streaming && s->proto_version >= 2 ? "true" : "false", from);
     uv_timer_start(&s->status, on_status_timer, (uint64_t)s->status_interval_ms, (uint64_t)s->status_interval_ms);
+    if (s->paused) {
+        flush_out(s); /* stop watching for reads: a readable socket nobody reads would spin the loop */
+        if (s->state != ST_STREAMING)
+            return;
+    }
     if (s->cb.on_streaming)
         s->cb.on_streaming(s->ud);
     /* The first XLogData may have come in the same read as the
@@ -600,7 +618,9 @@ cdc_stream_t *cdc_stream_new(uv_loop_t *loop, const cdc_stream_config_t *cfg, co
     uv_timer_init(loop, &s->status);
     pq_watch_init(&s->watch, loop, on_poll, s);
     s->retry.data = s->status.data = s;
-    s->open_handles = 2;
+    uv_timer_init(loop, &s->kick);
+    s->kick.data = s;
+    s->open_handles = 3;
     /* Connect from the loop, so no callback runs before the caller has s. */
     s->state = ST_WAIT;
     uv_timer_start(&s->retry, on_retry, 0, 0);
@@ -623,4 +643,35 @@ void cdc_stream_close(cdc_stream_t *s) {
     drop_conn(s);
     uv_close((uv_handle_t *)&s->retry, on_closed);
     uv_close((uv_handle_t *)&s->status, on_closed);
+    uv_close((uv_handle_t *)&s->kick, on_closed);
+}
+
+/* libpq may already hold whole messages that arrived before the pause: the
+ * socket will not say so again, so read them from the loop (not inside the
+ * caller, which may be in the middle of its own work). */
+static void on_kick(uv_timer_t *t) {
+    cdc_stream_t *s = t->data;
+    if (s->state == ST_STREAMING && !s->paused)
+        stream_read(s);
+}
+
+void cdc_stream_pause(cdc_stream_t *s, int paused) {
+    if (!s || s->state == ST_CLOSED || s->paused == !!paused)
+        return;
+    s->paused = !!paused;
+    if (s->state != ST_STREAMING)
+        return;
+    if (paused) {
+        /* keep watching for writability only if output is waiting */
+        if (s->status_pending)
+            (void)watch(s, UV_WRITABLE);
+        else
+            unwatch(s);
+        return;
+    }
+    if (watch(s, UV_READABLE | (s->status_pending ? UV_WRITABLE : 0)) < 0) {
+        lost(s, "cannot watch the socket", "");
+        return;
+    }
+    uv_timer_start(&s->kick, on_kick, 0, 0);
 }

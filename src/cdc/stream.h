@@ -81,6 +81,11 @@ cdc_stream_t *cdc_stream_new(uv_loop_t *loop, const cdc_stream_config_t *cfg, co
  * database is not; that skips nothing, since a keepalive comes after every
  * transaction that committed before its position. */
 void cdc_stream_confirm(cdc_stream_t *s, uint64_t lsn);
+/* Pauses (1) or resumes (0) reading: while paused no message is delivered
+ * (the current callback's loop stops after it returns), the socket is not
+ * read, and PostgreSQL keeps the WAL; status updates continue. A pause
+ * lasts across reconnects until resumed. */
+void cdc_stream_pause(cdc_stream_t *s, int paused);
 /* Sends a last status update if it can without blocking, closes the
  * connection and handles; memory goes once libuv closed them. */
 void cdc_stream_close(cdc_stream_t *s);

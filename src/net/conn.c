@@ -52,6 +52,7 @@ struct conn {
     size_t qoff, qbytes, inflight_bytes;
     size_t qpaced;         /* bytes of paced buffers queued (whole buffers) */
     int64_t behind_since_ms; /* queue above send_queue_max since then (0: not) */
+    int64_t progress_ms;   /* the kernel last took bytes from the queue */
     uv_write_t *wreq;      /* only while a uv_write is outstanding */
     /* an HTTP request being answered asynchronously */
     uint8_t held;
@@ -61,7 +62,36 @@ struct conn {
     size_t stash_len;
     int64_t last_rx_ms, closing_since_ms;
     peer_t *peer;          /* the client address's counts (net/peer) */
+    /* HTTP deadlines (conn_tick): the phase a connection is in (PH_*) and
+     * since when, on the loop's clock */
+    uint8_t http_phase;
+    int64_t phase_ms;
+    /* WebSocket: the last complete frame; the heartbeat timeout counts
+     * from it, not from the last byte, so a frame trickled in byte by
+     * byte does not keep a connection alive */
+    int64_t last_frame_ms;
+    /* accepted above the connection ceiling: answered, then closed; on
+     * the worker's overload list (oldest first) */
+    uint8_t overload;
+    conn_t *ovl_prev, *ovl_next;
 };
+
+/* HTTP phases, each with its deadline:
+ * PH_HEAD  request line + headers, http_header_timeout_ms: from accept for
+ *          a connection's first request (a connection that sends nothing
+ *          costs a descriptor too), from its first byte for the next ones;
+ * PH_BODY  the body, http_body_timeout_ms from the end of the headers;
+ * PH_IDLE  keep-alive between requests, http_idle_timeout_ms from the
+ *          previous response (queued; for a held request, from
+ *          conn_resume). Held requests (database work) have no deadline. */
+enum { PH_HEAD, PH_BODY, PH_IDLE };
+/* Connections above the ceiling get this long at most for their headers:
+ * their descriptors come out of the reserve. */
+#define OVERLOAD_HEADER_MS 2000
+
+/* The loop's clock, fresh within a callback (libuv updates it after each
+ * poll); w->now_ms is refreshed only once per iteration. */
+static int64_t loop_ms(const conn_t *c) { return (int64_t)uv_now(&c->w->loop); }
 
 static _Atomic uint64_t next_id = 1;
 
@@ -260,6 +290,7 @@ static void on_write(uv_write_t *req, int status) {
         return;
     }
     met_add(M_BYTES_OUT, (int64_t)c->inflight_bytes);
+    c->progress_ms = c->w->now_ms;
     q_consume(c, c->inflight_bytes);
     c->inflight = 0;
     if (c->qlen || c->closing || c->close_after_write)
@@ -299,6 +330,8 @@ static void flush(conn_t *c) {
             return;
         }
         met_add(M_BYTES_OUT, r);
+        if (r > 0)
+            c->progress_ms = c->w->now_ms;
         q_consume(c, (size_t)r);
         if ((size_t)r < total) {
             start_write(c);
@@ -440,9 +473,21 @@ void conn_tick(conn_t *c, int64_t now_ms, int64_t now_s) {
             conn_destroy(c);
         return;
     }
-    if (c->behind_since_ms && now_ms - c->behind_since_ms > srv.cfg.slow_consumer_ms) {
-        slow_consumer(c, "behind for longer than the slow consumer timeout");
-        return;
+    if (c->behind_since_ms) {
+        /* Behind: a client that reads gets slow_consumer_ms to catch up; one
+         * whose socket took nothing for a few seconds is not reading, and
+         * holding it would only hold the Postgres Changes burst back for
+         * everyone (hub pacing). */
+        int64_t since = c->progress_ms > c->behind_since_ms ? c->progress_ms : c->behind_since_ms;
+        int64_t stuck = srv.cfg.slow_consumer_ms < 3000 ? srv.cfg.slow_consumer_ms : 3000;
+        if (now_ms - c->behind_since_ms > srv.cfg.slow_consumer_ms) {
+            slow_consumer(c, "behind for longer than the slow consumer timeout");
+            return;
+        }
+        if (now_ms - since > stuck) {
+            slow_consumer(c, "not reading");
+            return;
+        }
     }
     if (idle > 2 * (int64_t)srv.cfg.heartbeat_interval_ms) {
         met_add(M_IDLE_CLOSES, 1);
