@@ -62,7 +62,8 @@ int main(int argc, char **argv) {
         cdc_engine_config_t ec = {c->db_host, c->db_port, c->db_user, c->db_password, c->db_name,
                                   c->db_repl_user ? c->db_repl_user : c->db_user,
                                   c->db_repl_password ? c->db_repl_password : c->db_password,
-                                  c->slot_name, c->publication, c->table_events, 0, c->rest_write_grace_ms};
+                                  c->slot_name, c->publication, c->table_events, 0, c->rest_write_grace_ms,
+                                  c->cdc_queue_max, c->cdc_backlog_max, c->cdc_match_budget};
         if (cdc_engine_start(&ec) < 0)
             goto out_keys;
     }
