@@ -5,7 +5,10 @@
  * request that completes one way must complete the other, at the same
  * offset, with the same method, path, query, headers and body (errors may
  * differ in status, since limits can trip at different points). On DONE
- * every accessor is read and http_query_get runs over the query.
+ * every accessor is read and http_query_get / http_query_has /
+ * http_bool_value run over the query; http_req_headers_done is checked
+ * after every chunk (monotonic while the request is read, 1 when done, 0
+ * once refused).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -38,6 +41,7 @@ static http_req_status_t feed(http_req_t *r, const uint8_t *data, size_t size, u
     uint32_t rng = seed;
     size_t off = 0;
     *consumed = 0;
+    int head_done = 0;
     while (off < size && st == HTTP_REQ_MORE) {
         size_t n = next_chunk(mode, &rng), c = 0;
         if (n == 0 || n > size - off)
@@ -46,23 +50,40 @@ static http_req_status_t feed(http_req_t *r, const uint8_t *data, size_t size, u
         CHECK(c <= n);
         if (st == HTTP_REQ_MORE)
             CHECK(c == n);
+        /* the connection's body deadline starts here: once the head is
+         * done it stays done, and a refused request never is */
+        int hd = http_req_headers_done(r);
+        CHECK(hd == 0 || hd == 1);
+        if (st != HTTP_REQ_ERROR)
+            CHECK(hd >= head_done);
+        else
+            CHECK(hd == 0);
+        head_done = hd;
         *consumed += c;
         off += n;
     }
+    if (st == HTTP_REQ_DONE)
+        CHECK(http_req_headers_done(r));
     return st;
 }
 
 static void read_query(const char *q) {
-    static const char *const names[] = {"apikey", "vsn", "log_level", "token", "a", ""};
-    static const size_t sizes[] = {1, 4, 64, 4096};
+    static const char *const names[] = {"apikey", "vsn", "log_level", "token", "a", "private", ""};
+    static const size_t sizes[] = {1, 4, 8, 64, 4096};
     static char out[4096];
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        int has = http_query_has(q, names[i]);
+        CHECK(has == 0 || has == 1);
         for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
             int n = http_query_get(q, names[i], out, sizes[k]);
             CHECK(n >= -1);
             if (n >= 0) {
+                CHECK(has); /* what can be read is there */
                 CHECK((size_t)n < sizes[k]);
                 CHECK(strlen(out) == (size_t)n); /* no embedded NUL */
+                /* the broadcast API's strict flag: exactly "true" or "false" */
+                int b = http_bool_value(out);
+                CHECK(b == -1 || (b == 1 && !strcmp(out, "true")) || (b == 0 && !strcmp(out, "false")));
             }
         }
     }

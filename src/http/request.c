@@ -319,6 +319,8 @@ int http_req_keep_alive(const http_req_t *r) { return r->keep_alive; }
 
 int http_req_is_upgrade(const http_req_t *r) { return r->upgrade; }
 
+int http_req_headers_done(const http_req_t *r) { return r->headers_done && r->state != HTTP_REQ_ERROR && !r->status; }
+
 /* Decodes a query component (%XX and '+') from s[0..n) into out; returns
  * the decoded length or -1 if it does not fit in outlen (NUL included) or
  * decodes to a NUL byte. A '%' not followed by two hex digits is kept as
@@ -353,9 +355,9 @@ static int key_matches(const char *s, size_t n, const char *name) {
     return dl >= 0 && (size_t)dl == nl && memcmp(tmp, name, nl) == 0;
 }
 
-int http_query_get(const char *query, const char *name, char *out, size_t outlen) {
-    if (!query || !name || !out || outlen == 0)
-        return -1;
+/* The first pair of query whose key decodes to name: its raw value in
+ * *v, *vlen (empty for a key without '='). Returns 0, or -1 if absent. */
+static int query_find(const char *query, const char *name, const char **v, size_t *vlen) {
     const char *p = query;
     for (;;) {
         const char *end = strchr(p, '&');
@@ -363,11 +365,36 @@ int http_query_get(const char *query, const char *name, char *out, size_t outlen
         const char *eq = memchr(p, '=', plen);
         size_t klen = eq ? (size_t)(eq - p) : plen;
         if (key_matches(p, klen, name)) {
-            const char *v = eq ? eq + 1 : p + plen;
-            return query_decode(v, (size_t)(p + plen - v), out, outlen);
+            *v = eq ? eq + 1 : p + plen;
+            *vlen = (size_t)(p + plen - *v);
+            return 0;
         }
         if (!end)
             return -1;
         p = end + 1;
     }
+}
+
+int http_query_get(const char *query, const char *name, char *out, size_t outlen) {
+    const char *v;
+    size_t vlen;
+    if (!query || !name || !out || outlen == 0 || query_find(query, name, &v, &vlen) < 0)
+        return -1;
+    return query_decode(v, vlen, out, outlen);
+}
+
+int http_query_has(const char *query, const char *name) {
+    const char *v;
+    size_t vlen;
+    return query && name && query_find(query, name, &v, &vlen) == 0;
+}
+
+int http_bool_value(const char *s) {
+    if (!s)
+        return -1;
+    if (!strcmp(s, "true"))
+        return 1;
+    if (!strcmp(s, "false"))
+        return 0;
+    return -1;
 }

@@ -40,6 +40,10 @@ const char *http_req_header(const http_req_t *r, const char *lname);
 const char *http_req_body(const http_req_t *r, size_t *len);
 int http_req_keep_alive(const http_req_t *r);
 int http_req_is_upgrade(const http_req_t *r);
+/* 1 once the request line and every header have arrived and were
+ * accepted (what may still be missing is the body): the caller's header
+ * deadline ends and its body deadline starts here. */
+int http_req_headers_done(const http_req_t *r);
 
 /* Finds name in a query string (a=1&b=2; keys are decoded before they are
  * compared, the first match wins), percent- and '+'-decodes its value into
@@ -47,5 +51,12 @@ int http_req_is_upgrade(const http_req_t *r);
  * Returns the decoded length, or -1 if absent, if it does not fit, or if
  * it would decode to a NUL byte. */
 int http_query_get(const char *query, const char *name, char *out, size_t outlen);
+/* 1 if name is a key of the query string (with or without a value, however
+ * long or badly encoded its value is), else 0: tells "absent" from
+ * http_query_get's other -1 cases. */
+int http_query_has(const char *query, const char *name);
+/* A strict boolean: 1 for exactly "true", 0 for exactly "false", -1 for
+ * anything else (NULL, "", "1", "TRUE", "yes"...). */
+int http_bool_value(const char *s);
 
 #endif

@@ -43,6 +43,13 @@ static void respond_error(conn_t *c, int status, const char *reason, int keep_al
 
 void routes_error(conn_t *c, int status) { respond_error(c, status, http_status_text(status), 0); }
 
+void routes_timeout(conn_t *c, const char *which, int limit_ms) {
+    char why[160];
+    snprintf(why, sizeof(why), "Request Timeout: the request's %s did not arrive within %d ms",
+             !strcmp(which, "body") ? "body" : "line and headers", limit_ms);
+    respond_error(c, 408, why, 0);
+}
+
 /* ---- WebSocket handshake ------------------------------------------------ */
 
 static int header_has_token(const char *v, const char *token) {
@@ -171,8 +178,6 @@ static void publish(const char *topic, size_t tlen, const char *event, size_t el
     hub_topic_release(t);
 }
 
-static int flag_private(json_t *m) { return json_is_true(json_object_get(m, "private")); }
-
 static void handle_broadcast_batch(conn_t *c, http_req_t *r) {
     size_t len;
     const char *body = http_req_body(r, &len);
@@ -188,12 +193,24 @@ static void handle_broadcast_batch(conn_t *c, http_req_t *r) {
     json_t *m;
     json_array_foreach(msgs, i, m) {
         json_t *topic = json_object_get(m, "topic"), *event = json_object_get(m, "event");
-        json_t *payload = json_object_get(m, "payload");
-        if (!json_is_string(topic) || !json_is_string(event) || !payload || flag_private(m)) {
+        json_t *payload = json_object_get(m, "payload"), *priv = json_object_get(m, "private");
+        /* Strict: "true" (a string), 1 or null must not be read as "not
+         * private" and deliver what the sender meant to keep private. */
+        if (priv && !json_is_boolean(priv)) {
+            char why[96];
+            snprintf(why, sizeof(why), "messages[%zu].private must be true or false", i);
             json_decref(root);
-            respond_error(c, 400,
-                          flag_private(m) ? "private broadcasts are not available: no database configured"
-                                          : "each message needs a string topic, a string event and a payload",
+            respond_error(c, 400, why, http_req_keep_alive(r));
+            return;
+        }
+        if (json_is_true(priv)) {
+            json_decref(root);
+            respond_error(c, 400, "private broadcasts are not available: no database configured", http_req_keep_alive(r));
+            return;
+        }
+        if (!json_is_string(topic) || !json_is_string(event) || !payload) {
+            json_decref(root);
+            respond_error(c, 400, "each message needs a string topic, a string event and a payload",
                           http_req_keep_alive(r));
             return;
         }
@@ -216,10 +233,21 @@ static void handle_broadcast_one(conn_t *c, http_req_t *r, const char *rest) {
         respond_error(c, 404, "expected /api/broadcast/<topic>/events/<event>", http_req_keep_alive(r));
         return;
     }
-    char priv[8];
-    if (http_query_get(http_req_query(r), "private", priv, sizeof(priv)) > 0 && !strcmp(priv, "true")) {
-        respond_error(c, 400, "private broadcasts are not available: no database configured", http_req_keep_alive(r));
-        return;
+    /* ?private= is strict too: anything but true or false (including a
+     * value too long to read) is refused, never taken for "public". */
+    const char *q = http_req_query(r);
+    if (http_query_has(q, "private")) {
+        char priv[8];
+        int flag = http_query_get(q, "private", priv, sizeof(priv)) < 0 ? -1 : http_bool_value(priv);
+        if (flag < 0) {
+            respond_error(c, 400, "query parameter private must be true or false", http_req_keep_alive(r));
+            return;
+        }
+        if (flag) {
+            respond_error(c, 400, "private broadcasts are not available: no database configured",
+                          http_req_keep_alive(r));
+            return;
+        }
     }
     size_t len;
     const char *body = http_req_body(r, &len);
@@ -240,6 +268,45 @@ static void handle_broadcast_one(conn_t *c, http_req_t *r, const char *rest) {
     respond(c, 202, "application/json", "", 0, http_req_keep_alive(r));
 }
 
+/* ---- health and metrics ---------------------------------------------------- */
+
+static int is_health(const char *path) {
+    return !strcmp(path, "/health") || !strcmp(path, "/api/health") || !strcmp(path, "/realtime/v1/api/health");
+}
+
+static void serve_health(conn_t *c, int ka) {
+    char body[192];
+    /* Postgres Changes: off (no database, or turned off), connecting, or streaming. */
+    const char *pgc = !cdc_engine_running() ? "off" : met_sum(M_CDC_STREAMING) ? "streaming" : "connecting";
+    snprintf(body, sizeof(body), "{\"status\":\"ok\",\"connections\":%llu,\"postgres_changes\":\"%s\"}",
+             (unsigned long long)met_sum(M_CONNECTIONS), pgc);
+    respond_json(c, 200, body, ka);
+}
+
+static void serve_metrics(conn_t *c, int ka) {
+    buf_t *b = buf_new(4096); /* ours; released below */
+    met_render(&b);
+    respond(c, 200, "text/plain; version=0.0.4", (const char *)b->data, b->len, ka);
+    buf_unref(b);
+}
+
+void routes_overloaded(conn_t *c, http_req_t *r) {
+    const char *path = http_req_path(r);
+    /* Monitoring must see the server as it is, above all when it is full. */
+    if (is_health(path)) {
+        serve_health(c, 0);
+        return;
+    }
+    if (!strcmp(path, "/metrics")) {
+        serve_metrics(c, 0);
+        return;
+    }
+    met_add(M_LIM_FILES, 1);
+    static const char body[] = "{\"error\":\"Service Unavailable: the server is at its connection limit; retry later\","
+                               "\"limit\":\"connections\"}";
+    http_respond(c, 503, "application/json", "Retry-After: 1\r\n", body, sizeof(body) - 1, 0);
+}
+
 void routes_handle(conn_t *c, http_req_t *r) {
     const char *path = http_req_path(r);
     const char *method = http_req_method(r);
@@ -252,20 +319,12 @@ void routes_handle(conn_t *c, http_req_t *r) {
         respond(c, 204, "text/plain", "", 0, ka);
         return;
     }
-    if (!strcmp(path, "/health") || !strcmp(path, "/api/health") || !strcmp(path, "/realtime/v1/api/health")) {
-        char body[192];
-        /* Postgres Changes: off (no database, or turned off), connecting, or streaming. */
-        const char *pgc = !cdc_engine_running() ? "off" : met_sum(M_CDC_STREAMING) ? "streaming" : "connecting";
-        snprintf(body, sizeof(body), "{\"status\":\"ok\",\"connections\":%llu,\"postgres_changes\":\"%s\"}",
-                 (unsigned long long)met_sum(M_CONNECTIONS), pgc);
-        respond_json(c, 200, body, ka);
+    if (is_health(path)) {
+        serve_health(c, ka);
         return;
     }
     if (!strcmp(path, "/metrics")) {
-        buf_t *b = buf_new(4096);
-        met_render(&b);
-        respond(c, 200, "text/plain; version=0.0.4", (const char *)b->data, b->len, ka);
-        buf_unref(b);
+        serve_metrics(c, ka);
         return;
     }
     if (!strncmp(path, "/auth/v1/", 9)) {

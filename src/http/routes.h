@@ -16,5 +16,14 @@
 void routes_handle(conn_t *c, http_req_t *req);
 /* Answers a request the reader refused, with status, and closes. */
 void routes_error(conn_t *c, int status);
+/* Answers a request that missed its deadline (which: "header" or "body",
+ * limit_ms: the deadline) with 408 and a JSON reason naming it, and
+ * closes. */
+void routes_timeout(conn_t *c, const char *which, int limit_ms);
+/* Answers one complete request that came on a connection accepted at the
+ * connection ceiling (net/conn): /health and /metrics as always, anything
+ * else (WebSocket upgrades too) 503 with a JSON reason. Both close the
+ * connection: its descriptor is borrowed from the reserve. */
+void routes_overloaded(conn_t *c, http_req_t *req);
 
 #endif

@@ -245,7 +245,7 @@ hub_msg_t *hub_msg_postgres_changes(hub_topic_t *t, const uint64_t *routes, size
 size_t hub_paced_backlog(void) {
     size_t s = atomic_load_explicit(&paced_posted, memory_order_relaxed);
     for (int w = 0; w < nworkers; w++)
-        s += atomic_load_explicit(&srv.workers[w].paced_bytes, memory_order_relaxed);
+        s += atomic_load_explicit(&srv_paced_bytes[w], memory_order_relaxed);
     return s;
 }
 

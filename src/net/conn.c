@@ -74,6 +74,7 @@ struct conn {
      * the worker's overload list (oldest first) */
     uint8_t overload;
     conn_t *ovl_prev, *ovl_next;
+    size_t idle_unsent;    /* PH_IDLE: response bytes not yet sent, at the last tick */
 };
 
 /* HTTP phases, each with its deadline:
@@ -92,6 +93,24 @@ enum { PH_HEAD, PH_BODY, PH_IDLE };
 /* The loop's clock, fresh within a callback (libuv updates it after each
  * poll); w->now_ms is refreshed only once per iteration. */
 static int64_t loop_ms(const conn_t *c) { return (int64_t)uv_now(&c->w->loop); }
+
+/* The worker's list of connections above the ceiling (conn_accept). */
+static void ovl_unlink(conn_t *c) {
+    worker_t *w = c->w;
+    if (!c->overload)
+        return;
+    if (c->ovl_prev)
+        c->ovl_prev->ovl_next = c->ovl_next;
+    else
+        w->ovl_head = c->ovl_next;
+    if (c->ovl_next)
+        c->ovl_next->ovl_prev = c->ovl_prev;
+    else
+        w->ovl_tail = c->ovl_prev;
+    c->ovl_prev = c->ovl_next = NULL;
+    c->overload = 0;
+    w->novl--;
+}
 
 static _Atomic uint64_t next_id = 1;
 
@@ -133,7 +152,8 @@ static void mark_dirty(conn_t *c) {
 static void paced_add(conn_t *c, const buf_t *b, int sign) {
     if (!b->paced)
         return;
-    size_t v = atomic_load_explicit(&c->w->paced_bytes, memory_order_relaxed);
+    _Atomic size_t *counter = &srv_paced_bytes[c->w->id];
+    size_t v = atomic_load_explicit(counter, memory_order_relaxed);
     if (sign > 0) {
         c->qpaced += b->len;
         v += b->len;
@@ -141,7 +161,7 @@ static void paced_add(conn_t *c, const buf_t *b, int sign) {
         c->qpaced -= b->len;
         v -= b->len;
     }
-    atomic_store_explicit(&c->w->paced_bytes, v, memory_order_relaxed);
+    atomic_store_explicit(counter, v, memory_order_relaxed);
 }
 
 static void q_release(conn_t *c) {
@@ -419,6 +439,7 @@ void conn_destroy(conn_t *c) {
     c->stash = NULL;
     peer_conn_close(c->peer);
     c->peer = NULL;
+    ovl_unlink(c);
     atomic_fetch_sub(&srv.nconns, 1);
     uv_close((uv_handle_t *)&c->tcp, on_closed);
 }
@@ -458,6 +479,59 @@ void conn_drain(conn_t *c) {
     conn_close(c, WS_CLOSE_GOING_AWAY, "server shutting down");
 }
 
+/* An HTTP connection's deadline (see PH_*). A request that misses one is
+ * answered 408 and closed: the client learns why, and a slow sender
+ * (slowloris: a byte now and then) holds a descriptor for one deadline at
+ * most, not for as long as it keeps trickling. An idle keep-alive
+ * connection is just closed: there is no request to answer. */
+static void http_deadline(conn_t *c, int64_t now_ms) {
+    if (c->held)
+        return; /* the database work has its own bounds; nothing is read meanwhile */
+    const char *which;
+    int limit;
+    switch (c->http_phase) {
+    case PH_IDLE:
+        which = "idle";
+        limit = srv.cfg.http_idle_timeout_ms;
+        break;
+    case PH_BODY:
+        which = "body";
+        limit = srv.cfg.http_body_timeout_ms;
+        break;
+    default:
+        which = "header";
+        limit = srv.cfg.http_header_timeout_ms;
+        if (c->overload && limit > OVERLOAD_HEADER_MS)
+            limit = OVERLOAD_HEADER_MS;
+        break;
+    }
+    if (c->http_phase == PH_IDLE) {
+        /* Not idle while a response is still going out and moving: a large
+         * answer to a slow reader is not cut. One that does not move (the
+         * client stopped reading) times out like an idle connection. */
+        size_t unsent = c->qbytes + uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp);
+        if (unsent && unsent != c->idle_unsent)
+            c->phase_ms = now_ms;
+        c->idle_unsent = unsent;
+    }
+    int64_t waited = now_ms - c->phase_ms;
+    if (waited < limit)
+        return;
+    met_add(M_HTTP_TIMEOUTS, 1);
+    if (c->http_phase == PH_IDLE) {
+        log_info("idle http connection closed", "\"conn\":%llu,\"peer\":\"%s\",\"deadline\":\"idle\",\"limit_ms\":%d",
+                 (unsigned long long)c->id, conn_peer(c), limit);
+        conn_destroy(c);
+        return;
+    }
+    log_warn("http request timed out", "\"conn\":%llu,\"peer\":\"%s\",\"deadline\":\"%s\",\"limit_ms\":%d,"
+             "\"waited_ms\":%lld", (unsigned long long)c->id, conn_peer(c), which, limit, (long long)waited);
+    /* What was read of the request is dropped; nothing more is read. */
+    http_req_free(c->req);
+    c->req = NULL;
+    routes_timeout(c, which, limit);
+}
+
 void conn_tick(conn_t *c, int64_t now_ms, int64_t now_s) {
     if (c->dead)
         return;
@@ -467,12 +541,11 @@ void conn_tick(conn_t *c, int64_t now_ms, int64_t now_s) {
             conn_destroy(c);
         return;
     }
-    int64_t idle = now_ms - c->last_rx_ms;
     if (c->mode == MODE_HTTP) {
-        if (idle > 30000 && !c->held)
-            conn_destroy(c);
+        http_deadline(c, now_ms);
         return;
     }
+    int64_t idle = now_ms - c->last_frame_ms;
     if (c->behind_since_ms) {
         /* Behind: a client that reads gets slow_consumer_ms to catch up; one
          * whose socket took nothing for a few seconds is not reading, and
@@ -490,10 +563,13 @@ void conn_tick(conn_t *c, int64_t now_ms, int64_t now_s) {
         }
     }
     if (idle > 2 * (int64_t)srv.cfg.heartbeat_interval_ms) {
+        /* Bytes after the last complete frame: a frame that did not arrive
+         * in time (trickled, or stalled), not a silent client. */
+        int partial = c->last_rx_ms > c->last_frame_ms;
         met_add(M_IDLE_CLOSES, 1);
-        log_info("idle client closed", "\"conn\":%llu,\"peer\":\"%s\",\"idle_ms\":%lld", (unsigned long long)c->id,
-                 conn_peer(c), (long long)idle);
-        conn_close(c, WS_CLOSE_GOING_AWAY, "heartbeat timeout");
+        log_info("idle client closed", "\"conn\":%llu,\"peer\":\"%s\",\"idle_ms\":%lld,\"incomplete_frame\":%s",
+                 (unsigned long long)c->id, conn_peer(c), (long long)idle, partial ? "true" : "false");
+        conn_close(c, WS_CLOSE_GOING_AWAY, partial ? "heartbeat timeout: incomplete frame" : "heartbeat timeout");
         return;
     }
     chan_socket_tick(c->sock, now_s);
@@ -503,6 +579,7 @@ void conn_tick(conn_t *c, int64_t now_ms, int64_t now_s) {
 
 static int on_ws_message(void *ud, int opcode, uint8_t *data, size_t len) {
     conn_t *c = ud;
+    c->last_frame_ms = loop_ms(c);
     met_add(M_MSG_IN, 1);
     chan_socket_on_message(c->sock, opcode, data, len);
     return c->closing || c->dead;
@@ -510,6 +587,7 @@ static int on_ws_message(void *ud, int opcode, uint8_t *data, size_t len) {
 
 static int on_ws_ping(void *ud, const uint8_t *data, size_t len) {
     conn_t *c = ud;
+    c->last_frame_ms = loop_ms(c);
     buf_t *b = buf_new(len);
     buf_append(&b, data, len);
     ws_frame_seal(b, WS_OP_PONG);
@@ -518,13 +596,16 @@ static int on_ws_ping(void *ud, const uint8_t *data, size_t len) {
 }
 
 static int on_ws_pong(void *ud, const uint8_t *data, size_t len) {
-    (void)ud, (void)data, (void)len;
+    conn_t *c = ud;
+    (void)data, (void)len;
+    c->last_frame_ms = loop_ms(c);
     return 0;
 }
 
 static int on_ws_close(void *ud, uint16_t code, const char *reason, size_t reason_len) {
     conn_t *c = ud;
     (void)reason, (void)reason_len;
+    c->last_frame_ms = loop_ms(c);
     /* Echo the peer's code, as RFC 6455 asks; 1005 means it sent none. */
     conn_close(c, code == 1005 ? WS_CLOSE_NORMAL : code, "");
     return 1;
@@ -554,11 +635,21 @@ static void read_ws(conn_t *c, uint8_t *data, size_t len) {
 static void read_http(conn_t *c, uint8_t *data, size_t len) {
     while (len > 0 && !c->held && !c->closing && !c->close_after_write && !c->dead && c->mode == MODE_HTTP) {
         if (!c->req)
-            c->req = http_req_new(srv.cfg.max_body);
+            c->req = http_req_new(srv.cfg.max_body); /* freed below, by http_deadline or by conn_destroy */
+        if (c->http_phase == PH_IDLE) {
+            /* the first byte of the next request on a keep-alive connection */
+            c->http_phase = PH_HEAD;
+            c->phase_ms = loop_ms(c);
+        }
         size_t used = 0;
         http_req_status_t st = http_req_feed(c->req, (const char *)data, len, &used);
-        if (st == HTTP_REQ_MORE)
+        if (st == HTTP_REQ_MORE) {
+            if (c->http_phase == PH_HEAD && http_req_headers_done(c->req)) {
+                c->http_phase = PH_BODY;
+                c->phase_ms = loop_ms(c);
+            }
             return;
+        }
         if (st == HTTP_REQ_ERROR) {
             routes_error(c, http_req_error_status(c->req));
             return;
@@ -568,8 +659,17 @@ static void read_http(conn_t *c, uint8_t *data, size_t len) {
         http_req_t *req = c->req;
         c->req = NULL;
         met_add(M_HTTP_REQUESTS, 1);
-        routes_handle(c, req);
+        if (c->overload)
+            routes_overloaded(c, req);
+        else
+            routes_handle(c, req);
         http_req_free(req);
+        /* Answered, held or upgraded: the keep-alive idle deadline runs from
+         * here (a held request restarts it in conn_resume). */
+        c->http_phase = PH_IDLE;
+        c->phase_ms = loop_ms(c);
+        if (c->mode == MODE_WS)
+            c->last_frame_ms = c->phase_ms; /* the handshake counts as the first frame */
     }
     if (len > 0 && c->held && !c->dead) {
         /* A client pipelined behind a request we answer later: keep the
@@ -600,7 +700,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
     }
     if (n == 0 || c->dead || c->closing)
         return;
-    c->last_rx_ms = c->w->now_ms;
+    c->last_rx_ms = loop_ms(c);
     met_add(M_BYTES_IN, n);
     if (c->mode == MODE_HTTP)
         read_http(c, (uint8_t *)b->base, (size_t)n);
@@ -619,7 +719,9 @@ void conn_resume(conn_t *c) {
         return;
     c->held = 0;
     c->cancel = NULL;
-    c->last_rx_ms = c->w->now_ms;
+    c->last_rx_ms = loop_ms(c);
+    c->http_phase = PH_IDLE; /* the response is queued: idle from now */
+    c->phase_ms = c->last_rx_ms;
     if (c->closing || c->close_after_write)
         return;
     if (c->stash) {
@@ -632,7 +734,13 @@ void conn_resume(conn_t *c) {
         if (c->held || c->dead || c->closing || c->close_after_write)
             return;
     }
-    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    /* Reading stops only when bytes were stashed: otherwise it still runs
+     * (UV_EALREADY), and that is fine. */
+    int r = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    if (r < 0 && r != UV_EALREADY) {
+        log_debug("cannot read again", "\"conn\":%llu,\"error\":\"%s\"", (unsigned long long)c->id, uv_strerror(r));
+        conn_destroy(c); /* frees later: safe even inside a read path */
+    }
 }
 
 void conn_upgrade(conn_t *c, const char *accept_key, msg_vsn_t vsn, const char *apikey, int log_debug) {
@@ -649,15 +757,69 @@ void conn_upgrade(conn_t *c, const char *accept_key, msg_vsn_t vsn, const char *
     met_add(M_CONNECTS, 1);
 }
 
+int conn_shed_overload(worker_t *w) {
+    conn_t *old = w->ovl_head;
+    if (!old)
+        return 0;
+    /* Not answered yet: refused without one (a client that has sent its
+     * request by now has been answered, so this is mostly one that sends
+     * nothing, or slowly). */
+    if (!old->closing && !old->close_after_write)
+        met_add(M_LIM_FILES, 1);
+    log_debug("connection above the ceiling shed", "\"conn\":%llu,\"peer\":\"%s\"", (unsigned long long)old->id,
+              conn_peer(old));
+    conn_destroy(old); /* closes the socket now; frees later */
+    return 1;
+}
+
+/* Above the ceiling: the connection is kept just long enough to answer its
+ * request (read_http sends it to routes_overloaded: /health, /metrics, or
+ * 503), so a client sees why instead of a reset or a hang. At most
+ * SRV_OVERLOAD_PER_WORKER per worker, their descriptors taken from the
+ * reserve; a new one sheds the oldest, so connections that send nothing
+ * cannot keep /health from being answered. */
+static void overload_admit(worker_t *w, conn_t *c) {
+    if (w->novl >= SRV_OVERLOAD_PER_WORKER)
+        conn_shed_overload(w);
+    c->overload = 1;
+    c->ovl_prev = w->ovl_tail;
+    c->ovl_next = NULL;
+    if (w->ovl_tail)
+        w->ovl_tail->ovl_next = c;
+    else
+        w->ovl_head = c;
+    w->ovl_tail = c;
+    w->novl++;
+    w->ovl_unlogged++;
+    int64_t now = loop_ms(c);
+    if (!w->ovl_log_ms || now - w->ovl_log_ms >= 1000) {
+        log_warn("at the connection ceiling: new connections get /health, /metrics or 503",
+                 "\"worker\":%d,\"open\":%d,\"ceiling\":%d,\"fd_limit\":%d,\"accepted_above_ceiling\":%llu", w->id,
+                 atomic_load(&srv.nconns), srv.conn_ceiling, srv.fd_limit, (unsigned long long)w->ovl_unlogged);
+        w->ovl_log_ms = now;
+        w->ovl_unlogged = 0;
+    }
+}
+
 void conn_accept(worker_t *w, uv_stream_t *listener) {
-    conn_t *c = xcalloc(1, sizeof(*c));
-    uv_tcp_init(&w->loop, &c->tcp);
+    conn_t *c = xcalloc(1, sizeof(*c)); /* freed by on_closed, after conn_destroy's uv_close */
+    int r = uv_tcp_init(&w->loop, &c->tcp);
+    if (r < 0) {
+        /* Not for an unbound TCP handle in libuv; logged should it change. */
+        log_error("cannot accept", "\"error\":\"%s\"", uv_strerror(r));
+        free(c);
+        return;
+    }
     c->tcp.data = c;
     c->w = w;
     c->id = atomic_fetch_add(&next_id, 1);
     c->mode = MODE_HTTP;
-    c->last_rx_ms = w->now_ms;
-    if (uv_accept(listener, (uv_stream_t *)&c->tcp) < 0) {
+    c->last_rx_ms = loop_ms(c);
+    c->http_phase = PH_HEAD; /* the first request's header deadline counts from accept */
+    c->phase_ms = c->last_rx_ms;
+    c->last_frame_ms = c->last_rx_ms;
+    if ((r = uv_accept(listener, (uv_stream_t *)&c->tcp)) < 0) {
+        log_debug("accept failed", "\"error\":\"%s\"", uv_strerror(r));
         uv_close((uv_handle_t *)&c->tcp, on_closed);
         return;
     }
@@ -665,19 +827,25 @@ void conn_accept(worker_t *w, uv_stream_t *listener) {
     if (w->conns)
         w->conns->prev = c;
     w->conns = c;
-    if (atomic_fetch_add(&srv.nconns, 1) >= srv.cfg.max_connections || w->draining) {
-        log_warn("connection refused", "\"reason\":\"%s\"", w->draining ? "draining" : "max connections");
+    int open = atomic_fetch_add(&srv.nconns, 1) + 1;
+    if (w->draining) {
+        log_warn("connection refused", "\"reason\":\"draining\"");
         conn_destroy(c);
         return;
     }
+    /* Above the ceiling (max connections, or the descriptors left after the
+     * reserve): answered, not served. */
+    int over = open > srv.conn_ceiling;
     struct sockaddr_storage ss;
     int sslen = sizeof(ss);
     memset(&ss, 0, sizeof(ss));
     if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sslen) == 0)
-        c->peer = peer_conn_open((struct sockaddr *)&ss, srv.cfg.max_conns_per_ip);
+        c->peer = peer_conn_open((struct sockaddr *)&ss, over ? 0 : srv.cfg.max_conns_per_ip);
     else
         c->peer = peer_conn_open((struct sockaddr *)&ss, 0); /* family 0: counted as "local" */
-    if (!c->peer) {
+    if (over)
+        overload_admit(w, c);
+    else if (!c->peer) {
         /* One address must not take every descriptor: a plain answer, then
          * close (the client sees why instead of a reset). */
         met_add(M_LIM_CONNS_IP, 1);
@@ -692,6 +860,12 @@ void conn_accept(worker_t *w, uv_stream_t *listener) {
         conn_close_after_write(c);
         return;
     }
-    uv_tcp_nodelay(&c->tcp, 1);
-    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    /* Small frames go out at once; without it they still go, later. */
+    if ((r = uv_tcp_nodelay(&c->tcp, 1)) < 0)
+        log_debug("TCP_NODELAY refused", "\"conn\":%llu,\"error\":\"%s\"", (unsigned long long)c->id, uv_strerror(r));
+    if ((r = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read)) < 0) {
+        log_debug("cannot read a new connection", "\"conn\":%llu,\"error\":\"%s\"", (unsigned long long)c->id,
+                  uv_strerror(r));
+        conn_destroy(c);
+    }
 }

@@ -7,8 +7,11 @@
 #include "net/server.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,6 +24,7 @@
 #include "util/mem.h"
 
 server_t srv;
+_Atomic size_t srv_paced_bytes[SRV_MAX_WORKERS];
 _Thread_local worker_t *worker_self;
 
 static void refresh_clock(worker_t *w) {
@@ -47,10 +51,68 @@ void worker_post(worker_t *w, struct hub_msg *m) {
     pthread_mutex_unlock(&w->inbox_mu);
 }
 
+enum { LISTEN_OPEN, LISTEN_CLOSING, LISTEN_CLOSED };
+
+static int bind_listener(worker_t *w);
+
+static void on_listener_closed(uv_handle_t *h) {
+    worker_t *w = h->data;
+    w->listener_state = LISTEN_CLOSED;
+}
+
+static void on_relisten(uv_timer_t *t) {
+    worker_t *w = t->data;
+    if (w->draining || w->stopped)
+        return;
+    /* bind_listener logs why it failed; try again a second later */
+    if (w->listener_state != LISTEN_CLOSED || bind_listener(w) < 0) {
+        if (uv_timer_start(&w->relisten, on_relisten, 1000, 0) < 0)
+            log_error("cannot restart the listener timer", "\"worker\":%d", w->id);
+        return;
+    }
+    log_info("accepting connections again", "\"worker\":%d", w->id);
+}
+
+/* libuv hands us an accept() error only after its own remedy for EMFILE
+ * failed (it closes a spare descriptor, accepts and drops what waits, then
+ * reopens the spare; with several threads another may take the freed
+ * descriptor first) and then calls accept() again at once, in a loop: an
+ * error that persists would spin this worker. So a resource error must
+ * change something before we return: free a descriptor by shedding this
+ * worker's oldest connection accepted above the ceiling (the retry then
+ * succeeds), or else close the listener for a second (the kernel sends new
+ * connections to the other workers' listeners meanwhile). Other errors
+ * concern the one connection accept() dropped; the next accept is a new
+ * one, so they are only logged. */
+static void accept_failed(worker_t *w, int status) {
+    int resource = status == UV_EMFILE || status == UV_ENFILE || status == UV_ENOBUFS || status == UV_ENOMEM;
+    const char *action = "none";
+    if (resource) {
+        if (status == UV_EMFILE || status == UV_ENFILE)
+            met_add(M_LIM_FILES, 1);
+        if ((status == UV_EMFILE || status == UV_ENFILE) && conn_shed_overload(w)) {
+            action = "shed the oldest connection above the ceiling";
+        } else if (w->listener_state == LISTEN_OPEN && !w->draining) {
+            action = "listener paused for 1 s";
+            w->listener_state = LISTEN_CLOSING;
+            uv_close((uv_handle_t *)&w->listener, on_listener_closed);
+            if (uv_timer_start(&w->relisten, on_relisten, 1000, 0) < 0)
+                log_error("cannot start the listener timer", "\"worker\":%d", w->id);
+        }
+    }
+    int64_t now = (int64_t)uv_now(&w->loop);
+    if (now - w->accept_log_ms >= 1000 || !w->accept_log_ms) {
+        w->accept_log_ms = now;
+        log_warn("accept failed", "\"worker\":%d,\"error\":\"%s\",\"open\":%d,\"ceiling\":%d,\"fd_limit\":%d,"
+                 "\"action\":\"%s\"", w->id, uv_strerror(status), atomic_load(&srv.nconns), srv.conn_ceiling,
+                 srv.fd_limit, action);
+    }
+}
+
 static void on_connection(uv_stream_t *listener, int status) {
     worker_t *w = listener->data;
     if (status < 0) {
-        log_warn("accept failed", "\"error\":\"%s\"", uv_strerror(status));
+        accept_failed(w, status);
         return;
     }
     conn_accept(w, listener);
@@ -101,7 +163,11 @@ static void start_drain(worker_t *w) {
     if (w->draining)
         return;
     w->draining = 1;
-    uv_close((uv_handle_t *)&w->listener, NULL);
+    uv_timer_stop(&w->relisten);
+    if (w->listener_state == LISTEN_OPEN) {
+        w->listener_state = LISTEN_CLOSING;
+        uv_close((uv_handle_t *)&w->listener, on_listener_closed);
+    }
     for (conn_t *c = w->conns; c; c = conn_next(c))
         conn_drain(c);
     /* Poll until the clients took their close frames, up to the timeout. */
@@ -126,9 +192,33 @@ static void on_wake(uv_async_t *a) {
 
 static void run_after_flush(worker_t *w);
 
+/* libuv meets EMFILE on accept with its own remedy (close a spare
+ * descriptor, accept and close every waiting connection, reopen the spare)
+ * and does not tell us. The reserve under the connection ceiling should
+ * keep the process from getting there; this once-a-second probe (one dup
+ * and close) says when it did anyway (a limit below the reserve, or
+ * descriptors taken by something else), and frees what this worker can:
+ * its connections above the ceiling, so the next /health gets in. */
+static void probe_files(worker_t *w) {
+    int fd = fcntl(uv_backend_fd(&w->loop), F_DUPFD_CLOEXEC, 0);
+    if (fd >= 0) {
+        close(fd);
+        return;
+    }
+    if (errno != EMFILE && errno != ENFILE)
+        return;
+    int err = errno, shed = 0;
+    while (conn_shed_overload(w))
+        shed++;
+    log_warn("out of file descriptors: new connections are dropped until some close",
+             "\"worker\":%d,\"error\":\"%s\",\"open\":%d,\"ceiling\":%d,\"fd_limit\":%d,\"reserve\":%d,\"shed\":%d",
+             w->id, strerror(err), atomic_load(&srv.nconns), srv.conn_ceiling, srv.fd_limit, srv.fd_reserve, shed);
+}
+
 static void on_tick(uv_timer_t *t) {
     worker_t *w = t->data;
     refresh_clock(w);
+    probe_files(w);
     for (conn_t *c = w->conns, *n; c; c = n) {
         n = conn_next(c);
         conn_tick(c, w->now_ms, w->now_s);
@@ -192,10 +282,20 @@ static int bind_listener(worker_t *w) {
     socklen_t len = ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
     if (bind(fd, (struct sockaddr *)&ss, len) < 0)
         goto fail_fd;
-    uv_tcp_init(&w->loop, &w->listener);
+    int r = uv_tcp_init(&w->loop, &w->listener);
+    if (r < 0) {
+        close(fd);
+        log_error("listen failed", "\"port\":%d,\"error\":\"%s\"", srv.cfg.port, uv_strerror(r));
+        return -1;
+    }
     w->listener.data = w;
-    if (uv_tcp_open(&w->listener, fd) < 0 || uv_listen((uv_stream_t *)&w->listener, 4096, on_connection) < 0) {
-        log_error("listen failed", "\"port\":%d", srv.cfg.port);
+    w->listener_state = LISTEN_OPEN;
+    if ((r = uv_tcp_open(&w->listener, fd)) < 0)
+        close(fd); /* not the handle's yet */
+    if (r < 0 || (r = uv_listen((uv_stream_t *)&w->listener, 4096, on_connection)) < 0) {
+        log_error("listen failed", "\"port\":%d,\"error\":\"%s\"", srv.cfg.port, uv_strerror(r));
+        w->listener_state = LISTEN_CLOSING;
+        uv_close((uv_handle_t *)&w->listener, on_listener_closed);
         return -1;
     }
     return 0;
@@ -207,19 +307,85 @@ fail:
     return -1;
 }
 
+/* Descriptors that are not client connections, kept out of the connection
+ * ceiling so that reaching it never makes the rest of the server fail:
+ *  - 32 for the process: stdin/out/err, the main loop (epoll, its async
+ *    and signal pipes), files opened at start and on the way (JWKS),
+ *    libpq's transient sockets while it resolves and reconnects;
+ *  - per worker: its loop's epoll and eventfd, libuv's spare descriptor
+ *    for EMFILE, its listener (4), the connections it may keep above the
+ *    ceiling to answer /health or 503 (SRV_OVERLOAD_PER_WORKER), and with
+ *    a database its pool plus one for a reconnect overlapping the old
+ *    connection;
+ *  - with Postgres Changes, 8 for the CDC thread: its loop (3), its pool
+ *    (2), the replication stream and a reconnect of each. */
+#define FD_RESERVE_PROCESS 32
+#define FD_RESERVE_WORKER 4
+#define FD_RESERVE_CDC 8
+
+/* Raises the soft RLIMIT_NOFILE to --max-open-files or the hard limit and
+ * derives the connection ceiling (see server.h). */
+static void limit_files(void) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        log_warn("cannot read the file descriptor limit", "\"error\":\"%s\"", strerror(errno));
+        rl.rlim_cur = rl.rlim_max = 1024;
+    } else {
+        rlim_t before = rl.rlim_cur;
+        rlim_t want = srv.cfg.max_open_files > 0 ? (rlim_t)srv.cfg.max_open_files : rl.rlim_max;
+        /* Linux refuses an infinite RLIMIT_NOFILE (fs.nr_open caps it, 1 Mi by default) */
+        if (want == RLIM_INFINITY)
+            want = 1 << 20;
+        if (rl.rlim_max != RLIM_INFINITY && want > rl.rlim_max) {
+            log_warn("max open files is above the hard limit: using the hard limit",
+                     "\"wanted\":%llu,\"hard\":%llu", (unsigned long long)want, (unsigned long long)rl.rlim_max);
+            want = rl.rlim_max;
+        }
+        struct rlimit nl = {want, rl.rlim_max};
+        if (want != before && setrlimit(RLIMIT_NOFILE, &nl) != 0)
+            log_warn("cannot set the file descriptor limit", "\"wanted\":%llu,\"error\":\"%s\"",
+                     (unsigned long long)want, strerror(errno));
+        else
+            rl.rlim_cur = want;
+        log_info("file descriptor limit", "\"soft_before\":%llu,\"soft\":%llu,\"hard\":%lld",
+                 (unsigned long long)before, (unsigned long long)rl.rlim_cur,
+                 rl.rlim_max == RLIM_INFINITY ? -1LL : (long long)rl.rlim_max);
+    }
+    srv.fd_limit = rl.rlim_cur > INT_MAX ? INT_MAX : (int)rl.rlim_cur;
+    int per_worker = FD_RESERVE_WORKER + SRV_OVERLOAD_PER_WORKER + (srv.cfg.db_host ? srv.cfg.db_pool_size + 1 : 0);
+    srv.fd_reserve = FD_RESERVE_PROCESS + srv.nworkers * per_worker +
+                     (srv.cfg.db_host && srv.cfg.postgres_changes ? FD_RESERVE_CDC : 0);
+    int room = srv.fd_limit - srv.fd_reserve;
+    srv.conn_ceiling = room < srv.cfg.max_connections ? room : srv.cfg.max_connections;
+    if (srv.conn_ceiling < 1) {
+        log_warn("the file descriptor limit leaves no room for connections: raise it (ulimit -n) or use fewer workers",
+                 "\"fd_limit\":%d,\"reserve\":%d", srv.fd_limit, srv.fd_reserve);
+        srv.conn_ceiling = 1;
+    }
+    log_info("connection ceiling", "\"ceiling\":%d,\"max_connections\":%d,\"fd_limit\":%d,\"reserve\":%d",
+             srv.conn_ceiling, srv.cfg.max_connections, srv.fd_limit, srv.fd_reserve);
+}
+
 int srv_start(void) {
+    limit_files();
     srv.workers = xcalloc((size_t)srv.nworkers, sizeof(worker_t));
     for (int i = 0; i < srv.nworkers; i++) {
         worker_t *w = &srv.workers[i];
         w->id = i;
-        uv_loop_init(&w->loop);
+        /* Both need descriptors (epoll, eventfd): a file limit too low fails here. */
+        int r = uv_loop_init(&w->loop);
+        if (r < 0 || (r = uv_async_init(&w->loop, &w->wake, on_wake)) < 0) {
+            log_error("cannot start a worker loop", "\"worker\":%d,\"error\":\"%s\"", i, uv_strerror(r));
+            return -1;
+        }
         pthread_mutex_init(&w->inbox_mu, NULL);
-        uv_async_init(&w->loop, &w->wake, on_wake);
         w->wake.data = w;
         uv_timer_init(&w->loop, &w->tick);
         w->tick.data = w;
         uv_timer_init(&w->loop, &w->drain_timer);
         w->drain_timer.data = w;
+        uv_timer_init(&w->loop, &w->relisten);
+        w->relisten.data = w;
         uv_check_init(&w->loop, &w->flush);
         w->flush.data = w;
         uv_check_start(&w->flush, on_check);

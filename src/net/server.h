@@ -21,6 +21,10 @@
 
 #define SRV_MAX_WORKERS 16
 #define SRV_READ_BUF (64 * 1024)
+/* Connections a worker keeps open beyond the connection ceiling, to answer
+ * /health, /metrics or a 503 instead of a reset; their descriptors come
+ * out of the reserve (srv_start). A new one sheds the oldest. */
+#define SRV_OVERLOAD_PER_WORKER 8
 
 struct conn;
 struct hub_msg;
@@ -41,9 +45,6 @@ typedef struct worker {
     struct db_pool *db;    /* this worker's PostgreSQL connections, or NULL */
     struct conn *conns;    /* every open connection (intrusive list) */
     struct conn *dirty;    /* connections with queued bytes to flush */
-    /* bytes of paced buffers (buf_t.paced) in this worker's send queues:
-     * written by this worker only, read by the CDC thread's pacing */
-    _Atomic size_t paced_bytes;
     pthread_mutex_t inbox_mu;
     struct hub_msg **inbox;
     size_t inbox_len, inbox_cap;
@@ -54,6 +55,16 @@ typedef struct worker {
     struct { void (*fn)(uint64_t); uint64_t arg; } *after_flush;
     size_t nafter, capafter;
     uint8_t rbuf[SRV_READ_BUF];
+    /* connections accepted above the ceiling, oldest first (net/conn) */
+    struct conn *ovl_head, *ovl_tail;
+    int novl;
+    int64_t ovl_log_ms;    /* last "at the ceiling" warning (one a second) */
+    uint64_t ovl_unlogged; /* connections accepted above the ceiling since */
+    /* accept() failing for lack of descriptors or memory: the listener is
+     * closed for a second (LISTEN_OPEN, _CLOSING, _CLOSED) */
+    uv_timer_t relisten;
+    int listener_state;
+    int64_t accept_log_ms;
 } worker_t;
 
 typedef struct {
@@ -62,9 +73,17 @@ typedef struct {
     int nworkers;
     worker_t *workers;
     atomic_int nconns;
+    /* file descriptors (srv_start): the soft RLIMIT_NOFILE in force, the
+     * part kept for everything that is not a client connection, and the
+     * connection ceiling = min(max_connections, fd_limit - fd_reserve) */
+    int fd_limit, fd_reserve, conn_ceiling;
 } server_t;
 
 extern server_t srv;
+/* Bytes of paced buffers (buf_t.paced) in each worker's send queues:
+ * written by that worker only, read by the CDC thread's pacing (hub). A
+ * static array, so it can be read before the workers exist. */
+extern _Atomic size_t srv_paced_bytes[SRV_MAX_WORKERS];
 extern _Thread_local worker_t *worker_self;
 
 /* Binds every worker's listener and starts the threads. Returns 0 or -1
@@ -83,5 +102,10 @@ void worker_after_flush(void (*fn)(uint64_t), uint64_t arg);
 /* Hands msg (the caller's reference moves to the worker) to worker w, from
  * any thread. */
 void worker_post(worker_t *w, struct hub_msg *msg);
+
+/* Implemented by net/conn.c for the listener: closes the worker's oldest
+ * connection accepted above the ceiling, freeing its descriptor at once.
+ * Returns 1, or 0 if the worker has none. */
+int conn_shed_overload(worker_t *w);
 
 #endif

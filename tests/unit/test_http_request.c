@@ -375,6 +375,79 @@ static void test_query_get(void **state) {
     assert_int_equal(http_query_get(q, "b", out, 0), -1);
 }
 
+/* The head/body boundary the connection's deadlines switch on: not before
+ * the blank line, at once after it (body still missing), and never for a
+ * refused request. */
+static void test_headers_done(void **state) {
+    (void)state;
+    const char req[] = "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello";
+    const size_t head = sizeof(req) - 1 - 5;
+    for (size_t split = 0; split <= sizeof(req) - 1; split++) {
+        http_req_t *r = http_req_new(64);
+        size_t c = 0;
+        assert_false(http_req_headers_done(r));
+        http_req_status_t st = http_req_feed(r, req, split, &c);
+        assert_int_equal(st, split == sizeof(req) - 1 ? HTTP_REQ_DONE : HTTP_REQ_MORE);
+        assert_int_equal(http_req_headers_done(r), split >= head);
+        if (st == HTTP_REQ_MORE) {
+            assert_int_equal(http_req_feed(r, req + split, sizeof(req) - 1 - split, &c), HTTP_REQ_DONE);
+            assert_true(http_req_headers_done(r));
+        }
+        http_req_free(r);
+    }
+    /* Byte by byte: false up to the last byte of the head, then true. */
+    http_req_t *r = http_req_new(64);
+    for (size_t i = 0; i < sizeof(req) - 1; i++) {
+        size_t c = 0;
+        http_req_feed(r, req + i, 1, &c);
+        assert_int_equal(http_req_headers_done(r), i + 1 >= head);
+    }
+    http_req_free(r);
+    /* A head the reader refuses (body too large) is not "done". */
+    r = http_req_new(4);
+    size_t c = 0;
+    assert_int_equal(http_req_feed(r, req, head, &c), HTTP_REQ_ERROR);
+    assert_int_equal(http_req_error_status(r), 413);
+    assert_false(http_req_headers_done(r));
+    http_req_free(r);
+    r = http_req_new(64);
+    const char bad[] = "GET / HTTP/1.1\r\nBad Header\r\n\r\n";
+    assert_int_equal(http_req_feed(r, bad, sizeof(bad) - 1, &c), HTTP_REQ_ERROR);
+    assert_false(http_req_headers_done(r));
+    http_req_free(r);
+}
+
+static void test_query_has(void **state) {
+    (void)state;
+    char out[8];
+    const char *q = "a=1&flag&private=" "0123456789abcdef" "&nul=x%00y&c%5Fd=k&empty=";
+    assert_true(http_query_has(q, "a"));
+    assert_true(http_query_has(q, "flag"));
+    assert_true(http_query_has(q, "c_d")); /* keys decode */
+    assert_true(http_query_has(q, "empty"));
+    /* present, though http_query_get cannot read it */
+    assert_true(http_query_has(q, "private"));
+    assert_int_equal(http_query_get(q, "private", out, sizeof(out)), -1);
+    assert_true(http_query_has(q, "nul"));
+    assert_int_equal(http_query_get(q, "nul", out, sizeof(out)), -1);
+    assert_false(http_query_has(q, "missing"));
+    assert_false(http_query_has(q, "fla"));
+    assert_false(http_query_has(q, "privat"));
+    assert_false(http_query_has("", "a"));
+    assert_false(http_query_has(NULL, "a"));
+    assert_false(http_query_has(q, NULL));
+}
+
+static void test_bool_value(void **state) {
+    (void)state;
+    assert_int_equal(http_bool_value("true"), 1);
+    assert_int_equal(http_bool_value("false"), 0);
+    const char *no[] = {"", "1", "0", "TRUE", "True", "yes", "on", "true ", " true", "falsey", "t", "f"};
+    for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+        assert_int_equal(http_bool_value(no[i]), -1);
+    assert_int_equal(http_bool_value(NULL), -1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_upgrade_whole_with_trailing_ws_bytes),
@@ -391,6 +464,9 @@ int main(void) {
         cmocka_unit_test(test_body_limit_413),
         cmocka_unit_test(test_headers_case_insensitive),
         cmocka_unit_test(test_query_get),
+        cmocka_unit_test(test_headers_done),
+        cmocka_unit_test(test_query_has),
+        cmocka_unit_test(test_bool_value),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
