@@ -30,6 +30,21 @@ typedef struct {
     op_kind_t kind;
 } op_t;
 
+/* bcrypt reads only the first 72 bytes of a password: a longer one would be
+ * stored as if it were its prefix (and costs us a 100 KB parameter for
+ * nothing). GoTrue refuses it in checkPasswordStrength, before any other
+ * password rule, counting bytes, with this status, code and wording. */
+#define MAX_PASSWORD_BYTES 72
+#define MSG_PASSWORD_TOO_LONG "Password cannot be longer than 72 characters"
+
+/* Operations whose statement parameters hold a password or a refresh
+ * token: a database error may echo a parameter, so its text is never
+ * logged for them (only the SQLSTATE). */
+static int carries_secret(op_kind_t k) {
+    return k == OP_PASSWORD || k == OP_REFRESH || k == OP_SIGNUP || k == OP_UPDATE_USER || k == OP_ADMIN_CREATE ||
+           k == OP_ADMIN_UPDATE;
+}
+
 /* The user columns every user-returning statement selects, in this order. */
 #define USER_COLS                                                                                                     \
     "auth.tc_user_json(u)::text, u.id::text, coalesce(u.email, ''), u.role, u.aud, u.raw_app_meta_data::text, "      \
@@ -131,8 +146,15 @@ static void db_failed(op_t *op, PGresult *res, const char *error) {
         op_error(op, 400, "validation_failed", PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
         return;
     }
-    log_warn("auth query failed", "\"error\":\"%.*s\"", 200,
-             error ? error : res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : "?");
+    const char *text = error ? error
+                       : !res ? "?"
+                       : carries_secret(op->kind) ? "(withheld: the statement's parameters hold a password or token)"
+                                                  : PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    if (!text)
+        text = "?";
+    /* %.*s of text up to its first quote: a message cannot break the line */
+    log_warn("auth query failed", "\"sqlstate\":\"%.5s\",\"error\":\"%.*s\"", state ? state : "",
+             (int)strcspn(text, "\"\\\n") > 200 ? 200 : (int)strcspn(text, "\"\\\n"), text);
     op_error(op, error ? 503 : 500, "unexpected_failure", error ? "Database unavailable" : "Database error");
 }
 
@@ -239,6 +261,16 @@ static void run(conn_t *c, http_req_t *r, op_kind_t kind, const char *sql, int n
 
 /* ---- endpoints -------------------------------------------------------------------- */
 
+/* 1 (after answering 400) if body field "password" is longer than bcrypt
+ * reads. */
+static int password_too_long(conn_t *c, http_req_t *r, json_t *body) {
+    json_t *pw = json_object_get(body, "password");
+    if (!json_is_string(pw) || json_string_length(pw) <= MAX_PASSWORD_BYTES)
+        return 0;
+    error_now(c, http_req_keep_alive(r), 400, "validation_failed", MSG_PASSWORD_TOO_LONG);
+    return 1;
+}
+
 static json_t *body_object(conn_t *c, http_req_t *r) {
     size_t len;
     const char *body = http_req_body(r, &len);
@@ -308,6 +340,8 @@ static void signup(conn_t *c, http_req_t *r) {
     const char *email = str(b, "email"), *password = str(b, "password");
     if (!email || !*email || !password) {
         error_now(c, http_req_keep_alive(r), 400, "validation_failed", "Signup requires a valid password");
+    } else if (password_too_long(c, r, b)) {
+        /* answered */
     } else if (strlen(password) < 6) {
         error_now(c, http_req_keep_alive(r), 422, "weak_password", "Password should be at least 6 characters.");
     } else {
@@ -344,6 +378,10 @@ static void user_endpoint(conn_t *c, http_req_t *r) {
             2, p);
     } else {
         json_t *b = body_object(c, r);
+        if (b && password_too_long(c, r, b)) {
+            json_decref(b);
+            b = NULL;
+        }
         if (b) {
             char *meta = json_text(b, "data", NULL);
             const char *p[] = {sub, str(b, "email"), str(b, "password"), meta};
@@ -401,6 +439,8 @@ static void admin_users(conn_t *c, http_req_t *r, const char *rest) {
         const char *email = str(b, "email"), *password = str(b, "password");
         if (!email || !*email) {
             error_now(c, ka, 400, "validation_failed", "Unable to validate email address: invalid format");
+        } else if (password_too_long(c, r, b)) {
+            /* answered */
         } else {
             char *app = json_text(b, "app_metadata", "{}"), *meta = json_text(b, "user_metadata", "{}");
             const char *confirm = json_is_true(json_object_get(b, "email_confirm")) ? "true" : "false";
@@ -429,6 +469,10 @@ static void admin_users(conn_t *c, http_req_t *r, const char *rest) {
         json_t *b = body_object(c, r);
         if (!b)
             return;
+        if (password_too_long(c, r, b)) {
+            json_decref(b);
+            return;
+        }
         char *app = json_text(b, "app_metadata", NULL), *meta = json_text(b, "user_metadata", NULL);
         json_t *ec = json_object_get(b, "email_confirm");
         const char *up[] = {rest, str(b, "email"), str(b, "password"), meta, app,

@@ -40,6 +40,11 @@
 #define MSG_MALFORMED "The token provided is not a valid JWT"
 #define MSG_BAD_SIGNATURE "Failed to validate JWT signature"
 #define MSG_MISSING_CLAIMS "Fields `role` and `exp` are required in JWT"
+/* Present but unusable: saying "required" of a claim the token has sends
+ * its author looking for the wrong mistake. */
+#define MSG_BAD_ROLE "Field `role` in JWT must be a non-empty string"
+#define MSG_BAD_EXP "Field `exp` in JWT must be a NumericDate: an integer number of seconds since the epoch"
+#define MSG_BAD_NBF "Field `nbf` in JWT must be a NumericDate: an integer number of seconds since the epoch"
 
 typedef enum { KEY_HMAC, KEY_RSA, KEY_EC } key_kind_t;
 enum { HASH_256, HASH_384, HASH_512, HASH_COUNT };
@@ -604,14 +609,26 @@ static jwt_status_t check_claims(const json_t *pl, int64_t now, jwt_claims_t *ou
 
     const size_t sub_len = json_is_string(sub) ? json_string_length(sub) : 0;
 
-    if (!json_is_string(role) || json_string_length(role) == 0 ||
-        !numeric_date(json_object_get(pl, "exp"), &out->exp)) {
+    const json_t *exp = json_object_get(pl, "exp");
+
+    if (!role || json_is_null(role) || !exp || json_is_null(exp)) {
         set_msg(msg, msglen, MSG_MISSING_CLAIMS);
         return JWT_MISSING_CLAIMS;
     }
+    if (!json_is_string(role) || json_string_length(role) == 0) {
+        set_msg(msg, msglen, MSG_BAD_ROLE);
+        return JWT_MISSING_CLAIMS;
+    }
+    if (!numeric_date(exp, &out->exp)) {
+        set_msg(msg, msglen, MSG_BAD_EXP);
+        return JWT_MISSING_CLAIMS;
+    }
+    if (nbf && !numeric_date(nbf, &out->nbf)) {
+        set_msg(msg, msglen, MSG_BAD_NBF);
+        return JWT_MALFORMED;
+    }
     /* a role we would have to truncate is not one we can authorise */
-    if (json_string_length(role) >= sizeof(out->role) || sub_len >= sizeof(out->sub) ||
-        (nbf && !numeric_date(nbf, &out->nbf))) {
+    if (json_string_length(role) >= sizeof(out->role) || sub_len >= sizeof(out->sub)) {
         set_msg(msg, msglen, MSG_MALFORMED);
         return JWT_MALFORMED;
     }

@@ -25,6 +25,7 @@
 #include "util/hash.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "util/redact.h"
 #include "ws/frame.h"
 
 typedef struct chan chan_t;
@@ -39,6 +40,8 @@ struct chan {
     uint64_t token_hash;
     uint64_t owner;     /* presence owner: unique per channel instance */
     uint8_t self, ack, presence_enabled, tracked, is_private;
+    uint8_t peer_counted; /* holds one of its address's channels (net/peer): released once, in chan_free */
+    int nbindings;        /* postgres_changes bindings it holds (the connection's budget) */
     /* private channels: what realtime.messages' policies allow (public: all) */
     uint8_t read_broadcast, read_presence, write_broadcast, write_presence;
     /* Postgres Changes: the CDC thread's name for this channel (events
@@ -54,6 +57,8 @@ struct chan_socket {
     char *apikey;
     chan_t *chans;
     int nchans;
+    int nbindings;           /* postgres_changes bindings of joined channels */
+    int ntracked;            /* channels with a presence tracked (the connection's budget) */
     pending_join_t *pending; /* private joins being authorized */
     msg_vsn_t vsn;
     uint8_t log_debug;
@@ -70,6 +75,7 @@ typedef struct {
     char *pg_bindings;   /* config.postgres_changes (JSON text), NULL when none */
     char *role, *claims; /* the token's, for Postgres Changes authorization */
     uint8_t self, ack, presence_enabled, is_private;
+    int nbindings; /* entries of pg_bindings, counted against the connection while pending */
     int64_t exp;
     uint64_t token_hash;
 } join_t;
@@ -106,12 +112,19 @@ static void trace(const chan_socket_t *s, const char *dir, const uint8_t *data, 
                (unsigned long long)conn_id(s->conn), dir, len);
         return;
     }
-    buf_t *b = buf_new(len + 16);
-    buf_json_str(&b, (const char *)data, len > 1500 ? 1500 : len);
+    /* Tokens never reach the log, whatever the level (util/redact.h). Only
+     * the first TRACE_BYTES are printed, so only those are redacted: the
+     * redactor treats a string or token cut by the end as secret. */
+    enum { TRACE_BYTES = 1500 };
+    buf_t *r = buf_new(TRACE_BYTES + 64);
+    redact_json((const char *)data, len > TRACE_BYTES ? TRACE_BYTES : len, &r);
+    buf_t *b = buf_new(TRACE_BYTES + 64);
+    buf_json_str(&b, (const char *)r->data, r->len > TRACE_BYTES ? TRACE_BYTES : r->len);
     buf_putc(&b, 0);
     log_at(LOG_INFO, "protocol", "\"conn\":%llu,\"dir\":\"%s\",\"frame\":%s", (unsigned long long)conn_id(s->conn),
            dir, (const char *)b->data);
     buf_unref(b);
+    buf_unref(r);
 }
 
 /* Seals and queues one text frame built by proto/msg. */
@@ -242,8 +255,13 @@ static void chan_free(chan_t *ch) {
             break;
         }
     s->nchans--;
-    if (ch->tracked)
+    s->nbindings -= ch->nbindings;
+    if (ch->peer_counted)
+        peer_channel_remove(conn_peer_entry(s->conn));
+    if (ch->tracked) {
         hub_presence_untrack(&ch->sub, ch->owner);
+        s->ntracked--;
+    }
     hub_unsubscribe(&ch->sub);
     if (ch->cdc_client)
         cdc_engine_leave(ch->cdc_client);
@@ -320,21 +338,82 @@ static int rate_ok(chan_socket_t *s, uint32_t *counter, int limit) {
 
 /* Client text in a log line goes through JSON escaping: a topic with a
  * quote in it must not break (or forge) a structured log line. */
-static void log_join_refused(chan_socket_t *s, msg_str_t topic, const char *reason) {
+static void log_refused(chan_socket_t *s, const char *what, msg_str_t topic, const char *reason) {
     buf_t *b = buf_new(128);
     buf_json_str(&b, topic.s ? topic.s : "", topic.len > 200 ? 200 : topic.len);
     buf_puts(&b, ",\"reason\":");
     buf_json_str(&b, reason, strlen(reason));
     buf_putc(&b, 0);
-    log_info("join refused", "\"conn\":%llu,\"topic\":%s", (unsigned long long)conn_id(s->conn),
-             (const char *)b->data);
+    log_info(what, "\"conn\":%llu,\"topic\":%s", (unsigned long long)conn_id(s->conn), (const char *)b->data);
     buf_unref(b);
 }
 
 static void join_failed(chan_socket_t *s, const msg_in_t *m, const char *reason) {
     met_add(M_JOIN_ERRORS, 1);
-    log_join_refused(s, m->topic, reason);
+    log_refused(s, "join refused", m->topic, reason);
     reply_error(s, m, reason);
+}
+
+/* A join or track refused by an isolation limit: counted in its own
+ * counter as well, and logged at info with the reason (join_failed). */
+static void limit_refused(chan_socket_t *s, const msg_in_t *m, met_id_t counter, const char *reason) {
+    met_add(counter, 1);
+    join_failed(s, m, reason);
+}
+
+static void channels_per_ip_reason(char *out, size_t n) {
+    snprintf(out, n,
+             "ChannelsPerIpLimitReached: at most %d channels may be joined from one client address "
+             "(MAX_CHANNELS_PER_IP)",
+             srv.cfg.max_channels_per_ip);
+}
+
+/* Bindings the connection holds or is waiting for: joined channels, plus
+ * joins still being authorized or set up (they become channels without
+ * another check). A rejoin replaces its channel, so the channel on topic
+ * does not count. */
+static int bindings_held(const chan_socket_t *s, const chan_t *replaced) {
+    int n = s->nbindings - (replaced ? replaced->nbindings : 0);
+    for (const pending_join_t *p = s->pending; p; p = p->next)
+        if (!p->recheck_only && !p->cancelled)
+            n += p->j.nbindings;
+    return n;
+}
+
+/* Checks config.postgres_changes against the join and connection limits
+ * before anything is copied or sent to the CDC thread. Returns 0, or -1
+ * after refusing the join. */
+static int check_bindings(chan_socket_t *s, const msg_in_t *m, json_t *pgc) {
+    char reason[256];
+    size_t n = json_array_size(pgc);
+    if (n > (size_t)srv.cfg.max_bindings_per_join) {
+        snprintf(reason, sizeof(reason),
+                 "TooManyBindings: a join may carry at most %d postgres_changes bindings (MAX_BINDINGS_PER_JOIN)",
+                 srv.cfg.max_bindings_per_join);
+        limit_refused(s, m, M_LIM_BINDINGS, reason);
+        return -1;
+    }
+    size_t i;
+    json_t *b;
+    json_array_foreach(pgc, i, b) {
+        json_t *f = json_object_get(b, "filter");
+        if (json_is_string(f) && json_string_length(f) > (size_t)srv.cfg.max_filter_bytes) {
+            snprintf(reason, sizeof(reason),
+                     "FilterTooLong: a postgres_changes filter may be at most %d bytes (MAX_FILTER_BYTES)",
+                     srv.cfg.max_filter_bytes);
+            limit_refused(s, m, M_LIM_FILTER, reason);
+            return -1;
+        }
+    }
+    if ((size_t)bindings_held(s, find_chan(s, m->topic)) + n > (size_t)srv.cfg.max_bindings_per_conn) {
+        snprintf(reason, sizeof(reason),
+                 "TooManyBindings: a connection may hold at most %d postgres_changes bindings across its channels "
+                 "(MAX_BINDINGS_PER_CLIENT)",
+                 srv.cfg.max_bindings_per_conn);
+        limit_refused(s, m, M_LIM_BINDINGS, reason);
+        return -1;
+    }
+    return 0;
 }
 
 static void join_clear(join_t *j) {
@@ -373,8 +452,21 @@ static void join_finish(chan_socket_t *s, join_t *j, const uint8_t perms[4], con
         join_clear(j);
         return;
     }
+    /* Counted here, where the channel comes into being, so that every
+     * count has exactly one chan_t that gives it back (chan_free). */
+    peer_t *peer = conn_peer_entry(s->conn);
+    if (peer && peer_channel_add(peer, srv.cfg.max_channels_per_ip) < 0) {
+        char reason[192];
+        channels_per_ip_reason(reason, sizeof(reason));
+        limit_refused(s, &m, M_LIM_CHANNELS_IP, reason);
+        if (pg)
+            cdc_engine_leave(pg->client);
+        join_clear(j);
+        return;
+    }
     chan_t *ch = xcalloc(1, sizeof(*ch));
     ch->sock = s;
+    ch->peer_counted = peer != NULL;
     ch->sub.deliver = chan_deliver;
     ch->join_ref = j->join_ref;
     ch->presence_key = j->presence_key;
@@ -397,6 +489,8 @@ static void join_finish(chan_socket_t *s, join_t *j, const uint8_t perms[4], con
     met_add(M_CHANNELS, 1);
     met_add(M_JOINS, 1);
     if (pg) {
+        ch->nbindings = j->nbindings;
+        s->nbindings += j->nbindings;
         ch->cdc_client = pg->client;
         /* Subscribed to the topic first, so nothing published once the
          * client hears "Subscribed" can miss it. */
@@ -614,6 +708,28 @@ static void handle_join(chan_socket_t *s, const msg_in_t *m) {
         join_failed(s, m, msg);
         return;
     }
+    int pg_join = json_is_array(pgc) && json_array_size(pgc) > 0;
+    if (pg_join && check_bindings(s, m, pgc) < 0)
+        return;
+    json_t *key = json_object_get(pres, "key");
+    if (json_is_string(key) && json_string_length(key) > (size_t)srv.cfg.max_presence_bytes) {
+        /* The key is held by the channel, tracked or not. */
+        snprintf(msg, sizeof(msg),
+                 "PresencePayloadTooLarge: a presence key may be at most %d bytes (MAX_PRESENCE_PAYLOAD_BYTES)",
+                 srv.cfg.max_presence_bytes);
+        limit_refused(s, m, M_LIM_PRESENCE, msg);
+        return;
+    }
+    /* Refused early when already at the limit (no CDC or database work for
+     * a join that cannot finish); join_finish counts for real. A rejoin
+     * frees its own channel's count first, so it is never refused here. */
+    peer_t *peer = conn_peer_entry(s->conn);
+    if (peer && srv.cfg.max_channels_per_ip > 0 && !find_chan(s, m->topic) &&
+        peer_channels(peer) >= srv.cfg.max_channels_per_ip) {
+        channels_per_ip_reason(msg, sizeof(msg));
+        limit_refused(s, m, M_LIM_CHANNELS_IP, msg);
+        return;
+    }
     join_t j = {0};
     j.topic = xstrndup(m->topic.s, m->topic.len);
     j.join_ref = m->join_ref.s ? xstrndup(m->join_ref.s, m->join_ref.len) : NULL;
@@ -624,12 +740,14 @@ static void handle_join(chan_socket_t *s, const msg_in_t *m) {
     j.ack = flag(bc, "ack");
     j.presence_enabled = flag(pres, "enabled");
     j.is_private = flag(config, "private");
-    if (json_is_array(pgc) && json_array_size(pgc) > 0) {
+    if (pg_join) {
+        j.nbindings = (int)json_array_size(pgc);
         j.pg_bindings = json_dumps(pgc, JSON_COMPACT);
+        if (!j.pg_bindings)
+            abort(); /* jansson only fails here out of memory */
         j.role = xstrdup(claims.role);
         j.claims = xstrdup(claims.claims_json ? claims.claims_json : "{}");
     }
-    json_t *key = json_object_get(pres, "key");
     if (json_is_string(key) && json_string_length(key) > 0)
         j.presence_key = xstrndup(json_string_value(key), json_string_length(key));
     else if (json_is_integer(key)) {
@@ -704,6 +822,12 @@ static void handle_broadcast(chan_socket_t *s, chan_t *ch, const msg_in_t *m) {
         reply(s, m, "ok", "{}");
 }
 
+static void presence_refused(chan_socket_t *s, const msg_in_t *m, const char *reason) {
+    met_add(M_LIM_PRESENCE, 1);
+    log_refused(s, "presence refused", m->topic, reason);
+    reply_error(s, m, reason);
+}
+
 static void handle_presence(chan_socket_t *s, chan_t *ch, const msg_in_t *m) {
     json_t *ev = json_object_get(m->payload, "event");
     const char *event = json_is_string(ev) ? json_string_value(ev) : "";
@@ -722,6 +846,29 @@ static void handle_presence(chan_socket_t *s, chan_t *ch, const msg_in_t *m) {
             reply_error(s, m, "Presence track payload must be a map");
             return;
         }
+        char reason[192];
+        /* The state keeps this payload for as long as the channel tracks
+         * it, on every topic it tracks: both are bounded. Sizing encodes
+         * without keeping anything (json_dumpb with no buffer). */
+        size_t bytes = json_dumpb(meta, NULL, 0, JSON_COMPACT);
+        if (bytes > (size_t)srv.cfg.max_presence_bytes) {
+            snprintf(reason, sizeof(reason),
+                     "PresencePayloadTooLarge: a presence payload may be at most %d bytes of JSON "
+                     "(MAX_PRESENCE_PAYLOAD_BYTES)",
+                     srv.cfg.max_presence_bytes);
+            presence_refused(s, m, reason);
+            return;
+        }
+        if (!ch->tracked && s->ntracked >= srv.cfg.max_presence_per_conn) {
+            /* Tracking again where it already tracks is an update, not a
+             * new slot. */
+            snprintf(reason, sizeof(reason),
+                     "TooManyPresences: a connection may track presence on at most %d channels at once "
+                     "(MAX_PRESENCE_PER_CLIENT)",
+                     srv.cfg.max_presence_per_conn);
+            presence_refused(s, m, reason);
+            return;
+        }
         if (!ch->presence_key) {
             char k[37];
             uuid4(k);
@@ -733,12 +880,20 @@ static void handle_presence(chan_socket_t *s, chan_t *ch, const msg_in_t *m) {
             ch->presence_enabled = 1;
             push_presence_state(ch);
         }
-        hub_presence_track(&ch->sub, ch->owner, ch->presence_key, meta);
+        if (hub_presence_track(&ch->sub, ch->owner, ch->presence_key, meta) < 0) {
+            /* state untouched: a key that is not UTF-8 (the payload was checked) */
+            reply_error(s, m, "Presence could not be tracked: the presence key must be valid UTF-8");
+            return;
+        }
+        if (!ch->tracked)
+            s->ntracked++;
         ch->tracked = 1;
         reply(s, m, "ok", "{}");
     } else if (!strcmp(event, "untrack")) {
-        if (ch->tracked)
+        if (ch->tracked) {
             hub_presence_untrack(&ch->sub, ch->owner);
+            s->ntracked--;
+        }
         ch->tracked = 0;
         reply(s, m, "ok", "{}");
     } else {

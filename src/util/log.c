@@ -1,8 +1,14 @@
 /*
  * log: see log.h. Each line is built in a stack buffer and written with one
  * write(2), so lines from different threads never interleave.
+ * Every line passes through redact_jwts_inplace before it is written: the
+ * callers already keep secrets out (channel/socket redacts frames, auth
+ * never logs bodies), and this is the net under all of them, so a JWT that
+ * reaches a log line by a path nobody thought of (a topic name, a URL, a
+ * database error echoing a parameter) is still not printed.
  */
 #include "util/log.h"
+#include "util/redact.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -49,6 +55,7 @@ void log_at(log_level_t lvl, const char *msg, const char *fmt, ...) {
         return;
     if ((size_t)n > sizeof(line) - 3)
         n = (int)sizeof(line) - 3;
+    n = (int)redact_jwts_inplace(line, (size_t)n);
     line[n++] = '}';
     line[n++] = '\n';
     ssize_t w = write(STDERR_FILENO, line, (size_t)n);

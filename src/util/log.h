@@ -2,6 +2,10 @@
  * log: leveled, structured (one JSON object per line) logging to stderr.
  * Safe from any thread. It formats and writes; it never decides what is
  * worth logging, and never blocks on anything but the write itself.
+ * The rule for callers: no token, password or refresh token in a log line
+ * at any level. Client-supplied JSON goes through redact_json
+ * (util/redact.h) first; as a last net, log_at replaces any JWT-shaped run
+ * left in a finished line by [redacted].
  */
 #ifndef TC_UTIL_LOG_H
 #define TC_UTIL_LOG_H

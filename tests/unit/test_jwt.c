@@ -366,7 +366,8 @@ static void test_expiry_and_nbf(void **state) {
     expect_claims(kr, "{\"role\":\"anon\",\"exp\":1700000600,\"nbf\":1700000001}", JWT_NOT_YET_VALID,
                   "Token is not valid yet");
     expect_claims(kr, "{\"role\":\"anon\",\"exp\":1700000600,\"nbf\":1700000000}", JWT_OK, "");
-    expect_claims(kr, "{\"role\":\"anon\",\"exp\":1700000600,\"nbf\":\"soon\"}", JWT_MALFORMED, NULL);
+    expect_claims(kr, "{\"role\":\"anon\",\"exp\":1700000600,\"nbf\":\"soon\"}", JWT_MALFORMED,
+                  "Field `nbf` in JWT must be a NumericDate: an integer number of seconds since the epoch");
 
     jwt_claims_t c;
     char *tok = jwt_sign_hs256((const uint8_t *)SECRET, strlen(SECRET),
@@ -384,16 +385,29 @@ static void test_missing_or_mistyped_claims(void **state) {
     (void)state;
     jwt_keyring_t *kr = ring(SECRET, NULL);
     const char *want = "Fields `role` and `exp` are required in JWT";
+    const char *bad_exp = "Field `exp` in JWT must be a NumericDate: an integer number of seconds since the epoch";
+    const char *bad_role = "Field `role` in JWT must be a non-empty string";
     expect_claims(kr, "{\"exp\":1700000600}", JWT_MISSING_CLAIMS, want);
     expect_claims(kr, "{\"role\":\"anon\"}", JWT_MISSING_CLAIMS, want);
-    expect_claims(kr, "{\"role\":\"anon\",\"exp\":\"1700000600\"}", JWT_MISSING_CLAIMS, want);
-    expect_claims(kr, "{\"role\":\"anon\",\"exp\":1700000600.5}", JWT_MISSING_CLAIMS, want);
-    expect_claims(kr, "{\"role\":\"anon\",\"exp\":1e300}", JWT_MISSING_CLAIMS, want);
+    /* JSON null is as good as absent */
     expect_claims(kr, "{\"role\":\"anon\",\"exp\":null}", JWT_MISSING_CLAIMS, want);
-    expect_claims(kr, "{\"role\":7,\"exp\":1700000600}", JWT_MISSING_CLAIMS, want);
-    expect_claims(kr, "{\"role\":\"\",\"exp\":1700000600}", JWT_MISSING_CLAIMS, want);
+    expect_claims(kr, "{\"role\":null,\"exp\":1700000600}", JWT_MISSING_CLAIMS, want);
+    /* present but not a date: the message says so instead of "required" */
+    expect_claims(kr, "{\"role\":\"anon\",\"exp\":\"1700000600\"}", JWT_MISSING_CLAIMS, bad_exp);
+    expect_claims(kr, "{\"role\":\"anon\",\"exp\":\"abc\"}", JWT_MISSING_CLAIMS, bad_exp);
+    expect_claims(kr, "{\"role\":\"anon\",\"exp\":1700000600.5}", JWT_MISSING_CLAIMS, bad_exp);
+    expect_claims(kr, "{\"role\":\"anon\",\"exp\":1.5}", JWT_MISSING_CLAIMS, bad_exp);
+    expect_claims(kr, "{\"role\":\"anon\",\"exp\":1e300}", JWT_MISSING_CLAIMS, bad_exp);
+    expect_claims(kr, "{\"role\":\"anon\",\"exp\":true}", JWT_MISSING_CLAIMS, bad_exp);
+    expect_claims(kr, "{\"role\":\"anon\",\"exp\":[1700000600]}", JWT_MISSING_CLAIMS, bad_exp);
+    expect_claims(kr, "{\"role\":7,\"exp\":1700000600}", JWT_MISSING_CLAIMS, bad_role);
+    expect_claims(kr, "{\"role\":\"\",\"exp\":1700000600}", JWT_MISSING_CLAIMS, bad_role);
+    /* an integral real is still a date (some issuers write 1.7e9) */
+    expect_claims(kr, "{\"role\":\"anon\",\"exp\":1.7000006e9}", JWT_OK, "");
     /* missing claims win over expiry: nothing to say about a half token */
     expect_claims(kr, "{\"exp\":1}", JWT_MISSING_CLAIMS, want);
+    /* a bad exp wins over a bad nbf, and a bad nbf has its own message */
+    expect_claims(kr, "{\"role\":\"anon\",\"exp\":\"x\",\"nbf\":\"y\"}", JWT_MISSING_CLAIMS, bad_exp);
     jwt_keyring_free(kr);
 }
 
