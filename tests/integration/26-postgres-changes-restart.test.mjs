@@ -117,6 +117,14 @@ describe('postgres changes across restarts', { timeout: T(240000) }, () => {
       }
     }
     if (restarting) await restarting;
+    // The writer may have finished before the last restart reached its
+    // session: psql only finds out at its next statement. The last row goes
+    // through a session opened after both restarts.
+    await session.close().catch(() => {});
+    session = await waitFor(async () => {
+      const s = stack.db.session();
+      try { await s.run('select 1;'); return s; } catch { await s.close().catch(() => {}); return null; }
+    }, { timeout: T(30000), interval: 100, message: 'PostgreSQL to accept connections after the restarts' });
     // A last row: per subscription changes arrive in commit order and a
     // resent transaction always comes before new ones, so once this one
     // is in, any duplicate would have shown up already.
