@@ -8,6 +8,10 @@
  * errors are NUL-terminated within the buffer, matching is deterministic,
  * a single condition and its "not." form are validated alike and never both
  * match, and the eq key of a single condition matches its own value.
+ * cdc_filter_match_budget runs with small budgets taken from the input:
+ * when it answers (0/1) it agrees with cdc_filter_match, when it runs out
+ * (-1) the budget is 0, and the cut is exact: with the units an unlimited
+ * evaluation used it answers, with one less it runs out.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -47,10 +51,33 @@ static const char *const fixed_rows[][NCOLS] = {
 };
 #define NFIXED (sizeof fixed_rows / sizeof fixed_rows[0])
 
+/* Budgets for the budgeted evaluation, from the input's bytes (set once per input). */
+static uint64_t budget_seed;
+
+static void check_budget(const cdc_filter_t *f, const cdc_cell_t *cells, const uint8_t *unknown, int r) {
+    uint64_t b = UINT64_MAX;
+    CHECK(cdc_filter_match_budget(f, cells, unknown, &b) == r);
+    uint64_t used = UINT64_MAX - b;
+    uint64_t tries[5] = {budget_seed % 64, used ? budget_seed % used : 0, used, used ? used - 1 : 0,
+                         (budget_seed >> 8) % 4096};
+    for (size_t i = 0; i < sizeof tries / sizeof tries[0]; i++) {
+        b = tries[i];
+        int rb = cdc_filter_match_budget(f, cells, unknown, &b);
+        if (tries[i] >= used) {
+            CHECK(rb == r);
+            CHECK(b == tries[i] - used);
+        } else {
+            CHECK(rb == -1);
+            CHECK(b == 0);
+        }
+    }
+}
+
 static int match_twice(const cdc_filter_t *f, const cdc_cell_t *cells, const uint8_t *unknown) {
     int r = cdc_filter_match(f, cells, unknown);
     CHECK(r == 0 || r == 1);
     CHECK(cdc_filter_match(f, cells, unknown) == r);
+    check_budget(f, cells, unknown, r);
     return r;
 }
 
@@ -95,6 +122,9 @@ static void read_row(const uint8_t *p, size_t n, cdc_cell_t *cells, uint8_t *unk
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    budget_seed = 1469598103934665603ULL;
+    for (size_t i = 0; i < size; i++)
+        budget_seed = (budget_seed ^ data[i]) * 1099511628211ULL;
     const uint8_t *nul = memchr(data, 0, size);
     size_t flen = nul ? (size_t)(nul - data) : size;
     char *filter = malloc(flen + 1);
@@ -156,6 +186,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             cells[kcol].data = copy;
             cells[kcol].len = klen;
             CHECK(cdc_filter_match(f, cells, NULL) == 1);
+            check_budget(f, cells, NULL, 1);
         }
         free(copy);
     }

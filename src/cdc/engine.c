@@ -73,8 +73,80 @@ struct cmd {
     void (*done)(void *, int, const char *, const char *);
     void *ud;
     uint64_t deadline_ms;  /* JOIN: give up waiting for the stream */
+    uint64_t peer;         /* JOIN: the client address (its filter work budget) */
     uint64_t cat_gen;      /* JOIN: catalog generation when it last found a table missing */
 };
+
+/* ---- filter work budgets, one per client address ------------------------- */
+
+/* Every binding of every channel from one address charges the same budget
+ * (cdc/subs), refilled for each change: however many connections and
+ * bindings an address holds, matching one change against them costs at
+ * most match_budget units, so nobody else's delivery waits on them longer
+ * than that. */
+typedef struct pbudget pbudget_t;
+struct pbudget {
+    pbudget_t *next;
+    uint64_t key;
+    int refs;              /* one per client (channel) of the address */
+    cdc_budget_t b;
+};
+
+static struct {
+    pbudget_t **tab;
+    size_t cap, count;
+} B;
+
+static pbudget_t *budget_get(uint64_t key) {
+    if (B.count >= B.cap) {
+        size_t ncap = B.cap ? B.cap * 2 : 256;
+        pbudget_t **nt = xcalloc(ncap, sizeof(*nt));
+        for (size_t i = 0; i < B.cap; i++)
+            for (pbudget_t *p = B.tab[i], *n; p; p = n) {
+                n = p->next;
+                p->next = nt[p->key & (ncap - 1)];
+                nt[p->key & (ncap - 1)] = p;
+            }
+        free(B.tab);
+        B.tab = nt;
+        B.cap = ncap;
+    }
+    pbudget_t **slot = &B.tab[key & (B.cap - 1)];
+    for (pbudget_t *p = *slot; p; p = p->next)
+        if (p->key == key) {
+            p->refs++;
+            return p;
+        }
+    pbudget_t *p = xcalloc(1, sizeof(*p));
+    p->key = key;
+    p->refs = 1;
+    p->next = *slot;
+    *slot = p;
+    B.count++;
+    return p;
+}
+
+static void budget_put(pbudget_t *p) {
+    if (!p || --p->refs > 0)
+        return;
+    for (pbudget_t **q = &B.tab[p->key & (B.cap - 1)]; *q; q = &(*q)->next)
+        if (*q == p) {
+            *q = p->next;
+            break;
+        }
+    B.count--;
+    free(p);
+}
+
+static void budget_free_all(void) {
+    for (size_t i = 0; i < B.cap; i++)
+        for (pbudget_t *p = B.tab[i], *n; p; p = n) {
+            n = p->next;
+            free(p);
+        }
+    free(B.tab);
+    memset(&B, 0, sizeof(B));
+}
 
 /* ---- clients: one channel's bindings -------------------------------------- */
 
@@ -91,6 +163,7 @@ struct client {
     char *claims;
     char *sub;             /* the claims' sub, or NULL */
     uint32_t *subs;        /* its internal subscription ids */
+    pbudget_t *budget;     /* its address's filter work budget (a reference) */
     size_t nsubs;
     uint8_t sub_uuid;      /* sub is a canonical lowercase uuid */
     uint8_t claims_bad;    /* its claims made a check fail: it is shown nothing until they change */
@@ -212,6 +285,8 @@ static struct {
     size_t pub_i;          /* next change of pub_tx */
     uint64_t pub_end;      /* highest end LSN of the batch published so far */
     int pub_waiting;       /* waiting for the backlog to drain */
+    uint64_t change_gen;   /* numbers decoded changes: budgets refill per change */
+    uint64_t budget_log_ms; /* next time an exhausted budget may be logged */
     uv_async_t drained;    /* a worker saw the backlog drain */
 } E;
 
@@ -284,6 +359,7 @@ static void client_unref(client_t *c) {
     free(c->sub);
     free(c->cvals);
     free(c->subs);
+    budget_put(c->budget); /* after its subscriptions, which point at it, are gone */
     free(c);
 }
 
@@ -375,11 +451,26 @@ struct wire {
 
 static struct {
     wire_t **tab;
-    size_t cap;
+    size_t cap, count;
     uint32_t next_id;
     wire_t **of_sub; /* internal subscription id -> its entry */
     size_t of_cap;
 } W;
+
+static void wire_grow(void) {
+    size_t ncap = W.cap * 2;
+    wire_t **nt = xcalloc(ncap, sizeof(*nt));
+    for (size_t i = 0; i < W.cap; i++)
+        for (wire_t *w = W.tab[i], *n; w; w = n) {
+            n = w->next;
+            size_t h = hash_str(w->key) & (ncap - 1);
+            w->next = nt[h];
+            nt[h] = w;
+        }
+    free(W.tab);
+    W.tab = nt;
+    W.cap = ncap;
+}
 
 static uint32_t wire_get(const char *key, uint32_t sub) {
     char unique[32];
@@ -392,6 +483,8 @@ static uint32_t wire_get(const char *key, uint32_t sub) {
         W.tab = xcalloc(W.cap, sizeof(*W.tab));
         W.next_id = 1000; /* readable, like supabase/realtime's */
     }
+    if (W.count >= W.cap)
+        wire_grow(); /* distinct filters make distinct keys: keep chains short */
     wire_t **p = &W.tab[hash_str(key) & (W.cap - 1)];
     while (*p && strcmp((*p)->key, key))
         p = &(*p)->next;
@@ -399,6 +492,7 @@ static uint32_t wire_get(const char *key, uint32_t sub) {
         *p = xcalloc(1, sizeof(**p));
         (*p)->key = xstrdup(key);
         (*p)->id = W.next_id++;
+        W.count++;
     }
     (*p)->refs++;
     if (sub >= W.of_cap) {
@@ -428,6 +522,7 @@ static void wire_put(uint32_t sub) {
     while (*p != w)
         p = &(*p)->next;
     *p = w->next;
+    W.count--;
     free(w->key);
     free(w);
 }
@@ -626,6 +721,20 @@ static void queue_part(void) {
     pump();
 }
 
+/* Some address's bindings cost more than their budget on this change:
+ * its remaining bindings miss it (cdc/subs). Counted, and logged at most
+ * once a second so the log cannot be flooded by it either. */
+static void budget_exhausted(const cdc_change_t *cc, size_t n) {
+    met_add(M_CDC_BUDGET, (int64_t)n);
+    if (now_ms() < E.budget_log_ms)
+        return;
+    E.budget_log_ms = now_ms() + 1000;
+    log_warn("postgres changes: a client address's filters used up their work budget on a change; their remaining "
+             "bindings do not match it",
+             "\"table\":\"%.*s.%.*s\",\"addresses\":%zu,\"budget\":%zu", (int)strcspn(cc->schema, "\"\\\n"), cc->schema,
+             (int)strcspn(cc->table, "\"\\\n"), cc->table, n, E.cfg.match_budget);
+}
+
 static void on_change(const pgo_msg_t *m) {
     if (!E.cur || E.cur_skip || !m->rel)
         return;
@@ -643,7 +752,10 @@ static void on_change(const pgo_msg_t *m) {
         E.claims_gen++; /* cached (SELECT is_admin())-like values may have changed */
     if (tb && !(tb->events & cc.event))
         return; /* the server does not publish this event for the table */
-    size_t nm = cdc_subs_match(E.subs, &cc, &E.mbuf, &E.mcap);
+    size_t exhausted = 0;
+    size_t nm = cdc_subs_match_budget(E.subs, &cc, &E.mbuf, &E.mcap, ++E.change_gen, E.cfg.match_budget, &exhausted);
+    if (exhausted)
+        budget_exhausted(&cc, exhausted);
     if (!nm)
         return;
     tx_t *t = E.cur;
@@ -1511,6 +1623,7 @@ static int do_join(cmd_t *c) {
     cl->topic = xstrndup(c->topic, c->topic_len);
     cl->topic_len = c->topic_len;
     cl->is_private = (uint8_t)c->is_private;
+    cl->budget = budget_get(c->peer);
     client_set_claims(cl, c->role, xstrdup(c->claims));
     reason[0] = 0;
     size_t i;
@@ -1596,8 +1709,8 @@ static int do_join(cmd_t *c) {
             }
         }
         char aerr[256];
-        uint32_t id = cdc_subs_add(E.subs, cl, mask, schema, table, f, tb ? tb->ncols : 0, cols, ncols, aerr,
-                                   sizeof(aerr));
+        uint32_t id = cdc_subs_add_budget(E.subs, cl, mask, schema, table, f, tb ? tb->ncols : 0, cols, ncols, aerr,
+                                          sizeof(aerr), &cl->budget->b);
         free(cols);
         if (!id) {
             snprintf(reason, sizeof(reason), "Unable to subscribe to changes with given parameters: %s", aerr);
@@ -1658,6 +1771,10 @@ static void try_joins(void) {
 /* ---- commands ---------------------------------------------------------------- */
 
 static void process_commands(void) {
+    /* new joins go after those already waiting, in the order they came */
+    cmd_t **joins_tail = &E.joins;
+    while (*joins_tail)
+        joins_tail = &(*joins_tail)->next;
     pthread_mutex_lock(&E.mu);
     cmd_t *list = E.cmds;
     E.cmds = NULL;
@@ -1672,12 +1789,8 @@ static void process_commands(void) {
             c->cat_gen = UINT64_MAX;
             c->deadline_ms = now_ms() + (uint64_t)E.cfg.join_timeout_ms;
             c->next = NULL;
-            {
-                cmd_t **t = &E.joins;
-                while (*t)
-                    t = &(*t)->next;
-                *t = c;
-            }
+            *joins_tail = c;
+            joins_tail = &c->next;
             continue;
         case CMD_LIVE: {
             client_t *cl = *client_slot(c->client);
@@ -1735,6 +1848,7 @@ uint64_t cdc_engine_join(const cdc_join_req_t *req) {
     c->role = cdc_cat_role(req->role);
     c->claims = xstrdup(req->claims ? req->claims : "{}");
     c->bindings = xstrdup(req->bindings);
+    c->peer = req->peer;
     c->done = req->done;
     c->ud = req->ud;
     uint64_t id = c->client;
@@ -1996,7 +2110,7 @@ int cdc_engine_start(const cdc_engine_config_t *cfg) {
     E.cfg.write_grace_ms = cfg->write_grace_ms >= 0 ? cfg->write_grace_ms : 0;
     E.cfg.queue_max = cfg->queue_max ? cfg->queue_max : (64u << 20);
     E.cfg.backlog_max = cfg->backlog_max ? cfg->backlog_max : (64u << 20);
-    E.cfg.match_budget = cfg->match_budget ? cfg->match_budget : 2000000;
+    E.cfg.match_budget = cfg->match_budget ? cfg->match_budget : 1000000;
     atomic_init(&E.next_client, 1);
     atomic_init(&E.next_mark, 1);
     if (RAND_bytes((unsigned char *)&E.instance, sizeof(E.instance)) != 1)
@@ -2077,6 +2191,7 @@ void cdc_engine_stop(void) {
     free(A.st);
     free(A.error);
     wire_free_all();
+    budget_free_all();
     free(E.cells);
     free(E.unknown);
     free(E.mbuf);

@@ -8,8 +8,12 @@
  * SQL three-valued logic for NULL.
  *
  * It must never do I/O, never ask the database, and never allocate in
- * cdc_filter_match: that runs for every change and every candidate
- * subscriber. Everything a match needs is prepared by cdc_filter_parse.
+ * cdc_filter_match / cdc_filter_match_budget: they run for every change and
+ * every candidate subscriber. Everything a match needs is prepared by
+ * cdc_filter_parse. Evaluation charges its work to a budget the caller
+ * gives (one evaluation path: cdc_filter_match is the budgeted one with a
+ * budget nobody can spend), so no customer-written filter can take the
+ * CDC thread for longer than its budget, however long the cell.
  *
  * Deliberate choices (see also docs in filter.h):
  *  - text ordering (lt/gt on text, varchar, bpchar, name, citext) is byte
@@ -128,6 +132,7 @@ typedef struct {
     char *vbuf;    /* owns val.s and what val.u.dec points into */
     tval_t *list;  /* OP_IN */
     size_t nlist;
+    uint64_t list_bytes; /* OP_IN, text kinds: the elements' bytes, to size the work up front */
     char *lbuf;    /* owns the list's strings */
     re_prog_t *re; /* OP_MATCH / OP_IMATCH */
     char *key;     /* normalised eq value for cdc_filter_eq_key, or NULL */
@@ -776,9 +781,17 @@ static const char *kind_label(kind_t k, int sub) {
     }
 }
 
+/* bpchar compares without its padding (bpcharcmp). */
+static size_t bpchar_len(const char *s, size_t n) {
+    while (n > 0 && s[n - 1] == ' ')
+        n--;
+    return n;
+}
+
 /* Parses s[0..n) as a value of the kind. For cells, err is NULL; for filter
- * operands s must outlive the value (numerics point into it). Returns 0, or
- * -1 with a PostgreSQL-like message in err. */
+ * operands s must outlive the value (numerics point into it). A bpchar's
+ * length excludes its padding, so comparisons need not trim it again.
+ * Returns 0, or -1 with a PostgreSQL-like message in err. */
 static int tval_parse(kind_t kind, int sub, const char *s, size_t n, tval_t *out, char *err, size_t errlen) {
     int rc = 0;
     memset(out, 0, sizeof *out);
@@ -806,6 +819,8 @@ static int tval_parse(kind_t kind, int sub, const char *s, size_t n, tval_t *out
     }
     default:
         /* text kinds and opaque: the bytes are the value */
+        if (kind == K_BPCHAR)
+            out->len = bpchar_len(s, n);
         if (kind == K_TEXT && sub == SUB_NAME && err && n > NAME_MAX_BYTES) {
             /* namein clips to NAMEDATALEN - 1 bytes at a character boundary */
             size_t k = 0;
@@ -894,12 +909,6 @@ static int cmp_bytes(const char *a, size_t an, const char *b, size_t bn) {
     return an < bn ? -1 : an > bn;
 }
 
-static size_t bpchar_len(const char *s, size_t n) {
-    while (n > 0 && s[n - 1] == ' ')
-        n--;
-    return n;
-}
-
 static int cmp_fold(const char *a, size_t an, const char *b, size_t bn) {
     size_t m = an < bn ? an : bn;
     for (size_t i = 0; i < m; i++) {
@@ -919,51 +928,107 @@ static int cmp_timetz(const tval_t *a, const tval_t *b) {
     return a->u.tz.zone > b->u.tz.zone ? 1 : a->u.tz.zone < b->u.tz.zone ? -1 : 0;
 }
 
-/* Compares a cell's text with a parsed operand. Returns 0 and *out, or -1
- * if the cell is not a value of the kind (then no comparison is true). */
-static int cmp_cell(kind_t kind, int sub, const char *s, size_t n, const tval_t *v, int *out) {
-    tval_t c;
+/* Work accounting for cdc_filter_match_budget: *left units remain. A
+ * charge larger than what remains empties the budget and fails, so callers
+ * charge before the work they can size and stop there. */
+static inline int charge(uint64_t *left, uint64_t units) {
+    if (*left < units) {
+        *left = 0;
+        return -1;
+    }
+    *left -= units;
+    return 0;
+}
+
+static int kind_is_bytes(kind_t k) { return k == K_TEXT || k == K_OPAQUE || k == K_BPCHAR || k == K_CITEXT; }
+
+/* What reading a cell of n bytes as a value of the kind costs: the typed
+ * kinds are parsed (linear in the cell, which a customer controls: a
+ * 512 KiB "number" must cost what it costs), bpchar's padding is scanned
+ * from the end, the other text kinds are their bytes as they are. */
+static uint64_t cell_units(kind_t kind, size_t n) {
+    return kind == K_TEXT || kind == K_OPAQUE || kind == K_CITEXT ? 0 : n;
+}
+
+/* A cell as a value of the kind, parsed once however many operands it is
+ * compared with (an `in` list has up to 100). Returns 0, or -1 if the cell
+ * is not a value of the kind (then no comparison is true). */
+static int cell_value(kind_t kind, int sub, const char *s, size_t n, tval_t *out) {
+    if (kind == K_TEXT || kind == K_OPAQUE || kind == K_CITEXT) {
+        out->s = s; /* nothing else of a text value is ever read */
+        out->len = n;
+        return 0;
+    }
+    return tval_parse(kind, sub, s, n, out, NULL, 0);
+}
+
+/* An upper bound of the work cmp_tval does on a cell of n bytes and operand
+ * v, known before the cell is read: the bytes it may compare (numerics are
+ * charged per comparison instead, digits being known only once parsed). */
+static uint64_t cmp_units(kind_t kind, size_t n, const tval_t *v) {
+    return kind_is_bytes(kind) ? (uint64_t)(n < v->len ? n : v->len) : 0;
+}
+
+/* The digits cmp_numeric may walk. */
+static uint64_t numeric_units(const tval_t *a, const tval_t *b) {
+    return a->u.dec.nch > b->u.dec.nch ? a->u.dec.nch : b->u.dec.nch;
+}
+
+/* Compares a cell's value (cell_value) with a parsed operand. */
+static int cmp_tval(kind_t kind, const tval_t *c, const tval_t *v) {
     switch (kind) {
     case K_TEXT:
-    case K_OPAQUE: *out = cmp_bytes(s, n, v->s, v->len); return 0;
-    case K_BPCHAR: *out = cmp_bytes(s, bpchar_len(s, n), v->s, bpchar_len(v->s, v->len)); return 0;
-    case K_CITEXT: *out = cmp_fold(s, n, v->s, v->len); return 0;
-    default: break;
-    }
-    if (tval_parse(kind, sub, s, n, &c, NULL, 0) != 0)
-        return -1;
-    switch (kind) {
-    case K_FLOAT: *out = cmp_float(c.u.f, v->u.f); break;
-    case K_NUMERIC: *out = cmp_numeric(&c.u.dec, &v->u.dec); break;
+    case K_OPAQUE:
+    case K_BPCHAR: return cmp_bytes(c->s, c->len, v->s, v->len);
+    case K_CITEXT: return cmp_fold(c->s, c->len, v->s, v->len);
+    case K_FLOAT: return cmp_float(c->u.f, v->u.f);
+    case K_NUMERIC: return cmp_numeric(&c->u.dec, &v->u.dec);
     case K_UUID: {
-        int r = memcmp(c.u.uuid, v->u.uuid, 16);
-        *out = r < 0 ? -1 : r > 0;
-        break;
+        int r = memcmp(c->u.uuid, v->u.uuid, 16);
+        return r < 0 ? -1 : r > 0;
     }
-    case K_TIMETZ: *out = cmp_timetz(&c, v); break;
-    default: *out = cmp_i64(c.u.i, v->u.i); break;
+    case K_TIMETZ: return cmp_timetz(c, v);
+    default: return cmp_i64(c->u.i, v->u.i);
     }
-    return 0;
 }
 
 /* ------------------------------------------------------------------------
  * LIKE: PostgreSQL's MatchText semantics (UTF-8: '_' is one character,
  * '\' escapes the next byte), as an iterative matcher that backtracks only
  * to the last '%': it never recurses and never allocates.
+ *
+ * Why backtracking to the last '%' only is enough, and why it is
+ * O(text x pattern): the pieces between '%'s are tried at increasing text
+ * positions, so when a later '%' is reached the pattern before it has
+ * matched the shortest prefix it can; any other way of matching it ends
+ * further right, where the new '%' could skip to anyway, so earlier '%'s
+ * never need retrying. star_t only moves forward (it restarts at ti, never
+ * behind it), so each text position starts at most one attempt, and an
+ * attempt runs at most to the next '%': "%a%a%a%b" over a long text is
+ * linear, "%aaaa...b" is text x pattern, nothing is worse.
+ * Each loop step, and each byte skipped looking for a piece's first
+ * literal, costs one unit of *left; -1 when it runs out.
  * ---------------------------------------------------------------------- */
 
-static int like_match(const char *t, size_t tn, const char *p, size_t pn, int fold) {
+static int like_match(const char *t, size_t tn, const char *p, size_t pn, int fold, uint64_t *left) {
     size_t ti = 0, pi = 0, star_p = (size_t)-1, star_t = 0;
+    /* Steps are counted on the way and checked at each backtrack: between
+     * two backtracks pi only moves forward, so a run is at most the
+     * pattern's length past the budget, and the step loop stays lean. */
+    uint64_t steps = 0, l = *left;
     while (ti < tn) {
+        steps++;
         if (pi < pn) {
             char pc = p[pi];
             if (pc == '%') {
                 star_p = ++pi;
                 star_t = ti;
+                if (pi == pn)
+                    break; /* a trailing '%' takes the rest of the text */
                 continue;
             }
             if (pc == '_') {
-                ti += u8len((const unsigned char *)t + ti, tn - ti);
+                ti += (unsigned char)t[ti] < 0x80 ? 1 : u8len((const unsigned char *)t + ti, tn - ti);
                 pi++;
                 continue;
             }
@@ -984,14 +1049,45 @@ static int like_match(const char *t, size_t tn, const char *p, size_t pn, int fo
             }
         }
         if (star_p == (size_t)-1)
-            return 0;
-        star_t += u8len((const unsigned char *)t + star_t, tn - star_t);
+            break;
+        if (steps > l)
+            goto out;
+        star_t += (unsigned char)t[star_t] < 0x80 ? 1 : u8len((const unsigned char *)t + star_t, tn - star_t);
+        /* An attempt where the text lacks the piece's first literal fails
+         * on its first step: find the next one in one scan, at one step per
+         * byte skipped. Only for an ASCII literal, whose every occurrence is
+         * a character boundary (no UTF-8 sequence holds a byte < 0x80). */
+        unsigned char lit = (unsigned char)p[star_p];
+        if (lit == '\\' && star_p + 1 < pn)
+            lit = (unsigned char)p[star_p + 1];
+        else if (lit == '_' || lit == '%')
+            lit = 0x80;
+        if (lit < 0x80 && star_t < tn) {
+            size_t from = star_t;
+            if (!fold) {
+                const char *q = memchr(t + star_t, lit, tn - star_t);
+                star_t = q ? (size_t)(q - t) : tn;
+            } else {
+                int lc = c_tolower(lit);
+                while (star_t < tn && c_tolower((unsigned char)t[star_t]) != lc)
+                    star_t++;
+            }
+            steps += star_t - from;
+        }
         ti = star_t;
         pi = star_p;
     }
-    while (pi < pn && p[pi] == '%')
+    while (pi < pn && p[pi] == '%') {
+        steps++;
         pi++;
-    return pi == pn;
+    }
+    if (steps > l)
+        goto out;
+    *left = l - steps;
+    return pi == pn && (ti >= tn || star_p == pn);
+out:
+    *left = 0;
+    return -1;
 }
 
 /* A pattern whose last character is an unescaped '\': PostgreSQL raises
@@ -1040,6 +1136,7 @@ typedef struct {
     uint32_t classes;    /* CC_* the set contains */
     uint32_t notclasses; /* CC_* whose complement the set contains (\D \S \W in brackets) */
     size_t r0, nr;       /* ranges[r0 .. r0 + nr) */
+    uint64_t ascii[2];   /* set_match's answer for each ASCII character, made at compile */
 } rset_t;
 
 struct re_prog {
@@ -1050,6 +1147,9 @@ struct re_prog {
     rrange_t *ranges;
     size_t nranges;
     uint8_t icase, nlstop, nlanchor;
+    uint8_t anchored; /* starts with \A, or ^ without newline anchors: can only match at 0 */
+    uint8_t first_any; /* a match may start with any character, or consume none */
+    uint64_t first[2]; /* else: the ASCII bytes a match may start with (non-ASCII: always tried) */
 };
 
 static int cc_test(uint32_t cls, uint32_t c) {
@@ -1098,7 +1198,8 @@ static int set_has(const re_prog_t *re, const rset_t *st, uint32_t c) {
     return 0;
 }
 
-static int set_match(const re_prog_t *re, const rset_t *st, uint32_t c) {
+/* The set's answer for c, from its classes and ranges. */
+static int set_match_slow(const re_prog_t *re, const rset_t *st, uint32_t c) {
     int m = set_has(re, st, c);
     if (!m && re->icase) {
         uint32_t o = other_case(c);
@@ -1108,6 +1209,24 @@ static int set_match(const re_prog_t *re, const rset_t *st, uint32_t c) {
     if (st->neg)
         return !m && !(re->nlstop && c == '\n');
     return m;
+}
+
+/* Most text is ASCII: one bit test instead of classes and a range scan. */
+static int set_match(const re_prog_t *re, const rset_t *st, uint32_t c) {
+    if (c < 128)
+        return (int)((st->ascii[c >> 6] >> (c & 63)) & 1);
+    return set_match_slow(re, st, c);
+}
+
+/* Fills every set's ASCII answers; icase and nlstop must be final. */
+static void set_fill_ascii(re_prog_t *re) {
+    for (size_t i = 0; i < re->nsets; i++) {
+        rset_t *st = &re->sets[i];
+        st->ascii[0] = st->ascii[1] = 0;
+        for (uint32_t c = 0; c < 128; c++)
+            if (set_match_slow(re, st, c))
+                st->ascii[c >> 6] |= UINT64_C(1) << (c & 63);
+    }
 }
 
 /* --- parser: pattern -> AST ------------------------------------------ */
@@ -1654,6 +1773,48 @@ static void re_free(re_prog_t *re) {
     free(re);
 }
 
+/* The ASCII characters a match can start with: the consuming instructions
+ * reachable from the start, taking every assertion as passable (so it is a
+ * superset). A position whose character is outside it, with no thread
+ * alive, cannot start a match and can be skipped without its closure. */
+static void re_fill_first(re_prog_t *re) {
+    uint16_t stack[2 * RE_MAX_INST + 2];
+    uint64_t mark[RE_MAX_INST / 64 + 1];
+    size_t sp = 0;
+    memset(mark, 0, sizeof mark);
+    re->first[0] = re->first[1] = 0;
+    re->first_any = 0;
+    stack[sp++] = 0;
+    while (sp > 0 && !re->first_any) {
+        uint32_t x = stack[--sp];
+        if (mark[x >> 6] & (UINT64_C(1) << (x & 63)))
+            continue;
+        mark[x >> 6] |= UINT64_C(1) << (x & 63);
+        const rinst_t *in = &re->code[x];
+        switch (in->op) {
+        case RI_JMP: stack[sp++] = (uint16_t)in->a; break;
+        case RI_SPLIT:
+            stack[sp++] = (uint16_t)in->b;
+            stack[sp++] = (uint16_t)in->a;
+            break;
+        case RI_MATCH: /* an empty match: every position can */
+        case RI_ANY:
+        case RI_ANYNL: re->first_any = 1; break;
+        case RI_CHAR:
+            if (in->a < 128)
+                re->first[in->a >> 6] |= UINT64_C(1) << (in->a & 63);
+            if (in->b < 128)
+                re->first[in->b >> 6] |= UINT64_C(1) << (in->b & 63);
+            break;
+        case RI_SET:
+            re->first[0] |= re->sets[in->a].ascii[0];
+            re->first[1] |= re->sets[in->a].ascii[1];
+            break;
+        default: stack[sp++] = (uint16_t)(x + 1); break; /* an assertion */
+        }
+    }
+}
+
 /* Decodes the pattern to code points; the caller frees *out. */
 static size_t decode_all(const char *s, size_t n, uint32_t **out) {
     uint32_t *cp = xmalloc((n + 1) * sizeof *cp);
@@ -1737,6 +1898,9 @@ static re_prog_t *re_compile(const char *pat, size_t patlen, int icase, const ch
         *err = "regular expression is too complex";
         goto fail;
     }
+    set_fill_ascii(re);
+    re_fill_first(re);
+    re->anchored = re->code[0].op == RI_BOS || (re->code[0].op == RI_BOL && !re->nlanchor);
     free(cp);
     free(ps.nodes);
     return re;
@@ -1771,18 +1935,20 @@ typedef struct {
     uint16_t *list;
     size_t n;
     int matched;
+    uint64_t visited; /* instructions entered: the closure's work */
 } rclosure_t;
 
 /* Adds pc and everything reachable from it without consuming a character
  * at this position (context: prev and cur characters) to cl->list. */
 static void re_addthread(const re_prog_t *re, rclosure_t *cl, uint32_t pc, uint32_t prev, uint32_t cur) {
-    size_t sp = 0;
+    size_t sp = 0, visited = 0;
     cl->stack[sp++] = (uint16_t)pc;
     while (sp > 0) {
         uint32_t x = cl->stack[--sp];
         if (cl->mark[x >> 6] & (UINT64_C(1) << (x & 63)))
             continue;
         cl->mark[x >> 6] |= UINT64_C(1) << (x & 63);
+        visited++;
         const rinst_t *in = &re->code[x];
         switch (in->op) {
         case RI_JMP: cl->stack[sp++] = (uint16_t)in->a; break;
@@ -1801,6 +1967,7 @@ static void re_addthread(const re_prog_t *re, rclosure_t *cl, uint32_t pc, uint3
             break;
         }
     }
+    cl->visited += visited;
 }
 
 static int re_consumes(const re_prog_t *re, const rinst_t *in, uint32_t c) {
@@ -1814,32 +1981,78 @@ static int re_consumes(const re_prog_t *re, const rinst_t *in, uint32_t c) {
 }
 
 /* Does the pattern match anywhere in s? Linear in len(s) x program size;
- * all state on the stack. */
-static int re_exec(const re_prog_t *re, const char *s, size_t n) {
+ * all state on the stack. Charges *left per text position: the
+ * instructions its closure entered plus the threads tried on its character
+ * (a bracket set costs its ranges, which it scans for non-ASCII
+ * characters). The charge follows the
+ * position's work, so it may overrun by one position (a few thousand units
+ * at most) before -1 stops it. */
+static int re_exec(const re_prog_t *re, const char *s, size_t n, uint64_t *left) {
     uint16_t stack[2 * RE_MAX_INST + 2], clist[RE_MAX_INST], raw[RE_MAX_INST];
     uint64_t mark[RE_MAX_INST / 64 + 1];
     size_t nraw = 0, pos = 0;
     uint32_t prev = RC_NONE;
-    rclosure_t cl = {stack, mark, clist, 0, 0};
+    uint64_t l = *left;
+    rclosure_t cl = {stack, mark, clist, 0, 0, 0};
     for (;;) {
+        if (nraw == 0 && !re->first_any && !re->anchored && pos < n) {
+            /* No thread alive: skip the ASCII characters no match starts
+             * with, one unit each, never past the budget. (An anchored
+             * pattern stops instead, below.) */
+            size_t lim = n - pos, k = 0;
+            if (lim > l)
+                lim = (size_t)l;
+            for (; k < lim; k++) {
+                unsigned char b = (unsigned char)s[pos + k];
+                if (b >= 128 || ((re->first[b >> 6] >> (b & 63)) & 1))
+                    break;
+            }
+            if (k > 0) {
+                prev = (unsigned char)s[pos + k - 1];
+                pos += k;
+                l -= k;
+            }
+        }
         size_t clen = 0;
         uint32_t cur = pos < n ? u8dec((const unsigned char *)s + pos, n - pos, &clen) : RC_NONE;
         memset(mark, 0, ((re->n + 63) / 64) * sizeof mark[0]);
         cl.n = 0;
+        cl.visited = 1; /* the position itself: decoding, clearing marks */
         for (size_t k = 0; k < nraw; k++)
             re_addthread(re, &cl, raw[k], prev, cur);
-        re_addthread(re, &cl, 0, prev, cur); /* a match may start here */
-        if (cl.matched)
-            return 1;
-        if (cur == RC_NONE)
-            return 0;
+        /* A match may start here, unless the pattern is anchored at 0: then
+         * once its threads died nothing can match any more. */
+        if (!re->anchored || pos == 0)
+            re_addthread(re, &cl, 0, prev, cur);
+        else if (cl.n == 0 && !cl.matched)
+            cur = RC_NONE;
+        uint64_t work = cl.visited;
+        if (cl.matched || cur == RC_NONE) {
+            if (work > l)
+                goto out;
+            *left = l - work;
+            return cl.matched;
+        }
         nraw = 0;
-        for (size_t k = 0; k < cl.n; k++)
-            if (re_consumes(re, &re->code[clist[k]], cur))
+        work += cl.n;
+        for (size_t k = 0; k < cl.n; k++) {
+            const rinst_t *in = &re->code[clist[k]];
+            if (re_consumes(re, in, cur))
                 raw[nraw++] = (uint16_t)(clist[k] + 1);
+        }
+        if (cur >= 128) /* sets scan their ranges for non-ASCII characters */
+            for (size_t k = 0; k < cl.n; k++)
+                if (re->code[clist[k]].op == RI_SET)
+                    work += re->sets[re->code[clist[k]].a].nr;
+        if (work > l)
+            goto out;
+        l -= work;
         prev = cur;
         pos += clen;
     }
+out:
+    *left = 0;
+    return -1;
 }
 
 /* ------------------------------------------------------------------------
@@ -2217,6 +2430,7 @@ static int cond_prepare(cond_t *c, const cdc_column_t *col, const char *raw, siz
                     continue;
                 }
                 rc = tval_parse(c->kind, c->sub, c->lbuf + pl.off[k], pl.len[k], &c->list[k], err, errlen);
+                c->list_bytes += c->list[k].len;
             }
         }
         free(pl.buf);
@@ -2340,53 +2554,78 @@ fail:
  * Evaluation
  * ---------------------------------------------------------------------- */
 
-enum { TV_FALSE = 0, TV_TRUE = 1, TV_NULL = 2 };
+/* TV_BUDGET: the budget ran out before the condition's value was known. */
+enum { TV_FALSE = 0, TV_TRUE = 1, TV_NULL = 2, TV_BUDGET = 3 };
 
 static int tv_not(int tv) { return tv == TV_NULL ? TV_NULL : !tv; }
 
-static int cond_eval(const cond_t *c, const cdc_cell_t *cell) {
+/* One condition on its cell. Charges 1 for the condition plus, before
+ * reading the cell, a bound of the work it will do (LIKE and regexes charge
+ * as they go; numerics per comparison). */
+static int cond_eval(const cond_t *c, const cdc_cell_t *cell, uint64_t *left) {
     int isnull = cell->data == NULL;
-    int cmp;
+    size_t n = cell->len;
+    tval_t cv;
+    int r;
     switch (c->op) {
-    case OP_IS: {
-        int r;
+    case OP_IS:
+        if (charge(left, 1) != 0)
+            return TV_BUDGET;
         if (c->is_kw == 0 || c->is_kw == 3) {
             r = isnull;
         } else if (isnull) {
             r = 0;
         } else {
             int64_t b;
-            if (parse_bool(cell->data, cell->len, &b) != 0)
+            if (charge(left, n) != 0) /* boolin trims the whole cell */
+                return TV_BUDGET;
+            if (parse_bool(cell->data, n, &b) != 0)
                 return TV_NULL;
             r = c->is_kw == 1 ? b == 1 : b == 0;
         }
         return c->negate ? !r : r;
-    }
-    case OP_ISDISTINCT: {
-        int r = 1;
+    case OP_ISDISTINCT:
+        r = 1;
+        if (charge(left, isnull ? 1 : 1 + cell_units(c->kind, n) + cmp_units(c->kind, n, &c->val)) != 0)
+            return TV_BUDGET;
         if (!isnull) {
-            if (cmp_cell(c->kind, c->sub, cell->data, cell->len, &c->val, &cmp) != 0)
+            if (cell_value(c->kind, c->sub, cell->data, n, &cv) != 0)
                 return TV_NULL;
-            r = cmp != 0;
+            if (c->kind == K_NUMERIC && charge(left, numeric_units(&cv, &c->val)) != 0)
+                return TV_BUDGET;
+            r = cmp_tval(c->kind, &cv, &c->val) != 0;
         }
         return c->negate ? !r : r;
-    }
     case OP_IN: {
         int tv;
+        if (charge(left, 1) != 0)
+            return TV_BUDGET;
         if (c->nlist == 0) { /* x = ANY('{}') is false, even for NULL x */
             tv = TV_FALSE;
         } else if (isnull) {
             tv = TV_NULL;
         } else {
+            /* Each element is compared once, at most the shorter of the
+             * two in bytes: charged whole, before the loop. */
+            uint64_t bytes = 0;
+            if (kind_is_bytes(c->kind)) {
+                bytes = (uint64_t)n * c->nlist;
+                if (bytes > c->list_bytes)
+                    bytes = c->list_bytes;
+            }
+            if (charge(left, cell_units(c->kind, n) + c->nlist + bytes) != 0)
+                return TV_BUDGET;
+            if (cell_value(c->kind, c->sub, cell->data, n, &cv) != 0)
+                return TV_NULL;
             tv = TV_FALSE;
             for (size_t k = 0; k < c->nlist; k++) {
                 if (c->list[k].isnull) {
                     tv = TV_NULL;
                     continue;
                 }
-                if (cmp_cell(c->kind, c->sub, cell->data, cell->len, &c->list[k], &cmp) != 0)
-                    return TV_NULL;
-                if (cmp == 0) {
+                if (c->kind == K_NUMERIC && charge(left, numeric_units(&cv, &c->list[k])) != 0)
+                    return TV_BUDGET;
+                if (cmp_tval(c->kind, &cv, &c->list[k]) == 0) {
                     tv = TV_TRUE;
                     break;
                 }
@@ -2397,18 +2636,28 @@ static int cond_eval(const cond_t *c, const cdc_cell_t *cell) {
     default: break;
     }
     if (isnull)
-        return TV_NULL;
-    int r;
+        return charge(left, 1) != 0 ? TV_BUDGET : TV_NULL;
     switch (c->op) {
     case OP_LIKE:
     case OP_ILIKE:
-        r = like_match(cell->data, cell->len, c->val.s, c->val.len, c->op == OP_ILIKE || c->kind == K_CITEXT);
+        if (charge(left, 1) != 0)
+            return TV_BUDGET;
+        r = like_match(cell->data, n, c->val.s, c->val.len, c->op == OP_ILIKE || c->kind == K_CITEXT, left);
         break;
     case OP_MATCH:
-    case OP_IMATCH: r = re_exec(c->re, cell->data, cell->len); break;
-    default:
-        if (cmp_cell(c->kind, c->sub, cell->data, cell->len, &c->val, &cmp) != 0)
+    case OP_IMATCH:
+        if (charge(left, 1) != 0)
+            return TV_BUDGET;
+        r = re_exec(c->re, cell->data, n, left);
+        break;
+    default: {
+        if (charge(left, 1 + cell_units(c->kind, n) + cmp_units(c->kind, n, &c->val)) != 0)
+            return TV_BUDGET;
+        if (cell_value(c->kind, c->sub, cell->data, n, &cv) != 0)
             return TV_NULL;
+        if (c->kind == K_NUMERIC && charge(left, numeric_units(&cv, &c->val)) != 0)
+            return TV_BUDGET;
+        int cmp = cmp_tval(c->kind, &cv, &c->val);
         switch (c->op) {
         case OP_EQ: r = cmp == 0; break;
         case OP_NEQ: r = cmp != 0; break;
@@ -2419,20 +2668,43 @@ static int cond_eval(const cond_t *c, const cdc_cell_t *cell) {
         }
         break;
     }
+    }
+    if (r < 0)
+        return TV_BUDGET;
     return c->negate ? !r : r;
 }
 
-int cdc_filter_match(const cdc_filter_t *f, const cdc_cell_t *cells, const uint8_t *unknown) {
+/* The evaluation both entry points inline: a call between them would cost
+ * more than the budget's bookkeeping does. */
+static inline int filter_eval(const cdc_filter_t *f, const cdc_cell_t *cells, const uint8_t *unknown,
+                              uint64_t *budget) {
     if (!f)
         return 1;
     for (size_t i = 0; i < f->n; i++) {
         const cond_t *c = &f->conds[i];
         if (unknown && unknown[c->col] && cells[c->col].data == NULL)
-            return 0;
-        if (cond_eval(c, &cells[c->col]) != TV_TRUE)
+            return charge(budget, 1) != 0 ? -1 : 0;
+        int tv = cond_eval(c, &cells[c->col], budget);
+        if (tv == TV_BUDGET) {
+            *budget = 0;
+            return -1;
+        }
+        if (tv != TV_TRUE)
             return 0;
     }
     return 1;
+}
+
+int cdc_filter_match_budget(const cdc_filter_t *f, const cdc_cell_t *cells, const uint8_t *unknown,
+                            uint64_t *budget) {
+    return filter_eval(f, cells, unknown, budget);
+}
+
+int cdc_filter_match(const cdc_filter_t *f, const cdc_cell_t *cells, const uint8_t *unknown) {
+    /* The same evaluation with a budget no evaluation can spend (2^64 units
+     * are centuries of work), so both entry points always agree. */
+    uint64_t unlimited = UINT64_MAX;
+    return filter_eval(f, cells, unknown, &unlimited) == 1;
 }
 
 size_t cdc_filter_columns(const cdc_filter_t *f, const size_t **idx) {

@@ -21,7 +21,8 @@
  *  - match/imatch: PostgreSQL AREs without back-references, lookahead or
  *    lookbehind, octal escapes, collating elements, and options b, e, x:
  *    those are refused at parse time, everything else gives PostgreSQL's
- *    answer (evaluated by an NFA here, linear in the text);
+ *    answer (evaluated by an NFA here, linear in the text: at most about
+ *    program size x text length steps; LIKE at most pattern x text);
  *  - date/time operands are ISO 8601 ("2024-01-01", "2024-01-01T10:00:00Z",
  *    "2024-01-01 15:30:00+05:30", " BC", infinity, epoch, allballs); a
  *    timestamptz operand without offset is UTC; now/today/... are refused.
@@ -35,7 +36,12 @@
  *  - in.(...) is PostgreSQL's array literal: quoting, backslash escapes,
  *    unquoted NULL, rectangular nested lists (flattened), at most 100 values;
  *  - a cell that is not valid text for its type makes the condition unknown
- *    (not true); filters longer than 8192 bytes are refused.
+ *    (not true); filters longer than 8192 bytes are refused;
+ *  - work per evaluation can be bounded (cdc_filter_match_budget): a row
+ *    whose evaluation runs out of budget does not match, whatever the
+ *    unbounded answer would have been. That is the one place where the
+ *    answer is not PostgreSQL's: it stops a customer's filter (a regex or
+ *    LIKE over a 512 KiB cell) from stalling everyone else's changes.
  */
 #ifndef TC_CDC_FILTER_H
 #define TC_CDC_FILTER_H
@@ -73,8 +79,30 @@ typedef struct {
  * may be NULL when no value is. SQL logic: a condition is met only when it
  * is true, so a NULL cell fails eq and not.eq alike; is and isdistinct are
  * NULL-aware; x = ANY of an empty in list is false even for NULL x.
- * Never allocates: it runs per change per candidate subscriber. */
+ * Never allocates: it runs per change per candidate subscriber. Its work is
+ * not bounded (cdc_filter_match_budget's without a limit): for filters the
+ * operator wrote (policy predicates), not for customers' bindings. */
 int cdc_filter_match(const cdc_filter_t *f, const cdc_cell_t *cells, const uint8_t *unknown);
+
+/* Like cdc_filter_match, charging the work done to *budget, in units of
+ * about one step of the slowest kind of work: one byte of a cell compared
+ * or scanned (parsing a typed value charges the cell's length), one regex
+ * NFA state advanced over one character, one LIKE matcher step; at least 1
+ * per condition evaluated (none for a filter without conditions). Returns
+ * 1 (match), 0 (no match) or -1 when *budget ran out before the answer was
+ * known: then *budget is 0 and the caller must treat the row as not
+ * matching. Whenever it returns 0 or 1 the answer is cdc_filter_match's,
+ * and *budget has dropped by the work done. The cut is exact: with at
+ * least the units an unlimited evaluation costs it answers, with fewer it
+ * returns -1. Work sized only as it runs is checked as it goes, so it may
+ * overrun the budget a little before -1: a regex by one text position (at
+ * most a few thousand units), LIKE by one pattern length; everything else
+ * is charged before it runs. Bounds: a regex costs at most about (program
+ * size) units per character of the cell, LIKE at most (pattern length) per
+ * character (never worse: see like_match), a comparison the shorter
+ * operand's length, a typed cell its length to parse. Never allocates. */
+int cdc_filter_match_budget(const cdc_filter_t *f, const cdc_cell_t *cells, const uint8_t *unknown,
+                            uint64_t *budget);
 /* The columns the filter reads (indexes), to know which old/new values it needs. */
 size_t cdc_filter_columns(const cdc_filter_t *f, const size_t **idx);
 /* For subscription indexing: if the filter contains an eq condition on a

@@ -1,8 +1,13 @@
 /*
  * cdc/subs: owns the postgres_changes subscriptions of one thread, their
  * compiled filters and select lists, and the indexes that find the
- * subscriptions a change can match. It never does I/O, never locks (one
- * thread owns it) and never builds payloads: it answers "who gets this".
+ * subscriptions a change can match: by table, by eq key, by id and by
+ * owner. It never does I/O, never locks (one thread owns it) and never
+ * builds payloads: it answers "who gets this". It does not own the work
+ * budgets subscriptions point at (the caller's structs); it only charges
+ * them. Every operation costs work in proportion to what it touches: an add
+ * or a removal is a few hash operations, removing an owner is proportional
+ * to that owner's subscriptions, a change to its candidates.
  */
 #include "cdc/subs.h"
 
@@ -106,9 +111,14 @@ static void hmap_clear(hmap_t *m) {
 
 /* ---- the registry ------------------------------------------------------- */
 
+struct owner;
+struct table;
+struct run;
+
 typedef struct sub {
     uint32_t id;
     void *owner;
+    cdc_budget_t *budget; /* NULL: unlimited */
     unsigned events;
     char *schema, *table;
     cdc_filter_t *filter;
@@ -119,29 +129,57 @@ typedef struct sub {
     size_t key_col;
     char *key;        /* "schema\0table\0" + value: its eq bucket's key */
     size_t key_len;
-    struct sub *prev, *next;         /* in its bucket */
+    struct table *tab;               /* the table entry it is filed under */
+    struct run *run;                 /* the run of its bucket it is in */
+    struct owner *own;               /* its owner's entry */
+    struct sub *prev, *next;         /* in its run */
+    struct sub *own_prev, *own_next; /* among its owner's subscriptions */
     struct sub *all_prev, *all_next; /* in the registry */
 } sub_t;
+
+/* The subscriptions of one owner, so removing them all touches only them
+ * (a client leaving 100 channels of 5,000 bindings each must not walk the
+ * registry 100 times). */
+typedef struct owner {
+    void *owner;
+    sub_t *head;
+    size_t n;
+} owner_t;
 
 /* Every subscription lives in exactly one bucket: the plain list of its
  * (schema, table) pair, or the eq bucket of (schema, table, value) under
  * its key column. A table remembers which columns carry eq buckets so a
- * change looks up each of them once. */
+ * change looks up each of them once.
+ *
+ * A bucket is a list of runs, each a list of subscriptions sharing one
+ * budget, so a budget that ran out skips its whole run at once: an
+ * exhausted client's 500,000 bindings cost one step per run, not per
+ * binding. A new subscription joins the bucket's newest run when that run
+ * has its budget (a join adds its bindings one after another), else starts
+ * a run: no lookup structure, and at worst (budgets interleaved) one run
+ * per subscription, which costs what a plain list would. */
+typedef struct run {
+    cdc_budget_t *budget;
+    sub_t *subs;
+    struct run *prev, *next; /* in its bucket */
+} run_t;
+
 typedef struct {
     size_t col;
     size_t nsubs;
 } eqcol_t;
 
-typedef struct {
-    sub_t *plain;
+typedef struct table {
+    run_t *plain;
     eqcol_t *eqcols;
     size_t neqcols;
 } table_t;
 
 struct cdc_subs {
     hmap_t tables; /* "schema\0table" -> table_t */
-    hmap_t eq;     /* "schema\0table\0" + col (size_t) + value -> sub_t list */
+    hmap_t eq;     /* "schema\0table\0" + col (size_t) + value -> run_t list */
     hmap_t ids;    /* id (uint32_t) -> sub_t */
+    hmap_t owners; /* owner pointer -> owner_t */
     sub_t *all;
     size_t count;
     uint32_t next_id;
@@ -164,6 +202,14 @@ static void sub_free(sub_t *x) {
     free(x);
 }
 
+/* Frees a bucket's runs, not their subscriptions. */
+static void runs_free(run_t *r) {
+    for (run_t *next; r; r = next) {
+        next = r->next;
+        free(r);
+    }
+}
+
 void cdc_subs_free(cdc_subs_t *s) {
     if (!s)
         return;
@@ -175,12 +221,20 @@ void cdc_subs_free(cdc_subs_t *s) {
     for (size_t i = 0; i < s->tables.nb; i++)
         for (hent_t *e = s->tables.b[i]; e; e = e->next) {
             table_t *t = e->val;
+            runs_free(t->plain);
             free(t->eqcols);
             free(t);
         }
+    for (size_t i = 0; i < s->eq.nb; i++)
+        for (hent_t *e = s->eq.b[i]; e; e = e->next)
+            runs_free(e->val);
+    for (size_t i = 0; i < s->owners.nb; i++)
+        for (hent_t *e = s->owners.b[i]; e; e = e->next)
+            free(e->val);
     hmap_clear(&s->tables);
     hmap_clear(&s->eq);
     hmap_clear(&s->ids);
+    hmap_clear(&s->owners);
     free(s);
 }
 
@@ -196,21 +250,28 @@ unsigned cdc_subs_event_mask(const char *event) {
     return CDC_EV_ALL;
 }
 
-/* "schema\0table" into buf (caller frees the result). */
-static char *table_key(const char *schema, size_t sl, const char *table, size_t tl, size_t *len) {
-    char *k = xmalloc(sl + 1 + tl);
+/* Keys are built in the caller's buffer when they fit (the match path
+ * builds several per change and should not allocate for them), else on the
+ * heap: the caller frees the result when it is not buf. */
+#define KEY_STACK 256
+
+/* "schema\0table". */
+static char *table_key(char *buf, const char *schema, size_t sl, const char *table, size_t tl, size_t *len) {
+    size_t n = sl + 1 + tl;
+    char *k = n <= KEY_STACK ? buf : xmalloc(n);
     memcpy(k, schema, sl);
     k[sl] = '\0';
     memcpy(k + sl + 1, table, tl);
-    *len = sl + 1 + tl;
+    *len = n;
     return k;
 }
 
-/* The eq bucket key: "schema\0table\0" + column index + value. Caller frees. */
-static char *eq_key(const char *schema, const char *table, size_t col, const char *v, size_t vlen, size_t *len) {
+/* The eq bucket key: "schema\0table\0" + column index + value. */
+static char *eq_key(char *buf, const char *schema, const char *table, size_t col, const char *v, size_t vlen,
+                    size_t *len) {
     size_t sl = strlen(schema), tl = strlen(table);
     size_t n = sl + 1 + tl + 1 + sizeof(col) + vlen;
-    char *k = xmalloc(n);
+    char *k = n <= KEY_STACK ? buf : xmalloc(n);
     memcpy(k, schema, sl + 1);
     memcpy(k + sl + 1, table, tl + 1);
     memcpy(k + sl + tl + 2, &col, sizeof(col));
@@ -221,10 +282,12 @@ static char *eq_key(const char *schema, const char *table, size_t col, const cha
 }
 
 static table_t *table_get(const cdc_subs_t *s, const char *schema, const char *table) {
+    char buf[KEY_STACK];
     size_t klen;
-    char *k = table_key(schema, strlen(schema), table, strlen(table), &klen);
+    char *k = table_key(buf, schema, strlen(schema), table, strlen(table), &klen);
     table_t *t = hmap_get(&s->tables, k, klen);
-    free(k);
+    if (k != buf)
+        free(k);
     return t;
 }
 
@@ -232,11 +295,13 @@ static table_t *table_get_or_add(cdc_subs_t *s, const char *schema, const char *
     table_t *t = table_get(s, schema, table);
     if (t)
         return t;
+    char buf[KEY_STACK];
     size_t klen;
-    char *k = table_key(schema, strlen(schema), table, strlen(table), &klen);
+    char *k = table_key(buf, schema, strlen(schema), table, strlen(table), &klen);
     t = xcalloc(1, sizeof(*t));
     hmap_put(&s->tables, k, klen, t);
-    free(k);
+    if (k != buf)
+        free(k);
     return t;
 }
 
@@ -244,10 +309,12 @@ static table_t *table_get_or_add(cdc_subs_t *s, const char *schema, const char *
 static void table_maybe_drop(cdc_subs_t *s, const char *schema, const char *table, table_t *t) {
     if (t->plain || t->neqcols)
         return;
+    char buf[KEY_STACK];
     size_t klen;
-    char *k = table_key(schema, strlen(schema), table, strlen(table), &klen);
+    char *k = table_key(buf, schema, strlen(schema), table, strlen(table), &klen);
     hmap_del(&s->tables, k, klen);
-    free(k);
+    if (k != buf)
+        free(k);
     free(t->eqcols);
     free(t);
 }
@@ -270,10 +337,48 @@ static void list_unlink(sub_t **head, sub_t *x) {
     x->prev = x->next = NULL;
 }
 
+/* Files x in the bucket whose run list is *head. A new run is the
+ * bucket's: run_unlink frees it when its last subscription leaves,
+ * cdc_subs_free otherwise. */
+static void bucket_push(run_t **head, sub_t *x) {
+    run_t *r = *head;
+    if (!r || r->budget != x->budget) {
+        r = xcalloc(1, sizeof(*r));
+        r->budget = x->budget;
+        r->next = *head;
+        if (*head)
+            (*head)->prev = r;
+        *head = r;
+    }
+    x->run = r;
+    list_push(&r->subs, x);
+}
+
+/* Takes x out of its run; returns its run if that is now empty (the caller
+ * unlinks it from the bucket with run_unlink), else NULL. */
+static run_t *run_pop(sub_t *x) {
+    run_t *r = x->run;
+    list_unlink(&r->subs, x);
+    x->run = NULL;
+    return r->subs ? NULL : r;
+}
+
+/* Unlinks an empty run from the bucket whose run list is *head; frees it. */
+static void run_unlink(run_t **head, run_t *r) {
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        *head = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    free(r);
+}
+
 static void index_insert(cdc_subs_t *s, sub_t *x) {
     table_t *t = table_get_or_add(s, x->schema, x->table);
+    x->tab = t;
     if (!x->keyed) {
-        list_push(&t->plain, x);
+        bucket_push(&t->plain, x);
         return;
     }
     size_t i;
@@ -284,22 +389,28 @@ static void index_insert(cdc_subs_t *s, sub_t *x) {
         t->eqcols[t->neqcols++] = (eqcol_t){.col = x->key_col, .nsubs = 0};
     }
     t->eqcols[i].nsubs++;
-    sub_t *head = hmap_get(&s->eq, x->key, x->key_len);
-    list_push(&head, x);
-    hmap_put(&s->eq, x->key, x->key_len, head);
+    run_t *head = hmap_get(&s->eq, x->key, x->key_len);
+    run_t *old = head;
+    bucket_push(&head, x);
+    if (head != old)
+        hmap_put(&s->eq, x->key, x->key_len, head);
 }
 
 static void index_remove(cdc_subs_t *s, sub_t *x) {
-    table_t *t = table_get(s, x->schema, x->table);
+    table_t *t = x->tab;
+    run_t *empty = run_pop(x);
     if (!x->keyed) {
-        list_unlink(&t->plain, x);
+        if (empty)
+            run_unlink(&t->plain, empty);
     } else {
-        sub_t *head = hmap_get(&s->eq, x->key, x->key_len);
-        list_unlink(&head, x);
-        if (head)
-            hmap_put(&s->eq, x->key, x->key_len, head);
-        else
-            hmap_del(&s->eq, x->key, x->key_len);
+        if (empty) {
+            run_t *head = hmap_get(&s->eq, x->key, x->key_len);
+            run_unlink(&head, empty);
+            if (head)
+                hmap_put(&s->eq, x->key, x->key_len, head);
+            else
+                hmap_del(&s->eq, x->key, x->key_len);
+        }
         for (size_t i = 0; i < t->neqcols; i++) {
             if (t->eqcols[i].col != x->key_col)
                 continue;
@@ -311,9 +422,42 @@ static void index_remove(cdc_subs_t *s, sub_t *x) {
     table_maybe_drop(s, x->schema, x->table, t);
 }
 
-uint32_t cdc_subs_add(cdc_subs_t *s, void *owner, unsigned events, const char *schema, const char *table,
-                      cdc_filter_t *filter, size_t ncols, const char *const *select, size_t nselect,
-                      char *err, size_t errlen) {
+/* Links x to its owner's entry, made with the owner's first subscription
+ * (owner_remove frees it with the last one, cdc_subs_free otherwise). */
+static void owner_insert(cdc_subs_t *s, sub_t *x) {
+    owner_t *o = hmap_get(&s->owners, &x->owner, sizeof(x->owner));
+    if (!o) {
+        o = xcalloc(1, sizeof(*o));
+        o->owner = x->owner;
+        hmap_put(&s->owners, &o->owner, sizeof(o->owner), o);
+    }
+    x->own = o;
+    x->own_prev = NULL;
+    x->own_next = o->head;
+    if (o->head)
+        o->head->own_prev = x;
+    o->head = x;
+    o->n++;
+}
+
+/* Unlinks x from its owner; drops the owner's entry with its last one. */
+static void owner_remove(cdc_subs_t *s, sub_t *x) {
+    owner_t *o = x->own;
+    if (x->own_prev)
+        x->own_prev->own_next = x->own_next;
+    else
+        o->head = x->own_next;
+    if (x->own_next)
+        x->own_next->own_prev = x->own_prev;
+    if (--o->n == 0) {
+        hmap_del(&s->owners, &o->owner, sizeof(o->owner));
+        free(o);
+    }
+}
+
+uint32_t cdc_subs_add_budget(cdc_subs_t *s, void *owner, unsigned events, const char *schema, const char *table,
+                             cdc_filter_t *filter, size_t ncols, const char *const *select, size_t nselect,
+                             char *err, size_t errlen, cdc_budget_t *budget) {
     const char *why = NULL;
     if (!schema || !*schema || !table || !*table)
         why = "schema and table must not be empty";
@@ -329,6 +473,7 @@ uint32_t cdc_subs_add(cdc_subs_t *s, void *owner, unsigned events, const char *s
     sub_t *x = xcalloc(1, sizeof(*x));
     x->id = s->next_id++;
     x->owner = owner;
+    x->budget = budget;
     x->events = (events & CDC_EV_ALL) ? (events & CDC_EV_ALL) : CDC_EV_ALL;
     x->schema = xstrdup(schema);
     x->table = xstrdup(table);
@@ -343,12 +488,19 @@ uint32_t cdc_subs_add(cdc_subs_t *s, void *owner, unsigned events, const char *s
     const char *v;
     size_t vlen, col;
     if (filter && cdc_filter_eq_key(filter, &col, &v, &vlen) && col < ncols) {
+        char buf[KEY_STACK];
         x->keyed = 1;
         x->key_col = col;
-        x->key = eq_key(schema, table, col, v, vlen, &x->key_len);
+        char *k = eq_key(buf, schema, table, col, v, vlen, &x->key_len);
+        if (k == buf) { /* the subscription keeps its key: always on the heap */
+            k = xmalloc(x->key_len);
+            memcpy(k, buf, x->key_len);
+        }
+        x->key = k;
     }
     index_insert(s, x);
     hmap_put(&s->ids, &x->id, sizeof(x->id), x);
+    owner_insert(s, x);
     x->all_next = s->all;
     if (s->all)
         s->all->all_prev = x;
@@ -357,9 +509,16 @@ uint32_t cdc_subs_add(cdc_subs_t *s, void *owner, unsigned events, const char *s
     return x->id;
 }
 
+uint32_t cdc_subs_add(cdc_subs_t *s, void *owner, unsigned events, const char *schema, const char *table,
+                      cdc_filter_t *filter, size_t ncols, const char *const *select, size_t nselect,
+                      char *err, size_t errlen) {
+    return cdc_subs_add_budget(s, owner, events, schema, table, filter, ncols, select, nselect, err, errlen, NULL);
+}
+
 static void sub_remove(cdc_subs_t *s, sub_t *x) {
     index_remove(s, x);
     hmap_del(&s->ids, &x->id, sizeof(x->id));
+    owner_remove(s, x);
     if (x->all_prev)
         x->all_prev->all_next = x->all_next;
     else
@@ -379,15 +538,13 @@ int cdc_subs_remove(cdc_subs_t *s, uint32_t id) {
 }
 
 size_t cdc_subs_remove_owner(cdc_subs_t *s, void *owner) {
-    size_t n = 0;
-    sub_t *x = s->all, *next;
-    for (; x; x = next) {
-        next = x->all_next;
-        if (x->owner == owner) {
-            sub_remove(s, x);
-            n++;
-        }
-    }
+    owner_t *o = hmap_get(&s->owners, &owner, sizeof(owner));
+    if (!o)
+        return 0;
+    /* The last removal frees o: count first, never read it after. */
+    size_t n = o->n;
+    for (size_t k = 0; k < n; k++)
+        sub_remove(s, o->head);
     return n;
 }
 
@@ -401,7 +558,19 @@ const char *const *cdc_subs_select(const cdc_subs_t *s, uint32_t id, size_t *n) 
 
 /* ---- matching ----------------------------------------------------------- */
 
-static int sub_passes(const sub_t *x, const cdc_change_t *c) {
+/* What one match call carries through the lists it scans. */
+typedef struct {
+    const cdc_change_t *c;
+    cdc_match_t **out;
+    size_t *cap;
+    size_t n;
+    int budgeted;       /* 0: cdc_subs_match, every budget ignored */
+    uint64_t gen, per_change;
+    size_t exhausted;   /* budgets that reached 0 on this change */
+} mctx_t;
+
+/* 1 if x must receive the change, 0 if not, -1 if *left ran out first. */
+static int sub_passes(const sub_t *x, const cdc_change_t *c, uint64_t *left) {
     if (!(x->events & c->event))
         return 0;
     if (!x->filter)
@@ -410,21 +579,54 @@ static int sub_passes(const sub_t *x, const cdc_change_t *c) {
      * wrong column: no match until the caller re-adds it. */
     if (x->ncols != c->ncols)
         return 0;
-    return cdc_filter_match(x->filter, c->cells, c->unknown);
+    return cdc_filter_match_budget(x->filter, c->cells, c->unknown, left);
 }
 
-static void out_push(cdc_match_t **out, size_t *cap, size_t *n, const sub_t *x) {
-    if (*n == *cap) {
-        *cap = *cap ? *cap * 2 : 16;
-        *out = xrealloc(*out, *cap * sizeof(**out));
+static void out_push(mctx_t *m, const sub_t *x) {
+    if (m->n == *m->cap) {
+        *m->cap = *m->cap ? *m->cap * 2 : 16;
+        *m->out = xrealloc(*m->out, *m->cap * sizeof(**m->out));
     }
-    (*out)[(*n)++] = (cdc_match_t){.owner = x->owner, .id = x->id};
+    (*m->out)[m->n++] = (cdc_match_t){.owner = x->owner, .id = x->id};
 }
 
-static void scan_list(const sub_t *x, const cdc_change_t *c, cdc_match_t **out, size_t *cap, size_t *n) {
-    for (; x; x = x->next)
-        if (sub_passes(x, c))
-            out_push(out, cap, n, x);
+/* The candidates of one bucket. A candidate of a budget first takes
+ * CDC_SUBS_CANDIDATE_UNITS (looking at it is work too: without this,
+ * 100,000 bindings without filters would be free), then its filter's work.
+ * Once a budget is at 0 the rest of its run is skipped, and so are its
+ * other runs; it reaches 0 once per change, which is when it is counted as
+ * exhausted. */
+static void scan_bucket(const run_t *r, mctx_t *m) {
+    for (; r; r = r->next) {
+        cdc_budget_t *b = m->budgeted ? r->budget : NULL;
+        if (!b) {
+            for (const sub_t *x = r->subs; x; x = x->next) {
+                uint64_t unlimited = UINT64_MAX;
+                if (sub_passes(x, m->c, &unlimited) == 1)
+                    out_push(m, x);
+            }
+            continue;
+        }
+        if (b->gen != m->gen) {
+            b->gen = m->gen;
+            b->left = m->per_change;
+            if (b->left == 0)
+                m->exhausted++;
+        }
+        for (const sub_t *x = r->subs; x && b->left > 0; x = x->next) {
+            if (b->left < CDC_SUBS_CANDIDATE_UNITS) {
+                b->left = 0;
+                m->exhausted++;
+                break;
+            }
+            b->left -= CDC_SUBS_CANDIDATE_UNITS;
+            int pass = sub_passes(x, m->c, &b->left);
+            if (b->left == 0)
+                m->exhausted++;
+            if (pass == 1)
+                out_push(m, x);
+        }
+    }
 }
 
 static int cmp_match(const void *a, const void *b) {
@@ -432,8 +634,8 @@ static int cmp_match(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-size_t cdc_subs_match(const cdc_subs_t *s, const cdc_change_t *c, cdc_match_t **out, size_t *cap) {
-    size_t n = 0;
+static size_t match(const cdc_subs_t *s, mctx_t *m) {
+    const cdc_change_t *c = m->c;
     const char *schemas[2] = {c->schema, "*"}, *tables[2] = {c->table, "*"};
     for (int i = 0; i < 2; i++)
         for (int j = 0; j < 2; j++) {
@@ -443,20 +645,36 @@ size_t cdc_subs_match(const cdc_subs_t *s, const cdc_change_t *c, cdc_match_t **
             const table_t *t = table_get(s, schemas[i], tables[j]);
             if (!t)
                 continue;
-            scan_list(t->plain, c, out, cap, &n);
+            scan_bucket(t->plain, m);
             for (size_t k = 0; k < t->neqcols; k++) {
                 size_t col = t->eqcols[k].col;
                 /* NULL and unknown cells never satisfy eq. */
                 if (col >= c->ncols || !c->cells[col].data || (c->unknown && c->unknown[col]))
                     continue;
+                char buf[KEY_STACK];
                 size_t klen;
-                char *key = eq_key(schemas[i], tables[j], col, c->cells[col].data, c->cells[col].len, &klen);
-                scan_list(hmap_get(&s->eq, key, klen), c, out, cap, &n);
-                free(key);
+                char *key = eq_key(buf, schemas[i], tables[j], col, c->cells[col].data, c->cells[col].len, &klen);
+                scan_bucket(hmap_get(&s->eq, key, klen), m);
+                if (key != buf)
+                    free(key);
             }
         }
-    if (n > 1)
-        qsort(*out, n, sizeof(**out), cmp_match);
+    if (m->n > 1)
+        qsort(*m->out, m->n, sizeof(**m->out), cmp_match);
+    return m->n;
+}
+
+size_t cdc_subs_match(const cdc_subs_t *s, const cdc_change_t *c, cdc_match_t **out, size_t *cap) {
+    mctx_t m = {.c = c, .out = out, .cap = cap};
+    return match(s, &m);
+}
+
+size_t cdc_subs_match_budget(const cdc_subs_t *s, const cdc_change_t *c, cdc_match_t **out, size_t *cap,
+                             uint64_t gen, uint64_t per_change, size_t *exhausted) {
+    mctx_t m = {.c = c, .out = out, .cap = cap, .budgeted = 1, .gen = gen, .per_change = per_change};
+    size_t n = match(s, &m);
+    if (exhausted)
+        *exhausted = m.exhausted;
     return n;
 }
 

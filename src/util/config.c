@@ -62,7 +62,7 @@ static const opt_t opts[] = {
     {"--max-presence-per-client", "MAX_PRESENCE_PER_CLIENT", "10", "channels one connection may track presence on", T_INT, OFF(max_presence_per_conn), 0, 1, 100000},
     {"--max-connections-per-ip", "MAX_CONNECTIONS_PER_IP", "1000", "open connections from one client address (0 = no limit)", T_INT, OFF(max_conns_per_ip), 0, 0, 10000000},
     {"--max-channels-per-ip", "MAX_CHANNELS_PER_IP", "10000", "joined channels from one client address (0 = no limit)", T_INT, OFF(max_channels_per_ip), 0, 0, 100000000},
-    {"--cdc-match-budget", "CDC_MATCH_BUDGET", "2000000", "filter work (about one byte compared each) one client address may cost per change; beyond it its other bindings do not match that change", T_SIZE, OFF(cdc_match_budget), 0, 1000, 1L << 40},
+    {"--cdc-match-budget", "CDC_MATCH_BUDGET", "1000000", "filter work (about one byte compared each) one client address may cost per change; beyond it its other bindings do not match that change", T_SIZE, OFF(cdc_match_budget), 0, 1000, 1L << 40},
     {"--cdc-queue-bytes", "CDC_QUEUE_MAX_BYTES", "67108864", "decoded Postgres Changes waiting for delivery; above it the replication stream is paused (WAL waits in PostgreSQL)", T_SIZE, OFF(cdc_queue_max), 0, 1 << 20, 1L << 40},
     {"--cdc-backlog-bytes", "CDC_BACKLOG_MAX_BYTES", "67108864", "Postgres Changes bytes queued to clients and not yet written (summed over recipients); above it delivery waits for them", T_SIZE, OFF(cdc_backlog_max), 0, 1 << 20, 1L << 40},
     {"--slow-consumer-ms", "SLOW_CONSUMER_TIMEOUT_MS", "10000", "a client whose send queue stays above --send-queue-bytes this long is closed (1013)", T_INT, OFF(slow_consumer_ms), 0, 100, 3600000},

@@ -3,7 +3,10 @@
  * realtime-js writes it and supabase/realtime accepts it, every rejection
  * path with its client-facing message, and evaluation with PostgreSQL's
  * semantics per column type (expected results were checked against
- * PostgreSQL 15 by hand; tests/tools/filter_pg_check.sh does it at scale).
+ * PostgreSQL 15 by hand; tests/tools/filter_pg_check.sh does it at scale),
+ * and the work budget: every vector is also evaluated with budgets around
+ * its exact cost, and pathological regexes and LIKE patterns over a 512 KiB
+ * cell cost units linear in the cell and run out of small budgets.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -52,8 +55,35 @@ static void assert_parse_error(const char *filter, const char *want) {
         fail_msg("filter \"%s\": error \"%s\", wanted \"%s\"", filter, err, want);
 }
 
+/* Work is charged deterministically and checked cumulatively, so for any
+ * row the budgeted answer has a sharp threshold: with the units U that the
+ * evaluation costs unlimited (or more) it is cdc_filter_match's answer and
+ * leaves budget - U; with less it is -1 and leaves 0. Returns U. */
+static uint64_t assert_budget_contract(const cdc_filter_t *f, const cdc_cell_t *cells, const uint8_t *unknown) {
+    int r = cdc_filter_match(f, cells, unknown);
+    uint64_t b = UINT64_MAX;
+    assert_int_equal(cdc_filter_match_budget(f, cells, unknown, &b), r);
+    uint64_t used = UINT64_MAX - b;
+    b = used;
+    assert_int_equal(cdc_filter_match_budget(f, cells, unknown, &b), r);
+    assert_int_equal(b, 0);
+    b = used + 5;
+    assert_int_equal(cdc_filter_match_budget(f, cells, unknown, &b), r);
+    assert_int_equal(b, 5);
+    if (used > 0) {
+        b = used - 1;
+        assert_int_equal(cdc_filter_match_budget(f, cells, unknown, &b), -1);
+        assert_int_equal(b, 0);
+        b = used / 2;
+        assert_int_equal(cdc_filter_match_budget(f, cells, unknown, &b), -1);
+        assert_int_equal(b, 0);
+    }
+    return used;
+}
+
 /* Does the filter match a row whose column col holds value (NULL = SQL
- * NULL) and every other column is NULL? */
+ * NULL) and every other column is NULL? Every vector also checks the
+ * budgeted evaluation against it. */
 static int match1(const char *filter, int col, const char *value) {
     cdc_cell_t cells[NCOLS];
     memset(cells, 0, sizeof cells);
@@ -63,6 +93,8 @@ static int match1(const char *filter, int col, const char *value) {
     }
     cdc_filter_t *f = parse_ok(filter);
     int r = cdc_filter_match(f, cells, NULL);
+    uint64_t used = assert_budget_contract(f, cells, NULL);
+    assert_true(used >= 1); /* every vector has a condition: at least 1 unit */
     cdc_filter_free(f);
     return r;
 }
@@ -81,6 +113,9 @@ static void test_empty_filter_matches_everything(void **state) {
         cdc_filter_t *f = cdc_filter_parse(empties[i], cols, NCOLS, NULL, 0);
         assert_non_null(f);
         assert_int_equal(cdc_filter_match(f, cells, NULL), 1);
+        assert_int_equal(assert_budget_contract(f, cells, NULL), 0); /* no condition, no work */
+        uint64_t none = 0;
+        assert_int_equal(cdc_filter_match_budget(f, cells, NULL, &none), 1);
         const size_t *idx;
         assert_int_equal(cdc_filter_columns(f, &idx), 0);
         size_t col;
@@ -118,8 +153,10 @@ static void test_segments_and_quoting(void **state) {
     memset(cells, 0, sizeof cells);
     cells[C_ID] = (cdc_cell_t){"5", 1};
     assert_int_equal(cdc_filter_match(f, cells, NULL), 1);
+    assert_true(assert_budget_contract(f, cells, NULL) >= 2); /* two conditions */
     cells[C_ID] = (cdc_cell_t){"10", 2};
     assert_int_equal(cdc_filter_match(f, cells, NULL), 0);
+    assert_budget_contract(f, cells, NULL);
     cdc_filter_free(f);
     /* realtime-js quotes values holding , ( ) " \ or edge whitespace. */
     MATCHES("title=eq.\"a,b\"", C_TITLE, "a,b");
@@ -194,11 +231,13 @@ static void test_unknown_toast_never_matches(void **state) {
     for (size_t i = 0; i < sizeof filters / sizeof filters[0]; i++) {
         cdc_filter_t *f = parse_ok(filters[i]);
         assert_int_equal(cdc_filter_match(f, cells, unknown), 0);
+        assert_int_equal(assert_budget_contract(f, cells, unknown), 1);
         cdc_filter_free(f);
     }
     /* Conditions on other columns are unaffected. */
     cdc_filter_t *f = parse_ok("id=eq.1");
     assert_int_equal(cdc_filter_match(f, cells, unknown), 1);
+    assert_budget_contract(f, cells, unknown);
     cdc_filter_free(f);
 }
 
@@ -620,6 +659,183 @@ static void test_eq_key(void **state) {
     assert_key("starts_at=eq.2024-01-01T10:00:00Z", 0, NULL);
 }
 
+/* ---- work budget ------------------------------------------------------- */
+
+#define BIG (512 * 1024)
+
+/* A 512 KiB cell of 'a' ending in tail (NUL-terminated, caller frees). */
+static char *big_cell(const char *tail) {
+    size_t tl = strlen(tail);
+    char *s = malloc(BIG + 1);
+    assert_non_null(s);
+    memset(s, 'a', BIG);
+    memcpy(s + BIG - tl, tail, tl);
+    s[BIG] = '\0';
+    return s;
+}
+
+/* Units the filter costs on one cell, unlimited; checks the answer. */
+static uint64_t units_on(const char *filter, int col, const char *value, size_t len, int want) {
+    cdc_cell_t cells[NCOLS];
+    memset(cells, 0, sizeof cells);
+    cells[col] = (cdc_cell_t){value, len};
+    cdc_filter_t *f = parse_ok(filter);
+    uint64_t b = UINT64_MAX;
+    assert_int_equal(cdc_filter_match_budget(f, cells, NULL, &b), want);
+    assert_int_equal(cdc_filter_match(f, cells, NULL), want);
+    cdc_filter_free(f);
+    return UINT64_MAX - b;
+}
+
+/* Runs out at a small budget: -1, budget emptied. */
+static void assert_runs_out(const char *filter, int col, const char *value, size_t len, uint64_t budget) {
+    cdc_cell_t cells[NCOLS];
+    memset(cells, 0, sizeof cells);
+    cells[col] = (cdc_cell_t){value, len};
+    cdc_filter_t *f = parse_ok(filter);
+    uint64_t b = budget;
+    assert_int_equal(cdc_filter_match_budget(f, cells, NULL, &b), -1);
+    assert_int_equal(b, 0);
+    cdc_filter_free(f);
+}
+
+static void test_budget_regex_nested_repetition(void **state) {
+    (void)state;
+    char *yes = big_cell("a"), *no = big_cell("!");
+    /* Nested repetition: exponential for a backtracking matcher, linear
+     * here; without a limit the answer is right, and the units it costs
+     * are bounded by (program size) x (text length). */
+    static const char *const pats[] = {"title=imatch.^(a+)+$", "title=match.^(a|aa)+$", "title=imatch.^((a+)+a*)+$"};
+    for (size_t i = 0; i < sizeof pats / sizeof pats[0]; i++) {
+        uint64_t u = units_on(pats[i], C_TITLE, yes, BIG, 1);
+        assert_true(u > BIG);      /* every position was charged */
+        assert_true(u < 64 * BIG); /* a few instructions per position, not more */
+        u = units_on(pats[i], C_TITLE, no, BIG, 0);
+        assert_true(u > BIG && u < 64 * BIG);
+        assert_runs_out(pats[i], C_TITLE, yes, BIG, 100000);
+        assert_runs_out(pats[i], C_TITLE, no, BIG, 100000);
+        assert_runs_out(pats[i], C_TITLE, yes, BIG, 2000000); /* the server's default budget */
+    }
+    /* The same pattern over a short cell fits any sensible budget. */
+    assert_true(units_on("title=imatch.^(a+)+$", C_TITLE, "aaaa", 4, 1) < 100);
+    /* An anchored pattern whose threads died stops: "^b" over 512 KiB of 'a'. */
+    assert_true(units_on("title=match.^b", C_TITLE, no, BIG, 0) < 10);
+    /* A pattern that cannot start on 'a' skips the text at one unit a byte. */
+    uint64_t u = units_on("title=match.x+y", C_TITLE, no, BIG, 0);
+    assert_true(u >= BIG && u <= BIG + 10);
+    free(yes);
+    free(no);
+}
+
+static void test_budget_like(void **state) {
+    (void)state;
+    char *a = big_cell("a"), *b = big_cell("b");
+    /* Several '%'s do not multiply: linear in the text. */
+    uint64_t u = units_on("title=ilike.%a%a%a%a%b", C_TITLE, a, BIG, 0);
+    assert_true(u >= BIG && u <= 4 * (uint64_t)BIG);
+    u = units_on("title=ilike.%a%a%a%a%b", C_TITLE, b, BIG, 1);
+    assert_true(u <= 4 * (uint64_t)BIG);
+    assert_true(units_on("title=like.%a%a%a%a%b", C_TITLE, b, BIG, 1) <= 4 * (uint64_t)BIG);
+    /* A long piece after '%' costs at most text x pattern. */
+    char pat[160] = "title=like.%";
+    memset(pat + strlen(pat), 'a', 100);
+    strcpy(pat + strlen("title=like.%") + 100, "b");
+    u = units_on(pat, C_TITLE, a, BIG, 0);
+    assert_true(u > 50 * (uint64_t)BIG && u <= 102 * (uint64_t)BIG);
+    assert_true(units_on(pat, C_TITLE, b, BIG, 1) <= 102 * (uint64_t)BIG);
+    assert_runs_out(pat, C_TITLE, a, BIG, 100000);
+    assert_runs_out(pat, C_TITLE, a, BIG, 2000000);
+    assert_runs_out("title=ilike.%a%a%a%a%b", C_TITLE, a, BIG, 1000);
+    /* A trailing '%' ends the match: the rest of the text is not walked. */
+    assert_true(units_on("title=like.aaa%", C_TITLE, a, BIG, 1) < 10);
+    assert_true(units_on("title=like.%", C_TITLE, a, BIG, 1) < 10);
+    /* '_' and escapes still count per step. */
+    assert_true(units_on("title=like.%\\a_b", C_TITLE, b, BIG, 1) <= 4 * (uint64_t)BIG);
+    free(a);
+    free(b);
+}
+
+static void test_budget_comparisons(void **state) {
+    (void)state;
+    char *digits = malloc(BIG + 1), *spaces = malloc(BIG + 1);
+    assert_non_null(digits);
+    assert_non_null(spaces);
+    memset(digits, '9', BIG);
+    digits[BIG] = '\0';
+    memset(spaces, ' ', BIG);
+    spaces[0] = 'x';
+    spaces[BIG] = '\0';
+    /* Parsing a typed value charges the cell's length. */
+    assert_true(units_on("price=eq.1", C_PRICE, digits, BIG, 0) >= BIG);
+    assert_true(units_on("id=eq.1", C_ID, digits, BIG, 0) >= BIG);
+    assert_true(units_on("active=is.true", C_ACTIVE, spaces, BIG, 0) >= BIG);
+    assert_runs_out("price=gt.1", C_PRICE, digits, BIG, 1000);
+    /* bpchar's padding is scanned, and charged. */
+    assert_true(units_on("code=eq.x", C_CODE, spaces, BIG, 1) >= BIG);
+    /* Text compares charge the shorter side: a short operand is cheap. */
+    assert_true(units_on("title=eq.aaa", C_TITLE, digits, BIG, 0) < 10);
+    /* An in list compares the cell once per element. */
+    uint64_t u1 = units_on("title=in.(x)", C_TITLE, "abcdef", 6, 0);
+    uint64_t u3 = units_on("title=in.(x,y,z)", C_TITLE, "abcdef", 6, 0);
+    assert_true(u3 > u1);
+    assert_true(units_on("price=in.(1,2,3)", C_PRICE, digits, BIG, 0) >= BIG);
+    /* NULL cells and IS NULL cost the condition's one unit. */
+    assert_int_equal(units_on("id=is.null", C_ID, NULL, 0, 1), 1);
+    assert_int_equal(units_on("id=eq.1", C_ID, NULL, 0, 0), 1);
+    assert_int_equal(units_on("id=is.null,title=is.null", C_ID, NULL, 0, 1), 2);
+    /* A budget of 0 answers nothing, a filter without conditions needs none. */
+    cdc_cell_t cells[NCOLS];
+    memset(cells, 0, sizeof cells);
+    cdc_filter_t *f = parse_ok("id=is.null");
+    uint64_t b = 0;
+    assert_int_equal(cdc_filter_match_budget(f, cells, NULL, &b), -1);
+    assert_int_equal(b, 0);
+    cdc_filter_free(f);
+    b = 0;
+    assert_int_equal(cdc_filter_match_budget(NULL, cells, NULL, &b), 1);
+    free(digits);
+    free(spaces);
+}
+
+/* Many budgets against one evaluation: every answer is -1 or the right one,
+ * and -1 exactly below the unlimited cost. */
+static void test_budget_sweep(void **state) {
+    (void)state;
+    static const struct {
+        const char *filter;
+        int col;
+        const char *value;
+    } v[] = {
+        {"title=imatch.\\m(urgent|asap)\\M", C_TITLE, "please come ASAP, the pipe burst"},
+        {"title=ilike.%urgent%", C_TITLE, "not Urgent at all"},
+        {"title=match.^(ab|cd)*$,id=gt.3", C_TITLE, "abcdab"},
+        {"status=in.(a,b,c,\"on hold\")", C_STATUS, "on hold"},
+        {"price=in.(1.5,2.50,NULL)", C_PRICE, "2.5"},
+        {"code=eq.ab", C_CODE, "ab    "},
+    };
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        cdc_cell_t cells[NCOLS];
+        memset(cells, 0, sizeof cells);
+        cells[v[i].col] = (cdc_cell_t){v[i].value, strlen(v[i].value)};
+        cells[C_ID] = (cdc_cell_t){"4", 1};
+        cdc_filter_t *f = parse_ok(v[i].filter);
+        int want = cdc_filter_match(f, cells, NULL);
+        uint64_t used = assert_budget_contract(f, cells, NULL);
+        for (uint64_t budget = 0; budget <= used + 2; budget++) {
+            uint64_t b = budget;
+            int r = cdc_filter_match_budget(f, cells, NULL, &b);
+            if (budget < used) {
+                assert_int_equal(r, -1);
+                assert_int_equal(b, 0);
+            } else {
+                assert_int_equal(r, want);
+                assert_int_equal(b, budget - used);
+            }
+        }
+        cdc_filter_free(f);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_empty_filter_matches_everything),
@@ -642,6 +858,10 @@ int main(void) {
         cmocka_unit_test(test_regex),
         cmocka_unit_test(test_enum_and_unsupported),
         cmocka_unit_test(test_eq_key),
+        cmocka_unit_test(test_budget_regex_nested_repetition),
+        cmocka_unit_test(test_budget_like),
+        cmocka_unit_test(test_budget_comparisons),
+        cmocka_unit_test(test_budget_sweep),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
