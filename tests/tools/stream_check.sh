@@ -36,7 +36,7 @@ done
 
 "$cc" -std=c11 -g -O1 -Wall -Wextra -Werror -D_GNU_SOURCE -fsanitize=address,undefined -fno-omit-frame-pointer \
     -I"$root/src" "$root/tests/tools/stream_check.c" "$root/src/cdc/stream.c" "$root/src/db/pqwatch.c" \
-    "$root/src/util/log.c" "$root/src/util/mem.c" \
+    "$root/src/util/log.c" "$root/src/util/redact.c" "$root/src/util/buf.c" "$root/src/util/mem.c" \
     $(pkg-config --cflags --libs libuv libpq) -o "$work/stream_check"
 
 set -a
