@@ -789,10 +789,13 @@ static void on_change(const pgo_msg_t *m) {
     ch->cost = change_cost(ch);
     E.queued_bytes += ch->cost;
     t->bytes += ch->cost;
+    /* Over the bound, what this transaction holds is queued first: a pause
+     * must only ever wait for queued work, which drains, never for the
+     * transaction being received, which cannot grow while paused. */
+    if (t->n >= PART_CHANGES || t->bytes >= PART_BYTES || E.queued_bytes > E.cfg.queue_max)
+        queue_part();
     if (E.queued_bytes > E.cfg.queue_max)
         pause_stream(1);
-    if (t->n >= PART_CHANGES || t->bytes >= PART_BYTES)
-        queue_part();
 }
 
 /* ---- publishing ------------------------------------------------------------ */
