@@ -30,6 +30,7 @@
  *    join, where PostgreSQL would fail at evaluation.
  */
 #include "cdc/filter.h"
+#include "util/hex.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -161,7 +162,6 @@ static int c_isalnum(int c) { return c_isdigit(c) || c_isalpha(c); }
 static int c_isxdigit(int c) { return c_isdigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 static int c_tolower(int c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
 static int c_toupper(int c) { return (c >= 'a' && c <= 'z') ? c - 32 : c; }
-static int hexval(int c) { return c_isdigit(c) ? c - '0' : c_tolower(c) - 'a' + 10; }
 
 static void trim(const char **s, size_t *n) {
     while (*n > 0 && c_isspace((unsigned char)**s)) {
@@ -489,7 +489,7 @@ static int parse_uuid(const char *s, size_t n, uint8_t out[16]) {
     for (int b = 0; b < 16; b++) {
         if (i + 2 > n || !c_isxdigit((unsigned char)s[i]) || !c_isxdigit((unsigned char)s[i + 1]))
             return -1;
-        out[b] = (uint8_t)(hexval((unsigned char)s[i]) << 4 | hexval((unsigned char)s[i + 1]));
+        out[b] = (uint8_t)(hex_digit((unsigned char)s[i]) << 4 | hex_digit((unsigned char)s[i + 1]));
         i += 2;
         if (i < n && s[i] == '-' && (b % 2) == 1 && b < 15)
             i++;
@@ -1316,7 +1316,7 @@ static int rp_hex(rparse_t *ps, size_t minc, size_t maxc, uint32_t *out) {
     uint64_t v = 0;
     size_t k = 0;
     while (k < maxc && ps->i < ps->n && ps->p[ps->i] < 128 && c_isxdigit((int)ps->p[ps->i])) {
-        v = v * 16 + (uint64_t)hexval((int)ps->p[ps->i]);
+        v = v * 16 + (uint64_t)hex_digit((unsigned char)ps->p[ps->i]);
         ps->i++;
         k++;
     }

@@ -7,6 +7,7 @@
  * frame, the next pipelined request) belong to the caller.
  */
 #include "http/request.h"
+#include "util/hex.h"
 #include "util/mem.h"
 
 #include <http_parser.h>
@@ -74,16 +75,6 @@ static int fail(http_req_t *r, int status) {
     return -1; /* makes http_parser stop with HPE_CB_* */
 }
 
-static int hexval(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decodes %XX in s[0..n) into a new string (the caller frees it). Returns
  * NULL for an invalid escape or an escaped NUL, which would let a path
  * mean one thing to us and another to anything that treats it as C. */
@@ -94,8 +85,8 @@ static char *percent_decode_path(const char *s, size_t n) {
             *o++ = s[i];
             continue;
         }
-        int hi = i + 2 < n ? hexval(s[i + 1]) : -1;
-        int lo = i + 2 < n ? hexval(s[i + 2]) : -1;
+        int hi = i + 2 < n ? hex_digit((unsigned char)s[i + 1]) : -1;
+        int lo = i + 2 < n ? hex_digit((unsigned char)s[i + 2]) : -1;
         if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
             free(out);
             return NULL;
@@ -331,8 +322,8 @@ static int query_decode(const char *s, size_t n, char *out, size_t outlen) {
         char c = s[i];
         if (c == '+') {
             c = ' ';
-        } else if (c == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            c = (char)(hexval(s[i + 1]) << 4 | hexval(s[i + 2]));
+        } else if (c == '%' && i + 2 < n && hex_digit((unsigned char)s[i + 1]) >= 0 && hex_digit((unsigned char)s[i + 2]) >= 0) {
+            c = (char)(hex_digit((unsigned char)s[i + 1]) << 4 | hex_digit((unsigned char)s[i + 2]));
             i += 2;
             if (c == '\0')
                 return -1;

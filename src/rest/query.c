@@ -13,6 +13,7 @@
  * row: that is row-level security's job, in the caller's transaction.
  */
 #include "rest/query.h"
+#include "util/hex.h"
 #include "util/mem.h"
 
 #include <jansson.h>
@@ -176,13 +177,6 @@ static char *buf_take(buf_t *b) {
 
 /* ---- query string ------------------------------------------------------- */
 
-static int hexval(int c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = tolower(c);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* Decodes application/x-www-form-urlencoded (what URLSearchParams sends):
  * %XX and '+' as space; a malformed % stays literal. Returns a malloc'd
  * string (caller frees), or NULL if it would contain a NUL byte. */
@@ -194,7 +188,7 @@ static char *url_decode(const char *s, size_t n) {
         if (c == '+') {
             c = ' ';
         } else if (c == '%' && i + 2 < n) {
-            int hi = hexval((unsigned char)s[i + 1]), lo = hexval((unsigned char)s[i + 2]);
+            int hi = hex_digit((unsigned char)s[i + 1]), lo = hex_digit((unsigned char)s[i + 2]);
             if (hi >= 0 && lo >= 0) {
                 c = (char)(hi * 16 + lo);
                 i += 2;

@@ -9,6 +9,7 @@
  * them) but copied in their original escaped form when kept.
  */
 #include "util/redact.h"
+#include "util/hex.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -111,23 +112,13 @@ int redact_key_is_secret(const char *key, size_t n) {
 
 /* ---- JSON ---------------------------------------------------------------- */
 
-static int hexval(unsigned char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Four hex digits at s (n bytes available), or -1. */
 static long hex4(const char *s, size_t n) {
     if (n < 4)
         return -1;
     long v = 0;
     for (int k = 0; k < 4; k++) {
-        int h = hexval((unsigned char)s[k]);
+        int h = hex_digit((unsigned char)s[k]);
         if (h < 0)
             return -1;
         v = v * 16 + h;
