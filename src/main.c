@@ -63,7 +63,8 @@ int main(int argc, char **argv) {
                                   c->db_repl_user ? c->db_repl_user : c->db_user,
                                   c->db_repl_password ? c->db_repl_password : c->db_password,
                                   c->slot_name, c->publication, c->table_events, 0, c->rest_write_grace_ms,
-                                  c->cdc_queue_max, c->cdc_backlog_max, c->cdc_match_budget};
+                                  c->cdc_queue_max, c->cdc_backlog_max, c->cdc_match_budget,
+                                  c->cdc_match_rate};
         if (cdc_engine_start(&ec) < 0)
             goto out_keys;
     }

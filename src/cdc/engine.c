@@ -83,7 +83,10 @@ struct cmd {
  * (cdc/subs), refilled for each change: however many connections and
  * bindings an address holds, matching one change against them costs at
  * most match_budget units, so nobody else's delivery waits on them longer
- * than that. */
+ * than that. Per change is not enough when changes come in thousands (a
+ * burst of rows that each cost an address its whole budget), so the budget
+ * also has a rate bound: at most match_rate units a second (cdc/subs'
+ * leaky bucket, drained here on the timer), about a tenth of this thread. */
 typedef struct pbudget pbudget_t;
 struct pbudget {
     pbudget_t *next;
@@ -97,7 +100,9 @@ static struct {
     size_t cap, count;
 } B;
 
-static pbudget_t *budget_get(uint64_t key) {
+/* The address's budget (a reference); a new one gets cap: its rate bound's
+ * burst. */
+static pbudget_t *budget_get(uint64_t key, uint64_t cap) {
     if (B.count >= B.cap) {
         size_t ncap = B.cap ? B.cap * 2 : 256;
         pbudget_t **nt = xcalloc(ncap, sizeof(*nt));
@@ -120,6 +125,7 @@ static pbudget_t *budget_get(uint64_t key) {
     pbudget_t *p = xcalloc(1, sizeof(*p));
     p->key = key;
     p->refs = 1;
+    p->b.cap = cap;
     p->next = *slot;
     *slot = p;
     B.count++;
@@ -136,6 +142,15 @@ static void budget_put(pbudget_t *p) {
         }
     B.count--;
     free(p);
+}
+
+/* The leaky bucket's drain: what an address's bindings used flows away at
+ * match_rate units a second. */
+static void budget_drain(uint64_t rate, uint64_t elapsed_ms) {
+    uint64_t d = rate * elapsed_ms / 1000;
+    for (size_t i = 0; i < B.cap; i++)
+        for (pbudget_t *p = B.tab[i]; p; p = p->next)
+            p->b.spent = p->b.spent > d ? p->b.spent - d : 0;
 }
 
 static void budget_free_all(void) {
@@ -287,6 +302,7 @@ static struct {
     int pub_waiting;       /* waiting for the backlog to drain */
     uint64_t change_gen;   /* numbers decoded changes: budgets refill per change */
     uint64_t budget_log_ms; /* next time an exhausted budget may be logged */
+    uint64_t drained_ms;   /* when the budgets' rate bound was last drained */
     uv_async_t drained;    /* a worker saw the backlog drain */
 } E;
 
@@ -1626,7 +1642,7 @@ static int do_join(cmd_t *c) {
     cl->topic = xstrndup(c->topic, c->topic_len);
     cl->topic_len = c->topic_len;
     cl->is_private = (uint8_t)c->is_private;
-    cl->budget = budget_get(c->peer);
+    cl->budget = budget_get(c->peer, E.cfg.match_rate); /* a second's worth as a burst */
     client_set_claims(cl, c->role, xstrdup(c->claims));
     reason[0] = 0;
     size_t i;
@@ -2033,6 +2049,10 @@ static void update_gauges(void) {
 
 static void on_timer(uv_timer_t *t) {
     (void)t;
+    uint64_t now = now_ms();
+    if (E.drained_ms)
+        budget_drain(E.cfg.match_rate, now - E.drained_ms);
+    E.drained_ms = now;
     update_gauges();
     if (!E.stream && !E.stopping && now_ms() >= E.stream_retry_at)
         E.stream = open_stream();
@@ -2114,6 +2134,7 @@ int cdc_engine_start(const cdc_engine_config_t *cfg) {
     E.cfg.queue_max = cfg->queue_max ? cfg->queue_max : (64u << 20);
     E.cfg.backlog_max = cfg->backlog_max ? cfg->backlog_max : (64u << 20);
     E.cfg.match_budget = cfg->match_budget ? cfg->match_budget : 1000000;
+    E.cfg.match_rate = cfg->match_rate ? cfg->match_rate : 25000000;
     atomic_init(&E.next_client, 1);
     atomic_init(&E.next_mark, 1);
     if (RAND_bytes((unsigned char *)&E.instance, sizeof(E.instance)) != 1)

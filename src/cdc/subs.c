@@ -590,6 +590,23 @@ static void out_push(mctx_t *m, const sub_t *x) {
     (*m->out)[m->n++] = (cdc_match_t){.owner = x->owner, .id = x->id};
 }
 
+/* A budget's first candidate on this change: what the previous change used
+ * counts against the rate bound, then the budget gets per_change units, or
+ * what the rate bound still allows if that is less. */
+static void refill(cdc_budget_t *b, mctx_t *m) {
+    b->spent += b->given - b->left;
+    uint64_t grant = m->per_change;
+    if (b->cap) {
+        uint64_t room = b->cap > b->spent ? b->cap - b->spent : 0;
+        if (grant > room)
+            grant = room;
+    }
+    b->gen = m->gen;
+    b->given = b->left = grant;
+    if (grant == 0)
+        m->exhausted++;
+}
+
 /* The candidates of one bucket. A candidate of a budget first takes
  * CDC_SUBS_CANDIDATE_UNITS (looking at it is work too: without this,
  * 100,000 bindings without filters would be free), then its filter's work.
@@ -607,12 +624,8 @@ static void scan_bucket(const run_t *r, mctx_t *m) {
             }
             continue;
         }
-        if (b->gen != m->gen) {
-            b->gen = m->gen;
-            b->left = m->per_change;
-            if (b->left == 0)
-                m->exhausted++;
-        }
+        if (b->gen != m->gen)
+            refill(b, m);
         for (const sub_t *x = r->subs; x && b->left > 0; x = x->next) {
             if (b->left < CDC_SUBS_CANDIDATE_UNITS) {
                 b->left = 0;

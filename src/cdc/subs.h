@@ -69,10 +69,18 @@ typedef struct {
 /* A work budget shared by the subscriptions of one client address, refilled
  * for each change (cdc_subs_match_budget): gen is the change it was last
  * refilled for, left the units that remain (units: cdc_filter_match_budget's).
+ * A per-change bound alone lets many changes add up (a burst of 12,000 rows
+ * that each cost a client's full budget takes the thread for seconds), so a
+ * budget may also carry a rate bound: with cap > 0, a refill grants at most
+ * cap - spent, and what each change used is added to spent at the next
+ * refill; the caller drains spent over time (a leaky bucket: cap is the
+ * burst, the drain the rate). cap 0: no rate bound.
  * Owned by the caller, zeroed before first use; it must outlive the
  * subscriptions that point at it. The registry only reads and charges it. */
 typedef struct cdc_budget {
     uint64_t gen, left;
+    uint64_t given;      /* what the last refill granted */
+    uint64_t spent, cap; /* rate bound (see above) */
 } cdc_budget_t;
 
 /* What looking at one candidate costs before its filter runs (list walk,

@@ -164,6 +164,11 @@ static void paced_add(conn_t *c, const buf_t *b, int sign) {
     atomic_store_explicit(counter, v, memory_order_relaxed);
 }
 
+/* Bytes of broadcast and presence frames queued. qpaced counts whole
+ * buffers while qbytes leaves out the written part of the head (qoff), so
+ * the difference alone could wrap below zero when the head is paced. */
+static size_t q_unpaced(const conn_t *c) { return c->qbytes + c->qoff - c->qpaced; }
+
 static void q_release(conn_t *c) {
     if (c->q != c->q_inline)
         free(c->q);
@@ -277,7 +282,7 @@ void conn_send_owned(conn_t *c, buf_t *b) {
         buf_unref(b);
         return;
     }
-    if (!b->paced && c->qbytes - c->qpaced + b->len > srv.cfg.send_queue_max) {
+    if (!b->paced && q_unpaced(c) + b->len > srv.cfg.send_queue_max) {
         buf_unref(b);
         slow_consumer(c, "send queue full");
         return;
@@ -449,7 +454,7 @@ void conn_close(conn_t *c, uint16_t code, const char *reason) {
         return;
     if (c->mode == MODE_WS) {
         buf_t *f = ws_frame_close(code, reason);
-        if (c->qbytes - c->qpaced + f->len <= srv.cfg.send_queue_max + 256) {
+        if (q_unpaced(c) + f->len <= srv.cfg.send_queue_max + 256) {
             q_push(c, f);
         } else {
             buf_unref(f);

@@ -63,6 +63,7 @@ static const opt_t opts[] = {
     {"--max-connections-per-ip", "MAX_CONNECTIONS_PER_IP", "1000", "open connections from one client address (0 = no limit)", T_INT, OFF(max_conns_per_ip), 0, 0, 10000000},
     {"--max-channels-per-ip", "MAX_CHANNELS_PER_IP", "10000", "joined channels from one client address (0 = no limit)", T_INT, OFF(max_channels_per_ip), 0, 0, 100000000},
     {"--cdc-match-budget", "CDC_MATCH_BUDGET", "1000000", "filter work (about one byte compared each) one client address may cost per change; beyond it its other bindings do not match that change", T_SIZE, OFF(cdc_match_budget), 0, 1000, 1L << 40},
+    {"--cdc-match-rate", "CDC_MATCH_RATE", "25000000", "filter work one client address may cost per second, over all changes (about a tenth of the CDC thread); beyond it its bindings match nothing until it recovers", T_SIZE, OFF(cdc_match_rate), 0, 1000, 1L << 40},
     {"--cdc-queue-bytes", "CDC_QUEUE_MAX_BYTES", "67108864", "decoded Postgres Changes waiting for delivery; above it the replication stream is paused (WAL waits in PostgreSQL)", T_SIZE, OFF(cdc_queue_max), 0, 1 << 20, 1L << 40},
     {"--cdc-backlog-bytes", "CDC_BACKLOG_MAX_BYTES", "67108864", "Postgres Changes bytes queued to clients and not yet written (summed over recipients); above it delivery waits for them", T_SIZE, OFF(cdc_backlog_max), 0, 1 << 20, 1L << 40},
     {"--slow-consumer-ms", "SLOW_CONSUMER_TIMEOUT_MS", "10000", "a client whose send queue stays above --send-queue-bytes this long is closed (1013)", T_INT, OFF(slow_consumer_ms), 0, 100, 3600000},

@@ -49,6 +49,7 @@ typedef struct {
     int max_conns_per_ip;           /* open connections from one client address (0: no limit) */
     int max_channels_per_ip;        /* joined channels from one client address (0: no limit) */
     size_t cdc_match_budget;        /* filter work units per client address per change */
+    size_t cdc_match_rate;          /* ... and per second (leaky bucket of one second) */
     size_t cdc_queue_max;           /* decoded changes held before the stream is paused */
     size_t cdc_backlog_max;         /* Postgres Changes bytes published, not yet written */
     int slow_consumer_ms;           /* a queue above send_queue_max this long closes (1013) */

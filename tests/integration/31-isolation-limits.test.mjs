@@ -34,16 +34,8 @@ function transportFrom(localAddress) {
   };
 }
 
-/** A raw vsn 2 socket from localAddress (RawWs.open always uses 127.0.0.1). */
-function rawFrom(server, localAddress, { apikey = server.apikey } = {}) {
-  const ws = new WebSocket(`ws://127.0.0.1:${server.port}/realtime/v1/websocket?apikey=${encodeURIComponent(apikey)}&vsn=2.0.0`,
-    { localAddress });
-  return withTimeout(new Promise((resolve, reject) => {
-    const raw = new RawWs(ws, '2.0.0');
-    ws.on('open', () => resolve(raw));
-    ws.on('error', reject);
-  }), T(5000), `raw WebSocket open from ${localAddress}`);
-}
+/** A raw vsn 2 socket from localAddress. */
+const rawFrom = (server, localAddress, { apikey = server.apikey } = {}) => RawWs.open(server, { apikey, localAddress });
 
 const counter = async (server, name) => (await metrics(server)).get(name) ?? 0;
 

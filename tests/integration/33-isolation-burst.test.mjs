@@ -87,6 +87,25 @@ describe('a large transaction reaches every reading client, paced', () => {
     const stalled = await rawSubscriber(stack.server, admin.session.access_token);
     stalled.sock.pause(); // never reads again until the end
 
+    // Each watcher's connection also gets broadcasts (not paced) while the
+    // burst's frames (paced) fill its queue: the two must not be confused
+    // (a miscount once closed reading clients with "send queue full").
+    const echoes = [];
+    for (const [i, u] of [admin, await stack.signIn(DEMO.tom.email)].entries()) {
+      const ch = u.client.channel(`echo-${i}`, { config: { broadcast: { self: true } } });
+      let got = 0;
+      ch.on('broadcast', { event: 'tick' }, () => { got++; });
+      assert.equal((await subscribe(ch)).status, 'SUBSCRIBED');
+      echoes.push({ ch, got: () => got });
+    }
+    let ticking = true;
+    const ticker = (async () => {
+      while (ticking) {
+        for (const e of echoes) await e.ch.send({ type: 'broadcast', event: 'tick', payload: { pad: 'x'.repeat(512) } });
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+
     const before = await metrics(stack.server);
     const rows = Array.from({ length: N }, (_, i) => ({ customer_id: DEMO.alice.id, service: `burst-${i}` }));
     const body = JSON.stringify(rows);
@@ -96,9 +115,15 @@ describe('a large transaction reaches every reading client, paced', () => {
     });
     assert.equal(r.status, 201, r.text);
 
-    for (const w of watchers) {
-      await waitFor(() => w.seqs.length >= N, { timeout: T(60000), interval: 50, message: `${w.ch.topic}: ${N} inserts (have ${w.seqs.length})` });
+    try {
+      for (const w of watchers) {
+        await waitFor(() => w.seqs.length >= N, { timeout: T(60000), interval: 50, message: `${w.ch.topic}: ${N} inserts` });
+      }
+    } finally {
+      ticking = false;
+      await ticker;
     }
+    for (const e of echoes) assert.ok(e.got() > 0, 'the broadcasts went through during the burst');
     // the non-reader goes within the slow-consumer timeout (plus the tick)
     await waitFor(async () => (await metrics(stack.server)).get('realtime_slow_consumer_closes_total') > before.get('realtime_slow_consumer_closes_total'),
       { timeout: T(15000), interval: 100, message: 'the stalled client to be closed' });

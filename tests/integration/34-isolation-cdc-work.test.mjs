@@ -26,6 +26,22 @@ import { DEMO, startStack } from './dbharness.mjs';
 // NFA instructions, most of them live on every byte of a run of 'a's, and
 // unanchored, so the search goes on to the end of the text.
 const PATTERN = '((a?){20}){20}b';
+// The attacker connects from its own address: budgets are per client
+// address, and the admin (127.0.0.1) must not share the attacker's.
+const ATTACKER = '127.0.0.2';
+
+/** 500 costly regex bindings (5 channels x 100, the most one connection may
+ * hold) from the attacker's address. */
+async function regexAttacker(stack, token) {
+  const attacker = [];
+  for (let c = 0; c < 5; c++) {
+    const bindings = Array.from({ length: 100 }, (_, i) => ({
+      event: 'INSERT', schema: 'public', table: 'bookings', filter: `description=imatch.${PATTERN.replace('{20}b', `{${20 - (i % 3)}}b`)}`,
+    }));
+    attacker.push(await rawJoin(stack.server, token, `regex-${c}-${Date.now()}`, bindings));
+  }
+  return attacker;
+}
 
 /** Sends a phx_join with these bindings on ws; resolves with its reply. */
 function joinReq(ws, topic, bindings, token, timeout) {
@@ -38,8 +54,8 @@ function joinReq(ws, topic, bindings, token, timeout) {
 
 /** A raw WebSocket joining `topic` with these bindings; resolves after
  * "Subscribed to PostgreSQL". */
-async function rawJoin(server, token, topic, bindings, { timeout = T(30000) } = {}) {
-  const ws = await RawWs.open(server);
+async function rawJoin(server, token, topic, bindings, { timeout = T(30000), localAddress = ATTACKER } = {}) {
+  const ws = await RawWs.open(server, { localAddress });
   const reply = await joinReq(ws, topic, bindings, token, timeout);
   assert.equal(reply.payload.status, 'ok', JSON.stringify(reply.payload).slice(0, 300));
   await ws.frames.wait((f) => f.event === 'system' && f.payload?.extension === 'postgres_changes', { timeout, message: `${topic} live` });
@@ -77,13 +93,7 @@ describe('bounded filter work per client address', () => {
 
     const bob = await stack.signIn(DEMO.bob.email);
     const token = bob.session.access_token;
-    const attacker = [];
-    for (let c = 0; c < 5; c++) {
-      const bindings = Array.from({ length: 100 }, (_, i) => ({
-        event: 'INSERT', schema: 'public', table: 'bookings', filter: `description=imatch.${PATTERN.replace('{20}b', `{${20 - (i % 3)}}b`)}`,
-      }));
-      attacker.push(await rawJoin(stack.server, token, `regex-${c}`, bindings));
-    }
+    const attacker = await regexAttacker(stack, token);
     const before = await metrics(stack.server);
     const r = await stack.fetch('/rest/v1/bookings', {
       method: 'POST', token, headers: { prefer: 'return=minimal' },
@@ -97,6 +107,27 @@ describe('bounded filter work per client address', () => {
     assert.ok(m.get('realtime_cdc_match_budget_exceeded_total') > before.get('realtime_cdc_match_budget_exceeded_total'),
       'the attacker\'s budget ran out');
     await stack.server.waitForLog((l) => /used up their work budget/.test(l.msg ?? ''), { message: 'budget log line' });
+    for (const ws of attacker) await ws.close();
+  });
+
+  test('the same bindings against 12,000 rows that each cost the whole per-change budget: bounded by the per-second budget', async () => {
+    // Each row's description starts with the 'b' the patterns end with, so
+    // every binding matches early and stays within the per-change budget;
+    // it is the number of rows that adds up (measured before the rate
+    // bound: the CDC thread fell behind for good).
+    const admin = await stack.signIn(DEMO.admin.email);
+    const notes = notificationWatch(admin);
+    assert.equal((await subscribe(notes.ch, { timeout: T(15000) })).status, 'SUBSCRIBED');
+    const bob = await stack.signIn(DEMO.bob.email);
+    const attacker = await regexAttacker(stack, bob.session.access_token);
+    const before = await metrics(stack.server);
+    await stack.db.psql(`insert into public.bookings (customer_id, service, description)
+      select '${DEMO.bob.id}', 'burst-' || g, 'burst ' || g from generate_series(1, 12000) g;`);
+    const loaded = await notes.latency(stack, 'after-burst');
+    assert.ok(loaded < T(5000), `admin notification took ${loaded} ms behind 12,000 rows x 500 regex bindings`);
+    const m = await metrics(stack.server);
+    assert.ok(m.get('realtime_cdc_match_budget_exceeded_total') > before.get('realtime_cdc_match_budget_exceeded_total'),
+      'the attacker\'s per-second budget ran out');
     for (const ws of attacker) await ws.close();
   });
 });
@@ -115,7 +146,7 @@ describe('many cheap bindings: bounded matching, cheap removal', () => {
     const notes = notificationWatch(admin);
     assert.equal((await subscribe(notes.ch, { timeout: T(15000) })).status, 'SUBSCRIBED');
     const bob = await stack.signIn(DEMO.bob.email);
-    const ws = await RawWs.open(stack.server);
+    const ws = await RawWs.open(stack.server, { localAddress: ATTACKER });
     for (let c = 0; c < 20; c++) {
       const bindings = Array.from({ length: 5000 }, (_, i) => ({
         event: '*', schema: 'public', table: 'bookings', filter: `description=ilike.%${c}x${i}%`,

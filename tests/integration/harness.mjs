@@ -455,9 +455,11 @@ export class RawWs {
 
   /** Opens a socket; resolves when open, rejects with {status, body} on a
    * refused upgrade. */
-  static open(server, { vsn = '2.0.0', apikey = server.apikey, query, urlPath = '/realtime/v1/websocket' } = {}) {
+  static open(server, { vsn = '2.0.0', apikey = server.apikey, query, urlPath = '/realtime/v1/websocket', localAddress } = {}) {
     const q = query ?? `${apikey === null ? '' : `apikey=${encodeURIComponent(apikey)}&`}vsn=${vsn}`;
-    const ws = new WebSocket(`ws://127.0.0.1:${server.port}${urlPath}?${q}`);
+    // localAddress: another loopback address (127.0.0.2, ...) is another
+    // client address to the server's per-address limits and budgets.
+    const ws = new WebSocket(`ws://127.0.0.1:${server.port}${urlPath}?${q}`, localAddress ? { localAddress } : undefined);
     return withTimeout(new Promise((resolve, reject) => {
       const raw = new RawWs(ws, vsn);
       ws.on('open', () => resolve(raw));

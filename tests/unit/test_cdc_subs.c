@@ -271,7 +271,7 @@ static cdc_change_t long_change(char *buf, cdc_cell_t *cells, const char *id) {
 static void test_budget_isolation(void **state) {
     (void)state;
     cdc_subs_t *s = cdc_subs_new();
-    cdc_budget_t attacker = {0, 0}, admin = {0, 0};
+    cdc_budget_t attacker = {0}, admin = {0};
     int att_chan1, att_chan2, admin_chan;
     uint32_t evil[4], admin_all, admin_eq, admin_like;
     /* The attacker's address has two channels of nested-repetition regexes. */
@@ -343,7 +343,7 @@ static void test_budget_isolation(void **state) {
 static void test_budget_per_candidate(void **state) {
     (void)state;
     cdc_subs_t *s = cdc_subs_new();
-    cdc_budget_t b = {0, 0};
+    cdc_budget_t b = {0};
     int o;
     for (int i = 0; i < 5; i++)
         assert_int_not_equal(
@@ -394,10 +394,52 @@ static void test_budget_per_candidate(void **state) {
     cdc_subs_free(s);
 }
 
+/* The rate bound: what changes used adds up against cap until the caller
+ * drains it; per change the budget then grants only what is left. */
+static void test_budget_rate(void **state) {
+    (void)state;
+    cdc_subs_t *s = cdc_subs_new();
+    cdc_budget_t b = {0}, other = {0};
+    int o, p;
+    const uint64_t U = CDC_SUBS_CANDIDATE_UNITS;
+    for (int i = 0; i < 4; i++)
+        assert_int_not_equal(cdc_subs_add_budget(s, &o, CDC_EV_ALL, "public", "t", NULL, 0, NULL, 0, NULL, 0, &b), 0);
+    assert_int_not_equal(cdc_subs_add_budget(s, &p, CDC_EV_ALL, "public", "t", NULL, 0, NULL, 0, NULL, 0, &other), 0);
+    b.cap = 10 * U; /* two and a half changes' worth of this owner's 4 candidates */
+    row_t r;
+    row_set(&r, 1, "x", 0);
+    cdc_change_t ch = change("public", "t", CDC_EV_INSERT, &r);
+    cdc_match_t *m = NULL;
+    size_t cap = 0, ex = 99;
+    uint64_t gen = 100;
+
+    /* 1st change: 4U of 10U; 2nd: 4U more (8U spent); 3rd: only 2U left: two
+     * candidates, exhausted; the other owner has no cap and gets its match. */
+    assert_int_equal(cdc_subs_match_budget(s, &ch, &m, &cap, ++gen, 100 * U, &ex), 5);
+    assert_int_equal(ex, 0);
+    assert_int_equal(cdc_subs_match_budget(s, &ch, &m, &cap, ++gen, 100 * U, &ex), 5);
+    assert_int_equal(cdc_subs_match_budget(s, &ch, &m, &cap, ++gen, 100 * U, &ex), 3);
+    assert_int_equal(ex, 1);
+    assert_int_equal(b.given, 2 * U);
+    /* Spent in full: nothing until the caller drains it. */
+    assert_int_equal(cdc_subs_match_budget(s, &ch, &m, &cap, ++gen, 100 * U, &ex), 1);
+    assert_int_equal(ex, 1);
+    assert_int_equal(b.spent, 10 * U);
+    b.spent -= 5 * U; /* the caller's drain: room for one more change (and a unit) */
+    assert_int_equal(cdc_subs_match_budget(s, &ch, &m, &cap, ++gen, 100 * U, &ex), 5);
+    assert_int_equal(ex, 0);
+    /* cap 0: no rate bound, whatever was spent */
+    b.cap = 0;
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(cdc_subs_match_budget(s, &ch, &m, &cap, ++gen, 100 * U, &ex), 5);
+    free(m);
+    cdc_subs_free(s);
+}
+
 static void test_budget_exhausted_count(void **state) {
     (void)state;
     cdc_subs_t *s = cdc_subs_new();
-    cdc_budget_t b[3] = {{0, 0}, {0, 0}, {0, 0}};
+    cdc_budget_t b[3] = {{0}, {0}, {0}};
     int o[3];
     const uint64_t U = CDC_SUBS_CANDIDATE_UNITS;
     /* Budget 0 and 1: ten bindings each, across a plain list, an eq bucket
@@ -449,7 +491,7 @@ static void test_budget_exhausted_count(void **state) {
 static void test_remove_owner_keeps_others(void **state) {
     (void)state;
     cdc_subs_t *s = cdc_subs_new();
-    cdc_budget_t bud = {0, 0};
+    cdc_budget_t bud = {0};
     int owners[3];
     uint32_t ids[3][60], max_id = 0;
     /* Interleaved adds of three owners into the same buckets (plain, eq,
@@ -726,6 +768,7 @@ int main(void) {
         cmocka_unit_test(test_budget_isolation),
         cmocka_unit_test(test_budget_per_candidate),
         cmocka_unit_test(test_budget_exhausted_count),
+        cmocka_unit_test(test_budget_rate),
         cmocka_unit_test(test_remove_owner_keeps_others),
         cmocka_unit_test(test_remove_owner_at_scale),
         cmocka_unit_test(test_random_vs_linear),
