@@ -33,7 +33,7 @@ typedef struct {
     size_t queue_max;       /* decoded changes held (bytes) before the stream is paused */
     size_t backlog_max;     /* published bytes not yet written to clients before publishing waits */
     size_t match_budget;    /* filter work per client address per change */
-    size_t match_rate;      /* ... and per second (0: 25,000,000) */
+    size_t match_rate;      /* ... and per second (0: 100,000,000) */
 } cdc_engine_config_t;
 
 /* What a join asked for; copied. */
