@@ -11,7 +11,7 @@
 # receives what: the server authorizes every delivery, in PostgreSQL where
 # it cannot decide itself). Each row carries
 # "t=<CLOCK_REALTIME ns>" from PostgreSQL's clock_timestamp(); the clients
-# read it back: commit -> client latency. See bench/CDC_RESULTS.md.
+# read it back: commit -> client latency. See docs/BENCHMARKS.md, "Postgres Changes".
 #
 # Environment (defaults in brackets):
 #   CLIENTS ["100 1000"]  RATES ["100 1000 2500 5000 10000"] (changes/s);
@@ -28,7 +28,11 @@
 #     PERF_SECONDS [6] during the PERF_SCENARIO ["1000:1000"] scenario,
 #     clients:rate)
 #   DRAIN_MAX [30] (s to wait after the window for the writer's end marker)
-#   BUILD_DIR [<repo>/build]  KEEP [0] (1: keep logs)  QUIET_WAIT [20]
+#   BUILD_DIR [<repo>/build] (where techcare-realtime and tc-loadgen are built)
+#   SERVER [$BUILD_DIR/techcare-realtime] (a prebuilt server binary to drive
+#     instead, e.g. an older commit's build: only tc-loadgen is built then;
+#     the isolation limits are turned off only if it knows the flags)
+#   KEEP [0] (1: keep logs)  QUIET_WAIT [20]
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -37,7 +41,7 @@ cd "$ROOT"
 
 CLIENTS=${CLIENTS:-100 1000}
 RATES=${RATES:-100 1000 2500 5000 10000}
-# 1,000 clients saturate far earlier (see bench/CDC_RESULTS.md): finer steps.
+# 1,000 clients saturate far earlier (see docs/BENCHMARKS.md): finer steps.
 RATES_1000=${RATES_1000:-100 250 500 1000 2500}
 MIX=${MIX:-70,25,5}
 WRITE_MIX=${WRITE_MIX:-50,25,15,10}
@@ -71,11 +75,18 @@ N_TECH=$(( BIDDERS > N_TECH_CONN ? BIDDERS : N_TECH_CONN ))
 
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-echo "# building techcare-realtime and tc-loadgen in $BUILD_DIR"
 cmake -S . -B "$BUILD_DIR" >/dev/null
-cmake --build "$BUILD_DIR" -j2 --target techcare-realtime tc-loadgen >/dev/null
+if [[ -n ${SERVER:-} ]]; then
+    echo "# building tc-loadgen in $BUILD_DIR; server: $SERVER"
+    cmake --build "$BUILD_DIR" -j2 --target tc-loadgen >/dev/null
+else
+    echo "# building techcare-realtime and tc-loadgen in $BUILD_DIR"
+    cmake --build "$BUILD_DIR" -j2 --target techcare-realtime tc-loadgen >/dev/null
+    SERVER=$BUILD_DIR/techcare-realtime
+fi
 LOADGEN=$BUILD_DIR/tc-loadgen
-SERVER=$BUILD_DIR/techcare-realtime
+isolation_flags "$SERVER"
+echo "# server flags for the per-address limits: ${ISOLATION_FLAGS[*]:-(none: the binary has no such limits)}"
 
 TMP=$(mktemp -d /tmp/tc-cdc.XXXXXX)
 chmod 755 "$TMP"   # the postgres user must reach the cluster's directory under it
@@ -85,10 +96,7 @@ DB_STARTED=0
 cleanup() {
     local rc=$?
     if [[ -n $PERF_PID ]]; then kill -INT "$PERF_PID" 2>/dev/null || true; wait "$PERF_PID" 2>/dev/null || true; fi
-    if [[ -n $SERVER_PID ]]; then
-        kill -TERM "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
+    bench_stop_server 10
     if [[ $DB_STARTED == 1 ]]; then scripts/db.sh stop --dir "$TMP/db" >/dev/null 2>&1 || true; fi
     if [[ $KEEP == 1 || $rc != 0 ]]; then
         echo "# logs kept in $TMP" >&2
@@ -99,81 +107,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() { # a port below the ephemeral range that nothing listens on
-    local p
-    for _ in $(seq 1 200); do
-        p=$(( 20000 + RANDOM % 12000 ))
-        if ! port_listening "$p" && ! ss -Htan "sport = :$p" | grep -q .; then echo "$p"; return 0; fi
-    done
-    echo "cdc.sh: no free port" >&2
-    return 1
-}
-
 
 # ---- the database --------------------------------------------------------------
-PG_PORT=$(free_port)
-echo "# starting PostgreSQL (throwaway, fsync off) on port $PG_PORT in $TMP/db"
-scripts/db.sh start --dir "$TMP/db" --port "$PG_PORT" --fast --no-demo >"$TMP/db.env" 2>"$TMP/db.log" ||
-    { cat "$TMP/db.log" >&2; exit 1; }
-DB_STARTED=1
-set -a; . "$TMP/db.env"; set +a
-PG_PID=$(head -1 "$DB_DIR/data/postmaster.pid")
-# synchronous_commit on for the writer: with --fast's "off", committed WAL
-# reaches the walsender only when the WAL writer flushes it (every 200 ms),
-# which would add up to 200 ms to every figure. fsync stays off.
-SU_CONNINFO="host=$DB_SOCKET_DIR port=$DB_PORT user=$DB_SUPERUSER dbname=$DB_NAME options='-c synchronous_commit=on'"
-psql_su() { /usr/lib/postgresql/15/bin/psql -X -q -v ON_ERROR_STOP=1 "$SU_CONNINFO" "$@"; }
-
+bench_db_start
 echo "# creating $N_CUST customers (2 bookings each), $N_TECH verified technicians, $N_ADMIN admins"
-psql_su -v nc="$N_CUST" -v nt="$N_TECH" -v na="$N_ADMIN" -v tc="$N_TECH_CONN" <<'SQL'
-set client_min_messages = warning;
-create schema bench;
-create table bench.customers (idx int primary key, id uuid not null, pending_booking uuid,
-                              assigned_booking uuid, assigned_tech uuid);
-create table bench.techs (idx int primary key, id uuid not null, chat_booking uuid);
-create table bench.admins (idx int primary key, id uuid not null);
-insert into bench.customers (idx, id)
-  select i, ('cb000000-0000-4000-8000-' || lpad(to_hex(i), 12, '0'))::uuid from generate_series(0, :nc - 1) i;
-insert into bench.techs (idx, id)
-  select i, ('7b000000-0000-4000-8000-' || lpad(to_hex(i), 12, '0'))::uuid from generate_series(0, :nt - 1) i;
-insert into bench.admins (idx, id)
-  select i, ('ab000000-0000-4000-8000-' || lpad(to_hex(i), 12, '0'))::uuid from generate_series(0, greatest(:na, 1) - 1) i;
-
--- Sign-up the way db/demo.sql does it: the triggers of 004 create the
--- profiles and the technicians rows from the metadata.
-insert into auth.users (id, aud, role, email, email_confirmed_at, raw_app_meta_data, raw_user_meta_data)
-  select id, 'authenticated', 'authenticated', 'customer' || idx || '@bench.test', now(),
-         '{"provider": "email", "providers": ["email"]}'::jsonb,
-         jsonb_build_object('role', 'customer', 'full_name', 'Bench Customer ' || idx)
-    from bench.customers
-  union all
-  select id, 'authenticated', 'authenticated', 'tech' || idx || '@bench.test', now(),
-         '{"provider": "email", "providers": ["email"]}'::jsonb,
-         jsonb_build_object('role', 'technician', 'full_name', 'Bench Tech ' || idx,
-                            'services', jsonb_build_array('plumbing'), 'hourly_rate', '40.00')
-    from bench.techs
-  union all
-  select id, 'authenticated', 'authenticated', 'admin' || idx || '@bench.test', now(),
-         '{"provider": "email", "providers": ["email"], "role": "admin"}'::jsonb,
-         jsonb_build_object('full_name', 'Bench Admin ' || idx)
-    from bench.admins;
-update public.technicians set is_verified = true where id in (select id from bench.techs);
-
--- Per customer: a pending booking (others bid on it) and an accepted one,
--- assigned to technician idx % tc (tc = the technicians who connect at the
--- largest client count), whose chat the customer and that technician follow.
-update bench.customers c
-   set pending_booking = gen_random_uuid(), assigned_booking = gen_random_uuid(), assigned_tech = t.id
-  from bench.techs t where t.idx = c.idx % :tc;
-insert into public.bookings (id, customer_id, status, service, description, address, price)
-  select pending_booking, id, 'pending', 'Bench pending job', 'open', '1 Bench Street', 80 from bench.customers;
-insert into public.bookings (id, customer_id, technician_id, status, service, description, address, price)
-  select assigned_booking, id, assigned_tech, 'accepted', 'Bench assigned job', 'assigned', '1 Bench Street', 90
-    from bench.customers;
-update bench.techs t set chat_booking = c.assigned_booking
-  from bench.customers c where c.idx = t.idx and t.idx < :tc;
-analyze;
-SQL
+bench_db_users "$N_CUST" "$N_TECH" "$N_ADMIN" "$N_TECH_CONN"
 
 # ---- the server: a fresh one, on a fresh slot, per scenario ---------------------
 TC_PORT=$(free_port)
@@ -183,7 +121,7 @@ start_server() { # log
     API_JWT_SECRET=$SECRET SLOT_NAME=$SLOT \
         "$SERVER" --host 127.0.0.1 --port "$TC_PORT" --workers "$WORKERS" \
         --max-events-per-second 1000000 --max-joins-per-second 1000 --drain-timeout-ms 1000 \
-        --log-level warn >"$1" 2>&1 &
+        "${ISOLATION_FLAGS[@]}" --log-level warn >"$1" 2>&1 &
     SERVER_PID=$!
     for _ in $(seq 1 200); do
         port_listening "$TC_PORT" && return 0
@@ -194,21 +132,7 @@ start_server() { # log
     cat "$1" >&2
     exit 1
 }
-stop_server() { # and drop its slot: a stopped server's backlog must not reach the next scenario
-    if [[ -n $SERVER_PID ]]; then
-        kill -TERM "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-        SERVER_PID=
-    fi
-    if [[ -n $SLOT ]]; then
-        for _ in $(seq 1 50); do
-            psql_su -tAc "select pg_drop_replication_slot(slot_name) from pg_replication_slots
-                          where slot_name = '$SLOT' and not active" | grep -q . && break
-            sleep 0.1
-        done
-        SLOT=
-    fi
-}
+stop_server() { bench_stop_server 15; } # and drop its slot: a stopped server's backlog must not reach the next scenario
 slot_no=0
 
 # perf: the server and every PostgreSQL process of this cluster, once the

@@ -89,12 +89,24 @@ static struct {
     int pg_pids[MAX_PIDS];
     int npg_pids;
     double drain_max;          /* seconds to wait for the writer's end marker */
+    /* --adversary (with --pg-changes): hostile clients beside the honest ones */
+    int adv;                   /* 1: the adversary scenario's accounting (also for "none") */
+    int adv_regex, adv_burst, adv_stall, adv_slowloris;
+    int adv_regex_channels, adv_regex_bindings, adv_regex_kib;
+    double adv_regex_interval; /* s between the regex customer's big bookings */
+    int adv_burst_rows;
+    double adv_burst_interval; /* s between burst transactions */
+    int adv_slowloris_conns;
+    double adv_stall_max;      /* s a stalled connection is kept at most before it is reopened */
+    double adv_settle;         /* s between starting the hostile clients and starting the writer */
 } opt = {
     .target = TGT_TECHCARE, .target_name = "techcare", .host = "127.0.0.1", .port = 4000, .conns = 1000,
     .per_channel = 100, .pubs = 1, .rate = 0, .duration = 10, .warmup = 1, .chans_per_conn = 1, .threads = 1,
     .window = 16, .source_ips = 0, .connect_conc = 1000, .hb_interval_s = 20,
     .change_rate = 100, .mix = {70, 25, 5}, .wmix = {50, 25, 15, 10}, .inflight = 256, .drain_max = 30,
-    .rows_per_tx = 1,
+    .rows_per_tx = 1, .adv_regex_channels = 5, .adv_regex_bindings = 100, .adv_regex_kib = 512,
+    .adv_regex_interval = 1, .adv_burst_rows = 12000, .adv_burst_interval = 10, .adv_slowloris_conns = 200,
+    .adv_stall_max = 30, .adv_settle = 2,
 };
 
 static void usage(void) {
@@ -165,6 +177,32 @@ static void usage(void) {
         "  --drain-max S                after the window, wait at most S s for the writer's\n"
         "                               end marker to be delivered (default 30)\n"
         "  --duration / --warmup        seconds measured / seconds of writes before them\n\n"
+        "Adversary scenario (--pg-changes --adversary LIST, bench/adversary.sh): the same\n"
+        "honest clients and writer, plus hostile clients from other loopback addresses\n"
+        "(127.0.0.2-4; the honest ones use 127.0.0.1), so per-address limits and budgets\n"
+        "apply to them only. Accounting changes for every LIST, \"none\" included: rows\n"
+        "the writer commits inside the measured window are marked; each one's\n"
+        "recipients among the connected clients are computed from the subscriptions\n"
+        "and policies; latency and delivered %% are over those deliveries, whenever they\n"
+        "arrive (after the window too, until the end marker or --drain-max), and a\n"
+        "delivery that never arrives counts as infinitely late in the percentiles.\n"
+        "  --adversary LIST             none, or a comma list of:\n"
+        "      regex:     one customer (bench.customers row N_customers, from 127.0.0.2)\n"
+        "                 joins --adv-regex-channels channels of --adv-regex-bindings\n"
+        "                 bookings bindings each, filter description=imatch.((a?){I}){J}X\n"
+        "                 (I, J in 16..25, X in b..; all distinct), and POSTs a booking with\n"
+        "                 a --adv-regex-kib KiB description of 'a's to /rest/v1/bookings\n"
+        "                 with its token every --adv-regex-interval s (default 5, 100, 512, 1)\n"
+        "      burst:     every --adv-burst-interval s (10) one transaction inserting\n"
+        "                 --adv-burst-rows (12000) pending bookings, as the superuser (--db)\n"
+        "      stall:     one admin (bench.admins row N_admins, from 127.0.0.3) joins every\n"
+        "                 table and never reads (SO_RCVBUF 4 KiB); when the server drops it,\n"
+        "                 or after --adv-stall-max s (30), it reconnects and stalls again\n"
+        "      slowloris: --adv-slowloris (200) connections from 127.0.0.4 send a request\n"
+        "                 head one byte per second; reopened when the server closes them\n"
+        "      all:       all four\n"
+        "  --adv-settle S               s between starting the hostile clients and the\n"
+        "                               writer (default 2)\n\n"
         "Latency (broadcast): CLOCK_MONOTONIC ns at publish, carried as \"t\" in every payload and read\n"
         "back by every subscriber (same machine), in log buckets (about 6%% wide).\n"
         "Memory per connection: the server's anonymous + shared memory (Pss_Anon +\n"
@@ -290,6 +328,7 @@ typedef struct conn {
     char *token;         /* techcare: this connection's JWT until the join is sent */
     uint8_t *in;         /* bytes of an incomplete frame between reads */
     uint32_t in_len, in_cap;
+    uint32_t skip;       /* bytes still to come of a frame too big to carry (counted, not read) */
     uint8_t *out;        /* bytes the kernel did not take yet */
     uint32_t out_len, out_off, out_cap;
 } conn_t;
@@ -328,6 +367,10 @@ typedef struct thr {
     /* --pg-changes */
     uint64_t kind_local[5];              /* deliveries by table: bookings, bids, messages, notifications, other */
     _Atomic uint64_t kind[5], subscribed, sub_err;
+    /* --adversary: deliveries of rows marked in the window, of rows without a
+     * stamp (hostile rows, bid notifications), frames too big to carry */
+    uint64_t marked_local, unstamped_local, big_local;
+    _Atomic uint64_t marked, unstamped, big;
     uint8_t rbuf[RBUF_SIZE];
 } thr_t;
 
@@ -683,9 +726,23 @@ static long parse_frames(thr_t *t, conn_t *c, uint8_t *p, size_t n, int64_t now)
         if (masked)
             hl += 4;
         if (len > CARRY_MAX - 16) {
-            fprintf(stderr, "[loadgen] frame of %" PRIu64 " bytes: too big for this benchmark\n", len);
-            conn_close(t, c, 0);
-            return -1;
+            /* Too big to carry between reads (the adversary scenario's 512 KiB
+             * rows): counted, never read; its bytes are skipped as they come. */
+            if (len > UINT32_MAX || (!opt.pgc && !opt.adv)) {
+                fprintf(stderr, "[loadgen] frame of %" PRIu64 " bytes: too big for this benchmark\n", len);
+                conn_close(t, c, 0);
+                return -1;
+            }
+            if (n - off < hl)
+                break;
+            t->big_local++;
+            t->deliv_local++;
+            if (n - off - hl >= len) {
+                off += hl + (size_t)len;
+                continue;
+            }
+            c->skip = (uint32_t)(len - (n - off - hl));
+            return (long)n;
         }
         if (n - off < hl + len)
             break;
@@ -740,6 +797,13 @@ static void on_readable(thr_t *t, conn_t *c) {
     }
     int64_t now = now_ns();
     size_t n = have + (size_t)r, off = 0;
+    if (c->skip) { /* the rest of a frame too big to carry */
+        size_t k = c->skip < n ? c->skip : n;
+        c->skip -= (uint32_t)k;
+        off = k;
+        if (off == n)
+            goto carry;
+    }
     if (c->state == ST_HANDSHAKE) {
         long h = parse_handshake(buf, n);
         if (h < 0) {
@@ -1002,6 +1066,11 @@ static void *thr_main(void *arg) {
         if (opt.pgc)
             for (int k = 0; k < 5; k++)
                 atomic_store_explicit(&t->kind[k], t->kind_local[k], memory_order_relaxed);
+        if (opt.adv) {
+            atomic_store_explicit(&t->marked, t->marked_local, memory_order_relaxed);
+            atomic_store_explicit(&t->unstamped, t->unstamped_local, memory_order_relaxed);
+            atomic_store_explicit(&t->big, t->big_local, memory_order_relaxed);
+        }
     }
     for (uint32_t i = 0; i < t->nconns; i++) {
         conn_t *c = &t->conns[i];
@@ -1454,6 +1523,55 @@ static int parse_args(int argc, char **argv) {
         } else if (!strcmp(a, "--rows-per-tx")) {
             NEEDV();
             opt.rows_per_tx = atoi(v);
+        } else if (!strcmp(a, "--adversary")) {
+            NEEDV();
+            opt.adv = 1;
+            char *copy = xstrdup(v), *save = NULL;
+            for (char *p = strtok_r(copy, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+                if (!strcmp(p, "regex"))
+                    opt.adv_regex = 1;
+                else if (!strcmp(p, "burst"))
+                    opt.adv_burst = 1;
+                else if (!strcmp(p, "stall"))
+                    opt.adv_stall = 1;
+                else if (!strcmp(p, "slowloris"))
+                    opt.adv_slowloris = 1;
+                else if (!strcmp(p, "all"))
+                    opt.adv_regex = opt.adv_burst = opt.adv_stall = opt.adv_slowloris = 1;
+                else if (strcmp(p, "none")) {
+                    fprintf(stderr, "tc-loadgen: --adversary: unknown %s\n", p);
+                    free(copy);
+                    return -1;
+                }
+            }
+            free(copy);
+        } else if (!strcmp(a, "--adv-regex-channels")) {
+            NEEDV();
+            opt.adv_regex_channels = atoi(v);
+        } else if (!strcmp(a, "--adv-regex-bindings")) {
+            NEEDV();
+            opt.adv_regex_bindings = atoi(v);
+        } else if (!strcmp(a, "--adv-regex-kib")) {
+            NEEDV();
+            opt.adv_regex_kib = atoi(v);
+        } else if (!strcmp(a, "--adv-regex-interval")) {
+            NEEDV();
+            opt.adv_regex_interval = atof(v);
+        } else if (!strcmp(a, "--adv-burst-rows")) {
+            NEEDV();
+            opt.adv_burst_rows = atoi(v);
+        } else if (!strcmp(a, "--adv-burst-interval")) {
+            NEEDV();
+            opt.adv_burst_interval = atof(v);
+        } else if (!strcmp(a, "--adv-slowloris")) {
+            NEEDV();
+            opt.adv_slowloris_conns = atoi(v);
+        } else if (!strcmp(a, "--adv-stall-max")) {
+            NEEDV();
+            opt.adv_stall_max = atof(v);
+        } else if (!strcmp(a, "--adv-settle")) {
+            NEEDV();
+            opt.adv_settle = atof(v);
         } else if (!strcmp(a, "--idle")) {
             opt.idle = 1;
         } else if (!strcmp(a, "--csv")) {
@@ -1492,9 +1610,19 @@ static int parse_args(int argc, char **argv) {
                             "summing to 100\n");
             return -1;
         }
+        if (opt.adv && (opt.adv_regex_channels < 1 || opt.adv_regex_bindings < 1 || opt.adv_regex_kib < 1 ||
+                        opt.adv_regex_kib > 16384 || opt.adv_regex_interval <= 0 || opt.adv_burst_rows < 1 ||
+                        opt.adv_burst_interval <= 0 || opt.adv_slowloris_conns < 1 || opt.adv_stall_max <= 0)) {
+            fprintf(stderr, "tc-loadgen: inconsistent --adv-* options\n");
+            return -1;
+        }
         opt.per_channel = 1; /* every connection is its own user */
         opt.pubs = 0;
         opt.chans_per_conn = 1;
+    }
+    if (opt.adv && !opt.pgc) {
+        fprintf(stderr, "tc-loadgen: --adversary needs --pg-changes\n");
+        return -1;
     }
     if (opt.chans_per_conn > 1)
         opt.idle = 1; /* deliveries cannot be attributed to a channel's window then */
@@ -1616,6 +1744,12 @@ static cdc_user_t *wcust;          /* the customers the writer writes for: the c
 static int n_wcust;
 static char (*bid_techs)[40];      /* every bench technician (verified): who bids */
 static int n_bid_techs;
+/* --adversary: per writer customer, whether the technician of its assigned
+ * booking is connected (its notifications, its bookings channel) and whether
+ * a connected technician follows that booking's chat; the hostile users. */
+static uint8_t *w_tech_conn, *w_chat_tech;
+static cdc_user_t adv_cust, adv_admin;
+static int have_adv_cust, have_adv_admin;
 
 static _Atomic int w_stop;
 static _Atomic uint64_t w_committed, w_errors, w_skipped, w_inflight_max;
@@ -1764,6 +1898,29 @@ static void cdc_on_message(thr_t *t, conn_t *c, const uint8_t *p, size_t n, int 
                 kind = K_NOTIFICATIONS;
         }
         t->kind_local[kind]++;
+        if (opt.adv) {
+            /* The end marker's old_record carries an earlier stamp: look for it first. */
+            if (memmem(p, n, marker, strlen(marker))) {
+                int64_t z = 0;
+                atomic_compare_exchange_strong(&marker_seen, &z, now_ns());
+                return;
+            }
+            const uint8_t *s = memmem(p, n, "\"t=", 3);
+            if (!s) {
+                t->unstamped_local++;
+                return;
+            }
+            s += 3;
+            int64_t ts = 0;
+            while (s < p + n && *s >= '0' && *s <= '9')
+                ts = ts * 10 + (*s++ - '0');
+            if (ts > 0 && s < p + n && *s == 'm') { /* a row the writer committed in the window */
+                int64_t d = realtime_ns() - ts;
+                t->marked_local++;
+                hist_add(&t->hist[0], d > 0 ? d : 0);
+            }
+            return;
+        }
         if (slot < 0) {
             if (memmem(p, n, marker, strlen(marker))) {
                 int64_t z = 0;
@@ -1873,6 +2030,35 @@ static void load_users(void) {
     bid_techs = xcalloc((size_t)n_bid_techs, sizeof(*bid_techs));
     for (int i = 0; i < n_bid_techs; i++)
         copy_id(bid_techs[i], rt, i, 0);
+    if (opt.adv) {
+        /* Who receives each honest row, from the connected users (see the
+         * expected fan-out in writer_main). */
+        w_tech_conn = xcalloc((size_t)n_wcust, 1);
+        w_chat_tech = xcalloc((size_t)n_wcust, 1);
+        for (int i = 0; i < n_wcust; i++)
+            for (int k = n_cust; k < n_cust + n_tech; k++) {
+                if (!strcmp(cusers[k].id, wcust[i].tech))
+                    w_tech_conn[i] = 1;
+                if (cusers[k].assigned[0] && !strcmp(cusers[k].assigned, wcust[i].assigned))
+                    w_chat_tech[i] = 1;
+            }
+        /* The hostile customer and admin: the first ones no honest client is. */
+        if (PQntuples(rc) > n_cust) {
+            adv_cust.role = ROLE_CUSTOMER;
+            copy_id(adv_cust.id, rc, n_cust, 0);
+            have_adv_cust = 1;
+        }
+        if (PQntuples(ra) > n_admin) {
+            adv_admin.role = ROLE_ADMIN;
+            copy_id(adv_admin.id, ra, n_admin, 0);
+            have_adv_admin = 1;
+        }
+        if (((opt.adv_regex || opt.adv_burst) && !have_adv_cust) || (opt.adv_stall && !have_adv_admin)) {
+            fprintf(stderr, "tc-loadgen: --adversary needs one more bench customer (regex, burst) and admin (stall) "
+                            "than the honest clients use\n");
+            exit(1);
+        }
+    }
     PQclear(rc);
     PQclear(rt);
     PQclear(ra);
@@ -1899,15 +2085,46 @@ static char **cdc_sign_tokens(void) {
 /* ---- the writer ---- */
 
 #define STAMP "'t=' || ((extract(epoch from clock_timestamp()) * 1000000)::bigint * 1000)::text"
+/* --adversary: rows written inside the measured window end their stamp with
+ * "m" (receivers read the digits, then look for it). */
+#define STAMP_M STAMP " || 'm'"
+#define W_SQL(stamp)                                                                                            \
+    "insert into public.messages (booking_id, sender_id, body) values ($1::uuid, $2::uuid, " stamp ")",        \
+    "insert into public.bids (booking_id, technician_id, amount, message) values ($1::uuid, $2::uuid, 50, " stamp \
+    ")",                                                                                                        \
+    "update public.bookings set description = " stamp " where id = $1::uuid",                                  \
+    "insert into public.bookings (customer_id, service, description, price) values ($1::uuid, 'bench job', " stamp \
+    ", 50)"
 
-static const char *const w_sql[4] = {
-    "insert into public.messages (booking_id, sender_id, body) values ($1::uuid, $2::uuid, " STAMP ")",
-    "insert into public.bids (booking_id, technician_id, amount, message) values ($1::uuid, $2::uuid, 50, " STAMP ")",
-    "update public.bookings set description = " STAMP " where id = $1::uuid",
-    "insert into public.bookings (customer_id, service, description, price) values ($1::uuid, 'bench job', " STAMP
-    ", 50)",
-};
-static const char *const w_name[4] = {"w_msg", "w_bid", "w_upd", "w_ins"};
+static const char *const w_sql[8] = {W_SQL(STAMP), W_SQL(STAMP_M)};
+static const char *const w_name[8] = {"w_msg", "w_bid", "w_upd", "w_ins", "w_msg_m", "w_bid_m", "w_upd_m", "w_ins_m"};
+
+/* --adversary: the window is open (rows are marked), and what the marked rows
+ * that committed should bring: deliveries to connected clients. */
+static _Atomic int g_mark;
+static _Atomic uint64_t w_expected, w_marked_rows;
+
+/* Deliveries of one honest row to the connected clients, from the seed's
+ * subscriptions and TechCare's policies (the stamped ones only: a bid's
+ * notification does not carry the stamp). k counts rows of that kind. */
+static uint32_t w_fanout(int kind, uint64_t k) {
+    int i = (int)(k % (uint64_t)n_wcust);
+    uint32_t cust = n_cust > 0; /* the writer's customers are the connected ones, if any */
+    switch (kind) {
+    case W_MESSAGE: {
+        /* the chat's two parties (a technician follows one chat), and the
+         * other party's notification (its body is the message's start) */
+        int by_tech = (int)((k / (uint64_t)n_wcust) % 2);
+        return cust + w_chat_tech[i] + (by_tech ? cust : w_tech_conn[i]);
+    }
+    case W_BID: /* the customer's bids channel */
+        return cust;
+    case W_UPDATE: /* the customer, its technician, every admin */
+        return cust + w_tech_conn[i] + (uint32_t)n_admin;
+    default: /* a pending booking: every connected (verified) technician, every admin */
+        return (uint32_t)n_tech + (uint32_t)n_admin;
+    }
+}
 
 /* Smooth weighted round robin over the write mix: 100 slots. */
 static void build_schedule(uint8_t sched[100]) {
@@ -1932,7 +2149,7 @@ static void *writer_main(void *arg) {
         atomic_store(&w_failed, 1);
         return NULL;
     }
-    for (int k = 0; k < 4; k++) {
+    for (int k = 0; k < (opt.adv ? 8 : 4); k++) {
         PGresult *r = PQprepare(pg, w_name[k], w_sql[k], 0, NULL);
         if (PQresultStatus(r) != PGRES_COMMAND_OK) {
             fprintf(stderr, "[writer] prepare %s: %s", w_name[k], PQerrorMessage(pg));
@@ -1954,10 +2171,12 @@ static void *writer_main(void *arg) {
     uint64_t cnt[4] = {0, 0, 0, 0}, seq = 0, sent = 0, inflight = 0, committed = 0, errors = 0, skipped = 0;
     uint64_t maxin = 0;
     int cur_err = 0, shown = 0;
-    /* rows of each transaction in flight (a ring, in send order) */
+    /* rows of each transaction in flight (a ring, in send order), and the
+     * deliveries its marked rows should bring */
     size_t ring_cap = (size_t)opt.inflight + 1, ring_head = 0, ring_len = 0;
-    uint32_t *ring = calloc(ring_cap, sizeof(*ring));
-    uint32_t rows_open = 0; /* rows sent in the transaction not yet synced */
+    struct wtx { uint32_t rows, marked, expect; } *ring = calloc(ring_cap, sizeof(*ring));
+    uint32_t rows_open = 0, marked_open = 0, expect_open = 0; /* the transaction not yet synced */
+    uint64_t expected = 0, marked_rows = 0;
     int64_t start = now_ns();
     double rate = opt.change_rate;
     for (;;) {
@@ -1995,7 +2214,12 @@ static void *writer_main(void *arg) {
                     v[0] = cu->id;
                     break;
                 }
-                if (!PQsendQueryPrepared(pg, w_name[kind], nv, v, NULL, NULL, 0)) {
+                int mk = opt.adv && atomic_load_explicit(&g_mark, memory_order_relaxed);
+                if (mk) {
+                    marked_open++;
+                    expect_open += w_fanout(kind, k);
+                }
+                if (!PQsendQueryPrepared(pg, w_name[kind + (mk ? 4 : 0)], nv, v, NULL, NULL, 0)) {
                     fprintf(stderr, "[writer] send: %s", PQerrorMessage(pg));
                     atomic_store(&w_failed, 1);
                     goto out;
@@ -2008,8 +2232,8 @@ static void *writer_main(void *arg) {
                         atomic_store(&w_failed, 1);
                         goto out;
                     }
-                    ring[(ring_head + ring_len++) % ring_cap] = rows_open;
-                    rows_open = 0;
+                    ring[(ring_head + ring_len++) % ring_cap] = (struct wtx){rows_open, marked_open, expect_open};
+                    rows_open = marked_open = expect_open = 0;
                     inflight++;
                 }
             }
@@ -2020,8 +2244,8 @@ static void *writer_main(void *arg) {
                 atomic_store(&w_failed, 1);
                 goto out;
             }
-            ring[(ring_head + ring_len++) % ring_cap] = rows_open;
-            rows_open = 0;
+            ring[(ring_head + ring_len++) % ring_cap] = (struct wtx){rows_open, marked_open, expect_open};
+            rows_open = marked_open = expect_open = 0;
             inflight++;
         } else if (inflight == 0) {
             break;
@@ -2051,15 +2275,18 @@ static void *writer_main(void *arg) {
             ExecStatusType st = PQresultStatus(r);
             if (st == PGRES_PIPELINE_SYNC) {
                 inflight--;
-                uint32_t rows = ring_len ? ring[ring_head] : 1;
+                struct wtx tx = ring_len ? ring[ring_head] : (struct wtx){1, 0, 0};
                 if (ring_len) {
                     ring_head = (ring_head + 1) % ring_cap;
                     ring_len--;
                 }
-                if (cur_err)
-                    errors += rows;
-                else
-                    committed += rows;
+                if (cur_err) {
+                    errors += tx.rows;
+                } else {
+                    committed += tx.rows;
+                    marked_rows += tx.marked;
+                    expected += tx.expect;
+                }
                 cur_err = 0;
             } else if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
                 cur_err = 1;
@@ -2072,6 +2299,8 @@ static void *writer_main(void *arg) {
         atomic_store_explicit(&w_errors, errors, memory_order_relaxed);
         atomic_store_explicit(&w_skipped, skipped, memory_order_relaxed);
         atomic_store_explicit(&w_inflight_max, maxin, memory_order_relaxed);
+        atomic_store_explicit(&w_expected, expected, memory_order_relaxed);
+        atomic_store_explicit(&w_marked_rows, marked_rows, memory_order_relaxed);
     }
     /* The end marker: one more update, of customer 0's assigned booking
      * (customer 0, its technician and the admins receive it). Changes are
@@ -2094,6 +2323,623 @@ out:
     free(ring);
     PQfinish(pg);
     return NULL;
+}
+
+/* ---- the adversary (--adversary) ---- */
+
+/* Hostile clients, each on its own thread with plain blocking sockets (they
+ * are few, and none of their time is measured): they connect from other
+ * loopback addresses than the honest clients (127.0.0.1), as another host
+ * would, so that what the server limits or budgets per address is theirs. */
+
+#define ADV_SRC_REGEX "127.0.0.2"
+#define ADV_SRC_STALL "127.0.0.3"
+#define ADV_SRC_SLOW "127.0.0.4"
+
+static _Atomic int adv_stop;
+static struct {
+    _Atomic uint64_t regex_joins_ok, regex_joins_refused, regex_subscribed, regex_sub_err, regex_conns;
+    _Atomic uint64_t posts_ok, posts_failed;
+    _Atomic uint64_t bursts_ok, bursts_failed, burst_ms_max;
+    _Atomic uint64_t stall_conns, stall_joined, stall_dropped, stall_timeouts;
+    _Atomic uint64_t slow_opened, slow_408, slow_closed, slow_failed, slow_open_now, slow_open_max;
+} adv;
+static char adv_first_refusal[256];
+static pthread_mutex_t adv_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void adv_note_refusal(const char *what, const uint8_t *p, size_t n) {
+    pthread_mutex_lock(&adv_lock);
+    if (!adv_first_refusal[0])
+        snprintf(adv_first_refusal, sizeof(adv_first_refusal), "%s: %.*s", what, (int)(n > 200 ? 200 : n),
+                 (const char *)p);
+    pthread_mutex_unlock(&adv_lock);
+}
+
+/* Sleeps up to s seconds, in steps, returning early once adv_stop is set. */
+static void adv_sleep(double s) {
+    double end = now_s() + s;
+    while (!atomic_load(&adv_stop) && now_s() < end) {
+        double left = end - now_s();
+        sleep_s(left > 0.05 ? 0.05 : (left > 0 ? left : 0));
+    }
+}
+
+/* A blocking TCP connection from src to the server; rcvbuf > 0 shrinks the
+ * receive buffer before connecting (so a client that does not read fills
+ * the server's queue soon). Returns the fd or -1. */
+static int adv_tcp(const char *src, int rcvbuf) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (rcvbuf > 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+    struct timeval tv = {10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    inet_pton(AF_INET, src, &a.sin_addr);
+    struct sockaddr_in dst = {.sin_family = AF_INET, .sin_port = htons((uint16_t)opt.port)};
+    inet_pton(AF_INET, opt.host, &dst.sin_addr);
+    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || connect(fd, (struct sockaddr *)&dst, sizeof(dst)) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int adv_send_all(int fd, const void *p, size_t n) {
+    const char *b = p;
+    while (n) {
+        ssize_t w = send(fd, b, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        b += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* A minimal blocking WebSocket client. */
+typedef struct {
+    int fd;
+    uint8_t *buf;
+    size_t len, cap;
+    uint32_t ref;
+} aws_t;
+
+static void aws_close(aws_t *w) {
+    if (w->fd >= 0)
+        close(w->fd);
+    w->fd = -1;
+    w->len = 0;
+}
+
+/* Reads what is there (waiting up to timeout_ms for something): 1 read,
+ * 0 nothing yet, -1 closed. */
+static int aws_fill(aws_t *w, int timeout_ms) {
+    struct pollfd pfd = {.fd = w->fd, .events = POLLIN};
+    int r = poll(&pfd, 1, timeout_ms);
+    if (r <= 0)
+        return 0;
+    if (w->cap - w->len < 65536) {
+        w->cap = w->cap ? w->cap * 2 : 262144;
+        w->buf = xrealloc(w->buf, w->cap);
+    }
+    ssize_t n = recv(w->fd, w->buf + w->len, w->cap - w->len, MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+        return -1;
+    if (n > 0)
+        w->len += (size_t)n;
+    return 1;
+}
+
+static int aws_open(aws_t *w, const char *src, int rcvbuf) {
+    w->fd = adv_tcp(src, rcvbuf);
+    w->len = 0;
+    if (w->fd < 0)
+        return -1;
+    char req[1024];
+    int n = snprintf(req, sizeof(req),
+                     "GET /realtime/v1/websocket?apikey=%s&vsn=2.0.0 HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
+                     "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n",
+                     apikey, opt.host, opt.port, ws_key);
+    if (adv_send_all(w->fd, req, (size_t)n) < 0)
+        goto fail;
+    double end = now_s() + 10;
+    const uint8_t *e = NULL;
+    while (!(e = w->len ? memmem(w->buf, w->len, "\r\n\r\n", 4) : NULL) && now_s() < end)
+        if (aws_fill(w, 100) < 0)
+            goto fail;
+    if (!e || w->len < 12 || memcmp(w->buf, "HTTP/1.1 101", 12) != 0)
+        goto fail;
+    size_t head = (size_t)(e - w->buf) + 4;
+    memmove(w->buf, w->buf + head, w->len - head);
+    w->len -= head;
+    return 0;
+fail:
+    aws_close(w);
+    return -1;
+}
+
+static int aws_send(aws_t *w, int opcode, const char *s, size_t n) {
+    uint8_t *f = xmalloc(n + 14);
+    size_t fl = ws_frame_encode_client(f, opcode, (const uint8_t *)s, n, xorshift());
+    int r = adv_send_all(w->fd, f, fl);
+    free(f);
+    return r;
+}
+
+/* The next whole message (text or binary) into p and n, valid until the next
+ * call: 1, 0 on timeout, -1 closed. Answers pings. */
+static int aws_next(aws_t *w, int timeout_ms, uint8_t **p, size_t *n, size_t *consumed) {
+    if (*consumed) {
+        memmove(w->buf, w->buf + *consumed, w->len - *consumed);
+        w->len -= *consumed;
+        *consumed = 0;
+    }
+    double end = now_s() + timeout_ms / 1e3;
+    for (;;) {
+        if (w->len >= 2) {
+            uint8_t *f = w->buf;
+            uint64_t len = f[1] & 0x7f;
+            size_t hl = 2;
+            if (len == 126 && w->len >= 4) {
+                len = (uint64_t)f[2] << 8 | f[3];
+                hl = 4;
+            } else if (len == 127 && w->len >= 10) {
+                len = 0;
+                for (int i = 0; i < 8; i++)
+                    len = len << 8 | f[2 + i];
+                hl = 10;
+            } else if (len >= 126) {
+                len = UINT64_MAX;
+            }
+            if (len != UINT64_MAX && w->len >= hl + len) {
+                int op = f[0] & 0x0f;
+                *consumed = hl + (size_t)len;
+                if (op == WS_OP_CLOSE)
+                    return -1;
+                if (op == WS_OP_PING) {
+                    aws_send(w, WS_OP_PONG, (const char *)f + hl, (size_t)len);
+                    memmove(w->buf, w->buf + *consumed, w->len - *consumed);
+                    w->len -= *consumed;
+                    *consumed = 0;
+                    continue;
+                }
+                if (op == WS_OP_TEXT || op == WS_OP_BINARY) {
+                    *p = f + hl;
+                    *n = (size_t)len;
+                    return 1;
+                }
+                memmove(w->buf, w->buf + *consumed, w->len - *consumed);
+                w->len -= *consumed;
+                *consumed = 0;
+                continue;
+            }
+        }
+        int left = (int)((end - now_s()) * 1e3);
+        if (left <= 0)
+            return 0;
+        int r = aws_fill(w, left > 100 ? 100 : left);
+        if (r < 0)
+            return -1;
+    }
+}
+
+/* Joins and waits (up to 15 s) for their replies and, for the ones that
+ * were accepted, the "Subscribed to PostgreSQL" system message. joins[i]
+ * is the bindings JSON of topic prefix-i. Returns the accepted joins. */
+static int aws_join_all(aws_t *w, const char *token, const char *prefix, char **joins, int njoins,
+                        _Atomic uint64_t *ok, _Atomic uint64_t *refused, _Atomic uint64_t *subscribed,
+                        _Atomic uint64_t *sub_err) {
+    for (int i = 0; i < njoins; i++) {
+        size_t cap = strlen(joins[i]) + strlen(token) + 512;
+        char *m = xmalloc(cap);
+        int n = snprintf(m, cap,
+                         "[\"%d\",\"%u\",\"realtime:%s-%d\",\"phx_join\",{\"config\":{\"broadcast\":{\"ack\":false,"
+                         "\"self\":false},\"presence\":{\"key\":\"\",\"enabled\":false},\"postgres_changes\":[%s],"
+                         "\"private\":false},\"access_token\":\"%s\"}]",
+                         i + 1, ++w->ref, prefix, i, joins[i], token);
+        int r = aws_send(w, WS_OP_TEXT, m, (size_t)n);
+        free(m);
+        if (r < 0)
+            return 0;
+    }
+    int replies = 0, accepted = 0, sys = 0;
+    double end = now_s() + 15;
+    size_t consumed = 0;
+    while ((replies < njoins || sys < accepted) && now_s() < end && !atomic_load(&adv_stop)) {
+        uint8_t *p;
+        size_t n;
+        int r = aws_next(w, 200, &p, &n, &consumed);
+        if (r < 0)
+            return 0;
+        if (r == 0)
+            continue;
+        size_t hn = n < 200 ? n : 200;
+        if (memmem(p, hn, "\"phx_reply\"", 11) && n > 2 && p[1] == '"') {
+            replies++;
+            if (memmem(p, n, "\"status\":\"ok\"", 13)) {
+                accepted++;
+                atomic_fetch_add(ok, 1);
+            } else {
+                atomic_fetch_add(refused, 1);
+                adv_note_refusal("join refused", p, n);
+            }
+        } else if (memmem(p, hn, "\"system\",{", 10)) {
+            sys++;
+            if (memmem(p, n, "\"status\":\"ok\"", 13)) {
+                atomic_fetch_add(subscribed, 1);
+            } else {
+                atomic_fetch_add(sub_err, 1);
+                adv_note_refusal("system error", p, n);
+            }
+        } else if (memmem(p, hn, "\"phx_error\"", 11) || memmem(p, hn, "\"phx_close\"", 11)) {
+            adv_note_refusal("channel closed", p, n);
+        }
+    }
+    if (consumed) {
+        memmove(w->buf, w->buf + consumed, w->len - consumed);
+        w->len -= consumed;
+    }
+    return accepted;
+}
+
+static char *adv_token(const char *sub) {
+    time_t now = time(NULL);
+    char claims[320];
+    snprintf(claims, sizeof(claims),
+             "{\"aud\":\"authenticated\",\"role\":\"authenticated\",\"sub\":\"%s\",\"iat\":%ld,\"exp\":%ld}", sub,
+             (long)now, (long)now + 7200);
+    return jwt_sign_hs256((const uint8_t *)opt.secret, strlen(opt.secret), claims);
+}
+
+/* regex: 5 channels x 100 bookings bindings with a costly case-insensitive
+ * regex each (all distinct, so none is shared), and a booking with a long
+ * description of 'a's (which never matches: no 'b') every interval, through
+ * REST as that customer. */
+static void *adv_regex_main(void *arg) {
+    (void)arg;
+    char *token = adv_token(adv_cust.id);
+    int nch = opt.adv_regex_channels, nb = opt.adv_regex_bindings;
+    char **joins = xcalloc((size_t)nch, sizeof(*joins));
+    for (int c = 0, b = 0; c < nch; c++) {
+        size_t cap = (size_t)nb * 160 + 16, len = 0;
+        joins[c] = xmalloc(cap);
+        joins[c][0] = 0;
+        for (int i = 0; i < nb; i++, b++)
+            len += (size_t)snprintf(joins[c] + len, cap - len,
+                                    "%s{\"event\":\"*\",\"schema\":\"public\",\"table\":\"bookings\","
+                                    "\"filter\":\"description=imatch.((a?){%d}){%d}%c\"}",
+                                    i ? "," : "", 16 + b % 10, 16 + (b / 10) % 10, 'b' + (b / 100) % 24);
+    }
+    /* The REST request: headers + {"customer_id":..,"description":"aaa..."} */
+    size_t dlen = (size_t)opt.adv_regex_kib * 1024;
+    size_t bcap = dlen + 256;
+    char *body = xmalloc(bcap);
+    int bl = snprintf(body, bcap, "{\"customer_id\":\"%s\",\"service\":\"regex bench\",\"price\":10,\"description\":\"",
+                      adv_cust.id);
+    memset(body + bl, 'a', dlen);
+    bl += (int)dlen;
+    bl += snprintf(body + bl, bcap - (size_t)bl, "\"}");
+    char head[2048];
+    int hl = snprintf(head, sizeof(head),
+                      "POST /rest/v1/bookings HTTP/1.1\r\nHost: %s:%d\r\napikey: %s\r\nAuthorization: Bearer %s\r\n"
+                      "Content-Type: application/json\r\nPrefer: return=minimal\r\nContent-Length: %d\r\n"
+                      "Connection: close\r\n\r\n",
+                      opt.host, opt.port, apikey, token, bl);
+    aws_t w = {.fd = -1};
+    double next_post = now_s(), next_hb = now_s() + 20;
+    char scratch[65536];
+    while (!atomic_load(&adv_stop)) {
+        if (w.fd < 0) {
+            if (aws_open(&w, ADV_SRC_REGEX, 0) < 0) {
+                adv_sleep(0.5);
+                continue;
+            }
+            atomic_fetch_add(&adv.regex_conns, 1);
+            aws_join_all(&w, token, "hostile", joins, nch, &adv.regex_joins_ok, &adv.regex_joins_refused,
+                         &adv.regex_subscribed, &adv.regex_sub_err);
+            w.len = 0;
+        }
+        if (now_s() >= next_post) {
+            next_post += opt.adv_regex_interval;
+            if (now_s() > next_post)
+                next_post = now_s() + opt.adv_regex_interval;
+            int fd = adv_tcp(ADV_SRC_REGEX, 0);
+            int ok = 0;
+            if (fd >= 0 && adv_send_all(fd, head, (size_t)hl) == 0 && adv_send_all(fd, body, (size_t)bl) == 0) {
+                char resp[512];
+                ssize_t n = recv(fd, resp, sizeof(resp) - 1, 0);
+                if (n >= 12) {
+                    resp[n] = 0;
+                    ok = resp[9] == '2';
+                    if (!ok)
+                        adv_note_refusal("regex booking POST", (const uint8_t *)resp, (size_t)n);
+                }
+            }
+            if (fd >= 0)
+                close(fd);
+            atomic_fetch_add(ok ? &adv.posts_ok : &adv.posts_failed, 1);
+        }
+        if (now_s() >= next_hb) {
+            next_hb = now_s() + 20;
+            char hb[96];
+            int n = snprintf(hb, sizeof(hb), "[null,\"%u\",\"phoenix\",\"heartbeat\",{}]", ++w.ref);
+            if (aws_send(&w, WS_OP_TEXT, hb, (size_t)n) < 0) {
+                aws_close(&w);
+                continue;
+            }
+        }
+        /* Read and drop whatever comes (its own bookings). */
+        struct pollfd pfd = {.fd = w.fd, .events = POLLIN};
+        if (poll(&pfd, 1, 50) > 0) {
+            ssize_t n = recv(w.fd, scratch, sizeof(scratch), MSG_DONTWAIT);
+            if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+                aws_close(&w);
+        }
+    }
+    aws_close(&w);
+    free(w.buf);
+    for (int c = 0; c < nch; c++)
+        free(joins[c]);
+    free(joins);
+    free(body);
+    free(token);
+    return NULL;
+}
+
+/* burst: one transaction of N pending bookings every interval, as the
+ * superuser (every connected technician and admin receives each row). */
+static void *adv_burst_main(void *arg) {
+    (void)arg;
+    PGconn *pg = PQconnectdb(opt.db);
+    if (PQstatus(pg) != CONNECTION_OK) {
+        fprintf(stderr, "[adversary] burst: cannot connect: %s", PQerrorMessage(pg));
+        PQfinish(pg);
+        return NULL;
+    }
+    char rows[16];
+    snprintf(rows, sizeof(rows), "%d", opt.adv_burst_rows);
+    const char *v[2] = {adv_cust.id, rows};
+    adv_sleep(1);
+    while (!atomic_load(&adv_stop)) {
+        double t0 = now_s();
+        PGresult *r = PQexecParams(pg,
+                                   "insert into public.bookings (customer_id, service, description, price) "
+                                   "select $1::uuid, 'burst', 'burst', 10 from generate_series(1, $2::int)",
+                                   2, NULL, v, NULL, NULL, 0);
+        int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        if (!ok)
+            fprintf(stderr, "[adversary] burst: %s", PQerrorMessage(pg));
+        PQclear(r);
+        uint64_t ms = (uint64_t)((now_s() - t0) * 1e3);
+        if (ms > atomic_load(&adv.burst_ms_max))
+            atomic_store(&adv.burst_ms_max, ms);
+        atomic_fetch_add(ok ? &adv.bursts_ok : &adv.bursts_failed, 1);
+        adv_sleep(opt.adv_burst_interval - (now_s() - t0));
+    }
+    PQfinish(pg);
+    return NULL;
+}
+
+/* stall: an admin on every table that never reads. Each second it writes a
+ * heartbeat (reading nothing): once the server has dropped it, the write
+ * fails and it comes back; after stall_max s it comes back anyway. */
+static void *adv_stall_main(void *arg) {
+    (void)arg;
+    char *token = adv_token(adv_admin.id);
+    char *joins[1] = {
+        "{\"event\":\"*\",\"schema\":\"public\",\"table\":\"bookings\"},"
+        "{\"event\":\"*\",\"schema\":\"public\",\"table\":\"bids\"},"
+        "{\"event\":\"INSERT\",\"schema\":\"public\",\"table\":\"messages\"},"
+        "{\"event\":\"INSERT\",\"schema\":\"public\",\"table\":\"notifications\"},"
+        "{\"event\":\"INSERT\",\"schema\":\"public\",\"table\":\"payments\"},"
+        "{\"event\":\"*\",\"schema\":\"public\",\"table\":\"profiles\"},"
+        "{\"event\":\"*\",\"schema\":\"public\",\"table\":\"technicians\"},"
+        "{\"event\":\"*\",\"schema\":\"public\",\"table\":\"reviews\"}"};
+    aws_t w = {.fd = -1};
+    static _Atomic uint64_t dummy_ok, dummy_ref, dummy_err;
+    while (!atomic_load(&adv_stop)) {
+        if (aws_open(&w, ADV_SRC_STALL, 4096) < 0) {
+            adv_sleep(0.5);
+            continue;
+        }
+        atomic_fetch_add(&adv.stall_conns, 1);
+        if (aws_join_all(&w, token, "stall", joins, 1, &dummy_ok, &dummy_ref, &adv.stall_joined, &dummy_err) < 1) {
+            aws_close(&w);
+            adv_sleep(0.5);
+            continue;
+        }
+        double t0 = now_s();
+        int dropped = 0;
+        while (!atomic_load(&adv_stop) && now_s() - t0 < opt.adv_stall_max) {
+            adv_sleep(1);
+            char hb[96];
+            int n = snprintf(hb, sizeof(hb), "[null,\"%u\",\"phoenix\",\"heartbeat\",{}]", ++w.ref);
+            struct pollfd pfd = {.fd = w.fd, .events = POLLRDHUP};
+            if ((poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLHUP | POLLERR | POLLRDHUP))) ||
+                aws_send(&w, WS_OP_TEXT, hb, (size_t)n) < 0) {
+                dropped = 1;
+                break;
+            }
+        }
+        if (atomic_load(&adv_stop))
+            break;
+        atomic_fetch_add(dropped ? &adv.stall_dropped : &adv.stall_timeouts, 1);
+        aws_close(&w); /* unread data: the kernel resets the connection */
+    }
+    aws_close(&w);
+    free(w.buf);
+    free(token);
+    return NULL;
+}
+
+/* slowloris: connections that send a request head one byte per second. */
+static void *adv_slowloris_main(void *arg) {
+    (void)arg;
+    int n = opt.adv_slowloris_conns;
+    struct slow { int fd; size_t pos; } *sl = xcalloc((size_t)n, sizeof(*sl));
+    static const char head[] = "GET /realtime/v1/websocket?vsn=2.0.0 HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ";
+    struct pollfd *pfd = xcalloc((size_t)n, sizeof(*pfd));
+    for (int i = 0; i < n; i++)
+        sl[i].fd = -1;
+    double next = now_s();
+    while (!atomic_load(&adv_stop)) {
+        uint64_t open_now = 0;
+        for (int i = 0; i < n; i++) {
+            if (sl[i].fd < 0) {
+                int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+                struct sockaddr_in a = {.sin_family = AF_INET}, dst = {.sin_family = AF_INET,
+                                                                        .sin_port = htons((uint16_t)opt.port)};
+                inet_pton(AF_INET, ADV_SRC_SLOW, &a.sin_addr);
+                inet_pton(AF_INET, opt.host, &dst.sin_addr);
+                int one = 1;
+                setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+                if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+                    (connect(fd, (struct sockaddr *)&dst, sizeof(dst)) < 0 && errno != EINPROGRESS)) {
+                    if (fd >= 0)
+                        close(fd);
+                    atomic_fetch_add(&adv.slow_failed, 1);
+                    continue;
+                }
+                sl[i].fd = fd;
+                sl[i].pos = 0;
+                atomic_fetch_add(&adv.slow_opened, 1);
+            }
+            open_now++;
+        }
+        atomic_store(&adv.slow_open_now, open_now);
+        if (open_now > atomic_load(&adv.slow_open_max))
+            atomic_store(&adv.slow_open_max, open_now);
+        if (now_s() >= next) { /* one more byte on each */
+            next += 1;
+            for (int i = 0; i < n; i++) {
+                if (sl[i].fd < 0)
+                    continue;
+                char ch = sl[i].pos < sizeof(head) - 1 ? head[sl[i].pos] : 'a';
+                if (send(sl[i].fd, &ch, 1, MSG_NOSIGNAL | MSG_DONTWAIT) == 1)
+                    sl[i].pos++;
+            }
+        }
+        for (int i = 0; i < n; i++)
+            pfd[i] = (struct pollfd){.fd = sl[i].fd, .events = POLLIN};
+        poll(pfd, (nfds_t)n, 100);
+        for (int i = 0; i < n; i++) {
+            if (sl[i].fd < 0 || !(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            char buf[1024];
+            ssize_t r = recv(sl[i].fd, buf, sizeof(buf), MSG_DONTWAIT);
+            if (r > 0 && r >= 12 && !memcmp(buf, "HTTP/1.1 408", 12))
+                atomic_fetch_add(&adv.slow_408, 1);
+            if (r > 0)
+                continue; /* the close follows */
+            if (r < 0 && (errno == EAGAIN || errno == EINTR))
+                continue;
+            close(sl[i].fd);
+            sl[i].fd = -1;
+            atomic_fetch_add(&adv.slow_closed, 1);
+        }
+    }
+    for (int i = 0; i < n; i++)
+        if (sl[i].fd >= 0)
+            close(sl[i].fd);
+    free(sl);
+    free(pfd);
+    return NULL;
+}
+
+/* The p-th percentile over the expected deliveries: the ones that never
+ * came count as infinitely late (-1 when the rank falls among them). */
+static double pct_of_expected(const hist_t *h, uint64_t expected, double p) {
+    if (!expected)
+        return -1;
+    uint64_t rank = (uint64_t)((double)expected * p / 100.0);
+    if (rank >= expected)
+        rank = expected - 1;
+    if (rank >= h->count)
+        return -1;
+    uint64_t seen = 0;
+    for (int i = 0; i < H_BUCKETS; i++) {
+        seen += h->n[i];
+        if (seen > rank)
+            return hist_value(i);
+    }
+    return (double)h->max;
+}
+
+static void adv_report(const hist_t *h) {
+    uint64_t exp = atomic_load(&w_expected), got = SUM(marked);
+    double p50 = pct_of_expected(h, exp, 50), p99 = pct_of_expected(h, exp, 99);
+    char a[32], b[32];
+    snprintf(a, sizeof(a), p50 < 0 ? "lost" : "%.1f ms", p50 / 1e6);
+    snprintf(b, sizeof(b), p99 < 0 ? "lost" : "%.1f ms", p99 / 1e6);
+    printf("%-28s %" PRIu64 " rows committed in the window should bring %" PRIu64 " deliveries; %" PRIu64
+           " arrived (%.2f %%)\n",
+           "honest rows (adversary)", atomic_load(&w_marked_rows), exp, got, exp ? 100.0 * (double)got / (double)exp : 0);
+    printf("%-28s p50 %s, p99 %s, max %.1f ms (over the expected deliveries; lost = never arrived)\n",
+           "honest latency", a, b, (double)h->max / 1e6);
+    printf("%-28s %" PRIu64 " frames without a stamp (hostile rows, bid notifications), %" PRIu64
+           " too big to read (skipped)\n",
+           "other rows to honest clients", SUM(unstamped), SUM(big));
+    if (opt.adv_regex)
+        printf("%-28s %" PRIu64 " connection(s); joins %" PRIu64 " ok, %" PRIu64 " refused; subscribed %" PRIu64
+               " ok, %" PRIu64 " errors; %d KiB bookings POSTed: %" PRIu64 " ok, %" PRIu64 " failed\n",
+               "adversary regex", atomic_load(&adv.regex_conns), atomic_load(&adv.regex_joins_ok),
+               atomic_load(&adv.regex_joins_refused), atomic_load(&adv.regex_subscribed), atomic_load(&adv.regex_sub_err),
+               opt.adv_regex_kib, atomic_load(&adv.posts_ok), atomic_load(&adv.posts_failed));
+    if (opt.adv_burst)
+        printf("%-28s %" PRIu64 " transactions of %d rows committed (%" PRIu64 " failed), the slowest in %" PRIu64
+               " ms\n",
+               "adversary burst", atomic_load(&adv.bursts_ok), opt.adv_burst_rows, atomic_load(&adv.bursts_failed),
+               atomic_load(&adv.burst_ms_max));
+    if (opt.adv_stall)
+        printf("%-28s %" PRIu64 " connection(s), %" PRIu64 " subscribed; %" PRIu64 " dropped by the server, %" PRIu64
+               " kept for %.0f s and reopened\n",
+               "adversary stall", atomic_load(&adv.stall_conns), atomic_load(&adv.stall_joined),
+               atomic_load(&adv.stall_dropped), atomic_load(&adv.stall_timeouts), opt.adv_stall_max);
+    if (opt.adv_slowloris)
+        printf("%-28s %" PRIu64 " opened (%" PRIu64 " failed), %" PRIu64 " answered 408, %" PRIu64
+               " closed by the server; %" PRIu64 " open at the end\n",
+               "adversary slowloris", atomic_load(&adv.slow_opened), atomic_load(&adv.slow_failed),
+               atomic_load(&adv.slow_408), atomic_load(&adv.slow_closed), atomic_load(&adv.slow_open_now));
+    if (adv_first_refusal[0])
+        printf("%-28s %s\n", "adversary, first refusal", adv_first_refusal);
+    if (opt.csv) {
+        printf("advcsv,marked_rows,expected,arrived,delivered_pct,p50_us,p99_us,max_us,unstamped,big,regex_joins_ok,"
+               "regex_joins_refused,regex_subscribed,posts_ok,posts_failed,bursts_ok,stall_conns,stall_dropped,"
+               "slow_opened,slow_408,slow_closed\n");
+        printf("advcsv,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%.2f,%.0f,%.0f,%.0f,%" PRIu64 ",%" PRIu64 ",%" PRIu64
+               ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
+               ",%" PRIu64 ",%" PRIu64 "\n",
+               atomic_load(&w_marked_rows), exp, got, exp ? 100.0 * (double)got / (double)exp : 0,
+               p50 < 0 ? -1 : p50 / 1e3, p99 < 0 ? -1 : p99 / 1e3, (double)h->max / 1e3, SUM(unstamped), SUM(big),
+               atomic_load(&adv.regex_joins_ok), atomic_load(&adv.regex_joins_refused),
+               atomic_load(&adv.regex_subscribed), atomic_load(&adv.posts_ok), atomic_load(&adv.posts_failed),
+               atomic_load(&adv.bursts_ok), atomic_load(&adv.stall_conns), atomic_load(&adv.stall_dropped),
+               atomic_load(&adv.slow_opened), atomic_load(&adv.slow_408), atomic_load(&adv.slow_closed));
+    }
+}
+
+static pthread_t adv_th[4];
+static int adv_nth;
+
+static void adv_start(void) {
+    void *(*fn[4])(void *) = {adv_regex_main, adv_burst_main, adv_stall_main, adv_slowloris_main};
+    int on[4] = {opt.adv_regex, opt.adv_burst, opt.adv_stall, opt.adv_slowloris};
+    for (int i = 0; i < 4; i++)
+        if (on[i] && pthread_create(&adv_th[adv_nth], NULL, fn[i], NULL) == 0)
+            adv_nth++;
+}
+
+static void adv_finish(void) {
+    atomic_store(&adv_stop, 1);
+    for (int i = 0; i < adv_nth; i++)
+        pthread_join(adv_th[i], NULL);
 }
 
 /* ---- the run ---- */
@@ -2144,6 +2990,14 @@ static int cdc_main(void) {
              res.joined, res.join_err, subscribed, sub_err, join_s);
     atomic_store(&g_phase, PH_HOLD);
     sleep_s(0.5);
+    if (opt.adv) {
+        adv_start();
+        if (adv_nth)
+            progress("adversary:%s%s%s%s started; the writer starts in %.1f s", opt.adv_regex ? " regex" : "",
+                     opt.adv_burst ? " burst" : "", opt.adv_stall ? " stall" : "", opt.adv_slowloris ? " slowloris" : "",
+                     opt.adv_settle);
+        sleep_s(opt.adv_settle);
+    }
 
     /* Writes: warm-up, then the measured window. */
     pthread_t wth;
@@ -2164,6 +3018,7 @@ static int cdc_main(void) {
     machine_cpu(&mb0, &mt0, &ms0);
     double t0 = now_s();
     atomic_store(&g_hist_slot, 0);
+    atomic_store(&g_mark, 1);
     for (double el = 0; el < opt.duration; el = now_s() - t0) {
         sleep_s(opt.duration - el > 1 ? 1 : opt.duration - el);
         double e = now_s() - t0;
@@ -2171,6 +3026,7 @@ static int cdc_main(void) {
             progress("  %.0f s: %.0f committed/s, %.0f delivered/s", e, (double)(atomic_load(&w_committed) - w0) / e,
                      (double)(SUM(delivered) - d0) / e);
     }
+    atomic_store(&g_mark, 0);
     atomic_store(&g_hist_slot, -1);
     double t1 = now_s();
     uint64_t d1 = SUM(delivered), w1 = atomic_load(&w_committed), e1 = atomic_load(&w_errors);
@@ -2198,6 +3054,12 @@ static int cdc_main(void) {
         else
             progress("drain: the end marker did not arrive within %.0f s", opt.drain_max);
         sleep_s(0.3);
+    }
+    if (opt.adv) { /* stragglers on other workers, after the end marker */
+        double ws = now_s();
+        while (SUM(marked) < atomic_load(&w_expected) && now_s() - ws < 2)
+            sleep_s(0.01);
+        adv_finish();
     }
     uint64_t backlog = SUM(delivered) - d1;
     res.closed = (uint32_t)SUM(closed);
@@ -2252,6 +3114,8 @@ static int cdc_main(void) {
                opt.drain_max, backlog);
     if (SUM(other))
         printf("%-28s %" PRIu64 "\n", "unexpected frames", SUM(other));
+    if (opt.adv)
+        adv_report(&h);
     if (opt.csv) {
         printf("csv,clients,customers,technicians,admins,target_rate,committed_per_s,write_errors,delivered_per_s,"
                "bookings_per_s,bids_per_s,messages_per_s,notifications_per_s,p50_us,p95_us,p99_us,max_us,samples,"

@@ -23,6 +23,10 @@
 #   server for PERF_SECONDS [5] during its fan-out and print the top symbols)
 #   KEEP [0] (1: keep the scratch directory with logs)
 #   QUIET_WAIT [60] (seconds to wait for an idle machine before each load run)
+#   BUILD_DIR [<repo>/build] (where techcare-realtime and tc-loadgen are built)
+#   SERVER [$BUILD_DIR/techcare-realtime] (a prebuilt techcare binary to drive
+#     instead, e.g. an older commit's build: only tc-loadgen is built then;
+#     the per-address limits are turned off only if it knows the flags)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -67,12 +71,21 @@ echo "# open-file limit $want; ephemeral ports per source IP: $ports (tc-loadgen
 QUIET_WAIT=${QUIET_WAIT:-60}
 declare -A QUIET
 
-echo "# building techcare-realtime and tc-loadgen"
+BUILD_DIR=${BUILD_DIR:-$ROOT/build}
 # Configure every time: tc-loadgen exists only if bench/loadgen.c did at configure time.
-cmake -S . -B build >/dev/null
-cmake --build build -j2 --target techcare-realtime tc-loadgen >/dev/null
-LOADGEN=$ROOT/build/tc-loadgen
-SERVER=$ROOT/build/techcare-realtime
+cmake -S . -B "$BUILD_DIR" >/dev/null
+if [[ -n ${SERVER:-} ]]; then
+    echo "# building tc-loadgen in $BUILD_DIR; techcare server: $SERVER"
+    cmake --build "$BUILD_DIR" -j2 --target tc-loadgen >/dev/null
+else
+    echo "# building techcare-realtime and tc-loadgen in $BUILD_DIR"
+    cmake --build "$BUILD_DIR" -j2 --target techcare-realtime tc-loadgen >/dev/null
+    SERVER=$BUILD_DIR/techcare-realtime
+fi
+LOADGEN=$BUILD_DIR/tc-loadgen
+# All connections come from 127.0.0.x: the per-address limits (issue 9) off.
+isolation_flags "$SERVER"
+echo "# techcare flags for the per-address limits: ${ISOLATION_FLAGS[*]:-(none: the binary has no such limits)}"
 
 TMP=$(mktemp -d /tmp/tc-bench.XXXXXX)
 SERVER_PID=
@@ -135,7 +148,7 @@ start_server() {
         techcare)
             "$SERVER" --host 127.0.0.1 --port "$port" --workers 2 --jwt-secret "$SECRET" \
                 --max-events-per-second 1000000 --max-joins-per-second 1000 \
-                --drain-timeout-ms 1000 --log-level warn >"$log" 2>&1 &
+                "${ISOLATION_FLAGS[@]}" --drain-timeout-ms 1000 --log-level warn >"$log" 2>&1 &
             ;;
         nchan)
             local dir=$TMP/nginx
