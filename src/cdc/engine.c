@@ -1792,10 +1792,10 @@ static void try_joins(void) {
 /* ---- commands ---------------------------------------------------------------- */
 
 static void process_commands(void) {
-    /* new joins go after those already waiting, in the order they came */
-    cmd_t **joins_tail = &E.joins;
-    while (*joins_tail)
-        joins_tail = &(*joins_tail)->next;
+    /* new joins go after those already waiting, in the order they came;
+     * the end of that list is found once, and only when a join came (this
+     * runs for every WAL message) */
+    cmd_t **joins_tail = NULL;
     pthread_mutex_lock(&E.mu);
     cmd_t *list = E.cmds;
     E.cmds = NULL;
@@ -1810,6 +1810,9 @@ static void process_commands(void) {
             c->cat_gen = UINT64_MAX;
             c->deadline_ms = now_ms() + (uint64_t)E.cfg.join_timeout_ms;
             c->next = NULL;
+            if (!joins_tail)
+                for (joins_tail = &E.joins; *joins_tail;)
+                    joins_tail = &(*joins_tail)->next;
             *joins_tail = c;
             joins_tail = &c->next;
             continue;

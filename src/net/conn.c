@@ -21,6 +21,7 @@
 
 #include "channel/socket.h"
 #include "http/request.h"
+#include "http/response.h"
 #include "http/routes.h"
 #include "metrics/metrics.h"
 #include "net/peer.h"
@@ -856,13 +857,8 @@ void conn_accept(worker_t *w, uv_stream_t *listener) {
         met_add(M_LIM_CONNS_IP, 1);
         log_warn("connection refused", "\"peer\":\"%s\",\"reason\":\"too many connections from this address\","
                  "\"limit\":%d", conn_peer(c), srv.cfg.max_conns_per_ip);
-        static const char resp[] = "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\n"
-                                   "Connection: close\r\nContent-Length: 74\r\n\r\n"
-                                   "{\"message\":\"MaxConnectionsPerIp: too many connections from this address\"}\n";
-        buf_t *b = buf_new(sizeof(resp));
-        buf_append(&b, resp, sizeof(resp) - 1);
-        conn_send_owned(c, b);
-        conn_close_after_write(c);
+        http_respond_error(c, 429, "MaxConnectionsPerIp: too many connections from this address (MAX_CONNECTIONS_PER_IP)",
+                           0);
         return;
     }
     /* Small frames go out at once; without it they still go, later. */

@@ -227,7 +227,6 @@ static void on_tick(uv_timer_t *t) {
      * token-expiry notices) must not wait for the next wake-up. */
     conn_flush_dirty(w);
     run_after_flush(w);
-    hub_paced_poll();
 }
 
 void worker_after_flush(void (*fn)(uint64_t), uint64_t arg) {

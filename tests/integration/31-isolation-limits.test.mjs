@@ -371,6 +371,45 @@ describe('channels per client address (MAX_CHANNELS_PER_IP)', { timeout: T(60000
   });
 });
 
+// ---- connections per client address ---------------------------------------------------------
+
+describe('connections per client address (MAX_CONNECTIONS_PER_IP)', { timeout: T(60000) }, () => {
+  const MAX = 3;
+  let server;
+  before(async () => { server = await startServer({ flags: ['--max-connections-per-ip', String(MAX)] }); });
+  after(() => teardown(server));
+
+  test('the address is refused with 429 past the limit; another address is not; a closed connection gives its slot back', async () => {
+    const before = await counter(server, 'realtime_limit_connections_per_ip_total');
+    const held = [];
+    for (let i = 0; i < MAX; i++) held.push(await rawFrom(server, '127.0.0.2'));
+    const refused = await rawFrom(server, '127.0.0.2').then(() => null, (e) => e);
+    assert.ok(refused, 'the connection past the limit was accepted');
+    assert.equal(refused.status, 429);
+    assert.equal(JSON.parse(refused.body).error,
+      'MaxConnectionsPerIp: too many connections from this address (MAX_CONNECTIONS_PER_IP)');
+    assert.equal(await counter(server, 'realtime_limit_connections_per_ip_total'), before + 1);
+    await server.waitForLog((l) => l.msg === 'connection refused' && l.limit === MAX);
+
+    // 127.0.0.1 is another address: unaffected, and the held ones still work.
+    const other = await RawWs.open(server);
+    assert.equal((await other.join(`realtime:${topicName('ip-conn')}`)).payload.status, 'ok');
+    assert.equal((await held[0].join(`realtime:${topicName('ip-conn')}`)).payload.status, 'ok');
+
+    // One closes: its slot comes back, once.
+    await held.pop().close();
+    await waitFor(async () => {
+      const again = await rawFrom(server, '127.0.0.2').catch(() => null);
+      if (again) held.push(again);
+      return again;
+    }, { timeout: T(5000), message: 'the closed connection to give its slot back' });
+    const still = await rawFrom(server, '127.0.0.2').then(() => null, (e) => e);
+    assert.equal(still?.status, 429);
+    for (const h of held) await h.close();
+    await other.close();
+  });
+});
+
 // ---- logs: no token, refresh token or password, at any level -----------------------------
 
 describe('logs hold no token, refresh token or password', { timeout: T(120000) }, () => {
