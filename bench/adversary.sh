@@ -93,22 +93,11 @@ DB_ADMIN=$(( N_ADMIN + 1 ))
 
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-cmake -S . -B "$BUILD_DIR" >/dev/null
-if [[ -n ${SERVER:-} ]]; then
-    echo "# building tc-loadgen in $BUILD_DIR; server: $SERVER"
-    cmake --build "$BUILD_DIR" -j2 --target tc-loadgen >/dev/null
-else
-    echo "# building techcare-realtime and tc-loadgen in $BUILD_DIR"
-    cmake --build "$BUILD_DIR" -j2 --target techcare-realtime tc-loadgen >/dev/null
-    SERVER=$BUILD_DIR/techcare-realtime
-fi
-LOADGEN=$BUILD_DIR/tc-loadgen
-LABEL=${LABEL:-$SERVER}
 # The honest clients all come from 127.0.0.1: the per-address connection and
 # channel limits off (the hostile ones come from other addresses anyway).
 # Everything else keeps the server's defaults: they are what is measured.
-isolation_flags "$SERVER"
-echo "# server flags for the per-address limits: ${ISOLATION_FLAGS[*]:-(none: the binary has no such limits)}"
+bench_build
+LABEL=${LABEL:-$SERVER}
 
 TMP=$(mktemp -d /tmp/tc-adv.XXXXXX)
 chmod 755 "$TMP"   # the postgres user must reach the cluster's directory under it

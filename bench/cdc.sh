@@ -75,18 +75,7 @@ N_TECH=$(( BIDDERS > N_TECH_CONN ? BIDDERS : N_TECH_CONN ))
 
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-cmake -S . -B "$BUILD_DIR" >/dev/null
-if [[ -n ${SERVER:-} ]]; then
-    echo "# building tc-loadgen in $BUILD_DIR; server: $SERVER"
-    cmake --build "$BUILD_DIR" -j2 --target tc-loadgen >/dev/null
-else
-    echo "# building techcare-realtime and tc-loadgen in $BUILD_DIR"
-    cmake --build "$BUILD_DIR" -j2 --target techcare-realtime tc-loadgen >/dev/null
-    SERVER=$BUILD_DIR/techcare-realtime
-fi
-LOADGEN=$BUILD_DIR/tc-loadgen
-isolation_flags "$SERVER"
-echo "# server flags for the per-address limits: ${ISOLATION_FLAGS[*]:-(none: the binary has no such limits)}"
+bench_build
 
 TMP=$(mktemp -d /tmp/tc-cdc.XXXXXX)
 chmod 755 "$TMP"   # the postgres user must reach the cluster's directory under it

@@ -38,6 +38,25 @@ free_port() {
     return 1
 }
 
+# Configures and builds in BUILD_DIR (every time: tc-loadgen exists only if
+# bench/loadgen.c did at configure time): tc-loadgen, and techcare-realtime
+# unless SERVER names a prebuilt binary to drive (an older commit's build).
+# Sets SERVER, LOADGEN and ISOLATION_FLAGS.
+bench_build() {
+    cmake -S . -B "$BUILD_DIR" >/dev/null
+    if [[ -n ${SERVER:-} ]]; then
+        echo "# building tc-loadgen in $BUILD_DIR; server: $SERVER"
+        cmake --build "$BUILD_DIR" -j2 --target tc-loadgen >/dev/null
+    else
+        echo "# building techcare-realtime and tc-loadgen in $BUILD_DIR"
+        cmake --build "$BUILD_DIR" -j2 --target techcare-realtime tc-loadgen >/dev/null
+        SERVER=$BUILD_DIR/techcare-realtime
+    fi
+    LOADGEN=$BUILD_DIR/tc-loadgen
+    isolation_flags "$SERVER"
+    echo "# server flags for the per-address limits: ${ISOLATION_FLAGS[*]:-(none: the binary has no such limits)}"
+}
+
 # The per-address limits of issue 9 (1,000 connections, 10,000 channels per
 # client address by default) would refuse a benchmark's clients, which all
 # come from 127.0.0.1: turn them off, but only when the binary knows the

@@ -72,20 +72,8 @@ QUIET_WAIT=${QUIET_WAIT:-60}
 declare -A QUIET
 
 BUILD_DIR=${BUILD_DIR:-$ROOT/build}
-# Configure every time: tc-loadgen exists only if bench/loadgen.c did at configure time.
-cmake -S . -B "$BUILD_DIR" >/dev/null
-if [[ -n ${SERVER:-} ]]; then
-    echo "# building tc-loadgen in $BUILD_DIR; techcare server: $SERVER"
-    cmake --build "$BUILD_DIR" -j2 --target tc-loadgen >/dev/null
-else
-    echo "# building techcare-realtime and tc-loadgen in $BUILD_DIR"
-    cmake --build "$BUILD_DIR" -j2 --target techcare-realtime tc-loadgen >/dev/null
-    SERVER=$BUILD_DIR/techcare-realtime
-fi
-LOADGEN=$BUILD_DIR/tc-loadgen
 # All connections come from 127.0.0.x: the per-address limits (issue 9) off.
-isolation_flags "$SERVER"
-echo "# techcare flags for the per-address limits: ${ISOLATION_FLAGS[*]:-(none: the binary has no such limits)}"
+bench_build
 
 TMP=$(mktemp -d /tmp/tc-bench.XXXXXX)
 SERVER_PID=
