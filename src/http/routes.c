@@ -10,6 +10,7 @@
  */
 #include "http/routes.h"
 #include "http/response.h"
+#include "http/static.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -307,6 +308,18 @@ void routes_overloaded(conn_t *c, http_req_t *r) {
     http_respond(c, 503, "application/json", "Retry-After: 1\r\n", body, sizeof(body) - 1, 0);
 }
 
+/* Paths under the API's prefixes (a whole segment each): never the web app's. */
+static int is_api_path(const char *path) {
+    static const char *const prefixes[] = {"/realtime/v1", "/auth/v1", "/rest/v1", "/socket",
+                                           "/api",         "/health",  "/metrics"};
+    for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+        size_t n = strlen(prefixes[i]);
+        if (!strncmp(path, prefixes[i], n) && (path[n] == '\0' || path[n] == '/'))
+            return 1;
+    }
+    return 0;
+}
+
 void routes_handle(conn_t *c, http_req_t *r) {
     const char *path = http_req_path(r);
     const char *method = http_req_method(r);
@@ -348,6 +361,13 @@ void routes_handle(conn_t *c, http_req_t *r) {
             handle_broadcast_batch(c, r);
         else
             handle_broadcast_one(c, r, path + alen + 1);
+        return;
+    }
+    /* What is left is the web app's (http/static), when one is configured:
+     * GET and HEAD only, and never a path the API owns, so a mistyped API
+     * call still gets a JSON 404 rather than index.html. */
+    if (srv.cfg.web_root && (!strcmp(method, "GET") || !strcmp(method, "HEAD")) && !is_api_path(path)) {
+        static_serve(c, r);
         return;
     }
     respond_error(c, 404, "not found", ka);

@@ -4,12 +4,15 @@
  * is parsed.
  */
 #include "util/config.h"
+#include "util/buf.h"
+#include "util/log.h"
 #include "util/mem.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 typedef enum { T_INT, T_SIZE, T_STR, T_BUF, T_BOOL, T_FILE } opt_type_t;
@@ -72,6 +75,7 @@ static const opt_t opts[] = {
     {"--http-idle-timeout-ms", "HTTP_IDLE_TIMEOUT_MS", "30000", "keep-alive connections without a request are closed after this", T_INT, OFF(http_idle_timeout_ms), 0, 100, 3600000},
     {"--max-open-files", "MAX_OPEN_FILES", "0", "file descriptor limit to ask for at start (0 = the hard limit)", T_INT, OFF(max_open_files), 0, 0, 100000000},
     {"--allow-client-log-level", "ALLOW_CLIENT_LOG_LEVEL", "0", "honour ?log_level=debug on the socket URL (1 = on; tokens are redacted either way)", T_BOOL, OFF(allow_client_log_level), 0, 0, 1},
+    {"--web-root", "WEB_ROOT", NULL, "directory of the built web app (web/dist) served for GET and HEAD on non-API paths, index.html for app routes (unset: none, such paths answer 404)", T_STR, OFF(web_root), 0, 0, 0},
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -156,6 +160,30 @@ static int set_opt(config_t *c, const opt_t *o, const char *v) {
     return -1;
 }
 
+/* An empty --web-root means none. One that is not a directory is not an
+ * error: the app may be built after the server starts (http/static looks
+ * the root up per request and answers 503 "not built" until then), but the
+ * operator hears of it now. */
+static void check_web_root(config_t *c) {
+    struct stat st;
+    if (c->web_root && !*c->web_root) {
+        free(c->web_root);
+        c->web_root = NULL;
+    }
+    if (!c->web_root)
+        return;
+    const char *why = "not a directory";
+    if (stat(c->web_root, &st) != 0)
+        why = strerror(errno);
+    else if (S_ISDIR(st.st_mode))
+        return;
+    buf_t *b = buf_new(16 + strlen(c->web_root)); /* ours; released below */
+    buf_json_str(&b, c->web_root, strlen(c->web_root));
+    log_warn("WEB_ROOT is not a directory: the web app is not built (run scripts/run.sh); HTML routes answer 503",
+             "\"web_root\":%.*s,\"error\":\"%s\"", (int)b->len, (const char *)b->data, why);
+    buf_unref(b);
+}
+
 int config_load(config_t *c, int argc, char **argv) {
     memset(c, 0, sizeof(*c));
     for (size_t i = 0; i < NOPTS; i++) {
@@ -202,6 +230,7 @@ int config_load(config_t *c, int argc, char **argv) {
         fprintf(stderr, "techcare-realtime: API_JWT_SECRET (or --jwt-secret / --jwks) is required\n");
         return -1;
     }
+    check_web_root(c);
     return 0;
 }
 
@@ -216,6 +245,8 @@ void config_free(config_t *c) {
     free(c->db_repl_user);
     free(c->db_repl_password);
     free(c->table_events);
+    free(c->web_root);
+    c->web_root = NULL;
     c->db_repl_user = c->db_repl_password = c->table_events = NULL;
     c->db_host = c->db_port = c->db_user = c->db_password = c->db_name = NULL;
     c->jwt_secret = c->jwks_json = NULL;

@@ -58,6 +58,7 @@ typedef struct {
     int http_idle_timeout_ms;       /* keep-alive connection without a request */
     int max_open_files;             /* RLIMIT_NOFILE to ask for (0: the hard limit) */
     int allow_client_log_level;     /* honour ?log_level=debug from clients */
+    char *web_root;                 /* WEB_ROOT: the built web app served at / (NULL: none, http/static) */
 } config_t;
 
 /* Fills c from argv and the environment. Returns 0, 1 if --help was
