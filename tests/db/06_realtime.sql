@@ -89,8 +89,8 @@ select tests.logout();
 -- publications and replica identity ----------------------------------------------------
 select tests.is((select string_agg(tablename, ',' order by tablename) from pg_publication_tables
                   where pubname = 'supabase_realtime'),
-                'bids,bookings,messages,notifications,payments,profiles,reviews,technicians',
-                'supabase_realtime publishes the seed''s six tables plus profiles and reviews');
+                'bids,bookings,marketplace,messages,notifications,payments,profiles,reviews,technicians',
+                'supabase_realtime publishes the seed''s six tables plus profiles, reviews and the marketplace');
 select tests.ok((select pubinsert and pubupdate and pubdelete from pg_publication where pubname = 'supabase_realtime'),
                 'with inserts, updates and deletes');
 select tests.is((select string_agg(schemaname || '.' || tablename, ',') from pg_publication_tables

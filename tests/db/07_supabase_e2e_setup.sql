@@ -114,7 +114,7 @@ END $$;
 TRUNCATE TABLE public.pg_changes, public.dummy, public.authorization, public.broadcast_changes, public.replay_check;
 
 select tests.pass('the e2e setup SQL applies cleanly');
-select tests.ok((select count(*) = 10 from pg_publication_tables where pubname = 'supabase_realtime'),
+select tests.ok((select count(*) = 11 from pg_publication_tables where pubname = 'supabase_realtime'),
                 'pg_changes and dummy joined the publication');
 
 -- setup: the test user (auth.admin.createUser with email_confirm: true), then sign-in
