@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pkgs=(build-essential cmake pkg-config clang libuv1-dev libjansson-dev libssl-dev libhttp-parser-dev
-      libcmocka-dev libpq-dev postgresql-15 postgresql-contrib iproute2 nodejs npm curl procps)
+      libcmocka-dev libpq-dev postgresql-15 postgresql-contrib iproute2 nodejs npm curl procps
+      chromium)  # Debian's browser for the web app's tests (never a downloaded one)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -22,7 +23,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-# JS test dependencies, pinned by package-lock.json.
-if [ ! -d node_modules/@supabase/realtime-js ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund --loglevel=error
-fi
+# A Node that fits the pinned packages (>= 22), from the npm registry if the
+# machine's is older.
+. scripts/node.sh
+
+# JS dependencies, pinned by their lockfiles: the tests' (repository root)
+# and the web app's (web/).
+for dir in . web; do
+  if [ ! -f "$dir/node_modules/.package-lock.json" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+done
