@@ -115,13 +115,16 @@ export function liveRows(rt, { topic, table, schema = 'public', filter, event = 
       stopPolling();
       resync(loaded ? 'rejoined' : 'joined');
     },
-    status(status, message) {
+    status(status, message, { refused } = {}) {
       if (status === 'SUBSCRIBED') return;
       buffering = true;
       buffer = [];
       gen++; // a load in flight would race the next join's
       if (status === 'CLOSED') return;
-      publish({ status: loaded ? 'stale' : 'loading', error: status === 'CHANNEL_ERROR' && message ? `Live updates refused: ${message}` : snap.error });
+      publish({ status: loaded ? 'stale' : 'loading', error: refused && message ? `Live updates refused: ${message}` : snap.error });
+      // Refused: the rows can still be read (the join and the table have
+      // separate rules), so show them now, then poll as while disconnected.
+      if (refused) resync('join refused');
       startPolling();
     },
   });
@@ -132,6 +135,14 @@ export function liveRows(rt, { topic, table, schema = 'public', filter, event = 
     getSnapshot: () => snap,
     subscribe(fn) { fns.add(fn); return () => fns.delete(fn); },
     refresh: () => resync('refresh'),
+    /** The caller's own write, as the database answered it (e.g. from
+     * .update().select()): shown at once, for events a table does not publish. */
+    upsert(row) {
+      if (!row || row[key] === undefined) return;
+      if (keep(row)) rows.set(row[key], { ...(rows.get(row[key]) ?? {}), ...row });
+      else rows.delete(row[key]);
+      publish();
+    },
     release() {
       if (released) return;
       released = true;

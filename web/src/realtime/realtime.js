@@ -68,7 +68,7 @@ export function createRealtime(supabase, { offlineAfterMs = OFFLINE_AFTER_MS, li
     const active = [...entries.values()].filter((e) => !e.removing);
     // A join the server refused is the screen's error to show, not a
     // connection problem: it does not hold the indicator back from live.
-    const allReady = active.every((e) => e.ready || (socketOpen && e.status === 'CHANNEL_ERROR'));
+    const allReady = active.every((e) => e.ready || (socketOpen && e.refused));
     if (socketOpen && allReady) return 'live';
     if (!everLive) return 'connecting';
     if (!socketOpen && closedAt !== null && Date.now() - closedAt >= offlineAfterMs) return 'offline';
@@ -97,7 +97,7 @@ export function createRealtime(supabase, { offlineAfterMs = OFFLINE_AFTER_MS, li
     closedAt = null;
     // realtime-js rejoins every errored channel on a new socket; until it
     // answers, an error from the old socket is not a refusal.
-    for (const e of entries.values()) if (e.status === 'CHANNEL_ERROR' || e.status === 'TIMED_OUT') e.status = 'JOINING';
+    for (const e of entries.values()) if (!e.ready) { e.status = 'JOINING'; e.refused = false; }
     armOfflineTimer();
     note('socket open');
     recompute();
@@ -151,11 +151,13 @@ export function createRealtime(supabase, { offlineAfterMs = OFFLINE_AFTER_MS, li
       try { h[name]?.(...args); } catch (err) { note(`${e.topic}: a ${name} handler threw: ${err?.message ?? err}`); }
     }
   }
+  // Handlers get (status, message, { refused }): refused is true when the
+  // server answered the join with an error while the socket stayed open.
   function setStatus(e, status, message) {
     e.status = status;
     e.error = message ?? null;
     note(`${e.topic}: ${status}${message ? ` (${message})` : ''}`);
-    dispatch(e, 'status', status, e.error);
+    dispatch(e, 'status', status, e.error, { refused: !!e.refused });
   }
   // A join is "ready" once its Postgres Changes are live: realtime's
   // system message says so; without bindings the join's answer is enough.
@@ -201,11 +203,24 @@ export function createRealtime(supabase, { offlineAfterMs = OFFLINE_AFTER_MS, li
     ch.on('system', {}, (p) => {
       if (p?.extension !== 'postgres_changes') return;
       if (p.status === 'ok') markReady(e);
-      else setStatus(e, 'CHANNEL_ERROR', p.message || 'Postgres Changes refused');
+      else { e.refused = socketOpen; setStatus(e, 'CHANNEL_ERROR', p.message || 'Postgres Changes refused'); }
     });
     ch.subscribe((status, err) => {
       if (e.removing) return;
       e.ready = false;
+      if (status === 'CHANNEL_ERROR') {
+        // A dropped socket errors its channels just before its own close
+        // callbacks run, in the same task: decide after them whether the
+        // server refused this join or the connection went away.
+        queueMicrotask(() => {
+          if (e.removing) return;
+          e.refused = socketOpen;
+          setStatus(e, status, e.refused ? err?.message : `connection lost${err?.message ? ` (${err.message})` : ''}`);
+          recompute();
+        });
+        return;
+      }
+      e.refused = false;
       setStatus(e, status, err?.message);
       if (status === 'SUBSCRIBED' && !(spec.changes?.length > 0)) markReady(e);
       recompute();
@@ -237,7 +252,7 @@ export function createRealtime(supabase, { offlineAfterMs = OFFLINE_AFTER_MS, li
     if (!e) {
       e = {
         topic, key, spec, ch: null, listeners: new Set(), status: 'JOINING', error: null, ready: false,
-        joins: 0, events: 0, last: [], unstamped: [], lingerTimer: null, removing: false,
+        joins: 0, events: 0, last: [], unstamped: [], lingerTimer: null, removing: false, refused: false,
       };
       entries.set(topic, e);
       // A channel of the same topic still leaving must be gone first, or
@@ -259,6 +274,7 @@ export function createRealtime(supabase, { offlineAfterMs = OFFLINE_AFTER_MS, li
       get status() { return entry.status; },
       get ready() { return entry.ready; },
       get error() { return entry.error; },
+      get refused() { return entry.refused; },
       release() {
         if (released) return;
         released = true;
@@ -294,7 +310,7 @@ export function createRealtime(supabase, { offlineAfterMs = OFFLINE_AFTER_MS, li
       return {
         state,
         channels: [...entries.values()].map((e) => ({
-          topic: e.topic, status: e.status, ready: e.ready, refs: e.listeners.size, joins: e.joins,
+          topic: e.topic, status: e.status, ready: e.ready, refused: e.refused, refs: e.listeners.size, joins: e.joins,
           events: e.events, error: e.error, last: [...e.last],
         })),
         log: [...log],
