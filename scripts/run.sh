@@ -10,7 +10,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
+. scripts/node.sh
 scripts/build.sh
+scripts/web.sh
 
 if [ -z "${API_JWT_SECRET:-}" ]; then
   [ -f .dev-secret ] || head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > .dev-secret
@@ -26,9 +28,15 @@ stop_db() { scripts/db.sh stop >/dev/null 2>&1 || true; }
 trap stop_db EXIT
 
 keys=$(node scripts/keys.mjs "$API_JWT_SECRET")
+# The app reads its anon key at start-up (an anon key is public by design:
+# it only says "a client of this project"; row-level security guards the data).
+anon=$(printf '%s\n' "$keys" | sed -n 's/^ *ANON_KEY=//p')
+printf '{"anonKey":"%s"}\n' "$anon" > web/dist/config.json
+export WEB_ROOT="$PWD/web/dist"
 cat <<TXT
 
-TechCare on http://localhost:$PORT  (realtime: ws://localhost:$PORT/realtime/v1, health: /health)
+TechCare on http://localhost:$PORT/  (open it in a browser and sign in as a demo user below)
+  realtime: ws://localhost:$PORT/realtime/v1, health: /health, metrics: /metrics
 PostgreSQL on $DB_HOST:$DB_PORT (superuser: scripts/db.sh psql)
 $keys
 
@@ -37,9 +45,16 @@ Demo sign-ins (password: techcare-demo)
   technicians: tom@tech.demo  tina@tech.demo  victor@tech.demo (not verified)
   admin:       admin@techcare.demo
 
-  import { createClient } from '@supabase/supabase-js'
-  const supabase = createClient('http://localhost:$PORT', ANON_KEY)
-  await supabase.auth.signInWithPassword({ email: 'alice@customer.demo', password: 'techcare-demo' })
+From Node (in this folder, after '. scripts/node.sh'), Alice's bookings, then live changes:
+  node --input-type=module -e "
+    import { createClient } from '@supabase/supabase-js'
+    const supabase = createClient('http://localhost:$PORT', '$anon')
+    const { data } = await supabase.auth.signInWithPassword({ email: 'alice@customer.demo', password: 'techcare-demo' })
+    console.log((await supabase.from('bookings').select('service,status')).data)
+    supabase.channel('my-bookings')
+      .on('postgres_changes', { event: '*', schema: 'public', table: 'bookings', filter: 'customer_id=eq.' + data.user.id },
+          (c) => console.log(c.eventType, c.new.service, c.new.status))
+      .subscribe((status) => console.log(status))"
 
 TXT
 # Not exec: the trap must stop the database after the server exits.

@@ -109,12 +109,12 @@ export class App {
 }
 
 /** The stack with the built app, and Chromium. */
-export async function startApp({ jwtExp = SHORT_TOKEN_S, serverEnv = {} } = {}) {
+export async function startApp({ jwtExp = SHORT_TOKEN_S, serverEnv = {}, fast = true } = {}) {
   if (!fs.existsSync(path.join(DIST, 'index.html'))) throw new Error('web/dist is not built: run scripts/web.sh');
   if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: scripts/deps.sh installs Debian's chromium`);
   const webRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'tc-web-'));
   copyDir(DIST, webRoot);
-  const stack = await startStack({ serverEnv: { WEB_ROOT: webRoot, JWT_EXP: String(jwtExp), ...serverEnv } });
+  const stack = await startStack({ fast, serverEnv: { WEB_ROOT: webRoot, JWT_EXP: String(jwtExp), ...serverEnv } });
   fs.writeFileSync(path.join(webRoot, 'config.json'), JSON.stringify({ anonKey: stack.anonKey }));
   let browser;
   try {

@@ -131,8 +131,10 @@ export class TestDb {
   }
 
   /** Creates and starts a cluster with the migrations and (unless demo is
-   * false) db/demo.sql, in a new temporary directory. */
-  static async start({ demo = true } = {}) {
+   * false) db/demo.sql, in a new temporary directory. fast: fsync and
+   * synchronous commit off (tests); false for latency figures, since WAL
+   * then waits up to wal_writer_delay (200 ms) to reach the replication stream. */
+  static async start({ demo = true, fast = true } = {}) {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'techcare-itest-'));
     fs.chmodSync(tmp, 0o755); // the server runs as `postgres` and must reach DIR
     const dir = path.join(tmp, 'pg');
@@ -144,7 +146,7 @@ export class TestDb {
     let last;
     for (let attempt = 0; attempt < 3; attempt++) { // another process may take the port first
       const port = await pickPgPort();
-      const args = ['start', '--dir', dir, '--port', String(port), '--fast', ...(demo ? [] : ['--no-demo'])];
+      const args = ['start', '--dir', dir, '--port', String(port), ...(fast ? ['--fast'] : []), ...(demo ? [] : ['--no-demo'])];
       last = await run(DB_SH, args, { env });
       if (last.code === 0) {
         const facts = parseEnvLines(last.stdout);
@@ -490,8 +492,8 @@ export class Stack {
 
 /** A cluster (demo data unless demo: false), then the server on it. An
  * optional prepare(db) runs as the superuser before the server starts. */
-export async function startStack({ demo = true, prepare, serverEnv = {}, flags = [] } = {}) {
-  const db = await TestDb.start({ demo });
+export async function startStack({ demo = true, fast = true, prepare, serverEnv = {}, flags = [] } = {}) {
+  const db = await TestDb.start({ demo, fast });
   let server;
   try {
     if (prepare) await prepare(db);
