@@ -912,6 +912,15 @@ static int backlog_full(void) {
     return hub_paced_backlog() > E.cfg.backlog_max / 2;
 }
 
+/* Milliseconds from a commit (PostgreSQL's epoch, 2000-01-01, in µs) to
+ * now, by this machine's clock; 0 if the database's clock is ahead. */
+static uint64_t lag_ms(int64_t commit_time) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t now = ((int64_t)ts.tv_sec - 946684800) * 1000000 + ts.tv_nsec / 1000;
+    return now > commit_time ? (uint64_t)(now - commit_time) / 1000 : 0;
+}
+
 /* Publishes the batch being published as far as the backlog allows;
  * confirms its end LSN and frees it when it is all out. */
 static void publish_some(void) {
@@ -927,8 +936,10 @@ static void publish_some(void) {
         }
         if (t->end_lsn)
             E.pub_end = t->end_lsn;
-        if (!t->partial)
+        if (!t->partial) {
             met_add(M_CDC_TXS, 1);
+            met_set(M_CDC_LAG_MS, lag_ms(t->commit_time));
+        }
         E.pub_tx = t->next;
         E.pub_i = 0;
         if (!E.pub_tx) {

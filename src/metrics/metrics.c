@@ -50,6 +50,7 @@ static const struct {
     [M_CDC_PAUSES] = {"realtime_cdc_stream_pauses_total", "counter", "times the replication stream was paused because delivery was behind"},
     [M_CDC_QUEUE_BYTES] = {"realtime_cdc_queue_bytes", "gauge", "decoded changes waiting to be authorized and delivered, bytes"},
     [M_CDC_BACKLOG] = {"realtime_cdc_backlog_bytes", "gauge", "postgres_changes bytes queued to clients and not yet written (summed over recipients)"},
+    [M_CDC_LAG_MS] = {"realtime_cdc_lag_ms", "gauge", "milliseconds from the commit of the last transaction published to its publication (database and server clocks)"},
 };
 
 void met_register(met_block_t *b) {

@@ -48,6 +48,7 @@ typedef enum {
     M_CDC_PAUSES,       /* times the replication stream was paused for a full queue */
     M_CDC_QUEUE_BYTES,  /* gauge: decoded changes waiting for delivery, bytes */
     M_CDC_BACKLOG,      /* gauge: Postgres Changes bytes queued to clients, not yet written */
+    M_CDC_LAG_MS,       /* gauge: commit to publication of the last transaction published, ms */
     M_COUNT
 } met_id_t;
 

@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { createRealtime, liveRows, parseLsn } from '../../web/src/realtime/index.js';
 // ws, as realtime-js's transport: Node 22's own WebSocket reports a refused
 // connection as an error without a close, and realtime-js then never retries.
-import { T, WebSocket, waitFor } from '../integration/harness.mjs';
+import { T, WebSocket, metrics, waitFor } from '../integration/harness.mjs';
 import { DEMO, DEMO_PASSWORD, startStack } from '../integration/dbharness.mjs';
 
 const ALICE_B1 = 'b0000000-0000-4000-8000-000000000001'; // alice, pending
@@ -76,6 +76,10 @@ describe('shared channels', () => {
     const [x, y] = got.map((c) => parseLsn(c.lsn));
     assert.ok(x !== null && y !== null, `LSNs present: ${got.map((c) => c.lsn)}`);
     assert.ok(x < y, 'in commit order');
+    // The admin's live panel charts this: commit to publication, measured.
+    const m = await metrics(stack.server);
+    assert.ok(m.has('realtime_cdc_lag_ms'), '/metrics has realtime_cdc_lag_ms');
+    assert.ok(m.get('realtime_cdc_lag_ms') < T(5000), `lag ${m.get('realtime_cdc_lag_ms')} ms`);
     h.release();
     await rt.close();
   });

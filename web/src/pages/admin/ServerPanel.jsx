@@ -14,6 +14,7 @@ const SERIES = [
   { key: 'messages-rate', label: 'Messages out / s', rate: 'realtime_messages_out_total', digits: 1 },
   { key: 'messages-in-rate', label: 'Messages in / s', rate: 'realtime_messages_in_total', digits: 1 },
   { key: 'cdc-events-rate', label: 'Postgres Changes events / s', rate: 'realtime_cdc_events_total', digits: 1 },
+  { key: 'cdc-lag', label: 'Postgres Changes lag (commit → sent), ms', gauge: 'realtime_cdc_lag_ms' },
   { key: 'cdc-queue', label: 'Changes queue (waiting to be authorized)', gauge: 'realtime_cdc_queue_bytes', fmt: bytes },
   { key: 'cdc-backlog', label: 'Changes backlog (queued to clients)', gauge: 'realtime_cdc_backlog_bytes', fmt: bytes },
   { key: 'cdc-queued-tx', label: 'Transactions waiting', gauge: 'realtime_cdc_queued_transactions' },
