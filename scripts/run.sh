@@ -22,9 +22,11 @@ export API_JWT_SECRET
 export PORT="${PORT:-4000}"
 
 # The database: its connection facts come back as KEY=value lines.
-db_env=$(scripts/db.sh start --port "${DB_PORT:-15432}" | grep -E '^DB_[A-Z_]+=')
+# TC_DB_DIR: another cluster directory than .pgdata (the tests use one).
+db_dir=(); [ -n "${TC_DB_DIR:-}" ] && db_dir=(--dir "$TC_DB_DIR")
+db_env=$(scripts/db.sh start "${db_dir[@]}" --port "${DB_PORT:-15432}" | grep -E '^DB_[A-Z_]+=')
 while IFS='=' read -r k v; do export "$k=$v"; done <<< "$db_env"
-stop_db() { scripts/db.sh stop >/dev/null 2>&1 || true; }
+stop_db() { scripts/db.sh stop "${db_dir[@]}" >/dev/null 2>&1 || true; }
 trap stop_db EXIT
 
 keys=$(node scripts/keys.mjs "$API_JWT_SECRET")
@@ -33,6 +35,28 @@ keys=$(node scripts/keys.mjs "$API_JWT_SECRET")
 anon=$(printf '%s\n' "$keys" | sed -n 's/^ *ANON_KEY=//p')
 printf '{"anonKey":"%s"}\n' "$anon" > web/dist/config.json
 export WEB_ROOT="$PWD/web/dist"
+# Not exec: the trap must stop the database after the server exits.
+./build/techcare-realtime "$@" &
+server=$!
+# A terminal's Ctrl-C reaches the server too; it drains once and ignores
+# the repeat, so passing it on is harmless and covers a signal sent to
+# this script alone.
+trap 'kill -TERM $server 2>/dev/null || true' INT TERM
+# The banner only once the server answers. If it exits instead (the port is
+# taken, a bad option), say so and exit with its status.
+started=0
+for _ in $(seq 1 150); do
+  kill -0 "$server" 2>/dev/null || break
+  if curl -fsS --max-time 1 -o /dev/null "http://127.0.0.1:$PORT/health" 2>/dev/null; then started=1; break; fi
+  sleep 0.1
+done
+kill -0 "$server" 2>/dev/null && started=1 # slow to answer, but running
+if [ "$started" -eq 0 ]; then
+  rc=0; wait "$server" || rc=$?
+  [ "$rc" -eq 0 ] && rc=1
+  echo "run: the server did not start (exit status $rc); its reason is above" >&2
+  exit "$rc"
+fi
 cat <<TXT
 
 TechCare on http://localhost:$PORT/  (open it in a browser and sign in as a demo user below)
@@ -57,9 +81,8 @@ From Node (in this folder, after '. scripts/node.sh'), Alice's bookings, then li
       .subscribe((status) => console.log(status))"
 
 TXT
-# Not exec: the trap must stop the database after the server exits.
-./build/techcare-realtime "$@" &
-server=$!
-trap 'kill -TERM $server 2>/dev/null || true' INT TERM
-wait $server || true
-wait $server 2>/dev/null || true
+rc=0
+wait "$server" || rc=$?
+# A trapped signal ends the wait early: wait again for the drain to finish.
+while kill -0 "$server" 2>/dev/null; do rc=0; wait "$server" || rc=$?; done
+exit "$rc"

@@ -26,6 +26,12 @@ static void on_signal(uv_signal_t *h, int signum) {
     srv_drain();
     uv_close((uv_handle_t *)&sigterm, NULL);
     uv_close((uv_handle_t *)&sigint, NULL);
+    /* Closing the handles restored the default actions. A terminal's Ctrl-C
+     * reaches both a wrapper script and us, and the script passes it on as
+     * SIGTERM: that second signal must not kill the drain it asked for. The
+     * drain is bounded (DRAIN_TIMEOUT_MS); SIGKILL still stops us at once. */
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGINT, SIG_IGN);
 }
 
 static void close_walk(uv_handle_t *h, void *arg) {

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -54,10 +55,10 @@ static const opt_t opts[] = {
     {"--publication", "PUBLICATION", "supabase_realtime", "publication whose tables Postgres Changes streams", T_BUF, OFF(publication), 64, 0, 0},
     {"--table-events", "TABLE_EVENTS", "public.messages:INSERT,public.notifications:INSERT,public.payments:INSERT", "events published per table, schema.table:EVENT[|EVENT],... (tables not listed: all events)", T_STR, OFF(table_events), 0, 0, 0},
     {"--rest-write-grace-ms", "REST_WRITE_GRACE_MS", "5", "a change written through /rest/v1 is delivered this long after its HTTP answer left, so the writer reads its answer first", T_INT, OFF(rest_write_grace_ms), 0, 0, 1000},
-    {"--postgres-changes", "POSTGRES_CHANGES", "1", "stream Postgres Changes when a database is configured (0 = off)", T_BOOL, OFF(postgres_changes), 0, 0, 1},
+    {"--postgres-changes", "POSTGRES_CHANGES", "on", "stream Postgres Changes when a database is configured (on/off)", T_BOOL, OFF(postgres_changes), 0, 0, 1},
     {"--jwt-exp", "JWT_EXP", "3600", "lifetime in seconds of the access tokens the auth endpoints issue", T_INT, OFF(jwt_exp), 0, 30, 31536000},
     {"--log-level", "LOG_LEVEL", "info", "debug, info, warn or error", T_BUF, OFF(log_level), 16, 0, 0},
-    {"--debug-protocol", "DEBUG_PROTOCOL", "0", "log every protocol message in and out (1 = on; tokens are redacted)", T_BOOL, OFF(debug_protocol), 0, 0, 1},
+    {"--debug-protocol", "DEBUG_PROTOCOL", "off", "log every protocol message in and out (on/off; tokens are redacted)", T_BOOL, OFF(debug_protocol), 0, 0, 1},
     {"--max-bindings-per-join", "MAX_BINDINGS_PER_JOIN", "100", "postgres_changes bindings one join may carry", T_INT, OFF(max_bindings_per_join), 0, 1, 100000},
     {"--max-bindings-per-client", "MAX_BINDINGS_PER_CLIENT", "500", "postgres_changes bindings across one connection's channels", T_INT, OFF(max_bindings_per_conn), 0, 1, 1000000},
     {"--max-filter-bytes", "MAX_FILTER_BYTES", "4096", "longest postgres_changes filter", T_INT, OFF(max_filter_bytes), 0, 16, 65536},
@@ -74,7 +75,7 @@ static const opt_t opts[] = {
     {"--http-body-timeout-ms", "HTTP_BODY_TIMEOUT_MS", "30000", "a request's body must arrive within this after its headers (else 408)", T_INT, OFF(http_body_timeout_ms), 0, 100, 3600000},
     {"--http-idle-timeout-ms", "HTTP_IDLE_TIMEOUT_MS", "30000", "keep-alive connections without a request are closed after this", T_INT, OFF(http_idle_timeout_ms), 0, 100, 3600000},
     {"--max-open-files", "MAX_OPEN_FILES", "0", "file descriptor limit to ask for at start (0 = the hard limit)", T_INT, OFF(max_open_files), 0, 0, 100000000},
-    {"--allow-client-log-level", "ALLOW_CLIENT_LOG_LEVEL", "0", "honour ?log_level=debug on the socket URL (1 = on; tokens are redacted either way)", T_BOOL, OFF(allow_client_log_level), 0, 0, 1},
+    {"--allow-client-log-level", "ALLOW_CLIENT_LOG_LEVEL", "off", "honour ?log_level=debug on the socket URL (on/off; tokens are redacted either way)", T_BOOL, OFF(allow_client_log_level), 0, 0, 1},
     {"--web-root", "WEB_ROOT", NULL, "directory of the built web app (web/dist) served for GET and HEAD on non-API paths, index.html for app routes (unset: none, such paths answer 404)", T_STR, OFF(web_root), 0, 0, 0},
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
@@ -109,24 +110,39 @@ static char *read_file(const char *path) {
     return s;
 }
 
+/* 1 or 0 for the spellings of a switch people write, -1 for anything else. */
+static int switch_value(const char *v) {
+    static const char *const on[] = {"on", "true", "yes", "1"}, *const off[] = {"off", "false", "no", "0"};
+    for (size_t i = 0; i < sizeof(on) / sizeof(on[0]); i++) {
+        if (!strcasecmp(v, on[i]))
+            return 1;
+        if (!strcasecmp(v, off[i]))
+            return 0;
+    }
+    return -1;
+}
+
 static int set_opt(config_t *c, const opt_t *o, const char *v) {
     char *p = (char *)c + o->off;
     char *end;
     long n;
     switch (o->type) {
+    case T_BOOL:
+        if ((n = switch_value(v)) < 0) {
+            fprintf(stderr, "techcare-realtime: %s / %s: '%s' is not a switch (on/off, true/false, yes/no, 1/0)\n",
+                    o->flag, o->env, v);
+            return -1;
+        }
+        *(int *)p = (int)n;
+        return 0;
     case T_INT:
     case T_SIZE:
-    case T_BOOL:
-        if (o->type == T_BOOL && (!strcmp(v, "true") || !strcmp(v, "false"))) {
-            n = !strcmp(v, "true");
-        } else {
-            errno = 0;
-            n = strtol(v, &end, 10);
-            if (errno || *end || end == v || n < o->min || n > o->max) {
-                fprintf(stderr, "techcare-realtime: %s / %s: '%s' is not a number in [%ld, %ld]\n", o->flag, o->env, v,
-                        o->min, o->max);
-                return -1;
-            }
+        errno = 0;
+        n = strtol(v, &end, 10);
+        if (errno || *end || end == v || n < o->min || n > o->max) {
+            fprintf(stderr, "techcare-realtime: %s / %s: '%s' is not a number in [%ld, %ld]\n", o->flag, o->env, v,
+                    o->min, o->max);
+            return -1;
         }
         if (o->type == T_SIZE)
             *(size_t *)p = (size_t)n;
@@ -211,8 +227,8 @@ int config_load(config_t *c, int argc, char **argv) {
         }
         if (eq)
             val = eq + 1;
-        else if (o->type == T_BOOL)
-            val = "1";
+        else if (o->type == T_BOOL) /* "--flag" alone, or "--flag off" */
+            val = a + 1 < argc && switch_value(argv[a + 1]) >= 0 ? argv[++a] : "on";
         else if (a + 1 < argc)
             val = argv[++a];
         else {
