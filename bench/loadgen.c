@@ -2036,10 +2036,10 @@ static void load_users(void) {
         w_tech_conn = xcalloc((size_t)n_wcust, 1);
         w_chat_tech = xcalloc((size_t)n_wcust, 1);
         for (int i = 0; i < n_wcust; i++)
-            for (int k = n_cust; k < n_cust + n_tech; k++) {
-                if (!strcmp(cusers[k].id, wcust[i].tech))
+            for (int u = n_cust; u < n_cust + n_tech; u++) {
+                if (!strcmp(cusers[u].id, wcust[i].tech))
                     w_tech_conn[i] = 1;
-                if (cusers[k].assigned[0] && !strcmp(cusers[k].assigned, wcust[i].assigned))
+                if (cusers[u].assigned[0] && !strcmp(cusers[u].assigned, wcust[i].assigned))
                     w_chat_tech[i] = 1;
             }
         /* The hostile customer and admin: the first ones no honest client is. */

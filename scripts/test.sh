@@ -7,11 +7,13 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh || exit 1
 . scripts/node.sh || exit 1
-scripts/build.sh --asan || exit 1
+scripts/build.sh --asan --tsan || exit 1
 scripts/web.sh || exit 1
 
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=23"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+# A race report makes the server exit 66, which the harness counts as a failure.
+export TSAN_OPTIONS="halt_on_error=0:exitcode=66"
 passed=0; failed=0; broken=0
 log=$(mktemp); trap 'rm -f "$log"' EXIT
 # Runs one suite and adds its test counts (read from ctest's or node's own
@@ -40,6 +42,7 @@ step() { # name, command...
   passed=$((passed + p)); failed=$((failed + f))
   if [ "$rc" -eq 0 ]; then echo "--- ok: $name ($p passed)"; else broken=1; echo "--- FAILED: $name"; fi
 }
+step "layers: src/ includes point one way" scripts/check-layers.sh
 step "database (schema, RLS, auth functions)" tests/db/run.sh
 # Module checks against a real PostgreSQL (each builds its tool with ASan
 # and UBSan and uses a throwaway cluster).
@@ -47,6 +50,8 @@ step "REST planner on PostgreSQL" bash tests/tools/rest_pg_check.sh
 step "postgres_changes filters vs PostgreSQL WHERE" bash tests/tools/filter_pg_check.sh
 step "pgoutput decoding vs to_jsonb" bash tests/tools/pgoutput_pg_check.sh
 step "replication stream across a PostgreSQL restart" bash tests/tools/stream_check.sh
+# Every parser's fuzz target, briefly (long runs: fuzz/run.sh by hand).
+step "fuzz smoke (20,000 runs per target)" bash fuzz/run.sh 20000
 step "unit tests" ctest --test-dir build --output-on-failure
 step "unit tests (asan+ubsan)" ctest --test-dir build-asan --output-on-failure
 # Node >= 22 takes test paths as globs, not folders.
@@ -59,6 +64,10 @@ for build in build build-asan; do
   step "web app in Chromium$tag" env TC_SERVER_BIN="$PWD/$build/techcare-realtime" \
     node --test --test-concurrency=1 'tests/browser/*.test.mjs'
 done
+# The server's threads (workers, CDC thread, their inboxes) under
+# ThreadSanitizer: the integration suite once more.
+step "integration (realtime-js, tsan)" env TC_SERVER_BIN="$PWD/build-tsan/techcare-realtime" \
+  node --test --test-concurrency=1 'tests/integration/*.test.mjs'
 echo
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$broken" -eq 0 ]

@@ -718,8 +718,8 @@ static void test_random_vs_linear(void **state) {
                     limited++;
                 }
             size_t zero = 0;
-            for (int k = 0; k < 3; k++)
-                zero += budgets[k].gen == gen && budgets[k].left == 0;
+            for (int b = 0; b < 3; b++)
+                zero += budgets[b].gen == gen && budgets[b].left == 0;
             assert_int_equal(ex, zero);
         }
         /* remove a third of what is left, by id or by owner */
