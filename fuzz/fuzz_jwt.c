@@ -75,6 +75,9 @@ static void verify(const jwt_keyring_t *kr, const char *tok, size_t len) {
     }
 }
 
+/* libFuzzer calls it; declared for -Wmissing-prototypes. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!hs_ring)
         setup();

@@ -42,6 +42,9 @@ static int f_row(void *ud, uint32_t pred) {
     return ((in_t *)ud)->row;
 }
 
+/* libFuzzer calls it; declared for -Wmissing-prototypes. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size > 4096)
         return 0;

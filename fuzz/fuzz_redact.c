@@ -52,6 +52,9 @@ static void one(const uint8_t *data, size_t len, int whole) {
     buf_unref(b);
 }
 
+/* libFuzzer calls it; declared for -Wmissing-prototypes. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len) {
     one(data, len, 1);
     for (int k = 1; k < 8; k++)

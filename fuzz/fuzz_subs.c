@@ -94,6 +94,9 @@ static int ref_match(const ref_t *r, const cdc_change_t *c) {
     return !r->filter || cdc_filter_match(r->filter, c->cells, c->unknown);
 }
 
+/* libFuzzer calls it; declared for -Wmissing-prototypes. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static ref_t refs[MAXSUBS];
     static uint8_t want[MAXSUBS + 1], got[MAXSUBS + 1];

@@ -13,7 +13,7 @@ scripts/web.sh || exit 1
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=23"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 # A race report makes the server exit 66, which the harness counts as a failure.
-export TSAN_OPTIONS="halt_on_error=0:exitcode=66"
+export TSAN_OPTIONS="halt_on_error=0:exitcode=66:suppressions=$PWD/tests/tsan.supp"
 passed=0; failed=0; broken=0
 log=$(mktemp); trap 'rm -f "$log"' EXIT
 # Runs one suite and adds its test counts (read from ctest's or node's own
