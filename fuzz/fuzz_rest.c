@@ -168,6 +168,8 @@ static void split(const uint8_t *data, size_t size, char **f, int n) {
         f[k] = NULL;
 }
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static const char *const methods[] = {"GET", "HEAD", "POST", "PATCH", "DELETE", "PUT"};
     if (!cat)

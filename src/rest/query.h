@@ -7,6 +7,8 @@
  * It runs nothing and knows nothing of sockets or claims: the caller runs
  * the statement inside the request's transaction, after setting the role
  * and request.jwt.claims.
+ * (Implemented by src/rest/query*.c; query_int.h, their private header,
+ * says which file owns what. This header is the whole public contract.)
  *
  * The caller's side, in full:
  *   1. rest_plan(); on -1 answer err (rest_error_json) with err.status.
