@@ -66,7 +66,7 @@ for build in build build-asan; do
 done
 # The server's threads (workers, CDC thread, their inboxes) under
 # ThreadSanitizer: the integration suite once more.
-step "integration (realtime-js, tsan)" env TC_SERVER_BIN="$PWD/build-tsan/techcare-realtime" \
+step "integration (realtime-js, tsan)" env TC_SERVER_BIN="$PWD/build-tsan/techcare-realtime" TC_RANDOM_CASES=2000 \
   node --test --test-concurrency=1 'tests/integration/*.test.mjs'
 echo
 echo "$passed passed, $failed failed"
