@@ -195,3 +195,26 @@ describe('connection', () => {
     assert.deepEqual(rt.debug().channels, []);
   });
 });
+
+describe('a channel the server closes', () => {
+  test('is joined again with the current token, and its list catches up (realtime-js leaves a closed channel closed)', async () => {
+    const { client, rt } = await session('alice', { offlineAfterMs: T(60000) });
+    const store = liveRows(rt, {
+      topic: 'closed-1', table: 'bookings', filter: `customer_id=eq.${DEMO.alice.id}`,
+      async load() { const { data, error } = await client.from('bookings').select('*').eq('customer_id', DEMO.alice.id); if (error) throw new Error(error.message); return data; },
+    });
+    await waitFor(() => store.getSnapshot().status === 'live', { timeout: T(5000), message: 'live' });
+    // The server ends the channel as it does for an expired token: an
+    // access_token it refuses ("Token has expired") closes it.
+    const ch = client.realtime.getChannels().find((c) => c.topic === 'realtime:closed-1');
+    const expired = stack.token({ sub: DEMO.alice.id }, { expIn: -10 });
+    ch.socket.push({ topic: ch.topic, event: 'access_token', payload: { access_token: expired }, ref: ch.socket._makeRef?.() ?? '99' });
+    await waitFor(() => rt.debug().log.some((l) => /closed by the server/.test(l.text)), { timeout: T(5000), message: 'the server closed the channel' });
+    await setStatus(ALICE_B2, 170); // committed while the channel is closed
+    await waitFor(() => rt.debug().channels[0]?.joins >= 2 && rt.state === 'live', { timeout: T(10000), message: 'joined again' });
+    await waitFor(() => Number(store.getSnapshot().rows.find((r) => r.id === ALICE_B2)?.price) === 170,
+      { timeout: T(5000), message: 'the change made while closed is on the list' });
+    store.release();
+    await rt.close();
+  });
+});

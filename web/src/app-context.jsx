@@ -10,6 +10,7 @@ import { errorText, isSessionError } from './lib/errors.js'
 const AppContext = createContext(null)
 
 export const EXPIRED_NOTICE = 'Your session has expired. Please sign in again.'
+export const ELSEWHERE_NOTICE = 'You signed out in another tab.'
 
 export function homeFor(role) {
   if (role === 'admin') return '/admin'
@@ -33,11 +34,23 @@ export function AppProvider({ supabase, hadSession = false, children }) {
   // Auth events. The callback must not await supabase calls (auth-js holds a
   // lock while it runs), so it only records the session.
   useEffect(() => {
+    // Another tab's sign-out reaches this one as the stored session being
+    // removed (a storage event), then auth-js's SIGNED_OUT: tell the two
+    // apart from a session that really expired.
+    let elsewhere = false
+    const onStorage = (e) => {
+      if (e.key && /^sb-.*-auth-token$/.test(e.key) && e.newValue === null) elsewhere = true
+    }
+    window.addEventListener('storage', onStorage)
     const { data } = supabase.auth.onAuthStateChange((event, session) => {
       if (event === 'SIGNED_OUT' && !signingOut.current) {
-        // Not our sign-out: the refresh token was refused (session ended,
-        // revoked, or the tab slept past it).
-        setNotice(EXPIRED_NOTICE)
+        // Not this tab's sign-out: another tab's, or the refresh token was
+        // refused (session ended, revoked, or the tab slept past it). The
+        // storage event's listeners all run in one task; decide after it.
+        setTimeout(() => {
+          setNotice(elsewhere ? ELSEWHERE_NOTICE : EXPIRED_NOTICE)
+          elsewhere = false
+        }, 0)
       }
       if (event === 'INITIAL_SESSION' && !session && hadSession) {
         // A stored session auth-js could not refresh while it started.
@@ -49,7 +62,10 @@ export function AppProvider({ supabase, hadSession = false, children }) {
         return same ? prev : { ready: true, session }
       })
     })
-    return () => data.subscription.unsubscribe()
+    return () => {
+      window.removeEventListener('storage', onStorage)
+      data.subscription.unsubscribe()
+    }
   }, [supabase, hadSession])
 
   const session = auth.session

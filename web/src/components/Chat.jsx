@@ -6,6 +6,7 @@ import { useApp } from '../app-context.jsx'
 import { useLiveRows } from '../hooks/useLiveRows.js'
 import { useTyping } from '../hooks/useTyping.js'
 import { byCreatedAsc, clock } from '../lib/format.js'
+import { errorText } from '../lib/errors.js'
 import { LiveStatus } from './LiveStatus.jsx'
 
 export function Chat({ bookingId, names = {}, canWrite = true }) {
@@ -47,7 +48,7 @@ export function Chat({ bookingId, names = {}, canWrite = true }) {
     const { error } = await supabase.from('messages').insert({ booking_id: bookingId, sender_id: uid, body })
     setSending(false)
     if (error) {
-      setSendError(error.message)
+      setSendError(errorText(error))
       reportError(error, 'Message not sent')
       return
     }

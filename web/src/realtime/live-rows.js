@@ -120,7 +120,6 @@ export function liveRows(rt, { topic, table, schema = 'public', filter, event = 
       buffering = true;
       buffer = [];
       gen++; // a load in flight would race the next join's
-      if (status === 'CLOSED') return;
       publish({ status: loaded ? 'stale' : 'loading', error: refused && message ? `Live updates refused: ${message}` : snap.error });
       // Refused: the rows can still be read (the join and the table have
       // separate rules), so show them now, then poll as while disconnected.

@@ -68,7 +68,9 @@ export function createRealtime(supabase, { offlineAfterMs = OFFLINE_AFTER_MS, li
     const active = [...entries.values()].filter((e) => !e.removing);
     // A join the server refused is the screen's error to show, not a
     // connection problem: it does not hold the indicator back from live.
-    const allReady = active.every((e) => e.ready || (socketOpen && e.refused));
+    // Nor does a channel joining for the first time while the connection is
+    // up (a screen opening): only what was live and is not any more counts.
+    const allReady = active.every((e) => e.ready || (socketOpen && (e.refused || (e.joins === 0 && everLive && !e.lost))));
     if (socketOpen && allReady) return 'live';
     if (!everLive) return 'connecting';
     if (!socketOpen && closedAt !== null && Date.now() - closedAt >= offlineAfterMs) return 'offline';
@@ -105,7 +107,7 @@ export function createRealtime(supabase, { offlineAfterMs = OFFLINE_AFTER_MS, li
   const onClose = (ev) => {
     if (socketOpen || closedAt === null) closedAt = Date.now();
     socketOpen = false;
-    for (const e of entries.values()) e.ready = false;
+    for (const e of entries.values()) { e.ready = false; e.lost = true; }
     armOfflineTimer();
     note(`socket closed${ev?.code ? ` (${ev.code})` : ''}`);
     recompute();
@@ -164,6 +166,8 @@ export function createRealtime(supabase, { offlineAfterMs = OFFLINE_AFTER_MS, li
   function markReady(e) {
     if (e.ready || e.status !== 'SUBSCRIBED') return;
     e.ready = true;
+    e.lost = false;
+    e.reopenTries = 0;
     e.joins++;
     note(`${e.topic}: ready (join ${e.joins})`);
     dispatch(e, 'ready', e.joins);
@@ -206,8 +210,18 @@ export function createRealtime(supabase, { offlineAfterMs = OFFLINE_AFTER_MS, li
       else { e.refused = socketOpen; setStatus(e, 'CHANNEL_ERROR', p.message || 'Postgres Changes refused'); }
     });
     ch.subscribe((status, err) => {
-      if (e.removing) return;
+      if (e.removing || e.ch !== ch) return;
       e.ready = false;
+      if (status === 'CLOSED') {
+        // The server closed the channel (its token expired, a policy
+        // changed, the channel was shut down). realtime-js does not rejoin
+        // a closed channel, so we do: a new join with the current token,
+        // which the server answers or refuses in words.
+        setStatus(e, status, 'closed by the server; joining again');
+        reopen(e);
+        recompute();
+        return;
+      }
       if (status === 'CHANNEL_ERROR') {
         // A dropped socket errors its channels just before its own close
         // callbacks run, in the same task: decide after them whether the
@@ -227,7 +241,21 @@ export function createRealtime(supabase, { offlineAfterMs = OFFLINE_AFTER_MS, li
     });
   }
 
+  const REOPEN_MS = [1000, 2000, 5000, 10000];
+  function reopen(e) {
+    const old = e.ch;
+    const wait = REOPEN_MS[Math.min(e.reopenTries++, REOPEN_MS.length - 1)];
+    note(`${e.topic}: closed by the server, joining again in ${wait} ms`);
+    clearTimeout(e.reopenTimer);
+    e.reopenTimer = setTimeout(async () => {
+      if (e.removing) return;
+      await supabase.removeChannel(old).catch(() => {});
+      if (!e.removing && e.ch === old) open(e);
+    }, wait);
+  }
+
   async function remove(e) {
+    clearTimeout(e.reopenTimer);
     e.removing = true;
     entries.delete(e.topic);
     note(`${e.topic}: removed`);
@@ -253,6 +281,7 @@ export function createRealtime(supabase, { offlineAfterMs = OFFLINE_AFTER_MS, li
       e = {
         topic, key, spec, ch: null, listeners: new Set(), status: 'JOINING', error: null, ready: false,
         joins: 0, events: 0, last: [], unstamped: [], lingerTimer: null, removing: false, refused: false,
+        lost: false, reopenTries: 0, reopenTimer: null,
       };
       entries.set(topic, e);
       // A channel of the same topic still leaving must be gone first, or
