@@ -82,6 +82,8 @@ test('offline for 30 s: the indicator says offline throughout, then live, and ev
   await alice.context.setOffline(true);
   const offlineAt = Date.now();
   for (const page of [bidsTab, chatTab]) await app.connection(alice, 'offline', T(5000), page);
+  // The lists say so too: what they show may no longer be current.
+  await seen(bidsTab.getByTestId('bids-list').locator(tid('list-status', { status: 'stale' })), 'the bids list to say stale while offline');
 
   await app.sql(`
     update public.bids set status = 'withdrawn' where id = '${X01}';

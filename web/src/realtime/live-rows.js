@@ -127,6 +127,12 @@ export function liveRows(rt, { topic, table, schema = 'public', filter, event = 
       startPolling();
     },
   });
+  // The browser offline with the socket still open (it may hold frames
+  // until the network is back): the rows cannot be trusted to be current.
+  const offState = rt.onState((st) => {
+    if (st === 'offline' && snap.status === 'live') publish({ status: 'stale' });
+    else if (st === 'live' && handle.ready && loaded && snap.status === 'stale') publish({ status: 'live' });
+  });
   // Shared channel already live: its ready() will not come again for us.
   if (handle.ready) queueMicrotask(() => { if (!released) resync('joined a live channel'); });
 
@@ -148,6 +154,7 @@ export function liveRows(rt, { topic, table, schema = 'public', filter, event = 
       gen++;
       stopPolling();
       fns.clear();
+      offState();
       handle.release();
     },
   };
