@@ -121,6 +121,9 @@ static void read_row(const uint8_t *p, size_t n, cdc_cell_t *cells, uint8_t *unk
     }
 }
 
+/* libFuzzer calls it; declared for -Wmissing-prototypes. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     budget_seed = 1469598103934665603ULL;
     for (size_t i = 0; i < size; i++)

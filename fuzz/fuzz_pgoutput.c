@@ -201,6 +201,9 @@ static void one_message(pgo_decoder_t *d, const uint8_t *data, size_t size) {
         value_json_checked(d, TYPES[i], &v);
 }
 
+/* libFuzzer calls it; declared for -Wmissing-prototypes. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1)
         return 0;

@@ -99,7 +99,7 @@ int cdc_filter_match(const cdc_filter_t *f, const cdc_cell_t *cells, const uint8
  * most a few thousand units), LIKE by one pattern length; everything else
  * is charged before it runs. Bounds: a regex costs at most about (program
  * size) units per character of the cell, LIKE at most (pattern length) per
- * character (never worse: see like_match), a comparison the shorter
+ * character (never worse: see cdc/pglike.c), a comparison the shorter
  * operand's length, a typed cell its length to parse. Never allocates. */
 int cdc_filter_match_budget(const cdc_filter_t *f, const cdc_cell_t *cells, const uint8_t *unknown,
                             uint64_t *budget);

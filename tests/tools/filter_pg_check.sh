@@ -16,7 +16,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/scratch_pg.sh"
 scratch_pg_init filter_pg_check
 
 "$cc" -std=c11 -g -O1 -Wall -Wextra -Werror -D_GNU_SOURCE -fsanitize=address,undefined -fno-omit-frame-pointer \
-    -I"$root/src" "$root/tests/tools/filter_pg_check.c" "$root/src/cdc/filter.c" "$root/src/util/mem.c" \
+    -I"$root/src" "$root/tests/tools/filter_pg_check.c" "$root/src/cdc/filter.c" "$root"/src/cdc/pg{value,time,array,like,regex,rxparse}.c "$root/src/util/mem.c" \
     $(pkg-config --cflags --libs libpq) -lm -o "$work/filter_pg_check"
 
 scratch_pg_start "--locale=C -E UTF8" "-c fsync=off"

@@ -16,7 +16,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/scratch_pg.sh"
 scratch_pg_init pgoutput_pg_check
 
 "$cc" -std=c11 -g -O1 -Wall -Wextra -Werror -D_GNU_SOURCE -fsanitize=address,undefined -fno-omit-frame-pointer \
-    -I"$root/src" "$root/tests/tools/pgoutput_pg_check.c" "$root/src/cdc/pgoutput.c" \
+    -I"$root/src" "$root/tests/tools/pgoutput_pg_check.c" "$root/src/cdc/pgoutput.c" "$root"/src/cdc/pg{json,type,time,value,array}.c \
     "$root/src/util/mem.c" "$root/src/util/buf.c" \
     $(pkg-config --cflags --libs libpq) -o "$work/pgoutput_pg_check"
 
