@@ -165,7 +165,7 @@ describe('a 100,000-row transaction: bounded memory, paused stream, exactly once
   });
   after(async () => { await stack?.stop(); });
 
-  test('all 100,000 arrive once and in order; memory is bounded and returned', async () => {
+  test('all 100,000 arrive once and in order; memory is bounded and returned', async (t) => {
     const N = 100000;
     const admin = await stack.signIn(DEMO.admin.email);
     const w = await countInserts(admin.client, 'big-tx', 'big-');
@@ -194,8 +194,12 @@ describe('a 100,000-row transaction: bounded memory, paused stream, exactly once
     const peak = memOf(pid).hwm - base.hwm;
     // The queue and backlog bounds are 1 + 4 MiB; decoding, pointers and
     // allocator slack come on top. Before this issue the same transaction
-    // peaked at 489 MB with the default settings.
-    const bound = (ASAN ? 400 : 160) * MB;
+    // peaked at 489 MB with the default settings. Since migration 010 the
+    // transaction also carries a marketplace listing per pending booking
+    // (a trigger): 200,000 changes. Under ASan the peak adds up to 256 MB of
+    // freed memory held in quarantine, and redzones: 453-458 MB measured.
+    const bound = (ASAN ? 560 : 160) * MB;
+    t.diagnostic(`peak resident memory grew by ${(peak / MB).toFixed(0)} MB (bound ${bound / MB})`);
     assert.ok(peak < bound, `peak resident memory grew by ${(peak / MB).toFixed(0)} MB (bound ${bound / MB})`);
     if (!ASAN) {
       // (see ASAN above)
