@@ -1,6 +1,6 @@
 // The admin dashboard: every booking live, new profiles as they sign up,
 // reviews to moderate, technicians to verify, and the server panel.
-import { useRef, useState } from 'react'
+import { memo, useRef, useState } from 'react'
 import { Link } from 'react-router'
 import { useApp } from '../../app-context.jsx'
 import { useLiveRows } from '../../hooks/useLiveRows.js'
@@ -60,24 +60,36 @@ function AllBookings() {
       </div>
       <ul className="list">
         {rows.map((b) => (
-          <li key={b.id} className="list-row" data-testid={`booking-row-${b.id}`} data-status={b.status}>
-            <div className="grow">
-              <Link to={`/admin/bookings/${b.id}`} className="title" data-testid={`booking-link-${b.id}`}>
-                {b.service}
-              </Link>
-              <div className="small muted">
-                {names[b.customer_id]?.full_name || 'Customer'}
-                {b.technician_id && <> → {names[b.technician_id]?.full_name || 'Technician'}</>} · {money(b.price)} · created{' '}
-                {when(b.created_at)}
-              </div>
-            </div>
-            <StatusBadge status={b.status} />
-          </li>
+          <AdminBookingRow
+            key={b.id}
+            b={b}
+            customer={names[b.customer_id]?.full_name}
+            technician={b.technician_id ? names[b.technician_id]?.full_name : null}
+          />
         ))}
       </ul>
     </section>
   )
 }
+
+// One row; memo: a change re-renders its own row only (liveRows keeps the
+// other rows' objects), which keeps a long list's update cost flat.
+const AdminBookingRow = memo(function AdminBookingRow({ b, customer, technician }) {
+  return (
+    <li className="list-row" data-testid={`booking-row-${b.id}`} data-status={b.status}>
+      <div className="grow">
+        <Link to={`/admin/bookings/${b.id}`} className="title" data-testid={`booking-link-${b.id}`}>
+          {b.service}
+        </Link>
+        <div className="small muted">
+          {customer || 'Customer'}
+          {b.technician_id && <> → {technician || 'Technician'}</>} · {money(b.price)} · created {when(b.created_at)}
+        </div>
+      </div>
+      <StatusBadge status={b.status} />
+    </li>
+  )
+})
 
 function NewProfiles() {
   const { supabase, must } = useApp()
