@@ -20,6 +20,7 @@
 #include "cdc/pgarray.h"
 #include "cdc/pgjson.h"
 #include "cdc/pgtype.h"
+#include "fuzz_json.h"
 
 #define CHECK(cond)                                                                                            \
     do {                                                                                                       \
@@ -91,44 +92,12 @@ static pgjson_type_t resolve(const void *ctx, uint32_t oid) {
 static const uint32_t ELEMS[] = {23, 25, 16, 701, 1700, 1184, 1114, 3802, 114, 603, 22, 1007, T_SELF, T_SELFVEC, 0};
 #define NELEMS (sizeof ELEMS / sizeof ELEMS[0])
 
-/* Every run of digits outside strings cut to its first two, so numbers
- * beyond double's range (valid JSON, refused by jansson) parse; "01"
- * stays invalid. */
-static char *shrink_numbers(const char *s, size_t n, size_t *outlen) {
-    char *o = malloc(n + 1);
-    CHECK(o != NULL);
-    size_t k = 0;
-    int in_str = 0, run = 0;
-    for (size_t i = 0; i < n; i++) {
-        char ch = s[i];
-        if (in_str) {
-            o[k++] = ch;
-            if (ch == '\\' && i + 1 < n)
-                o[k++] = s[++i];
-            else if (ch == '"')
-                in_str = 0;
-            continue;
-        }
-        if (ch == '"')
-            in_str = 1;
-        if (ch >= '0' && ch <= '9') {
-            if (run++ < 2)
-                o[k++] = ch;
-            continue;
-        }
-        run = 0;
-        o[k++] = ch;
-    }
-    *outlen = k;
-    return o;
-}
-
 static void check_json(const buf_t *b) {
     json_error_t e;
     json_t *j = json_loadb((const char *)b->data, b->len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
     if (!j && json_error_code(&e) == json_error_numeric_overflow) {
         size_t len;
-        char *t = shrink_numbers((const char *)b->data, b->len, &len);
+        char *t = fuzz_shrink_numbers((const char *)b->data, b->len, &len);
         j = json_loadb(t, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
         free(t);
     }

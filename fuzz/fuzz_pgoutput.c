@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "cdc/pgoutput.h"
+#include "fuzz_json.h"
 
 #define CHECK(cond)                                                                                            \
     do {                                                                                                       \
@@ -100,44 +101,12 @@ static void preamble(pgo_decoder_t *d) {
     must_decode(d, b, n);
 }
 
-/* Rewrites every run of digits outside strings to its first two digits, so
- * that numbers beyond double's range (which are valid JSON, and which
- * to_jsonb prints for numeric) parse with jansson; "01" stays invalid. */
-static char *shrink_numbers(const char *s, size_t n, size_t *outlen) {
-    char *o = malloc(n + 1);
-    CHECK(o != NULL);
-    size_t k = 0;
-    int in_str = 0, run = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (in_str) {
-            o[k++] = c;
-            if (c == '\\' && i + 1 < n)
-                o[k++] = s[++i];
-            else if (c == '"')
-                in_str = 0;
-            continue;
-        }
-        if (c == '"')
-            in_str = 1;
-        if (c >= '0' && c <= '9') {
-            if (run++ < 2)
-                o[k++] = c;
-            continue;
-        }
-        run = 0;
-        o[k++] = c;
-    }
-    *outlen = k;
-    return o;
-}
-
 static void check_json(const buf_t *b) {
     json_error_t e;
     json_t *j = json_loadb((const char *)b->data, b->len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
     if (!j && json_error_code(&e) == json_error_numeric_overflow) {
         size_t len;
-        char *s = shrink_numbers((const char *)b->data, b->len, &len);
+        char *s = fuzz_shrink_numbers((const char *)b->data, b->len, &len);
         j = json_loadb(s, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
         free(s);
     }
