@@ -9,6 +9,8 @@
  * across topics, and that is atomic) and never keeps a caller's json_t.
  */
 #include "presence/presence.h"
+#include "util/hash.h"
+#include "util/htab.h"
 #include "util/mem.h"
 
 #include <pthread.h>
@@ -20,7 +22,6 @@
 #include <unistd.h>
 
 #define REF_LEN 11 /* base64url of 64 bits, unpadded */
-#define TAB_MIN 8  /* slots; a power of two */
 
 typedef struct pres_key pres_key_t;
 
@@ -43,55 +44,28 @@ struct pres_key {
     pres_key_t *prev, *next; /* the topic's keys, oldest first */
 };
 
-/* Open addressing with linear probing and backward-shift deletion, so a
- * topic that churns owners never fills up with tombstones. item == NULL
- * marks a free slot; the hash is kept so that growing never rehashes. */
-typedef struct {
-    uint64_t hash;
-    void *item;
-} slot_t;
-
-typedef struct {
-    slot_t *slots;
-    size_t mask; /* slots - 1 */
-    size_t n;
-} table_t;
 
 struct pres_topic {
-    table_t by_owner; /* pres_entry_t */
-    table_t by_key;   /* pres_key_t */
+    htab_t by_owner; /* pres_entry_t */
+    htab_t by_key;   /* pres_key_t */
     pres_key_t *keys_head, *keys_tail;
 };
 
 /* ---- process-wide secrets and phx_ref minting ---------------------------- */
 
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
-static uint64_t g_sip_k0, g_sip_k1; /* keys the key-name hash: clients pick names */
 static uint64_t g_ref_salt;         /* so refs differ from a previous run's */
 static atomic_uint_fast64_t g_ref_counter;
 
-/* A bijection on 64 bits (xor-shifts and odd multipliers are invertible),
- * so distinct inputs always give distinct outputs. */
-static uint64_t mix64(uint64_t z) {
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
-
 static void init_secrets(void) {
-    uint64_t r[3];
-    if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
-        /* Not secret, but still different per run, which is what the refs
-         * need; the key hash then only loses its flooding resistance. */
+    uint64_t r;
+    if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
+        /* Not secret, but still different per run, which is what refs need. */
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        r[0] = mix64((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
-        r[1] = mix64(r[0] ^ (uint64_t)getpid());
-        r[2] = mix64(r[1] ^ (uint64_t)(uintptr_t)&ts);
+        r = hash_u64((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec) ^ (uint64_t)getpid();
     }
-    g_sip_k0 = r[0];
-    g_sip_k1 = r[1];
-    g_ref_salt = r[2];
+    g_ref_salt = r;
 }
 
 /* Unique within the process for 2^64 tracks, from any thread: the counter is
@@ -101,7 +75,7 @@ static void new_ref(char out[REF_LEN + 1]) {
     static const char b64url[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     uint64_t c = atomic_fetch_add_explicit(&g_ref_counter, 1, memory_order_relaxed);
-    uint64_t v = mix64(c + g_ref_salt);
+    uint64_t v = hash_u64(c + g_ref_salt);
     for (int i = 0; i < REF_LEN; i++) {
         out[i] = b64url[v >> 58];
         v <<= 6;
@@ -111,119 +85,10 @@ static void new_ref(char out[REF_LEN + 1]) {
 
 /* ---- hashing -------------------------------------------------------------- */
 
-static uint64_t rotl(uint64_t x, int b) { return (x << b) | (x >> (64 - b)); }
-
-#define SIPROUND                                                               \
-    do {                                                                       \
-        v0 += v1; v1 = rotl(v1, 13); v1 ^= v0; v0 = rotl(v0, 32);              \
-        v2 += v3; v3 = rotl(v3, 16); v3 ^= v2;                                 \
-        v0 += v3; v3 = rotl(v3, 21); v3 ^= v0;                                 \
-        v2 += v1; v1 = rotl(v1, 17); v1 ^= v2; v2 = rotl(v2, 32);              \
-    } while (0)
-
-/* SipHash-1-3 with the process key: presence keys come from clients, and an
- * unkeyed hash would let one craft names that all land in one probe run. */
-static uint64_t key_hash(const char *s, size_t len) {
-    const uint8_t *p = (const uint8_t *)s;
-    uint64_t v0 = g_sip_k0 ^ UINT64_C(0x736f6d6570736575);
-    uint64_t v1 = g_sip_k1 ^ UINT64_C(0x646f72616e646f6d);
-    uint64_t v2 = g_sip_k0 ^ UINT64_C(0x6c7967656e657261);
-    uint64_t v3 = g_sip_k1 ^ UINT64_C(0x7465646279746573);
-    size_t i = 0;
-    for (; i + 8 <= len; i += 8) {
-        uint64_t m = 0;
-        for (int b = 0; b < 8; b++)
-            m |= (uint64_t)p[i + (size_t)b] << (8 * b);
-        v3 ^= m;
-        SIPROUND;
-        v0 ^= m;
-    }
-    uint64_t last = (uint64_t)(len & 0xff) << 56;
-    for (int b = 0; i + (size_t)b < len; b++)
-        last |= (uint64_t)p[i + (size_t)b] << (8 * b);
-    v3 ^= last;
-    SIPROUND;
-    v0 ^= last;
-    v2 ^= 0xff;
-    SIPROUND;
-    SIPROUND;
-    SIPROUND;
-    return v0 ^ v1 ^ v2 ^ v3;
-}
-
-/* Owners are server-assigned (often sequential), so mixing is enough. */
-static uint64_t owner_hash(uint64_t owner) { return mix64(owner); }
-
-/* ---- the hash table --------------------------------------------------------- */
-
-typedef bool (*tab_eq_fn)(const void *item, const void *key);
-
-/* Allocates the slots; tab_free frees them. */
-static void tab_init(table_t *t) {
-    t->slots = xcalloc(TAB_MIN, sizeof(slot_t));
-    t->mask = TAB_MIN - 1;
-    t->n = 0;
-}
-
-static void tab_free(table_t *t) { free(t->slots); }
-
-static void tab_put(slot_t *slots, size_t mask, uint64_t hash, void *item) {
-    size_t i = hash & mask;
-    while (slots[i].item)
-        i = (i + 1) & mask;
-    slots[i].hash = hash;
-    slots[i].item = item;
-}
-
-static void tab_resize(table_t *t, size_t cap) {
-    slot_t *old = t->slots;
-    size_t oldcap = t->mask + 1;
-    t->slots = xcalloc(cap, sizeof(slot_t));
-    t->mask = cap - 1;
-    for (size_t i = 0; i < oldcap; i++)
-        if (old[i].item)
-            tab_put(t->slots, t->mask, old[i].hash, old[i].item);
-    free(old);
-}
-
-static void *tab_find(const table_t *t, uint64_t hash, tab_eq_fn eq, const void *key) {
-    for (size_t i = hash & t->mask; t->slots[i].item; i = (i + 1) & t->mask)
-        if (t->slots[i].hash == hash && eq(t->slots[i].item, key))
-            return t->slots[i].item;
-    return NULL;
-}
-
-/* The caller has checked that no equal item is present. Grows at 3/4 full:
- * linear probing degrades quickly past that. */
-static void tab_insert(table_t *t, uint64_t hash, void *item) {
-    if ((t->n + 1) * 4 > (t->mask + 1) * 3)
-        tab_resize(t, (t->mask + 1) * 2);
-    tab_put(t->slots, t->mask, hash, item);
-    t->n++;
-}
-
-/* item must be in the table. Instead of a tombstone, later members of the
- * probe run move back into the hole when the hole lies on their own path
- * from their home slot; lookups then never need to skip dead slots. */
-static void tab_remove(table_t *t, uint64_t hash, const void *item) {
-    size_t mask = t->mask;
-    size_t i = hash & mask;
-    while (t->slots[i].item != item)
-        i = (i + 1) & mask;
-    for (size_t j = (i + 1) & mask; t->slots[j].item; j = (j + 1) & mask) {
-        size_t home = t->slots[j].hash & mask;
-        if (((j - home) & mask) >= ((j - i) & mask)) {
-            t->slots[i] = t->slots[j];
-            i = j;
-        }
-    }
-    t->slots[i].item = NULL;
-    t->slots[i].hash = 0;
-    t->n--;
-    /* Shrink at 1/8 so a topic that emptied out does not keep its peak. */
-    if (t->mask + 1 > TAB_MIN && t->n * 8 < t->mask + 1)
-        tab_resize(t, (t->mask + 1) / 2);
-}
+/* Presence keys come from clients: util/hash is keyed against crafted
+ * collisions. Owners are server-assigned, so mixing is enough. */
+static uint64_t key_hash(const char *s, size_t len) { return hash_bytes(HASH_INIT, s, len); }
+static uint64_t owner_hash(uint64_t owner) { return hash_u64(owner); }
 
 /* ---- lookups ------------------------------------------------------------------ */
 
@@ -243,12 +108,12 @@ static bool key_eq(const void *item, const void *key) {
 }
 
 static pres_entry_t *owner_find(const pres_topic_t *t, uint64_t owner) {
-    return tab_find(&t->by_owner, owner_hash(owner), owner_eq, &owner);
+    return htab_find(&t->by_owner, owner_hash(owner), owner_eq, &owner);
 }
 
 static pres_key_t *key_find(const pres_topic_t *t, const char *name, size_t len, uint64_t hash) {
     name_t n = {name, len};
-    return tab_find(&t->by_key, hash, key_eq, &n);
+    return htab_find(&t->by_key, hash, key_eq, &n);
 }
 
 /* The name goes out verbatim inside a JSON string, so it must be UTF-8;
@@ -273,13 +138,13 @@ static pres_key_t *key_create(pres_topic_t *t, const char *name, size_t len, uin
     else
         t->keys_head = k;
     t->keys_tail = k;
-    tab_insert(&t->by_key, hash, k);
+    htab_insert(&t->by_key, hash, k);
     return k;
 }
 
 /* Only once the key has no entries left. */
 static void key_destroy(pres_topic_t *t, pres_key_t *k) {
-    tab_remove(&t->by_key, k->hash, k);
+    htab_remove(&t->by_key, k->hash, k);
     if (k->prev)
         k->prev->next = k->next;
     else
@@ -396,8 +261,6 @@ static void put_diff(buf_t **b, const pres_key_t *jk, const char *jjson, size_t 
 pres_topic_t *pres_topic_new(void) {
     pthread_once(&g_once, init_secrets);
     pres_topic_t *t = xcalloc(1, sizeof(*t));
-    tab_init(&t->by_owner);
-    tab_init(&t->by_key);
     return t;
 }
 
@@ -418,8 +281,8 @@ void pres_topic_free(pres_topic_t *t) {
         free(k);
         k = knext;
     }
-    tab_free(&t->by_owner);
-    tab_free(&t->by_key);
+    htab_free(&t->by_owner);
+    htab_free(&t->by_key);
     free(t);
 }
 
@@ -453,7 +316,7 @@ int pres_track(pres_topic_t *t, uint64_t owner, const char *key, json_t *meta, b
     } else {
         e = xcalloc(1, sizeof(*e)); /* freed by pres_untrack / pres_topic_free */
         e->owner = owner;
-        tab_insert(&t->by_owner, owner_hash(owner), e);
+        htab_insert(&t->by_owner, owner_hash(owner), e);
     }
 
     e->json = json;
@@ -476,7 +339,7 @@ int pres_untrack(pres_topic_t *t, uint64_t owner, buf_t **diff) {
     key_unlink(k, e);
     if (!k->head)
         key_destroy(t, k);
-    tab_remove(&t->by_owner, owner_hash(owner), e);
+    htab_remove(&t->by_owner, owner_hash(owner), e);
     free(e->json);
     free(e);
     return 1;
