@@ -9,11 +9,12 @@
 #   1 metrics ws proto presence db      leaf services
 #   2 net                               sockets, workers, inboxes
 #   3 hub                               topics and fan-out
-#   4 auth                              tokens (and, for now, the GoTrue endpoints)
+#   4 auth                              token verification
 #   5 http                              requests, answers, routing, static files
 #   6 cdc                               Postgres Changes
 #   7 channel rest                      what clients talk to
-#   8 . (main.c)
+#   8 api                               the HTTP endpoints (handshake, broadcast, auth)
+#   9 . (main.c)
 #
 # Includes that break the rule today are listed in scripts/layers-debt.txt
 # ("from -> to", one per line). The check fails on a break that is not
@@ -23,7 +24,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 declare -A rank=([util]=0 [metrics]=1 [ws]=1 [proto]=1 [presence]=1 [db]=1 [net]=2 [hub]=3 [auth]=4
-                 [http]=5 [cdc]=6 [channel]=7 [rest]=7 [.]=8)
+                 [http]=5 [cdc]=6 [channel]=7 [rest]=7 [api]=8 [.]=9)
 debt_file=scripts/layers-debt.txt
 declare -A debt=()
 if [ -f "$debt_file" ]; then

@@ -9,10 +9,14 @@
 #include <string.h>
 #include <uv.h>
 
+#include "api/gotrue.h"
+#include "api/realtime.h"
 #include "auth/jwt.h"
 #include "cdc/engine.h"
+#include "http/static.h"
 #include "hub/hub.h"
 #include "net/server.h"
+#include "rest/http.h"
 #include "util/config.h"
 #include "util/log.h"
 
@@ -61,6 +65,13 @@ int main(int argc, char **argv) {
         log_error("cannot use the JWT keys", "\"error\":\"%s\"", err);
         goto out_cfg;
     }
+    /* The HTTP endpoints, each handed what it needs; the route table is
+     * complete before any worker reads it. */
+    rtapi_register(srv.keys, srv.cfg.allow_client_log_level);
+    gotrue_register(srv.cfg.jwt_secret, srv.cfg.jwt_exp, srv.keys);
+    rest_http_register(srv.keys);
+    if (srv.cfg.web_root)
+        static_register(srv.cfg.web_root, srv.cfg.send_queue_max);
     srv.nworkers = srv.cfg.workers;
     hub_init(srv.nworkers);
     if (srv.cfg.db_host && srv.cfg.postgres_changes) {

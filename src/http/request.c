@@ -307,6 +307,7 @@ const char *http_req_body(const http_req_t *r, size_t *len) {
 }
 
 int http_req_keep_alive(const http_req_t *r) { return r->keep_alive; }
+void http_req_set_keep_alive(http_req_t *r, int keep_alive) { r->keep_alive = keep_alive; }
 
 int http_req_is_upgrade(const http_req_t *r) { return r->upgrade; }
 

@@ -39,6 +39,9 @@ const char *http_req_query(const http_req_t *r);  /* raw query string after '?',
 const char *http_req_header(const http_req_t *r, const char *lname);
 const char *http_req_body(const http_req_t *r, size_t *len);
 int http_req_keep_alive(const http_req_t *r);
+/* Overrides the client's choice: 0 when the answer must close (http/routes
+ * at the connection ceiling). */
+void http_req_set_keep_alive(http_req_t *r, int keep_alive);
 int http_req_is_upgrade(const http_req_t *r);
 /* 1 once the request line and every header have arrived and were
  * accepted (what may still be missing is the body): the caller's header

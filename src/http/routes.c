@@ -1,41 +1,21 @@
 /*
- * http/routes: see routes.h.
- *
- * The broadcast API mirrors supabase/realtime's: the body
- * {"messages":[{"topic","event","payload","private"}]} (topics without the
- * "realtime:" prefix) answers 202, as does
- * /api/broadcast/<topic>/events/<event> whose body is the payload itself
- * (JSON, or raw bytes with application/octet-stream). Both need a valid
- * JWT in the apikey header / query or Authorization: Bearer.
+ * http/routes: see routes.h. A handful of routes, so a scan of the table
+ * beats anything cleverer; the table is written before the workers start
+ * and only read after, so it needs no lock.
  */
 #include "http/routes.h"
 #include "http/response.h"
-#include "http/static.h"
 
-#include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-#include "auth/gotrue.h"
-#include "auth/jwt.h"
-#include "auth/token_cache.h"
-#include "cdc/engine.h"
-#include "hub/hub.h"
 #include "metrics/metrics.h"
-#include "net/server.h"
-#include "proto/msg.h"
-#include "rest/http.h"
 #include "util/log.h"
 #include "util/mem.h"
-#include "ws/frame.h"
 
 static void respond(conn_t *c, int status, const char *ctype, const char *body, size_t len, int keep_alive) {
     http_respond(c, status, ctype, NULL, body, len, keep_alive);
-}
-
-static void respond_json(conn_t *c, int status, const char *json, int keep_alive) {
-    respond(c, status, "application/json", json, strlen(json), keep_alive);
 }
 
 static void respond_error(conn_t *c, int status, const char *reason, int keep_alive) {
@@ -51,255 +31,85 @@ void routes_timeout(conn_t *c, const char *which, int limit_ms) {
     respond_error(c, 408, why, 0);
 }
 
-/* ---- WebSocket handshake ------------------------------------------------ */
+/* ---- the table -------------------------------------------------------------- */
 
-static int header_has_token(const char *v, const char *token) {
-    size_t n = strlen(token);
-    for (const char *p = v; p && *p;) {
-        while (*p == ' ' || *p == ',')
-            p++;
-        const char *e = p;
-        while (*e && *e != ',')
-            e++;
-        const char *t = e;
-        while (t > p && t[-1] == ' ')
-            t--;
-        if ((size_t)(t - p) == n && !strncasecmp(p, token, n))
+typedef struct {
+    char *path;
+    size_t len;
+    int flags;
+    route_fn fn;
+} route_t;
+
+static route_t table[ROUTES_MAX];
+static size_t ntable;
+static char *reserved[ROUTES_MAX];
+static size_t nreserved;
+static route_fn fallback;
+
+void routes_add(const char *path, int flags, route_fn fn) {
+    if (ntable == ROUTES_MAX) {
+        log_error("route table full", "\"path\":\"%s\",\"max\":%d", path, ROUTES_MAX);
+        abort();
+    }
+    table[ntable++] = (route_t){xstrdup(path), strlen(path), flags, fn};
+}
+
+void routes_reserve(const char *prefix) {
+    if (nreserved == ROUTES_MAX) {
+        log_error("route table full", "\"prefix\":\"%s\",\"max\":%d", prefix, ROUTES_MAX);
+        abort();
+    }
+    reserved[nreserved++] = xstrdup(prefix);
+}
+
+void routes_set_fallback(route_fn fn) { fallback = fn; }
+
+void routes_reset(void) {
+    for (size_t i = 0; i < ntable; i++)
+        free(table[i].path);
+    for (size_t i = 0; i < nreserved; i++)
+        free(reserved[i]);
+    ntable = nreserved = 0;
+    fallback = NULL;
+}
+
+/* An exact route wins over one that holds the path beneath it; among those,
+ * the longest. *rest: the part below the route's path. */
+static const route_t *find(const char *path, const char **rest) {
+    const route_t *best = NULL;
+    for (size_t i = 0; i < ntable; i++) {
+        const route_t *r = &table[i];
+        if (strncmp(path, r->path, r->len) != 0)
+            continue;
+        if (!(r->flags & ROUTE_UNDER) && path[r->len] == '\0') {
+            *rest = "";
+            return r;
+        }
+        if ((r->flags & ROUTE_UNDER) && path[r->len] == '/' && (!best || r->len > best->len)) {
+            best = r;
+            *rest = path + r->len + 1;
+        }
+    }
+    return best;
+}
+
+static int is_reserved(const char *path) {
+    for (size_t i = 0; i < nreserved; i++) {
+        size_t n = strlen(reserved[i]);
+        if (!strncmp(path, reserved[i], n) && (path[n] == '\0' || path[n] == '/'))
             return 1;
-        p = e;
     }
     return 0;
 }
 
-static void handle_upgrade(conn_t *c, http_req_t *r) {
-    const char *upgrade = http_req_header(r, "upgrade");
-    const char *connection = http_req_header(r, "connection");
-    const char *version = http_req_header(r, "sec-websocket-version");
-    const char *key = http_req_header(r, "sec-websocket-key");
-    if (strcmp(http_req_method(r), "GET") != 0) {
-        respond_error(c, 405, "WebSocket upgrade needs GET", 0);
-        return;
-    }
-    if (!upgrade || strcasecmp(upgrade, "websocket") != 0 || !connection || !header_has_token(connection, "upgrade")) {
-        respond_error(c, 426, "expected a WebSocket upgrade", 0);
-        return;
-    }
-    if (!version || strcmp(version, "13") != 0) {
-        buf_t *b = buf_new(128);
-        buf_puts(&b, "HTTP/1.1 426 Upgrade Required\r\nSec-WebSocket-Version: 13\r\nContent-Length: 0\r\n"
-                     "Connection: close\r\n\r\n");
-        conn_send_owned(c, b);
-        conn_close_after_write(c);
-        return;
-    }
-    char accept[29];
-    if (!key || ws_accept_key(key, strlen(key), accept) < 0) {
-        respond_error(c, 400, "invalid Sec-WebSocket-Key", 0);
-        return;
-    }
-    const char *q = http_req_query(r);
-    char vsn[16], apikey[8192], level[16];
-    msg_vsn_t v = MSG_VSN_1; /* Phoenix's default when the client names none */
-    if (http_query_get(q, "vsn", vsn, sizeof(vsn)) >= 0) {
-        if (!strcmp(vsn, "2.0.0"))
-            v = MSG_VSN_2;
-        else if (strcmp(vsn, "1.0.0") != 0) {
-            respond_error(c, 400, "unsupported vsn: only 1.0.0 and 2.0.0 exist", 0);
-            return;
-        }
-    }
-    int have_key = http_query_get(q, "apikey", apikey, sizeof(apikey)) > 0;
-    if (!have_key) {
-        const char *h = http_req_header(r, "apikey");
-        if (h && strlen(h) < sizeof(apikey)) {
-            strcpy(apikey, h);
-            have_key = 1;
-        }
-    }
-    if (!have_key) {
-        met_add(M_AUTH_ERRORS, 1);
-        respond_error(c, 401, "API key is missing or not a valid string", 0);
-        return;
-    }
-    /* The apikey must itself be a valid token: it stands in for joins that
-     * carry none. Publishable keys ("sb_...") are not supported yet. */
-    tok_info_t claims;
-    char msg[256];
-    if (tok_verify(srv.keys, apikey, strlen(apikey), worker_self->now_s, &claims, msg, sizeof(msg)) != JWT_OK) {
-        met_add(M_AUTH_ERRORS, 1);
-        log_info("connection refused", "\"peer\":\"%s\",\"reason\":\"%s\"", conn_peer(c), msg);
-        respond_error(c, 403, msg, 0);
-        return;
-    }
-    /* Any client may put log_level=debug on its URL: honoured only when the
-     * operator allows it (the trace never holds a token either way). */
-    int debug = srv.cfg.allow_client_log_level && http_query_get(q, "log_level", level, sizeof(level)) > 0 &&
-                !strcmp(level, "debug");
-    conn_upgrade(c, accept, v, apikey, debug);
-}
-
-/* ---- broadcast API -------------------------------------------------------- */
-
-static int authorized(conn_t *c, http_req_t *r) {
-    char tok[8192];
-    const char *auth = http_req_header(r, "authorization");
-    const char *t = NULL;
-    if (auth && !strncasecmp(auth, "Bearer ", 7))
-        t = auth + 7;
-    else if ((t = http_req_header(r, "apikey")) == NULL && http_query_get(http_req_query(r), "apikey", tok, sizeof(tok)) > 0)
-        t = tok;
-    tok_info_t claims;
-    char msg[256];
-    if (!t) {
-        respond_error(c, 401, "API key is missing or not a valid string", http_req_keep_alive(r));
-        return 0;
-    }
-    if (tok_verify(srv.keys, t, strlen(t), worker_self->now_s, &claims, msg, sizeof(msg)) != JWT_OK) {
-        met_add(M_AUTH_ERRORS, 1);
-        respond_error(c, 401, msg, http_req_keep_alive(r));
-        return 0;
-    }
-    return 1;
-}
-
-/* Publishes one message to "realtime:<topic>"; a topic nobody listens to
- * costs a lookup. */
-static void publish(const char *topic, size_t tlen, const char *event, size_t elen, uint8_t enc, const void *payload,
-                    size_t plen) {
-    char name[512];
-    if (tlen + 9 >= sizeof(name))
-        return;
-    memcpy(name, "realtime:", 9);
-    memcpy(name + 9, topic, tlen);
-    hub_topic_t *t = hub_topic_find(name, tlen + 9, 0);
-    if (!t)
-        return;
-    met_add(M_BROADCASTS, 1);
-    hub_publish(hub_msg_broadcast(t, NULL, event, elen, NULL, 0, enc, payload, plen));
-    hub_topic_release(t);
-}
-
-static void handle_broadcast_batch(conn_t *c, http_req_t *r) {
-    size_t len;
-    const char *body = http_req_body(r, &len);
-    json_error_t jerr;
-    json_t *root = json_loadb(body, len, 0, &jerr);
-    json_t *msgs = json_object_get(root, "messages");
-    if (!json_is_array(msgs)) {
-        json_decref(root);
-        respond_error(c, 400, "body must be {\"messages\":[{\"topic\",\"event\",\"payload\"}]}", http_req_keep_alive(r));
-        return;
-    }
-    size_t i;
-    json_t *m;
-    json_array_foreach(msgs, i, m) {
-        json_t *topic = json_object_get(m, "topic"), *event = json_object_get(m, "event");
-        json_t *payload = json_object_get(m, "payload"), *priv = json_object_get(m, "private");
-        /* Strict: "true" (a string), 1 or null must not be read as "not
-         * private" and deliver what the sender meant to keep private. */
-        if (priv && !json_is_boolean(priv)) {
-            char why[96];
-            snprintf(why, sizeof(why), "messages[%zu].private must be true or false", i);
-            json_decref(root);
-            respond_error(c, 400, why, http_req_keep_alive(r));
-            return;
-        }
-        if (json_is_true(priv)) {
-            json_decref(root);
-            respond_error(c, 400, "private broadcasts are not available: no database configured", http_req_keep_alive(r));
-            return;
-        }
-        if (!json_is_string(topic) || !json_is_string(event) || !payload) {
-            json_decref(root);
-            respond_error(c, 400, "each message needs a string topic, a string event and a payload",
-                          http_req_keep_alive(r));
-            return;
-        }
-    }
-    json_array_foreach(msgs, i, m) {
-        json_t *topic = json_object_get(m, "topic"), *event = json_object_get(m, "event");
-        char *text = json_dumps(json_object_get(m, "payload"), JSON_COMPACT | JSON_ENCODE_ANY);
-        publish(json_string_value(topic), json_string_length(topic), json_string_value(event),
-                json_string_length(event), MSG_ENC_JSON, text, strlen(text));
-        free(text);
-    }
-    json_decref(root);
-    respond(c, 202, "application/json", "", 0, http_req_keep_alive(r));
-}
-
-/* /realtime/v1/api/broadcast/<topic>/events/<event> */
-static void handle_broadcast_one(conn_t *c, http_req_t *r, const char *rest) {
-    const char *sep = strstr(rest, "/events/");
-    if (!sep || sep == rest || !sep[8] || strchr(sep + 8, '/')) {
-        respond_error(c, 404, "expected /api/broadcast/<topic>/events/<event>", http_req_keep_alive(r));
-        return;
-    }
-    /* ?private= is strict too: anything but true or false (including a
-     * value too long to read) is refused, never taken for "public". */
-    const char *q = http_req_query(r);
-    if (http_query_has(q, "private")) {
-        char priv[8];
-        int flag = http_query_get(q, "private", priv, sizeof(priv)) < 0 ? -1 : http_bool_value(priv);
-        if (flag < 0) {
-            respond_error(c, 400, "query parameter private must be true or false", http_req_keep_alive(r));
-            return;
-        }
-        if (flag) {
-            respond_error(c, 400, "private broadcasts are not available: no database configured",
-                          http_req_keep_alive(r));
-            return;
-        }
-    }
-    size_t len;
-    const char *body = http_req_body(r, &len);
-    const char *ctype = http_req_header(r, "content-type");
-    uint8_t enc = MSG_ENC_JSON;
-    if (ctype && !strncasecmp(ctype, "application/octet-stream", 24)) {
-        enc = MSG_ENC_RAW;
-    } else {
-        json_error_t jerr;
-        json_t *v = json_loadb(body, len, JSON_DECODE_ANY, &jerr);
-        if (!v) {
-            respond_error(c, 400, "body is not valid JSON", http_req_keep_alive(r));
-            return;
-        }
-        json_decref(v);
-    }
-    publish(rest, (size_t)(sep - rest), sep + 8, strlen(sep + 8), enc, body, len);
-    respond(c, 202, "application/json", "", 0, http_req_keep_alive(r));
-}
-
-/* ---- health and metrics ---------------------------------------------------- */
-
-static int is_health(const char *path) {
-    return !strcmp(path, "/health") || !strcmp(path, "/api/health") || !strcmp(path, "/realtime/v1/api/health");
-}
-
-static void serve_health(conn_t *c, int ka) {
-    char body[192];
-    /* Postgres Changes: off (no database, or turned off), connecting, or streaming. */
-    const char *pgc = !cdc_engine_running() ? "off" : met_sum(M_CDC_STREAMING) ? "streaming" : "connecting";
-    snprintf(body, sizeof(body), "{\"status\":\"ok\",\"connections\":%llu,\"postgres_changes\":\"%s\"}",
-             (unsigned long long)met_sum(M_CONNECTIONS), pgc);
-    respond_json(c, 200, body, ka);
-}
-
-static void serve_metrics(conn_t *c, int ka) {
-    buf_t *b = buf_new(4096); /* ours; released below */
-    met_render(&b);
-    respond(c, 200, "text/plain; version=0.0.4", (const char *)b->data, b->len, ka);
-    buf_unref(b);
-}
-
 void routes_overloaded(conn_t *c, http_req_t *r) {
-    const char *path = http_req_path(r);
-    /* Monitoring must see the server as it is, above all when it is full. */
-    if (is_health(path)) {
-        serve_health(c, 0);
-        return;
-    }
-    if (!strcmp(path, "/metrics")) {
-        serve_metrics(c, 0);
+    const char *rest;
+    const route_t *rt = find(http_req_path(r), &rest);
+    /* Monitoring must see the server as it is, above all when it is full;
+     * the handler sees keep-alive off, as the connection closes after. */
+    if (rt && (rt->flags & ROUTE_WHEN_FULL)) {
+        http_req_set_keep_alive(r, 0);
+        rt->fn(c, r, rest);
         return;
     }
     met_add(M_LIM_FILES, 1);
@@ -308,67 +118,24 @@ void routes_overloaded(conn_t *c, http_req_t *r) {
     http_respond(c, 503, "application/json", "Retry-After: 1\r\n", body, sizeof(body) - 1, 0);
 }
 
-/* Paths under the API's prefixes (a whole segment each): never the web app's. */
-static int is_api_path(const char *path) {
-    static const char *const prefixes[] = {"/realtime/v1", "/auth/v1", "/rest/v1", "/socket",
-                                           "/api",         "/health",  "/metrics"};
-    for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
-        size_t n = strlen(prefixes[i]);
-        if (!strncmp(path, prefixes[i], n) && (path[n] == '\0' || path[n] == '/'))
-            return 1;
-    }
-    return 0;
-}
-
 void routes_handle(conn_t *c, http_req_t *r) {
     const char *path = http_req_path(r);
     const char *method = http_req_method(r);
-    int ka = http_req_keep_alive(r);
-    if (!strcmp(path, "/realtime/v1/websocket") || !strcmp(path, "/socket/websocket")) {
-        handle_upgrade(c, r);
+    const char *rest = "";
+    const route_t *rt = find(path, &rest);
+    if (!strcmp(method, "OPTIONS") && !(rt && (rt->flags & ROUTE_OPTIONS))) {
+        respond(c, 204, "text/plain", "", 0, http_req_keep_alive(r));
         return;
     }
-    if (!strcmp(method, "OPTIONS")) {
-        respond(c, 204, "text/plain", "", 0, ka);
+    if (rt) {
+        rt->fn(c, r, rest);
         return;
     }
-    if (is_health(path)) {
-        serve_health(c, ka);
+    /* What is left is the web app's, when one is configured: GET and HEAD
+     * only, and never a path the API owns. */
+    if (fallback && (!strcmp(method, "GET") || !strcmp(method, "HEAD")) && !is_reserved(path)) {
+        fallback(c, r, path);
         return;
     }
-    if (!strcmp(path, "/metrics")) {
-        serve_metrics(c, ka);
-        return;
-    }
-    if (!strncmp(path, "/auth/v1/", 9)) {
-        gotrue_handle(c, r, path);
-        return;
-    }
-    if (!strncmp(path, "/rest/v1/", 9)) {
-        rest_http_handle(c, r, path + 9);
-        return;
-    }
-    const char *api = "/realtime/v1/api/broadcast";
-    size_t alen = strlen(api);
-    if (!strncmp(path, api, alen) && (path[alen] == 0 || path[alen] == '/')) {
-        if (strcmp(method, "POST") != 0) {
-            respond_error(c, 405, "use POST", ka);
-            return;
-        }
-        if (!authorized(c, r))
-            return;
-        if (path[alen] == 0)
-            handle_broadcast_batch(c, r);
-        else
-            handle_broadcast_one(c, r, path + alen + 1);
-        return;
-    }
-    /* What is left is the web app's (http/static), when one is configured:
-     * GET and HEAD only, and never a path the API owns, so a mistyped API
-     * call still gets a JSON 404 rather than index.html. */
-    if (srv.cfg.web_root && (!strcmp(method, "GET") || !strcmp(method, "HEAD")) && !is_api_path(path)) {
-        static_serve(c, r);
-        return;
-    }
-    respond_error(c, 404, "not found", ka);
+    respond_error(c, 404, "not found", http_req_keep_alive(r));
 }

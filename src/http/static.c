@@ -49,7 +49,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "net/server.h"
+#include "http/routes.h"
 #include "util/buf.h"
 #include "util/log.h"
 
@@ -484,13 +484,17 @@ static int read_body(int fd, buf_t **bp, uint64_t size, const struct stat *befor
     return 0;
 }
 
-void static_serve(conn_t *c, http_req_t *r) {
+/* Set once by static_register, before the workers start. */
+static const char *g_root;
+static uint64_t g_max_bytes;
+
+static void static_serve(conn_t *c, http_req_t *r, const char *rest) {
+    (void)rest;
     static_answer_t a;
     const char *path = http_req_path(r);
     int head = !strcmp(http_req_method(r), "HEAD");
     int ka = http_req_keep_alive(r);
-    static_lookup(srv.cfg.web_root, path, strlen(path), http_req_header(r, "if-none-match"),
-                  static_max_bytes(srv.cfg.send_queue_max), &a);
+    static_lookup(g_root, path, strlen(path), http_req_header(r, "if-none-match"), g_max_bytes, &a);
     buf_t *b = NULL; /* ours until conn_send_owned takes it */
     if (a.status == 200 && !head) {
         b = build_head(&a, a.size, (size_t)a.size, ka);
@@ -512,4 +516,10 @@ void static_serve(conn_t *c, http_req_t *r) {
     conn_send_owned(c, b);
     if (!ka)
         conn_close_after_write(c);
+}
+
+void static_register(const char *root, size_t send_queue_max) {
+    g_root = root;
+    g_max_bytes = static_max_bytes(send_queue_max);
+    routes_set_fallback(static_serve);
 }

@@ -112,9 +112,10 @@ void static_lookup(const char *root, const char *path, size_t len, const char *i
  * that the head plus the file fit in a send queue of send_queue_max. */
 uint64_t static_max_bytes(size_t send_queue_max);
 
-/* Answers a GET or HEAD request r on c from srv.cfg.web_root (set: the
- * caller checks), HEAD with the same headers and no body. The file is read
- * synchronously (see static.c for why that is acceptable). */
-void static_serve(conn_t *c, http_req_t *r);
+/* Makes root (not copied; outlives the workers) answer every GET or HEAD
+ * no route takes (http/routes' fallback), HEAD with the same headers and no
+ * body. The file is read synchronously (see static.c for why that is
+ * acceptable); a file must fit a send queue of send_queue_max. */
+void static_register(const char *root, size_t send_queue_max);
 
 #endif

@@ -22,6 +22,7 @@
 #include "cdc/engine.h"
 #include "db/pool.h"
 #include "http/response.h"
+#include "http/routes.h"
 #include "metrics/metrics.h"
 #include "net/server.h"
 #include "rest/query.h"
@@ -36,6 +37,9 @@ typedef struct {
 
 static pthread_mutex_t cat_mu = PTHREAD_MUTEX_INITIALIZER;
 static cat_ref_t *current;
+
+/* Set once by rest_http_register, before the workers start; not owned. */
+static const jwt_keyring_t *g_keys;
 
 typedef struct rest_op rest_op_t;
 struct rest_op {
@@ -379,7 +383,7 @@ static void refuse_media_type(rest_op_t *op, const rest_error_t *plan_err) {
     simple_error(op, REST_MEDIA_STATUS, "PGRST102", message);
 }
 
-void rest_http_handle(conn_t *c, http_req_t *r, const char *target) {
+static void rest_http_handle(conn_t *c, http_req_t *r, const char *target) {
     int ka = http_req_keep_alive(r);
     if (!worker_self->db) {
         static const char none[] =
@@ -398,7 +402,7 @@ void rest_http_handle(conn_t *c, http_req_t *r, const char *target) {
     }
     tok_info_t ti;
     char msg[256];
-    jwt_status_t js = tok_verify(srv.keys, token, strlen(token), worker_self->now_s, &ti, msg, sizeof(msg));
+    jwt_status_t js = tok_verify(g_keys, token, strlen(token), worker_self->now_s, &ti, msg, sizeof(msg));
     if (js != JWT_OK) {
         met_add(M_AUTH_ERRORS, 1);
         simple_error(op, 401, js == JWT_EXPIRED ? "PGRST303" : "PGRST301", js == JWT_EXPIRED ? "JWT expired" : msg);
@@ -429,4 +433,10 @@ void rest_http_handle(conn_t *c, http_req_t *r, const char *target) {
     op->claims = xstrdup(ti.claims_json);
     op->is_anon = !strcmp(ti.role, "anon");
     plan_and_run(op);
+}
+
+void rest_http_register(const jwt_keyring_t *keys) {
+    g_keys = keys;
+    routes_add("/rest/v1", ROUTE_UNDER, rest_http_handle);
+    routes_reserve("/rest/v1");
 }

@@ -8,10 +8,10 @@
 #ifndef TC_REST_HTTP_H
 #define TC_REST_HTTP_H
 
-#include "http/request.h"
-#include "net/conn.h"
+#include "auth/jwt.h"
 
-/* target: the path after /rest/v1/ (percent-decoded). */
-void rest_http_handle(conn_t *c, http_req_t *req, const char *target);
+/* Registers /rest/v1/<target> into http/routes; keys (not owned, outlive
+ * the workers) verify the caller's token. */
+void rest_http_register(const jwt_keyring_t *keys);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * auth/gotrue: see gotrue.h.
+ * api/gotrue: see gotrue.h.
  *
  * Errors have GoTrue's shape, {"code": <status>, "error_code": "...",
  * "msg": "..."}, which auth-js turns into AuthApiError with .code set.
@@ -8,7 +8,7 @@
  * the TechCare role lives), user_metadata, aal, amr, session_id and
  * is_anonymous.
  */
-#include "auth/gotrue.h"
+#include "api/gotrue.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -18,9 +18,15 @@
 #include "auth/jwt.h"
 #include "db/pool.h"
 #include "http/response.h"
+#include "http/routes.h"
 #include "net/server.h"
 #include "util/log.h"
 #include "util/mem.h"
+
+/* Set once by gotrue_register, before the workers start; not owned. */
+static const char *g_secret; /* signs access tokens; NULL: auth answers 503 */
+static int g_exp;            /* access tokens' lifetime, s */
+static const jwt_keyring_t *g_keys;
 
 typedef enum { OP_PASSWORD, OP_REFRESH, OP_SIGNUP, OP_LOGOUT, OP_USER, OP_UPDATE_USER, OP_ADMIN_CREATE, OP_ADMIN_GET,
                OP_ADMIN_DELETE, OP_ADMIN_UPDATE } op_kind_t;
@@ -80,7 +86,7 @@ static void op_error(op_t *op, int status, const char *code, const char *msg) {
 /* A session object (token grant / sign-up answer) for the user in row 0
  * of res, with refresh token and session id. Returns malloc'd JSON. */
 static char *session_json(PGresult *res, int row, const char *refresh, const char *session_id) {
-    int64_t now = worker_self->now_s, exp = now + srv.cfg.jwt_exp;
+    int64_t now = worker_self->now_s, exp = now + g_exp;
     json_error_t jerr;
     json_t *app = json_loads(PQgetvalue(res, row, U_APP), 0, &jerr);
     json_t *meta = json_loads(PQgetvalue(res, row, U_META), 0, &jerr);
@@ -93,12 +99,12 @@ static char *session_json(PGresult *res, int row, const char *refresh, const cha
                                session_id, "is_anonymous", PQgetvalue(res, row, U_ANON)[0] == 't');
     char *claims_text = json_dumps(claims, JSON_COMPACT);
     json_decref(claims);
-    const char *secret = srv.cfg.jwt_secret;
+    const char *secret = g_secret;
     char *jwt = jwt_sign_hs256((const uint8_t *)secret, strlen(secret), claims_text);
     free(claims_text);
     json_t *user = json_loads(PQgetvalue(res, row, U_JSON), 0, &jerr);
     json_t *s = json_pack("{s:s,s:s,s:i,s:I,s:s,s:o}", "access_token", jwt, "token_type", "bearer", "expires_in",
-                          srv.cfg.jwt_exp, "expires_at", (json_int_t)exp, "refresh_token", refresh, "user",
+                          g_exp, "expires_at", (json_int_t)exp, "refresh_token", refresh, "user",
                           user ? user : json_object());
     free(jwt);
     char *text = json_dumps(s, JSON_COMPACT);
@@ -117,7 +123,7 @@ static json_t *bearer_claims(conn_t *c, http_req_t *r, int need_service_role) {
     }
     jwt_claims_t cl;
     char msg[256];
-    if (jwt_verify(srv.keys, auth + 7, strlen(auth + 7), worker_self->now_s, &cl, msg, sizeof(msg)) != JWT_OK) {
+    if (jwt_verify(g_keys, auth + 7, strlen(auth + 7), worker_self->now_s, &cl, msg, sizeof(msg)) != JWT_OK) {
         error_now(c, ka, 403, "bad_jwt", msg);
         return NULL;
     }
@@ -488,11 +494,12 @@ static void admin_users(conn_t *c, http_req_t *r, const char *rest) {
     }
 }
 
-void gotrue_handle(conn_t *c, http_req_t *r, const char *path) {
-    const char *p = path + strlen("/auth/v1");
+static void gotrue_handle(conn_t *c, http_req_t *r, const char *rest) {
+    (void)rest;
+    const char *p = http_req_path(r) + strlen("/auth/v1");
     const char *m = http_req_method(r);
     int ka = http_req_keep_alive(r);
-    if (!srv.cfg.jwt_secret) {
+    if (!g_secret) {
         error_now(c, ka, 503, "unexpected_failure", "Auth needs API_JWT_SECRET to sign access tokens");
         return;
     }
@@ -512,4 +519,12 @@ void gotrue_handle(conn_t *c, http_req_t *r, const char *path) {
     }
     else
         error_now(c, ka, 404, "not_found", "Not found");
+}
+
+void gotrue_register(const char *jwt_secret, int jwt_exp, const jwt_keyring_t *keys) {
+    g_secret = jwt_secret;
+    g_exp = jwt_exp;
+    g_keys = keys;
+    routes_add("/auth/v1", ROUTE_UNDER, gotrue_handle);
+    routes_reserve("/auth/v1");
 }

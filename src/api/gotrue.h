@@ -1,5 +1,5 @@
 /*
- * auth/gotrue: the subset of Supabase Auth (GoTrue) that supabase-js's auth
+ * api/gotrue: the subset of Supabase Auth (GoTrue) that supabase-js's auth
  * client calls: password sign-in and refresh-token rotation
  * (POST /auth/v1/token), sign-up, logout, the current user (GET/PUT
  * /auth/v1/user) and the admin users endpoints for the service_role key.
@@ -8,13 +8,14 @@
  * module validates requests, calls those functions through the worker's
  * pool, and signs the HS256 access tokens. It never sees a password hash.
  */
-#ifndef TC_AUTH_GOTRUE_H
-#define TC_AUTH_GOTRUE_H
+#ifndef TC_API_GOTRUE_H
+#define TC_API_GOTRUE_H
 
-#include "http/request.h"
-#include "net/conn.h"
+#include "auth/jwt.h"
 
-/* path: the request path starting with /auth/v1/. */
-void gotrue_handle(conn_t *c, http_req_t *req, const char *path);
+/* Registers /auth/v1/... into http/routes. jwt_secret signs access tokens
+ * (NULL: every auth request answers 503), valid jwt_exp seconds; keys
+ * verify bearer tokens. None is copied: all must outlive the workers. */
+void gotrue_register(const char *jwt_secret, int jwt_exp, const jwt_keyring_t *keys);
 
 #endif
