@@ -102,14 +102,32 @@ static int is_reserved(const char *path) {
     return 0;
 }
 
+route_fn routes_pick(const http_req_t *r, int full, const char **rest) {
+    const char *path = http_req_path(r);
+    const char *method = http_req_method(r);
+    const route_t *rt = find(path, rest);
+    if (full)
+        return rt && (rt->flags & ROUTE_WHEN_FULL) ? rt->fn : NULL;
+    if (!strcmp(method, "OPTIONS") && !(rt && (rt->flags & ROUTE_OPTIONS)))
+        return NULL;
+    if (rt)
+        return rt->fn;
+    /* What is left is the web app's, when one is configured: GET and HEAD
+     * only, and never a path the API owns. */
+    *rest = path;
+    if (fallback && (!strcmp(method, "GET") || !strcmp(method, "HEAD")) && !is_reserved(path))
+        return fallback;
+    return NULL;
+}
+
 void routes_overloaded(conn_t *c, http_req_t *r) {
-    const char *rest;
-    const route_t *rt = find(http_req_path(r), &rest);
+    const char *rest = "";
+    route_fn fn = routes_pick(r, 1, &rest);
     /* Monitoring must see the server as it is, above all when it is full;
      * the handler sees keep-alive off, as the connection closes after. */
-    if (rt && (rt->flags & ROUTE_WHEN_FULL)) {
+    if (fn) {
         http_req_set_keep_alive(r, 0);
-        rt->fn(c, r, rest);
+        fn(c, r, rest);
         return;
     }
     met_add(M_LIM_FILES, 1);
@@ -119,23 +137,12 @@ void routes_overloaded(conn_t *c, http_req_t *r) {
 }
 
 void routes_handle(conn_t *c, http_req_t *r) {
-    const char *path = http_req_path(r);
-    const char *method = http_req_method(r);
     const char *rest = "";
-    const route_t *rt = find(path, &rest);
-    if (!strcmp(method, "OPTIONS") && !(rt && (rt->flags & ROUTE_OPTIONS))) {
+    route_fn fn = routes_pick(r, 0, &rest);
+    if (fn)
+        fn(c, r, rest);
+    else if (!strcmp(http_req_method(r), "OPTIONS"))
         respond(c, 204, "text/plain", "", 0, http_req_keep_alive(r));
-        return;
-    }
-    if (rt) {
-        rt->fn(c, r, rest);
-        return;
-    }
-    /* What is left is the web app's, when one is configured: GET and HEAD
-     * only, and never a path the API owns. */
-    if (fallback && (!strcmp(method, "GET") || !strcmp(method, "HEAD")) && !is_reserved(path)) {
-        fallback(c, r, path);
-        return;
-    }
-    respond_error(c, 404, "not found", http_req_keep_alive(r));
+    else
+        respond_error(c, 404, "not found", http_req_keep_alive(r));
 }

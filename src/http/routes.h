@@ -33,6 +33,10 @@ void routes_set_fallback(route_fn fn);
 /* Empties the table (tests). */
 void routes_reset(void);
 
+/* The handler routes_handle (full: routes_overloaded) would run for req,
+ * with *rest for it, or NULL when the answer is the table's own (404, 204
+ * for OPTIONS, 503 when full). */
+route_fn routes_pick(const http_req_t *req, int full, const char **rest);
 /* Answers one complete request (the caller frees req afterwards). */
 void routes_handle(conn_t *c, http_req_t *req);
 /* Answers a request the reader refused, with status, and closes. */
