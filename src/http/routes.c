@@ -10,6 +10,7 @@
  */
 #include "http/routes.h"
 #include "http/response.h"
+#include "http/session.h"
 #include "http/static.h"
 
 #include <jansson.h>
@@ -135,7 +136,7 @@ static void handle_upgrade(conn_t *c, http_req_t *r) {
      * operator allows it (the trace never holds a token either way). */
     int debug = srv.cfg.allow_client_log_level && http_query_get(q, "log_level", level, sizeof(level)) > 0 &&
                 !strcmp(level, "debug");
-    conn_upgrade(c, accept, v, apikey, debug);
+    http_session_upgrade(c, accept, v, apikey, debug);
 }
 
 /* ---- broadcast API -------------------------------------------------------- */
