@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -389,6 +390,16 @@ int srv_start(const srv_config_t *cfg) {
             return -1;
         }
     return 0;
+}
+
+int srv_port(int w) {
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    if (w < 0 || w >= srv.nworkers ||
+        uv_tcp_getsockname(&srv.workers[w].listener, (struct sockaddr *)&ss, &len) != 0)
+        return -1;
+    return ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+                                    : ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
 
 void srv_drain(void) {

@@ -124,6 +124,9 @@ int srv_start(const srv_config_t *cfg);
  * then stop its loop once they are gone or the drain timeout passed. */
 void srv_drain(void);
 void srv_join(void);
+/* The port worker w listens on (port 0 in srv_config_t: each worker's own
+ * ephemeral one; tests). -1 if it has no listener. */
+int srv_port(int w);
 
 /* Runs fn(arg) on the calling worker once what is queued now has been
  * handed to the kernel (end of this loop iteration's check phase): for
