@@ -82,17 +82,22 @@ int mbox_post(mailbox_t *m, mbox_fn fn, void *item) {
     }
     m->q[m->len].fn = fn;
     m->q[m->len].item = item;
-    if (++m->len == 1)
-        uv_async_send(&m->async); /* only fails on a closed handle: not while open, under mu */
+    int r = ++m->len == 1 ? uv_async_send(&m->async) : 0;
     pthread_mutex_unlock(&m->mu);
+    /* Only a closing handle fails, and closed is checked under mu first:
+     * logged should libuv change, since the item would wait for the next
+     * wake-up. */
+    if (r < 0)
+        log_error("cannot wake a mailbox", "\"mailbox\":\"%s\",\"error\":\"%s\"", m->name, uv_strerror(r));
     return 0;
 }
 
 void mbox_wake(mailbox_t *m) {
     pthread_mutex_lock(&m->mu);
-    if (!m->closed)
-        uv_async_send(&m->async);
+    int r = m->closed ? 0 : uv_async_send(&m->async);
     pthread_mutex_unlock(&m->mu);
+    if (r < 0)
+        log_error("cannot wake a mailbox", "\"mailbox\":\"%s\",\"error\":\"%s\"", m->name, uv_strerror(r));
 }
 
 void mbox_close(mailbox_t *m) {

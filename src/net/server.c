@@ -413,7 +413,9 @@ void srv_join(void) {
     for (int i = 0; i < srv.nworkers; i++) {
         worker_t *w = &srv.workers[i];
         pthread_join(w->thread, NULL);
-        uv_loop_close(&w->loop);
+        int r = uv_loop_close(&w->loop);
+        if (r < 0) /* a handle still open: its memory stays (it may be in use) */
+            log_error("worker loop not closed", "\"worker\":%d,\"error\":\"%s\"", w->id, uv_strerror(r));
         mbox_destroy(&w->mbox);
         free(w->after_flush);
     }
