@@ -8,23 +8,6 @@
 
 #include "util/mem.h"
 
-/* Paced buffers are counted per worker so the CDC thread publishes no
- * faster than clients take them (hub pacing). Only the worker writes its
- * counter; the CDC thread reads it. */
-static void paced_add(sendq_t *q, const buf_t *b, int sign) {
-    if (!b->paced)
-        return;
-    if (sign > 0)
-        q->paced += b->len;
-    else
-        q->paced -= b->len;
-    if (!q->paced_total)
-        return;
-    size_t v = atomic_load_explicit(q->paced_total, memory_order_relaxed);
-    v = sign > 0 ? v + b->len : v - b->len;
-    atomic_store_explicit(q->paced_total, v, memory_order_relaxed);
-}
-
 static void release(sendq_t *q) {
     if (q->q != q->inl)
         free(q->q);
@@ -32,32 +15,27 @@ static void release(sendq_t *q) {
     q->cap = q->head = 0;
 }
 
-void sendq_push(sendq_t *q, buf_t *b) {
+void sendq_grow(sendq_t *q) {
     if (q->cap == 0) {
         q->q = q->inl;
         q->cap = 4;
         q->head = 0;
+        return;
     }
-    if (q->len == q->cap) {
-        uint32_t ncap = q->cap * 4;
-        buf_t **nq = xmalloc(ncap * sizeof(*nq));
-        for (uint32_t i = 0; i < q->len; i++)
-            nq[i] = q->q[(q->head + i) & (q->cap - 1)];
-        if (q->q != q->inl)
-            free(q->q);
-        q->q = nq;
-        q->head = 0;
-        q->cap = ncap;
-    }
-    q->q[(q->head + q->len) & (q->cap - 1)] = b;
-    q->len++;
-    q->bytes += b->len;
-    paced_add(q, b, 1);
+    uint32_t ncap = q->cap * 4;
+    buf_t **nq = xmalloc(ncap * sizeof(*nq));
+    for (uint32_t i = 0; i < q->len; i++)
+        nq[i] = q->q[(q->head + i) & (q->cap - 1)];
+    if (q->q != q->inl)
+        free(q->q);
+    q->q = nq;
+    q->head = 0;
+    q->cap = ncap;
 }
 
 static void drop_head(sendq_t *q) {
     buf_t *b = q->q[q->head];
-    paced_add(q, b, -1);
+    sendq_paced_add(q, b, -1);
     buf_unref(b);
     q->head = (q->head + 1) & (q->cap - 1);
     q->len--;
@@ -87,7 +65,7 @@ void sendq_trim(sendq_t *q, uint32_t keep) {
         if (i < keep) {
             kept += b->len;
         } else {
-            paced_add(q, b, -1);
+            sendq_paced_add(q, b, -1);
             buf_unref(b);
         }
     }

@@ -29,8 +29,36 @@ typedef struct {
     _Atomic size_t *paced_total; /* the worker's sum of paced bytes (NULL: none) */
 } sendq_t;
 
-/* Takes the caller's reference to b. */
-void sendq_push(sendq_t *q, buf_t *b);
+/* Makes room for one more buffer (internal to sendq_push). */
+void sendq_grow(sendq_t *q);
+
+/* Paced buffers are counted per worker so the CDC thread publishes no
+ * faster than clients take them (hub pacing). Only the worker writes its
+ * counter; the CDC thread reads it. */
+static inline void sendq_paced_add(sendq_t *q, const buf_t *b, int sign) {
+    if (!b->paced)
+        return;
+    if (sign > 0)
+        q->paced += b->len;
+    else
+        q->paced -= b->len;
+    if (!q->paced_total)
+        return;
+    size_t v = atomic_load_explicit(q->paced_total, memory_order_relaxed);
+    v = sign > 0 ? v + b->len : v - b->len;
+    atomic_store_explicit(q->paced_total, v, memory_order_relaxed);
+}
+
+/* Takes the caller's reference to b. Inline: fan-out calls it once per
+ * recipient. */
+static inline void sendq_push(sendq_t *q, buf_t *b) {
+    if (q->len == q->cap)
+        sendq_grow(q);
+    q->q[(q->head + q->len) & (q->cap - 1)] = b;
+    q->len++;
+    q->bytes += b->len;
+    sendq_paced_add(q, b, 1);
+}
 /* Drops n written bytes from the head. An empty queue keeps no memory. */
 void sendq_consume(sendq_t *q, size_t n);
 /* Keeps the first keep buffers (the kernel or libuv has them), drops the
