@@ -1,8 +1,12 @@
 /*
  * techcare-realtime: start-up and shutdown. Loads the configuration and the
- * JWT keys, starts the worker threads, then waits in the main thread for
+ * JWT keys, hands each module the part it needs through its init call,
+ * installs the handlers the transport calls up through (the HTTP session
+ * at accept, hub pacing after each flush, the token cache at thread exit),
+ * starts the worker threads, then waits in the main thread for
  * SIGTERM/SIGINT, which drains every worker (clients get close 1001) and
- * exits 0.
+ * exits 0. main owns the configuration and the keys: both outlive the
+ * workers.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -12,7 +16,10 @@
 #include "api/gotrue.h"
 #include "api/realtime.h"
 #include "auth/jwt.h"
+#include "auth/token_cache.h"
 #include "cdc/engine.h"
+#include "channel/socket.h"
+#include "http/session.h"
 #include "http/static.h"
 #include "hub/hub.h"
 #include "net/server.h"
@@ -44,51 +51,93 @@ static void close_walk(uv_handle_t *h, void *arg) {
         uv_close(h, NULL);
 }
 
+/* The modules above net get their part of the configuration here, before
+ * any worker runs. */
+static void init_modules(const config_t *c, const jwt_keyring_t *keys) {
+    chan_config_t cc = {c->max_channels,          c->events_per_second,     c->joins_per_second,
+                        c->presence_per_second,   c->max_bindings_per_join, c->max_bindings_per_conn,
+                        c->max_filter_bytes,      c->max_presence_bytes,    c->max_presence_per_conn,
+                        c->max_channels_per_ip};
+    chan_socket_init(&cc, keys);
+    http_session_config_t hc = {c->max_body, c->http_header_timeout_ms, c->http_body_timeout_ms,
+                                c->http_idle_timeout_ms};
+    http_session_init(&hc);
+    /* The HTTP endpoints register into http/routes' table, complete before
+     * any worker reads it. */
+    rtapi_register(keys, c->allow_client_log_level);
+    gotrue_register(c->jwt_secret, c->jwt_exp, keys);
+    rest_http_register(keys);
+    if (c->web_root)
+        static_register(c->web_root, c->send_queue_max);
+}
+
+static int start_cdc(const config_t *c) {
+    if (!c->db_host || !c->postgres_changes)
+        return 0;
+    cdc_engine_config_t ec = {c->db_host, c->db_port, c->db_user, c->db_password, c->db_name,
+                              c->db_repl_user ? c->db_repl_user : c->db_user,
+                              c->db_repl_password ? c->db_repl_password : c->db_password,
+                              c->slot_name, c->publication, c->table_events, 0, c->rest_write_grace_ms,
+                              c->cdc_queue_max, c->cdc_backlog_max, c->cdc_match_budget,
+                              c->cdc_match_rate};
+    return cdc_engine_start(&ec);
+}
+
+static int start_workers(const config_t *c) {
+    static db_config_t dc;
+    dc = (db_config_t){c->db_host, c->db_port, c->db_user, c->db_password, c->db_name, c->db_pool_size, 4096};
+    srv_config_t sc = {
+        .host = c->host,
+        .port = c->port,
+        .workers = c->workers,
+        .max_connections = c->max_connections,
+        .max_open_files = c->max_open_files,
+        .max_conns_per_ip = c->max_conns_per_ip,
+        .send_queue_max = c->send_queue_max,
+        .slow_consumer_ms = c->slow_consumer_ms,
+        .heartbeat_interval_ms = c->heartbeat_interval_ms,
+        .max_message = c->max_message,
+        .drain_timeout_ms = c->drain_timeout_ms,
+        .db = c->db_host ? &dc : NULL,
+        .cdc = c->db_host && c->postgres_changes,
+        .accept = &http_session_handler,
+        .after_flush = hub_paced_poll,
+        .thread_exit = tok_cache_free,
+    };
+    return srv_start(&sc);
+}
+
 int main(int argc, char **argv) {
     int rc = 1;
-    int r = config_load(&srv.cfg, argc, argv);
+    static config_t cfg; /* the workers read parts of it until srv_join */
+    jwt_keyring_t *keys = NULL;
+    int r = config_load(&cfg, argc, argv);
     if (r != 0)
         return r > 0 ? 0 : 2;
-    int lvl = log_parse_level(srv.cfg.log_level);
+    int lvl = log_parse_level(cfg.log_level);
     if (lvl < 0) {
-        fprintf(stderr, "techcare-realtime: unknown log level '%s'\n", srv.cfg.log_level);
+        fprintf(stderr, "techcare-realtime: unknown log level '%s'\n", cfg.log_level);
         goto out_cfg;
     }
     log_min_level = (log_level_t)lvl;
-    log_protocol = srv.cfg.debug_protocol;
+    log_protocol = cfg.debug_protocol;
     signal(SIGPIPE, SIG_IGN);
 
     char err[256] = "";
-    const char *secret = srv.cfg.jwt_secret;
-    srv.keys = jwt_keyring_new((const uint8_t *)secret, secret ? strlen(secret) : 0, srv.cfg.jwks_json, err, sizeof(err));
-    if (!srv.keys) {
+    const char *secret = cfg.jwt_secret;
+    keys = jwt_keyring_new((const uint8_t *)secret, secret ? strlen(secret) : 0, cfg.jwks_json, err, sizeof(err));
+    if (!keys) {
         log_error("cannot use the JWT keys", "\"error\":\"%s\"", err);
         goto out_cfg;
     }
-    /* The HTTP endpoints, each handed what it needs; the route table is
-     * complete before any worker reads it. */
-    rtapi_register(srv.keys, srv.cfg.allow_client_log_level);
-    gotrue_register(srv.cfg.jwt_secret, srv.cfg.jwt_exp, srv.keys);
-    rest_http_register(srv.keys);
-    if (srv.cfg.web_root)
-        static_register(srv.cfg.web_root, srv.cfg.send_queue_max);
-    srv.nworkers = srv.cfg.workers;
-    hub_init(srv.nworkers);
-    if (srv.cfg.db_host && srv.cfg.postgres_changes) {
-        const config_t *c = &srv.cfg;
-        cdc_engine_config_t ec = {c->db_host, c->db_port, c->db_user, c->db_password, c->db_name,
-                                  c->db_repl_user ? c->db_repl_user : c->db_user,
-                                  c->db_repl_password ? c->db_repl_password : c->db_password,
-                                  c->slot_name, c->publication, c->table_events, 0, c->rest_write_grace_ms,
-                                  c->cdc_queue_max, c->cdc_backlog_max, c->cdc_match_budget,
-                                  c->cdc_match_rate};
-        if (cdc_engine_start(&ec) < 0)
-            goto out_keys;
-    }
-    if (srv_start() < 0)
+    init_modules(&cfg, keys);
+    hub_init(cfg.workers);
+    if (start_cdc(&cfg) < 0)
+        goto out_keys;
+    if (start_workers(&cfg) < 0)
         goto out_cdc;
     log_info("listening", "\"host\":\"%s\",\"port\":%d,\"workers\":%d,\"path\":\"/realtime/v1/websocket\"",
-             srv.cfg.host, srv.cfg.port, srv.nworkers);
+             cfg.host, cfg.port, srv.nworkers);
 
     uv_loop_t *loop = uv_default_loop();
     uv_signal_init(loop, &sigterm);
@@ -109,8 +158,8 @@ int main(int argc, char **argv) {
 out_cdc:
     cdc_engine_stop();
 out_keys:
-    jwt_keyring_free(srv.keys);
+    jwt_keyring_free(keys);
 out_cfg:
-    config_free(&srv.cfg);
+    config_free(&cfg);
     return rc;
 }

@@ -21,6 +21,7 @@
 
 #include "auth/token_cache.h"
 #include "cdc/engine.h"
+#include "channel/socket.h"
 #include "http/response.h"
 #include "http/routes.h"
 #include "hub/hub.h"
@@ -132,7 +133,7 @@ static void handle_upgrade(conn_t *c, http_req_t *r, const char *rest) {
      * operator allows it (the trace never holds a token either way). */
     int debug = g_allow_log_level && http_query_get(q, "log_level", level, sizeof(level)) > 0 &&
                 !strcmp(level, "debug");
-    conn_upgrade(c, accept, v, apikey, debug);
+    chan_socket_upgrade(c, accept, v, apikey, debug);
 }
 
 /* ---- broadcast API -------------------------------------------------------- */

@@ -22,6 +22,8 @@
 #include "net/server.h"
 #include "presence/presence.h"
 #include "proto/msg.h"
+#include "util/hash.h"
+#include "util/htab.h"
 #include "util/mem.h"
 #include "ws/frame.h"
 
@@ -37,8 +39,7 @@ struct hub_topic {
     local_t local[SRV_MAX_WORKERS];            /* local[w] touched by worker w only */
     pthread_mutex_t pres_mu;
     pres_topic_t *pres;
-    hub_topic_t *hnext;
-    uint32_t hash;
+    uint64_t hash;                             /* its key in the table (topic_hash) */
     uint8_t is_private;
     size_t name_len;
     char name[];
@@ -50,22 +51,38 @@ static pthread_mutex_t table_mu = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic size_t paced_posted;
 static _Atomic size_t paced_below;
 static void (*_Atomic paced_fn)(void);
-static hub_topic_t **table;
-static uint32_t table_cap, table_len;
+/* Every topic with a subscriber, under table_mu (util/htab: zeroed is empty). */
+static htab_t table;
 static int nworkers;
 
-static uint32_t hash_name(const char *s, size_t n, int is_private) {
-    uint32_t h = is_private ? 84696351u : 2166136261u; /* FNV-1a */
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (uint8_t)s[i]) * 16777619u;
-    return h;
+/* What a lookup compares: a private topic and a public one of the same
+ * name are two topics. */
+typedef struct {
+    const char *name;
+    size_t len;
+    uint8_t is_private;
+} topic_key_t;
+
+/* The private flag is hashed first, so the two topics of one name land
+ * apart (and the keyed hash keeps crafted names from colliding). */
+static uint64_t topic_hash(const char *name, size_t len, int is_private) {
+    uint8_t p = (uint8_t)is_private;
+    return hash_bytes(hash_bytes(HASH_INIT, &p, 1), name, len);
 }
 
-void hub_init(int n) {
-    nworkers = n;
-    table_cap = 1024;
-    table = xcalloc(table_cap, sizeof(*table));
+static bool topic_eq(const void *item, const void *key) {
+    const hub_topic_t *t = item;
+    const topic_key_t *k = key;
+    return t->is_private == k->is_private && t->name_len == k->len && !memcmp(t->name, k->name, k->len);
 }
+
+/* Under table_mu. */
+static hub_topic_t *topic_lookup(const char *name, size_t len, uint64_t h, int is_private) {
+    topic_key_t k = {name, len, (uint8_t)is_private};
+    return htab_find(&table, h, topic_eq, &k);
+}
+
+void hub_init(int n) { nworkers = n; }
 
 static void topic_unref(hub_topic_t *t) {
     if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) != 1)
@@ -80,48 +97,18 @@ static void topic_unref(hub_topic_t *t) {
 
 void hub_shutdown(void) {
     pthread_mutex_lock(&table_mu);
-    for (uint32_t i = 0; i < table_cap; i++)
-        for (hub_topic_t *t = table[i], *n; t; t = n) {
-            n = t->hnext;
-            topic_unref(t);
-        }
-    free(table);
-    table = NULL;
-    table_cap = table_len = 0;
+    hub_topic_t *t;
+    for (size_t i = 0; (t = htab_next(&table, &i));)
+        topic_unref(t); /* the table's reference; the table goes as a whole below */
+    htab_free(&table);
     pthread_mutex_unlock(&table_mu);
-}
-
-/* Under table_mu. */
-static hub_topic_t **find_slot(const char *name, size_t len, uint32_t h, int is_private) {
-    hub_topic_t **p = &table[h & (table_cap - 1)];
-    for (; *p; p = &(*p)->hnext)
-        if ((*p)->hash == h && (*p)->is_private == is_private && (*p)->name_len == len &&
-            !memcmp((*p)->name, name, len))
-            break;
-    return p;
-}
-
-/* Under table_mu. */
-static void grow_table(void) {
-    uint32_t ncap = table_cap * 2;
-    hub_topic_t **nt = xcalloc(ncap, sizeof(*nt));
-    for (uint32_t i = 0; i < table_cap; i++)
-        for (hub_topic_t *t = table[i], *n; t; t = n) {
-            n = t->hnext;
-            t->hnext = nt[t->hash & (ncap - 1)];
-            nt[t->hash & (ncap - 1)] = t;
-        }
-    free(table);
-    table = nt;
-    table_cap = ncap;
 }
 
 void hub_subscribe(hub_sub_t *s, const char *name, size_t len, int is_private) {
     is_private = !!is_private;
-    uint32_t h = hash_name(name, len, is_private);
+    uint64_t h = topic_hash(name, len, is_private);
     pthread_mutex_lock(&table_mu);
-    hub_topic_t **slot = find_slot(name, len, h, is_private);
-    hub_topic_t *t = *slot;
+    hub_topic_t *t = topic_lookup(name, len, h, is_private);
     if (!t) {
         t = xcalloc(1, sizeof(*t) + len + 1);
         atomic_init(&t->refs, 1); /* the table's */
@@ -130,9 +117,7 @@ void hub_subscribe(hub_sub_t *s, const char *name, size_t len, int is_private) {
         t->is_private = (uint8_t)is_private;
         t->name_len = len;
         memcpy(t->name, name, len);
-        *slot = t;
-        if (++table_len > table_cap)
-            grow_table();
+        htab_insert(&table, h, t);
     }
     t->subs++;
     pthread_mutex_unlock(&table_mu);
@@ -170,12 +155,8 @@ void hub_unsubscribe(hub_sub_t *s) {
 
     pthread_mutex_lock(&table_mu);
     int last_sub = --t->subs == 0;
-    if (last_sub) {
-        hub_topic_t **slot = find_slot(t->name, t->name_len, t->hash, t->is_private);
-        if (*slot == t)
-            *slot = t->hnext;
-        table_len--;
-    }
+    if (last_sub)
+        htab_remove(&table, t->hash, t);
     pthread_mutex_unlock(&table_mu);
     if (last_sub)
         topic_unref(t);
@@ -184,7 +165,7 @@ void hub_unsubscribe(hub_sub_t *s) {
 hub_topic_t *hub_topic_find(const char *name, size_t len, int is_private) {
     is_private = !!is_private;
     pthread_mutex_lock(&table_mu);
-    hub_topic_t *t = *find_slot(name, len, hash_name(name, len, is_private), is_private);
+    hub_topic_t *t = topic_lookup(name, len, topic_hash(name, len, is_private), is_private);
     if (t)
         atomic_fetch_add(&t->refs, 1);
     pthread_mutex_unlock(&table_mu);
@@ -276,24 +257,11 @@ int hub_msg_routes_to(const hub_msg_t *m, uint64_t route) {
     return lo < m->nroutes && m->routes[lo] == route;
 }
 
-void hub_call(int w, void (*fn)(void *arg, int run), void *arg) {
-    hub_msg_t *m = xcalloc(1, sizeof(*m) + 1);
-    atomic_init(&m->refs, 1);
-    m->kind = HUB_CALL;
-    m->call = fn;
-    m->arg = arg;
-    worker_post(&srv.workers[w], m);
-}
+void hub_call(int w, void (*fn)(void *arg, int run), void *arg) { worker_post(&srv.workers[w], fn, arg); }
 
 void hub_msg_unref(hub_msg_t *m) {
     if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) != 1)
         return;
-    if (m->kind == HUB_CALL) {
-        if (m->call)
-            m->call(m->arg, 0); /* never ran: the worker stopped */
-        free(m);
-        return;
-    }
     for (int i = 0; i < HUB_NFORMS; i++)
         buf_unref(atomic_load(&m->frames[i]));
     if (m->pace_est)
@@ -353,12 +321,22 @@ static void deliver_local(hub_msg_t *m, int w) {
         l->v[i]->deliver(l->v[i], m);
 }
 
+/* A message in worker w's mailbox (one reference each): delivered to w's
+ * subscribers when the worker drains its mailbox (the whole batch per
+ * wake-up), or only released if w is stopping. */
+static void inbox_deliver(void *item, int run) {
+    hub_msg_t *m = item;
+    if (run)
+        deliver_local(m, worker_self->id);
+    hub_msg_unref(m);
+}
+
 static void post_remote(hub_msg_t *m, int self) {
     for (int w = 0; w < nworkers; w++) {
         if (w == self || !atomic_load_explicit(&m->topic->wsubs[w], memory_order_acquire))
             continue;
         atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
-        worker_post(&srv.workers[w], m);
+        worker_post(&srv.workers[w], inbox_deliver, m);
     }
 }
 
@@ -368,20 +346,6 @@ void hub_publish(hub_msg_t *m) {
     if (self >= 0)
         deliver_local(m, self);
     hub_msg_unref(m);
-}
-
-void hub_deliver_inbox(hub_msg_t **msgs, size_t n) {
-    int self = worker_self->id;
-    for (size_t i = 0; i < n; i++) {
-        if (msgs[i]->kind == HUB_CALL) {
-            void (*fn)(void *, int) = msgs[i]->call;
-            msgs[i]->call = NULL;
-            fn(msgs[i]->arg, 1);
-        } else {
-            deliver_local(msgs[i], self);
-        }
-        hub_msg_unref(msgs[i]);
-    }
 }
 
 /* ---- presence --------------------------------------------------------- */

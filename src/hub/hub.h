@@ -3,7 +3,7 @@
  * keeps its own array of local subscribers to it, touched only by that
  * worker. Publishing delivers to the publisher's worker at once and posts
  * one reference of the message to every other worker that has
- * subscribers; each wire form of a message (vsn 1 JSON, vsn 2 JSON, vsn 2
+ * subscribers, through the worker's mailbox (net/mailbox); each wire form of a message (vsn 1 JSON, vsn 2 JSON, vsn 2
  * binary) is encoded at most once and its bytes are shared by every
  * recipient on every worker. Presence state lives with its topic.
  * The hub never knows what a subscriber is: it calls sub->deliver. A
@@ -33,7 +33,7 @@ struct hub_sub {
     void (*deliver)(hub_sub_t *s, hub_msg_t *m);
 };
 
-typedef enum { HUB_BROADCAST, HUB_PRESENCE_DIFF, HUB_POSTGRES_CHANGES, HUB_CALL } hub_kind_t;
+typedef enum { HUB_BROADCAST, HUB_PRESENCE_DIFF, HUB_POSTGRES_CHANGES } hub_kind_t;
 enum { HUB_FORM_V1 = 0, HUB_FORM_V2_TEXT, HUB_FORM_V2_BINARY, HUB_NFORMS };
 
 struct hub_msg {
@@ -47,9 +47,7 @@ struct hub_msg {
     char *meta;               /* JSON object text or NULL (broadcast) */
     uint64_t *routes;         /* postgres_changes: the channels (CDC client ids) it is for, ascending */
     uint32_t nroutes;
-    void (*call)(void *arg, int run); /* HUB_CALL: runs on the worker (run=1), or only frees (run=0) */
     size_t pace_est;          /* postgres_changes: its estimated bytes over all recipients, until freed */
-    void *arg;
     size_t payload_len;
     uint8_t payload[];        /* broadcast payload, or the presence diff JSON */
 };
@@ -85,8 +83,9 @@ hub_msg_t *hub_msg_postgres_changes(hub_topic_t *t, const uint64_t *routes, size
 /* 1 if route is among the message's routes. */
 int hub_msg_routes_to(const hub_msg_t *m, uint64_t route);
 /* Runs fn(arg, 1) on worker w's thread, in order with the hub messages
- * posted to it; if the worker is stopping instead, fn(arg, 0) runs (on
- * whichever thread drops it) so arg can be freed. From any thread. */
+ * posted to it (both go through its mailbox, net/mailbox); if the worker
+ * is stopping instead, fn(arg, 0) runs (on whichever thread drops it) so
+ * arg can be freed. From any thread. */
 void hub_call(int w, void (*fn)(void *arg, int run), void *arg);
 
 /* Delivers m to every subscriber of its topic on every worker. Consumes
@@ -120,8 +119,5 @@ size_t hub_paced_backlog(void);
 void hub_paced_notify(size_t below, void (*fn)(void));
 /* Worker check phase, after writes: runs a due request. */
 void hub_paced_poll(void);
-
-/* Worker side: delivers what other workers posted. */
-void hub_deliver_inbox(struct hub_msg **msgs, size_t n);
 
 #endif

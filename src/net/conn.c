@@ -1,5 +1,8 @@
 /*
- * net/conn: see conn.h.
+ * net/conn: see conn.h. Owns a connection's lifetime, its send queue
+ * (net/sendq) and its WebSocket framing; never parses HTTP, never decodes a
+ * message, never names the module that handles one: it calls the handler
+ * tables installed at accept and at upgrade.
  *
  * Writes are batched: conn_send only queues a shared buffer and marks the
  * connection dirty; the worker's check phase (after poll, so after every
@@ -11,7 +14,8 @@
  * Lifetime: conn_destroy unlinks and uv_close()s; the memory goes in the
  * close callback, which libuv runs after any cancelled write callback, so
  * nothing queued is freed under libuv's feet. Nothing here frees a
- * connection inside a read or delivery path.
+ * connection inside a read or delivery path, and a handler's state is
+ * never freed while that handler is running (in_data).
  */
 #include "net/conn.h"
 
@@ -19,18 +23,15 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "channel/socket.h"
-#include "http/request.h"
-#include "http/response.h"
-#include "http/routes.h"
 #include "metrics/metrics.h"
 #include "net/peer.h"
+#include "net/sendq.h"
 #include "net/server.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "ws/frame.h"
 
-enum { MODE_HTTP, MODE_WS };
+enum { MODE_STREAM, MODE_WS };
 
 struct conn {
     uv_tcp_t tcp;
@@ -40,33 +41,28 @@ struct conn {
     uint64_t id;
     uint8_t mode;
     uint8_t dirty, writing, closing, dead, close_after_write, lingering;
-    http_req_t *req;       /* HTTP mode, while a request is being read */
+    /* the installed handlers: the stream one until an upgrade, then the
+     * WebSocket one (each with its state, which the handler frees) */
+    const conn_stream_handler_t *sh;
+    void *sud;
+    const conn_ws_handler_t *wh;
+    void *wud;
+    uint8_t in_data;       /* inside sh->data: its state must not be freed yet */
     ws_parser_t ws;        /* WebSocket mode */
-    chan_socket_t *sock;   /* WebSocket mode */
-    /* send queue: a ring of shared buffers; q[qhead] may be partly written.
-     * Small bursts use the inline ring (no allocation when a connection goes
-     * from idle to busy, which fan-out does constantly); bigger ones move
-     * to the heap until the queue drains. */
-    buf_t **q;
-    buf_t *q_inline[4];
-    uint32_t qhead, qlen, qcap, inflight;
-    size_t qoff, qbytes, inflight_bytes;
-    size_t qpaced;         /* bytes of paced buffers queued (whole buffers) */
+    sendq_t q;
+    uint32_t inflight;     /* buffers of the outstanding uv_write */
+    size_t inflight_bytes;
     int64_t behind_since_ms; /* queue above send_queue_max since then (0: not) */
     int64_t progress_ms;   /* the kernel last took bytes from the queue */
     uv_write_t *wreq;      /* only while a uv_write is outstanding */
-    /* an HTTP request being answered asynchronously */
+    /* held by a handler that answers later (conn_hold) */
     uint8_t held;
     void (*cancel)(void *);
     void *cancel_arg;
-    uint8_t *stash;        /* bytes read after the held request (pipelining) */
+    uint8_t *stash;        /* bytes read while held (pipelining) */
     size_t stash_len;
     int64_t last_rx_ms, closing_since_ms;
     peer_t *peer;          /* the client address's counts (net/peer) */
-    /* HTTP deadlines (conn_tick): the phase a connection is in (PH_*) and
-     * since when, on the loop's clock */
-    uint8_t http_phase;
-    int64_t phase_ms;
     /* WebSocket: the last complete frame; the heartbeat timeout counts
      * from it, not from the last byte, so a frame trickled in byte by
      * byte does not keep a connection alive */
@@ -75,21 +71,7 @@ struct conn {
      * the worker's overload list (oldest first) */
     uint8_t overload;
     conn_t *ovl_prev, *ovl_next;
-    size_t idle_unsent;    /* PH_IDLE: response bytes not yet sent, at the last tick */
 };
-
-/* HTTP phases, each with its deadline:
- * PH_HEAD  request line + headers, http_header_timeout_ms: from accept for
- *          a connection's first request (a connection that sends nothing
- *          costs a descriptor too), from its first byte for the next ones;
- * PH_BODY  the body, http_body_timeout_ms from the end of the headers;
- * PH_IDLE  keep-alive between requests, http_idle_timeout_ms from the
- *          previous response (queued; for a held request, from
- *          conn_resume). Held requests (database work) have no deadline. */
-enum { PH_HEAD, PH_BODY, PH_IDLE };
-/* Connections above the ceiling get this long at most for their headers:
- * their descriptors come out of the reserve. */
-#define OVERLOAD_HEADER_MS 2000
 
 /* The loop's clock, fresh within a callback (libuv updates it after each
  * poll); w->now_ms is refreshed only once per iteration. */
@@ -117,9 +99,16 @@ static _Atomic uint64_t next_id = 1;
 
 uint64_t conn_id(const conn_t *c) { return c->id; }
 struct worker *conn_worker(const conn_t *c) { return c->w; }
-int conn_is_closing(const conn_t *c) { return c->closing || c->dead; }
+int conn_is_closing(const conn_t *c) { return c->closing || c->dead || c->close_after_write; }
+int conn_is_held(const conn_t *c) { return c->held; }
+int conn_is_websocket(const conn_t *c) { return c->mode == MODE_WS; }
+int64_t conn_now_ms(const conn_t *c) { return loop_ms(c); }
 conn_t *conn_next(const conn_t *c) { return c->next; }
 struct peer *conn_peer_entry(const conn_t *c) { return c->peer; }
+
+size_t conn_unsent(const conn_t *c) {
+    return c->q.bytes + uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp);
+}
 
 const char *conn_peer(const conn_t *c) {
     static _Thread_local char s[64];
@@ -138,6 +127,19 @@ const char *conn_peer(const conn_t *c) {
     return s;
 }
 
+/* The stream handler is done with the connection (gone or upgraded): its
+ * state goes, unless its data callback is still running (on_read does it
+ * when that returns). */
+static void stream_close(conn_t *c) {
+    if (!c->sh || c->in_data)
+        return;
+    const conn_stream_handler_t *sh = c->sh;
+    c->sh = NULL;
+    if (sh->close)
+        sh->close(c->sud);
+    c->sud = NULL;
+}
+
 /* ---- send queue ---------------------------------------------------- */
 
 static void mark_dirty(conn_t *c) {
@@ -148,125 +150,20 @@ static void mark_dirty(conn_t *c) {
     c->w->dirty = c;
 }
 
-/* Paced buffers (Postgres Changes frames) are counted per worker so the
- * CDC thread publishes no faster than clients take them (hub pacing). */
-static void paced_add(conn_t *c, const buf_t *b, int sign) {
-    if (!b->paced)
-        return;
-    _Atomic size_t *counter = &srv_paced_bytes[c->w->id];
-    size_t v = atomic_load_explicit(counter, memory_order_relaxed);
-    if (sign > 0) {
-        c->qpaced += b->len;
-        v += b->len;
-    } else {
-        c->qpaced -= b->len;
-        v -= b->len;
-    }
-    atomic_store_explicit(counter, v, memory_order_relaxed);
-}
-
-/* Bytes of broadcast and presence frames queued. qpaced counts whole
- * buffers while qbytes leaves out the written part of the head (qoff), so
- * the difference alone could wrap below zero when the head is paced. */
-static size_t q_unpaced(const conn_t *c) { return c->qbytes + c->qoff - c->qpaced; }
-
-static void q_release(conn_t *c) {
-    if (c->q != c->q_inline)
-        free(c->q);
-    c->q = NULL;
-    c->qcap = c->qhead = 0;
-}
-
-static void q_push(conn_t *c, buf_t *b) {
-    if (c->qcap == 0) {
-        c->q = c->q_inline;
-        c->qcap = 4;
-        c->qhead = 0;
-    }
-    if (c->qlen == c->qcap) {
-        uint32_t ncap = c->qcap * 4;
-        buf_t **nq = xmalloc(ncap * sizeof(*nq));
-        for (uint32_t i = 0; i < c->qlen; i++)
-            nq[i] = c->q[(c->qhead + i) & (c->qcap - 1)];
-        if (c->q != c->q_inline)
-            free(c->q);
-        c->q = nq;
-        c->qhead = 0;
-        c->qcap = ncap;
-    }
-    c->q[(c->qhead + c->qlen) & (c->qcap - 1)] = b;
-    c->qlen++;
-    c->qbytes += b->len;
-    paced_add(c, b, 1);
-}
-
-/* Drops n written bytes from the head of the queue. An idle connection
- * keeps no queue memory. */
 static void q_consume(conn_t *c, size_t n) {
-    c->qbytes -= n;
-    while (n > 0 && c->qlen) {
-        buf_t *b = c->q[c->qhead];
-        size_t avail = b->len - c->qoff;
-        if (n < avail) {
-            c->qoff += n;
-            return;
-        }
-        n -= avail;
-        paced_add(c, b, -1);
-        buf_unref(b);
-        c->qhead = (c->qhead + 1) & (c->qcap - 1);
-        c->qlen--;
-        c->qoff = 0;
-    }
-    if (c->qbytes <= srv.cfg.send_queue_max)
+    sendq_consume(&c->q, n);
+    if (c->q.bytes <= srv.net.send_queue_max)
         c->behind_since_ms = 0;
-    if (c->qlen == 0)
-        q_release(c);
-}
-
-static void q_clear(conn_t *c) {
-    while (c->qlen) {
-        paced_add(c, c->q[c->qhead], -1);
-        buf_unref(c->q[c->qhead]);
-        c->qhead = (c->qhead + 1) & (c->qcap - 1);
-        c->qlen--;
-    }
-    q_release(c);
-    c->qbytes = c->qoff = 0;
-}
-
-static uint32_t q_iov(const conn_t *c, uv_buf_t *iov, uint32_t max, size_t *total) {
-    uint32_t n = 0;
-    *total = 0;
-    for (; n < c->qlen && n < max; n++) {
-        buf_t *b = c->q[(c->qhead + n) & (c->qcap - 1)];
-        size_t off = n == 0 ? c->qoff : 0;
-        iov[n] = uv_buf_init((char *)b->data + off, (unsigned)(b->len - off));
-        *total += b->len - off;
-    }
-    return n;
 }
 
 /* A client that does not keep up: keep what the kernel or libuv already
  * has (the partly written head, or the buffers of the outstanding write),
  * drop the rest, and close with a code that says why. */
 static void slow_consumer(conn_t *c, const char *why) {
-    uint32_t keep = c->writing ? c->inflight : (c->qoff ? 1 : 0);
-    size_t kept_bytes = 0;
-    for (uint32_t i = 0; i < c->qlen; i++) {
-        buf_t *b = c->q[(c->qhead + i) & (c->qcap - 1)];
-        if (i < keep) {
-            kept_bytes += b->len;
-        } else {
-            paced_add(c, b, -1);
-            buf_unref(b);
-        }
-    }
-    c->qlen = keep;
-    c->qbytes = kept_bytes - c->qoff;
+    sendq_trim(&c->q, c->writing ? c->inflight : (c->q.off ? 1 : 0));
     met_add(M_SLOW_CLOSES, 1);
     log_warn("slow consumer closed", "\"conn\":%llu,\"peer\":\"%s\",\"why\":\"%s\",\"limit\":%zu",
-             (unsigned long long)c->id, conn_peer(c), why, srv.cfg.send_queue_max);
+             (unsigned long long)c->id, conn_peer(c), why, srv.net.send_queue_max);
     conn_close(c, WS_CLOSE_TRY_AGAIN, "slow consumer: send queue full");
 }
 
@@ -283,13 +180,13 @@ void conn_send_owned(conn_t *c, buf_t *b) {
         buf_unref(b);
         return;
     }
-    if (!b->paced && q_unpaced(c) + b->len > srv.cfg.send_queue_max) {
+    if (!b->paced && sendq_unpaced(&c->q) + b->len > srv.net.send_queue_max) {
         buf_unref(b);
         slow_consumer(c, "send queue full");
         return;
     }
-    q_push(c, b);
-    if (c->qbytes > srv.cfg.send_queue_max && !c->behind_since_ms)
+    sendq_push(&c->q, b);
+    if (c->q.bytes > srv.net.send_queue_max && !c->behind_since_ms)
         c->behind_since_ms = c->w->now_ms ? c->w->now_ms : 1;
     mark_dirty(c);
 }
@@ -298,7 +195,6 @@ void conn_send(conn_t *c, buf_t *b) { conn_send_owned(c, buf_ref(b)); }
 
 /* ---- writing --------------------------------------------------------- */
 
-static void flush(conn_t *c);
 static void linger(conn_t *c);
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b);
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b);
@@ -319,18 +215,19 @@ static void on_write(uv_write_t *req, int status) {
     c->progress_ms = c->w->now_ms;
     q_consume(c, c->inflight_bytes);
     c->inflight = 0;
-    if (c->qlen || c->closing || c->close_after_write)
+    if (c->q.len || c->closing || c->close_after_write)
         mark_dirty(c);
 }
 
 static void start_write(conn_t *c) {
     uv_buf_t iov[64];
     size_t total;
-    uint32_t n = q_iov(c, iov, 64, &total);
+    uint32_t n = sendq_iov(&c->q, iov, 64, &total);
     c->wreq = xmalloc(sizeof(*c->wreq));
     c->wreq->data = c;
     int r = uv_write(c->wreq, (uv_stream_t *)&c->tcp, iov, n, on_write);
     if (r < 0) {
+        log_debug("write failed", "\"conn\":%llu,\"error\":\"%s\"", (unsigned long long)c->id, uv_strerror(r));
         free(c->wreq);
         c->wreq = NULL;
         conn_destroy(c);
@@ -344,14 +241,15 @@ static void start_write(conn_t *c) {
 static void flush(conn_t *c) {
     if (c->dead || c->writing)
         return;
-    while (c->qlen) {
+    while (c->q.len) {
         uv_buf_t iov[64];
         size_t total;
-        uint32_t n = q_iov(c, iov, 64, &total);
+        uint32_t n = sendq_iov(&c->q, iov, 64, &total);
         int r = uv_try_write((uv_stream_t *)&c->tcp, iov, n);
         if (r == UV_EAGAIN)
             r = 0;
         if (r < 0) {
+            log_debug("write failed", "\"conn\":%llu,\"error\":\"%s\"", (unsigned long long)c->id, uv_strerror(r));
             conn_destroy(c);
             return;
         }
@@ -388,7 +286,7 @@ void conn_flush_dirty(worker_t *w) {
 
 static void on_closed(uv_handle_t *h) {
     conn_t *c = h->data;
-    q_clear(c);
+    sendq_clear(&c->q);
     free(c);
 }
 
@@ -407,12 +305,21 @@ static void linger(conn_t *c) {
         return;
     c->lingering = 1;
     uv_shutdown_t *req = xmalloc(sizeof(*req));
-    if (uv_shutdown(req, (uv_stream_t *)&c->tcp, on_shutdown) < 0) {
+    int r = uv_shutdown(req, (uv_stream_t *)&c->tcp, on_shutdown);
+    if (r < 0) {
+        log_debug("cannot half-close", "\"conn\":%llu,\"error\":\"%s\"", (unsigned long long)c->id, uv_strerror(r));
         free(req);
         conn_destroy(c);
         return;
     }
-    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    r = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    if (r < 0 && r != UV_EALREADY) {
+        /* Nothing to discard with: the socket goes now (the kernel has
+         * our bytes; at worst a client still sending sees a reset). */
+        log_debug("cannot read while lingering", "\"conn\":%llu,\"error\":\"%s\"", (unsigned long long)c->id,
+                  uv_strerror(r));
+        conn_destroy(c);
+    }
 }
 
 void conn_destroy(conn_t *c) {
@@ -426,18 +333,17 @@ void conn_destroy(conn_t *c) {
         w->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
-    if (c->sock) {
+    if (c->wh) {
         /* Leaves channels and publishes presence leaves to the others. */
-        chan_socket_free(c->sock);
-        c->sock = NULL;
+        const conn_ws_handler_t *wh = c->wh;
+        c->wh = NULL;
+        wh->close(c->wud);
+        c->wud = NULL;
         met_add(M_CONNECTIONS, -1);
     }
     if (c->mode == MODE_WS)
         ws_parser_free(&c->ws);
-    if (c->req) {
-        http_req_free(c->req);
-        c->req = NULL;
-    }
+    stream_close(c);
     if (c->held && c->cancel)
         c->cancel(c->cancel_arg);
     c->held = 0;
@@ -450,13 +356,21 @@ void conn_destroy(conn_t *c) {
     uv_close((uv_handle_t *)&c->tcp, on_closed);
 }
 
+/* Stops reading; a failure only means the handle is already stopped or
+ * closing, which is what we want. */
+static void read_stop(conn_t *c) {
+    int r = uv_read_stop((uv_stream_t *)&c->tcp);
+    if (r < 0)
+        log_debug("cannot stop reading", "\"conn\":%llu,\"error\":\"%s\"", (unsigned long long)c->id, uv_strerror(r));
+}
+
 void conn_close(conn_t *c, uint16_t code, const char *reason) {
     if (c->closing || c->dead)
         return;
     if (c->mode == MODE_WS) {
         buf_t *f = ws_frame_close(code, reason);
-        if (q_unpaced(c) + f->len <= srv.cfg.send_queue_max + 256) {
-            q_push(c, f);
+        if (sendq_unpaced(&c->q) + f->len <= srv.net.send_queue_max + 256) {
+            sendq_push(&c->q, f);
         } else {
             buf_unref(f);
         }
@@ -465,77 +379,59 @@ void conn_close(conn_t *c, uint16_t code, const char *reason) {
     }
     c->closing = 1;
     c->closing_since_ms = c->w->now_ms;
-    uv_read_stop((uv_stream_t *)&c->tcp);
+    read_stop(c);
     mark_dirty(c);
 }
 
 void conn_close_after_write(conn_t *c) {
+    if (c->dead)
+        return;
     c->close_after_write = 1;
     c->closing_since_ms = c->w->now_ms;
-    uv_read_stop((uv_stream_t *)&c->tcp);
+    read_stop(c);
     mark_dirty(c);
 }
 
 void conn_drain(conn_t *c) {
     /* An idle keep-alive HTTP connection has nothing to say goodbye with. */
-    if (c->mode == MODE_HTTP && !c->held && !c->qlen) {
+    if (c->mode == MODE_STREAM && !c->held && !c->q.len) {
         conn_destroy(c);
         return;
     }
     conn_close(c, WS_CLOSE_GOING_AWAY, "server shutting down");
 }
 
-/* An HTTP connection's deadline (see PH_*). A request that misses one is
- * answered 408 and closed: the client learns why, and a slow sender
- * (slowloris: a byte now and then) holds a descriptor for one deadline at
- * most, not for as long as it keeps trickling. An idle keep-alive
- * connection is just closed: there is no request to answer. */
-static void http_deadline(conn_t *c, int64_t now_ms) {
-    if (c->held)
-        return; /* the database work has its own bounds; nothing is read meanwhile */
-    const char *which;
-    int limit;
-    switch (c->http_phase) {
-    case PH_IDLE:
-        which = "idle";
-        limit = srv.cfg.http_idle_timeout_ms;
-        break;
-    case PH_BODY:
-        which = "body";
-        limit = srv.cfg.http_body_timeout_ms;
-        break;
-    default:
-        which = "header";
-        limit = srv.cfg.http_header_timeout_ms;
-        if (c->overload && limit > OVERLOAD_HEADER_MS)
-            limit = OVERLOAD_HEADER_MS;
-        break;
+/* A WebSocket client: behind on its queue too long, or silent. */
+static void ws_tick(conn_t *c, int64_t now_ms, int64_t now_s) {
+    int64_t idle = now_ms - c->last_frame_ms;
+    if (c->behind_since_ms) {
+        /* Behind: a client that reads gets slow_consumer_ms to catch up; one
+         * whose socket took nothing for a few seconds is not reading, and
+         * holding it would only hold the Postgres Changes burst back for
+         * everyone (hub pacing). */
+        int64_t since = c->progress_ms > c->behind_since_ms ? c->progress_ms : c->behind_since_ms;
+        int64_t stuck = srv.net.slow_consumer_ms < 3000 ? srv.net.slow_consumer_ms : 3000;
+        if (now_ms - c->behind_since_ms > srv.net.slow_consumer_ms) {
+            slow_consumer(c, "behind for longer than the slow consumer timeout");
+            return;
+        }
+        if (now_ms - since > stuck) {
+            slow_consumer(c, "not reading");
+            return;
+        }
     }
-    if (c->http_phase == PH_IDLE) {
-        /* Not idle while a response is still going out and moving: a large
-         * answer to a slow reader is not cut. One that does not move (the
-         * client stopped reading) times out like an idle connection. */
-        size_t unsent = c->qbytes + uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp);
-        if (unsent && unsent != c->idle_unsent)
-            c->phase_ms = now_ms;
-        c->idle_unsent = unsent;
-    }
-    int64_t waited = now_ms - c->phase_ms;
-    if (waited < limit)
-        return;
-    met_add(M_HTTP_TIMEOUTS, 1);
-    if (c->http_phase == PH_IDLE) {
-        log_info("idle http connection closed", "\"conn\":%llu,\"peer\":\"%s\",\"deadline\":\"idle\",\"limit_ms\":%d",
-                 (unsigned long long)c->id, conn_peer(c), limit);
-        conn_destroy(c);
+    if (idle > 2 * (int64_t)srv.net.heartbeat_interval_ms) {
+        /* Bytes after the last complete frame: a frame that did not arrive
+         * in time (trickled, or stalled), not a silent client. */
+        int partial = c->last_rx_ms > c->last_frame_ms;
+        met_add(M_IDLE_CLOSES, 1);
+        log_info("idle client closed", "\"conn\":%llu,\"peer\":\"%s\",\"idle_ms\":%lld,\"incomplete_frame\":%s",
+                 (unsigned long long)c->id, conn_peer(c), (long long)idle, partial ? "true" : "false");
+        conn_close(c, WS_CLOSE_GOING_AWAY, partial ? "heartbeat timeout: incomplete frame" : "heartbeat timeout");
         return;
     }
-    log_warn("http request timed out", "\"conn\":%llu,\"peer\":\"%s\",\"deadline\":\"%s\",\"limit_ms\":%d,"
-             "\"waited_ms\":%lld", (unsigned long long)c->id, conn_peer(c), which, limit, (long long)waited);
-    /* What was read of the request is dropped; nothing more is read. */
-    http_req_free(c->req);
-    c->req = NULL;
-    routes_timeout(c, which, limit);
+    if (c->wh && c->wh->tick)
+        c->wh->tick(c->wud, now_s);
 }
 
 void conn_tick(conn_t *c, int64_t now_ms, int64_t now_s) {
@@ -547,38 +443,10 @@ void conn_tick(conn_t *c, int64_t now_ms, int64_t now_s) {
             conn_destroy(c);
         return;
     }
-    if (c->mode == MODE_HTTP) {
-        http_deadline(c, now_ms);
-        return;
-    }
-    int64_t idle = now_ms - c->last_frame_ms;
-    if (c->behind_since_ms) {
-        /* Behind: a client that reads gets slow_consumer_ms to catch up; one
-         * whose socket took nothing for a few seconds is not reading, and
-         * holding it would only hold the Postgres Changes burst back for
-         * everyone (hub pacing). */
-        int64_t since = c->progress_ms > c->behind_since_ms ? c->progress_ms : c->behind_since_ms;
-        int64_t stuck = srv.cfg.slow_consumer_ms < 3000 ? srv.cfg.slow_consumer_ms : 3000;
-        if (now_ms - c->behind_since_ms > srv.cfg.slow_consumer_ms) {
-            slow_consumer(c, "behind for longer than the slow consumer timeout");
-            return;
-        }
-        if (now_ms - since > stuck) {
-            slow_consumer(c, "not reading");
-            return;
-        }
-    }
-    if (idle > 2 * (int64_t)srv.cfg.heartbeat_interval_ms) {
-        /* Bytes after the last complete frame: a frame that did not arrive
-         * in time (trickled, or stalled), not a silent client. */
-        int partial = c->last_rx_ms > c->last_frame_ms;
-        met_add(M_IDLE_CLOSES, 1);
-        log_info("idle client closed", "\"conn\":%llu,\"peer\":\"%s\",\"idle_ms\":%lld,\"incomplete_frame\":%s",
-                 (unsigned long long)c->id, conn_peer(c), (long long)idle, partial ? "true" : "false");
-        conn_close(c, WS_CLOSE_GOING_AWAY, partial ? "heartbeat timeout: incomplete frame" : "heartbeat timeout");
-        return;
-    }
-    chan_socket_tick(c->sock, now_s);
+    if (c->mode == MODE_WS)
+        ws_tick(c, now_ms, now_s);
+    else if (c->sh && c->sh->tick && !c->held) /* held: the database work has its own bounds */
+        c->sh->tick(c->sud, c, now_ms);
 }
 
 /* ---- reading --------------------------------------------------------- */
@@ -587,7 +455,7 @@ static int on_ws_message(void *ud, int opcode, uint8_t *data, size_t len) {
     conn_t *c = ud;
     c->last_frame_ms = loop_ms(c);
     met_add(M_MSG_IN, 1);
-    chan_socket_on_message(c->sock, opcode, data, len);
+    c->wh->message(c->wud, opcode, data, len);
     return c->closing || c->dead;
 }
 
@@ -638,55 +506,33 @@ static void read_ws(conn_t *c, uint8_t *data, size_t len) {
     }
 }
 
-static void read_http(conn_t *c, uint8_t *data, size_t len) {
-    while (len > 0 && !c->held && !c->closing && !c->close_after_write && !c->dead && c->mode == MODE_HTTP) {
-        if (!c->req)
-            c->req = http_req_new(srv.cfg.max_body); /* freed below, by http_deadline or by conn_destroy */
-        if (c->http_phase == PH_IDLE) {
-            /* the first byte of the next request on a keep-alive connection */
-            c->http_phase = PH_HEAD;
-            c->phase_ms = loop_ms(c);
-        }
-        size_t used = 0;
-        http_req_status_t st = http_req_feed(c->req, (const char *)data, len, &used);
-        if (st == HTTP_REQ_MORE) {
-            if (c->http_phase == PH_HEAD && http_req_headers_done(c->req)) {
-                c->http_phase = PH_BODY;
-                c->phase_ms = loop_ms(c);
-            }
-            return;
-        }
-        if (st == HTTP_REQ_ERROR) {
-            routes_error(c, http_req_error_status(c->req));
-            return;
-        }
-        data += used;
-        len -= used;
-        http_req_t *req = c->req;
-        c->req = NULL;
-        met_add(M_HTTP_REQUESTS, 1);
-        if (c->overload)
-            routes_overloaded(c, req);
-        else
-            routes_handle(c, req);
-        http_req_free(req);
-        /* Answered, held or upgraded: the keep-alive idle deadline runs from
-         * here (a held request restarts it in conn_resume). */
-        c->http_phase = PH_IDLE;
-        c->phase_ms = loop_ms(c);
-        if (c->mode == MODE_WS)
-            c->last_frame_ms = c->phase_ms; /* the handshake counts as the first frame */
+/* Bytes for the stream handler; what it leaves is kept while the
+ * connection is held, or goes to the WebSocket parser after an upgrade. */
+static void read_stream(conn_t *c, uint8_t *data, size_t len) {
+    size_t used = len;
+    if (c->sh) {
+        c->in_data = 1;
+        used = c->sh->data(c->sud, c, data, len);
+        c->in_data = 0;
+        if (used > len)
+            used = len;
     }
-    if (len > 0 && c->held && !c->dead) {
-        /* A client pipelined behind a request we answer later: keep the
+    if (c->dead || c->mode == MODE_WS)
+        stream_close(c); /* deferred while its data callback ran */
+    data += used;
+    len -= used;
+    if (len == 0 || c->dead || c->closing || c->close_after_write)
+        return;
+    if (c->held) {
+        /* A client pipelined behind a request answered later: keep the
          * bytes (bounded by one read) for conn_resume. */
         c->stash = xrealloc(c->stash, c->stash_len + len);
         memcpy(c->stash + c->stash_len, data, len);
         c->stash_len += len;
-        uv_read_stop((uv_stream_t *)&c->tcp);
+        read_stop(c);
         return;
     }
-    if (len > 0 && c->mode == MODE_WS && !c->closing)
+    if (c->mode == MODE_WS)
         read_ws(c, data, len);
 }
 
@@ -708,8 +554,8 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
         return;
     c->last_rx_ms = loop_ms(c);
     met_add(M_BYTES_IN, n);
-    if (c->mode == MODE_HTTP)
-        read_http(c, (uint8_t *)b->base, (size_t)n);
+    if (c->mode == MODE_STREAM)
+        read_stream(c, (uint8_t *)b->base, (size_t)n);
     else
         read_ws(c, (uint8_t *)b->base, (size_t)n);
 }
@@ -726,8 +572,8 @@ void conn_resume(conn_t *c) {
     c->held = 0;
     c->cancel = NULL;
     c->last_rx_ms = loop_ms(c);
-    c->http_phase = PH_IDLE; /* the response is queued: idle from now */
-    c->phase_ms = c->last_rx_ms;
+    if (c->sh && c->sh->resumed)
+        c->sh->resumed(c->sud, c);
     if (c->closing || c->close_after_write)
         return;
     if (c->stash) {
@@ -735,7 +581,7 @@ void conn_resume(conn_t *c) {
         size_t n = c->stash_len;
         c->stash = NULL;
         c->stash_len = 0;
-        read_http(c, s, n);
+        read_stream(c, s, n);
         free(s);
         if (c->held || c->dead || c->closing || c->close_after_write)
             return;
@@ -749,7 +595,12 @@ void conn_resume(conn_t *c) {
     }
 }
 
-void conn_upgrade(conn_t *c, const char *accept_key, msg_vsn_t vsn, const char *apikey, int log_debug) {
+void conn_upgrade(conn_t *c, const char *accept_key, const conn_ws_handler_t *h, void *ud) {
+    if (c->dead || c->mode == MODE_WS) {
+        /* Nobody will call h->close for it otherwise. */
+        h->close(ud);
+        return;
+    }
     buf_t *b = buf_new(160);
     buf_printf(&b,
                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -757,8 +608,11 @@ void conn_upgrade(conn_t *c, const char *accept_key, msg_vsn_t vsn, const char *
                accept_key);
     conn_send_owned(c, b);
     c->mode = MODE_WS;
-    ws_parser_init(&c->ws, srv.cfg.max_message);
-    c->sock = chan_socket_new(c, vsn, apikey, log_debug);
+    ws_parser_init(&c->ws, srv.net.max_message);
+    c->wh = h;
+    c->wud = ud;
+    c->last_frame_ms = loop_ms(c); /* the handshake counts as the first frame */
+    stream_close(c);
     met_add(M_CONNECTIONS, 1);
     met_add(M_CONNECTS, 1);
 }
@@ -779,8 +633,8 @@ int conn_shed_overload(worker_t *w) {
 }
 
 /* Above the ceiling: the connection is kept just long enough to answer its
- * request (read_http sends it to routes_overloaded: /health, /metrics, or
- * 503), so a client sees why instead of a reset or a hang. At most
+ * request (the stream handler opened with CONN_OVERLOAD: /health, /metrics,
+ * or 503), so a client sees why instead of a reset or a hang. At most
  * SRV_OVERLOAD_PER_WORKER per worker, their descriptors taken from the
  * reserve; a new one sheds the oldest, so connections that send nothing
  * cannot keep /health from being answered. */
@@ -807,6 +661,23 @@ static void overload_admit(worker_t *w, conn_t *c) {
     }
 }
 
+/* Counts the connection against its address; NULL when the address is at
+ * its limit (over: above the ceiling, counted without a limit). */
+static peer_t *peer_open(conn_t *c, int over) {
+    struct sockaddr_storage ss;
+    int sslen = sizeof(ss);
+    memset(&ss, 0, sizeof(ss));
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sslen) == 0)
+        return peer_conn_open((struct sockaddr *)&ss, over ? 0 : srv.net.max_conns_per_ip);
+    return peer_conn_open((struct sockaddr *)&ss, 0); /* family 0: counted as "local" */
+}
+
+/* Gives the connection to the installed stream handler. */
+static void stream_open(conn_t *c, conn_admit_t how) {
+    c->sh = srv.net.accept;
+    c->sud = c->sh && c->sh->open ? c->sh->open(c, how) : NULL;
+}
+
 void conn_accept(worker_t *w, uv_stream_t *listener) {
     conn_t *c = xcalloc(1, sizeof(*c)); /* freed by on_closed, after conn_destroy's uv_close */
     int r = uv_tcp_init(&w->loop, &c->tcp);
@@ -818,11 +689,10 @@ void conn_accept(worker_t *w, uv_stream_t *listener) {
     }
     c->tcp.data = c;
     c->w = w;
+    c->q.paced_total = &srv_paced_bytes[w->id];
     c->id = atomic_fetch_add(&next_id, 1);
-    c->mode = MODE_HTTP;
+    c->mode = MODE_STREAM;
     c->last_rx_ms = loop_ms(c);
-    c->http_phase = PH_HEAD; /* the first request's header deadline counts from accept */
-    c->phase_ms = c->last_rx_ms;
     c->last_frame_ms = c->last_rx_ms;
     if ((r = uv_accept(listener, (uv_stream_t *)&c->tcp)) < 0) {
         log_debug("accept failed", "\"error\":\"%s\"", uv_strerror(r));
@@ -842,25 +712,23 @@ void conn_accept(worker_t *w, uv_stream_t *listener) {
     /* Above the ceiling (max connections, or the descriptors left after the
      * reserve): answered, not served. */
     int over = open > srv.conn_ceiling;
-    struct sockaddr_storage ss;
-    int sslen = sizeof(ss);
-    memset(&ss, 0, sizeof(ss));
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sslen) == 0)
-        c->peer = peer_conn_open((struct sockaddr *)&ss, over ? 0 : srv.cfg.max_conns_per_ip);
-    else
-        c->peer = peer_conn_open((struct sockaddr *)&ss, 0); /* family 0: counted as "local" */
-    if (over)
+    c->peer = peer_open(c, over);
+    if (over) {
         overload_admit(w, c);
-    else if (!c->peer) {
-        /* One address must not take every descriptor: a plain answer, then
-         * close (the client sees why instead of a reset). */
+    } else if (!c->peer) {
+        /* One address must not take every descriptor: the handler answers
+         * why, then the connection closes (instead of a reset). */
         met_add(M_LIM_CONNS_IP, 1);
         log_warn("connection refused", "\"peer\":\"%s\",\"reason\":\"too many connections from this address\","
-                 "\"limit\":%d", conn_peer(c), srv.cfg.max_conns_per_ip);
-        http_respond_error(c, 429, "MaxConnectionsPerIp: too many connections from this address (MAX_CONNECTIONS_PER_IP)",
-                           0);
+                 "\"limit\":%d", conn_peer(c), srv.net.max_conns_per_ip);
+        stream_open(c, CONN_REFUSED_PER_IP);
+        if (!c->close_after_write && !c->closing)
+            conn_close_after_write(c);
         return;
     }
+    stream_open(c, over ? CONN_OVERLOAD : CONN_ADMITTED);
+    if (c->dead)
+        return;
     /* Small frames go out at once; without it they still go, later. */
     if ((r = uv_tcp_nodelay(&c->tcp, 1)) < 0)
         log_debug("TCP_NODELAY refused", "\"conn\":%llu,\"error\":\"%s\"", (unsigned long long)c->id, uv_strerror(r));

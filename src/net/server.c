@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -16,9 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "auth/token_cache.h"
 #include "db/pool.h"
-#include "hub/hub.h"
 #include "net/conn.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -33,23 +32,7 @@ static void refresh_clock(worker_t *w) {
     w->now_s = (int64_t)time(NULL);
 }
 
-void worker_post(worker_t *w, struct hub_msg *m) {
-    pthread_mutex_lock(&w->inbox_mu);
-    if (w->stopped) {
-        pthread_mutex_unlock(&w->inbox_mu);
-        hub_msg_unref(m);
-        return;
-    }
-    if (w->inbox_len == w->inbox_cap) {
-        w->inbox_cap = w->inbox_cap ? w->inbox_cap * 2 : 256;
-        w->inbox = xrealloc(w->inbox, w->inbox_cap * sizeof(*w->inbox));
-    }
-    w->inbox[w->inbox_len++] = m;
-    /* Under the lock: finish() cannot close the handle between the two. */
-    if (w->inbox_len == 1)
-        uv_async_send(&w->wake);
-    pthread_mutex_unlock(&w->inbox_mu);
-}
+int worker_post(worker_t *w, mbox_fn fn, void *item) { return mbox_post(&w->mbox, fn, item); }
 
 enum { LISTEN_OPEN, LISTEN_CLOSING, LISTEN_CLOSED };
 
@@ -125,16 +108,13 @@ static void close_handle(uv_handle_t *h, void *arg) {
 }
 
 /* Everything is gone or given up on: close every handle so uv_run returns.
- * Messages other workers post from now on are dropped in worker_post. */
+ * What other threads post from now on is dropped by the mailbox (its
+ * handler runs with run = 0). */
 static void finish(worker_t *w) {
     if (w->stopped)
         return;
-    pthread_mutex_lock(&w->inbox_mu);
     w->stopped = 1;
-    for (size_t i = 0; i < w->inbox_len; i++)
-        hub_msg_unref(w->inbox[i]);
-    w->inbox_len = 0;
-    pthread_mutex_unlock(&w->inbox_mu);
+    mbox_close(&w->mbox);
     for (conn_t *c = w->conns, *n; c; c = n) {
         n = conn_next(c);
         conn_destroy(c);
@@ -170,22 +150,19 @@ static void start_drain(worker_t *w) {
     }
     for (conn_t *c = w->conns; c; c = conn_next(c))
         conn_drain(c);
-    /* Poll until the clients took their close frames, up to the timeout. */
-    uv_timer_start(&w->drain_timer, on_drain_poll, 20, 20);
-    uv_timer_start(&w->tick, on_drain_deadline, (uint64_t)srv.cfg.drain_timeout_ms, 0);
+    /* Poll until the clients took their close frames, up to the timeout.
+     * Without either timer the drain could never end: stop at once. */
+    int r = uv_timer_start(&w->drain_timer, on_drain_poll, 20, 20);
+    if (r < 0 || (r = uv_timer_start(&w->tick, on_drain_deadline, (uint64_t)srv.net.drain_timeout_ms, 0)) < 0) {
+        log_error("cannot time the drain: closing remaining clients", "\"worker\":%d,\"error\":\"%s\"", w->id,
+                  uv_strerror(r));
+        finish(w);
+    }
 }
 
-static void on_wake(uv_async_t *a) {
-    worker_t *w = a->data;
-    pthread_mutex_lock(&w->inbox_mu);
-    struct hub_msg **msgs = w->inbox;
-    size_t n = w->inbox_len;
-    w->inbox = NULL;
-    w->inbox_len = w->inbox_cap = 0;
-    pthread_mutex_unlock(&w->inbox_mu);
-    if (n)
-        hub_deliver_inbox(msgs, n);
-    free(msgs);
+/* After each mailbox batch (and mbox_wake): a drain srv_drain asked for. */
+static void after_mail(void *arg) {
+    worker_t *w = arg;
     if (atomic_load(&w->drain_requested))
         start_drain(w);
 }
@@ -251,24 +228,28 @@ static void on_check(uv_check_t *h) {
     w->now_ms = (int64_t)uv_now(&w->loop);
     conn_flush_dirty(w);
     run_after_flush(w);
-    hub_paced_poll();
+    if (srv.net.after_flush)
+        srv.net.after_flush();
 }
 
 static void *worker_main(void *arg) {
     worker_t *w = arg;
     worker_self = w;
     met_register(&w->met);
-    uv_run(&w->loop, UV_RUN_DEFAULT);
-    tok_cache_free();
+    int r = uv_run(&w->loop, UV_RUN_DEFAULT);
+    if (r != 0)
+        log_warn("worker loop ended with handles open", "\"worker\":%d", w->id);
+    if (srv.net.thread_exit)
+        srv.net.thread_exit();
     return NULL;
 }
 
 static int bind_listener(worker_t *w) {
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof(ss));
-    if (uv_ip4_addr(srv.cfg.host, srv.cfg.port, (struct sockaddr_in *)&ss) != 0 &&
-        uv_ip6_addr(srv.cfg.host, srv.cfg.port, (struct sockaddr_in6 *)&ss) != 0) {
-        log_error("bad listen address", "\"host\":\"%s\"", srv.cfg.host);
+    if (uv_ip4_addr(srv.net.host, srv.net.port, (struct sockaddr_in *)&ss) != 0 &&
+        uv_ip6_addr(srv.net.host, srv.net.port, (struct sockaddr_in6 *)&ss) != 0) {
+        log_error("bad listen address", "\"host\":\"%s\"", srv.net.host);
         return -1;
     }
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -284,7 +265,7 @@ static int bind_listener(worker_t *w) {
     int r = uv_tcp_init(&w->loop, &w->listener);
     if (r < 0) {
         close(fd);
-        log_error("listen failed", "\"port\":%d,\"error\":\"%s\"", srv.cfg.port, uv_strerror(r));
+        log_error("listen failed", "\"port\":%d,\"error\":\"%s\"", srv.net.port, uv_strerror(r));
         return -1;
     }
     w->listener.data = w;
@@ -292,7 +273,7 @@ static int bind_listener(worker_t *w) {
     if ((r = uv_tcp_open(&w->listener, fd)) < 0)
         close(fd); /* not the handle's yet */
     if (r < 0 || (r = uv_listen((uv_stream_t *)&w->listener, 4096, on_connection)) < 0) {
-        log_error("listen failed", "\"port\":%d,\"error\":\"%s\"", srv.cfg.port, uv_strerror(r));
+        log_error("listen failed", "\"port\":%d,\"error\":\"%s\"", srv.net.port, uv_strerror(r));
         w->listener_state = LISTEN_CLOSING;
         uv_close((uv_handle_t *)&w->listener, on_listener_closed);
         return -1;
@@ -301,7 +282,7 @@ static int bind_listener(worker_t *w) {
 fail_fd:
     close(fd);
 fail:
-    log_error("bind failed", "\"host\":\"%s\",\"port\":%d,\"error\":\"%s\"", srv.cfg.host, srv.cfg.port,
+    log_error("bind failed", "\"host\":\"%s\",\"port\":%d,\"error\":\"%s\"", srv.net.host, srv.net.port,
               strerror(errno));
     return -1;
 }
@@ -331,7 +312,7 @@ static void limit_files(void) {
         rl.rlim_cur = rl.rlim_max = 1024;
     } else {
         rlim_t before = rl.rlim_cur;
-        rlim_t want = srv.cfg.max_open_files > 0 ? (rlim_t)srv.cfg.max_open_files : rl.rlim_max;
+        rlim_t want = srv.net.max_open_files > 0 ? (rlim_t)srv.net.max_open_files : rl.rlim_max;
         /* Linux refuses an infinite RLIMIT_NOFILE (fs.nr_open caps it, 1 Mi by default) */
         if (want == RLIM_INFINITY)
             want = 1 << 20;
@@ -351,53 +332,58 @@ static void limit_files(void) {
                  rl.rlim_max == RLIM_INFINITY ? -1LL : (long long)rl.rlim_max);
     }
     srv.fd_limit = rl.rlim_cur > INT_MAX ? INT_MAX : (int)rl.rlim_cur;
-    int per_worker = FD_RESERVE_WORKER + SRV_OVERLOAD_PER_WORKER + (srv.cfg.db_host ? srv.cfg.db_pool_size + 1 : 0);
-    srv.fd_reserve = FD_RESERVE_PROCESS + srv.nworkers * per_worker +
-                     (srv.cfg.db_host && srv.cfg.postgres_changes ? FD_RESERVE_CDC : 0);
+    int per_worker = FD_RESERVE_WORKER + SRV_OVERLOAD_PER_WORKER + (srv.net.db ? srv.net.db->size + 1 : 0);
+    srv.fd_reserve = FD_RESERVE_PROCESS + srv.nworkers * per_worker + (srv.net.db && srv.net.cdc ? FD_RESERVE_CDC : 0);
     int room = srv.fd_limit - srv.fd_reserve;
-    srv.conn_ceiling = room < srv.cfg.max_connections ? room : srv.cfg.max_connections;
+    srv.conn_ceiling = room < srv.net.max_connections ? room : srv.net.max_connections;
     if (srv.conn_ceiling < 1) {
         log_warn("the file descriptor limit leaves no room for connections: raise it (ulimit -n) or use fewer workers",
                  "\"fd_limit\":%d,\"reserve\":%d", srv.fd_limit, srv.fd_reserve);
         srv.conn_ceiling = 1;
     }
     log_info("connection ceiling", "\"ceiling\":%d,\"max_connections\":%d,\"fd_limit\":%d,\"reserve\":%d",
-             srv.conn_ceiling, srv.cfg.max_connections, srv.fd_limit, srv.fd_reserve);
+             srv.conn_ceiling, srv.net.max_connections, srv.fd_limit, srv.fd_reserve);
 }
 
-int srv_start(void) {
+/* Sets up worker w's loop and handles (on the main thread, before its
+ * thread runs). Every libuv call is checked: a worker that lacks one of its
+ * handles would hang or never flush. Returns 0, or -1 (logged). */
+static int worker_init(worker_t *w, int id) {
+    w->id = id;
+    /* Both need descriptors (epoll, eventfd): a file limit too low fails here. */
+    int r = uv_loop_init(&w->loop);
+    if (r < 0) {
+        log_error("cannot start a worker loop", "\"worker\":%d,\"error\":\"%s\"", id, uv_strerror(r));
+        return -1;
+    }
+    if (mbox_init(&w->mbox, &w->loop, "worker", 0, after_mail, w) < 0)
+        return -1;
+    if ((r = uv_timer_init(&w->loop, &w->tick)) < 0 || (r = uv_timer_init(&w->loop, &w->drain_timer)) < 0 ||
+        (r = uv_timer_init(&w->loop, &w->relisten)) < 0 || (r = uv_check_init(&w->loop, &w->flush)) < 0)
+        goto fail;
+    w->tick.data = w->drain_timer.data = w->relisten.data = w->flush.data = w;
+    if ((r = uv_check_start(&w->flush, on_check)) < 0 || (r = uv_timer_start(&w->tick, on_tick, 1000, 1000)) < 0)
+        goto fail;
+    refresh_clock(w);
+    if (srv.net.db) {
+        w->db = db_pool_new(&w->loop, srv.net.db);
+        if (!w->db)
+            log_warn("no database pool on this worker", "\"worker\":%d", id);
+    }
+    return bind_listener(w);
+fail:
+    log_error("cannot start a worker", "\"worker\":%d,\"error\":\"%s\"", id, uv_strerror(r));
+    return -1;
+}
+
+int srv_start(const srv_config_t *cfg) {
+    srv.net = *cfg;
+    srv.nworkers = cfg->workers > SRV_MAX_WORKERS ? SRV_MAX_WORKERS : cfg->workers < 1 ? 1 : cfg->workers;
     limit_files();
     srv.workers = xcalloc((size_t)srv.nworkers, sizeof(worker_t));
-    for (int i = 0; i < srv.nworkers; i++) {
-        worker_t *w = &srv.workers[i];
-        w->id = i;
-        /* Both need descriptors (epoll, eventfd): a file limit too low fails here. */
-        int r = uv_loop_init(&w->loop);
-        if (r < 0 || (r = uv_async_init(&w->loop, &w->wake, on_wake)) < 0) {
-            log_error("cannot start a worker loop", "\"worker\":%d,\"error\":\"%s\"", i, uv_strerror(r));
+    for (int i = 0; i < srv.nworkers; i++)
+        if (worker_init(&srv.workers[i], i) < 0)
             return -1;
-        }
-        pthread_mutex_init(&w->inbox_mu, NULL);
-        w->wake.data = w;
-        uv_timer_init(&w->loop, &w->tick);
-        w->tick.data = w;
-        uv_timer_init(&w->loop, &w->drain_timer);
-        w->drain_timer.data = w;
-        uv_timer_init(&w->loop, &w->relisten);
-        w->relisten.data = w;
-        uv_check_init(&w->loop, &w->flush);
-        w->flush.data = w;
-        uv_check_start(&w->flush, on_check);
-        uv_timer_start(&w->tick, on_tick, 1000, 1000);
-        refresh_clock(w);
-        if (srv.cfg.db_host) {
-            db_config_t dc = {srv.cfg.db_host, srv.cfg.db_port, srv.cfg.db_user, srv.cfg.db_password,
-                              srv.cfg.db_name, srv.cfg.db_pool_size, 4096};
-            w->db = db_pool_new(&w->loop, &dc);
-        }
-        if (bind_listener(w) < 0)
-            return -1;
-    }
     for (int i = 0; i < srv.nworkers; i++)
         if (pthread_create(&srv.workers[i].thread, NULL, worker_main, &srv.workers[i]) != 0) {
             log_error("thread creation failed", "\"worker\":%d", i);
@@ -406,10 +392,20 @@ int srv_start(void) {
     return 0;
 }
 
+int srv_port(int w) {
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    if (w < 0 || w >= srv.nworkers ||
+        uv_tcp_getsockname(&srv.workers[w].listener, (struct sockaddr *)&ss, &len) != 0)
+        return -1;
+    return ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+                                    : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
 void srv_drain(void) {
     for (int i = 0; i < srv.nworkers; i++) {
         atomic_store(&srv.workers[i].drain_requested, 1);
-        uv_async_send(&srv.workers[i].wake);
+        mbox_wake(&srv.workers[i].mbox);
     }
 }
 
@@ -417,9 +413,10 @@ void srv_join(void) {
     for (int i = 0; i < srv.nworkers; i++) {
         worker_t *w = &srv.workers[i];
         pthread_join(w->thread, NULL);
-        uv_loop_close(&w->loop);
-        pthread_mutex_destroy(&w->inbox_mu);
-        free(w->inbox);
+        int r = uv_loop_close(&w->loop);
+        if (r < 0) /* a handle still open: its memory stays (it may be in use) */
+            log_error("worker loop not closed", "\"worker\":%d,\"error\":\"%s\"", w->id, uv_strerror(r));
+        mbox_destroy(&w->mbox);
         free(w->after_flush);
     }
     free(srv.workers);

@@ -1,0 +1,130 @@
+/*
+ * channel/chan_int.h: what the files of the channel module share (not a
+ * public header: only the .c files of src/channel include it). The module is one
+ * Phoenix socket per WebSocket connection (socket.c), its joins and leaves
+ * (join.c), its tokens (token.c) and what it publishes and receives
+ * through the hub (fanout.c). Every function here runs on the socket's
+ * worker.
+ */
+#ifndef TC_CHANNEL_CHAN_INT_H
+#define TC_CHANNEL_CHAN_INT_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "auth/jwt.h"
+#include "auth/token_cache.h"
+#include "channel/socket.h"
+#include "db/pool.h"
+#include "hub/hub.h"
+#include "metrics/metrics.h"
+#include "net/server.h"
+#include "proto/msg.h"
+
+#define TOPIC_PREFIX "realtime:"
+#define TOPIC_PREFIX_LEN (sizeof(TOPIC_PREFIX) - 1)
+
+typedef struct chan chan_t;
+
+struct chan {
+    hub_sub_t sub; /* first: the hub hands it back to chan_fanout_deliver */
+    chan_socket_t *sock;
+    chan_t *next;
+    char *join_ref;
+    char *presence_key; /* NULL until given or first needed */
+    int64_t exp;        /* token expiry, seconds since the epoch */
+    uint64_t token_hash;
+    uint64_t owner;     /* presence owner: unique per channel instance */
+    uint8_t self, ack, presence_enabled, tracked, is_private;
+    uint8_t peer_counted; /* holds one of its address's channels (net/peer): released once, in chan_free */
+    int nbindings;        /* postgres_changes bindings it holds (the connection's budget) */
+    /* private channels: what realtime.messages' policies allow (public: all) */
+    uint8_t read_broadcast, read_presence, write_broadcast, write_presence;
+    /* Postgres Changes: the CDC thread's name for this channel (events
+     * are routed to it by that name) */
+    uint64_t cdc_client;
+};
+
+/* A join waiting for the database to authorize a private channel. */
+typedef struct pending_join pending_join_t;
+
+struct chan_socket {
+    conn_t *conn;
+    char *apikey;
+    chan_t *chans;
+    int nchans;
+    int nbindings;           /* postgres_changes bindings of joined channels */
+    int ntracked;            /* channels with a presence tracked (the connection's budget) */
+    pending_join_t *pending; /* private joins being authorized */
+    msg_vsn_t vsn;
+    uint8_t log_debug;
+    /* one-second fixed windows for the rate limits */
+    int64_t window;
+    uint32_t events, joins, presence;
+    uint8_t warned;
+};
+
+/* What a join asks for, copied out of the message so a private join can
+ * finish after the database answered. */
+typedef struct {
+    char *topic, *join_ref, *ref, *presence_key;
+    char *pg_bindings;   /* config.postgres_changes (JSON text), NULL when none */
+    char *role, *claims; /* the token's, for Postgres Changes authorization */
+    uint8_t self, ack, presence_enabled, is_private;
+    int nbindings; /* entries of pg_bindings, counted against the connection while pending */
+    int64_t exp;
+    uint64_t token_hash;
+} join_t;
+
+struct pending_join {
+    pending_join_t *next;
+    chan_socket_t *s; /* NULL once the socket is gone */
+    join_t j;
+    db_req_t *req;
+    chan_t *recheck;      /* a joined channel whose token changed (NULL once it left) */
+    uint8_t recheck_only; /* no join to finish */
+    uint8_t cancelled;    /* the client left the topic before the join finished */
+    uint8_t perms[4];     /* a private channel's, while Postgres Changes are set up */
+    uint64_t cdc_client;  /* Postgres Changes registration being set up */
+};
+
+/* chan_socket_init's: read-only once the workers run. */
+extern chan_config_t chan_cfg;
+extern const jwt_keyring_t *chan_keys;
+
+static inline int64_t chan_now_s(void) { return worker_self->now_s; }
+static inline msg_str_t chan_str(const char *s) { return s ? (msg_str_t){s, strlen(s)} : MSG_STR_NULL; }
+
+/* socket.c: what goes to the client, and the per-second rate limits. */
+void chan_send_text(chan_socket_t *s, buf_t *b);
+void chan_reply(chan_socket_t *s, const msg_in_t *m, const char *status, const char *response);
+void chan_reply_error(chan_socket_t *s, const msg_in_t *m, const char *reason);
+void chan_push(chan_t *ch, const char *event, const char *payload, size_t len);
+void chan_push_system(chan_t *ch, const char *extension, const char *status, const char *message);
+int chan_rate_ok(chan_socket_t *s, uint32_t *counter, int limit);
+void chan_log_refused(chan_socket_t *s, const char *what, msg_str_t topic, const char *reason);
+
+/* join.c: channels coming and going. */
+chan_t *chan_find(chan_socket_t *s, msg_str_t topic);
+void chan_free(chan_t *ch);
+void chan_shutdown(chan_t *ch, const char *message);
+void chan_join_failed(chan_socket_t *s, const msg_in_t *m, const char *reason);
+void chan_join_handle(chan_socket_t *s, const msg_in_t *m);
+void chan_join_leave(chan_socket_t *s, chan_t *ch, const msg_in_t *m);
+void chan_join_recheck_private(chan_socket_t *s, chan_t *ch, const tok_info_t *claims);
+void chan_join_pending_unlink(pending_join_t *p);
+
+/* token.c: which token a message carries, whether it is valid, refresh. */
+uint64_t chan_token_hash(const char *s, size_t n);
+const char *chan_token_pick(chan_socket_t *s, json_t *payload);
+int chan_token_verify(chan_socket_t *s, const char *token, tok_info_t *claims, char *msg, size_t msglen);
+void chan_token_refresh(chan_socket_t *s, chan_t *ch, const msg_in_t *m);
+
+/* fanout.c: the hub's side. */
+void chan_fanout_deliver(hub_sub_t *sub, hub_msg_t *m);
+void chan_fanout_broadcast(chan_socket_t *s, chan_t *ch, const msg_in_t *m);
+void chan_fanout_presence(chan_socket_t *s, chan_t *ch, const msg_in_t *m);
+void chan_push_presence_state(chan_t *ch);
+
+#endif
