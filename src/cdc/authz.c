@@ -98,8 +98,7 @@ static int uid_eq(void *ud, uint32_t col) {
             return 1;
         /* Different text is a different value only when both are
          * canonical: pgoutput prints uuids in lowercase. */
-        return d->c->sub_uuid && col < d->tb->ncols && d->tb->cols[col].type &&
-                       !strcmp(d->tb->cols[col].type, "uuid")
+        return d->c->sub_uuid && col < d->tb->ncols && d->tb->cols[col].type && !strcmp(d->tb->cols[col].type, "uuid")
                    ? 0
                    : -1;
     }
@@ -347,8 +346,8 @@ static void apply_checks(cdc_eng_t *e, size_t from, PGresult *const *results, in
             int8_t *v = xmalloc(nclaims ? nclaims : 1);
             for (size_t c = 0; c < nclaims; c++)
                 v[c] = !cdc_cat_claim_cacheable(e->cat, c) ? -1
-                       : PQgetisnull(r, 0, (int)c)        ? 0 /* NULL is not true */
-                                                          : PQgetvalue(r, 0, (int)c)[0] == 't';
+                       : PQgetisnull(r, 0, (int)c)         ? 0 /* NULL is not true */
+                                                           : PQgetvalue(r, 0, (int)c)[0] == 't';
             cdc_group_t *g = group_at(a, si->g);
             free(g->vals);
             g->vals = v;
@@ -427,7 +426,7 @@ static void blame_group(cdc_eng_t *e, cdc_tx_t *batch, uint32_t g, const char *w
  * decided on the kind. */
 static cdc_authz_verdict_t pool_error_kind(const char *error) {
     return !strncmp(error, POOL_PREPARE_FAILED, strlen(POOL_PREPARE_FAILED)) ? CDC_AUTHZ_RETRY_NOW
-                                                                               : CDC_AUTHZ_UNREACHABLE;
+                                                                             : CDC_AUTHZ_UNREACHABLE;
 }
 
 static void on_auth(void *ud, PGresult *const *results, int n, const char *error) {
@@ -463,8 +462,7 @@ static void on_auth(void *ud, PGresult *const *results, int n, const char *error
     cdc_authz_verdict_t v = CDC_AUTHZ_DONE;
     if (a->error || a->failed) {
         const char *why = a->error ? a->error : "the check queue is full";
-        log_warn("postgres changes: authorization unavailable", "\"error\":\"%.*s\"", (int)strcspn(why, "\"\\\n"),
-                 why);
+        log_warn("postgres changes: authorization unavailable", "\"error\":\"%.*s\"", (int)strcspn(why, "\"\\\n"), why);
         v = a->error ? a->error_kind : CDC_AUTHZ_BUSY;
     } else if (a->blamed) {
         v = CDC_AUTHZ_BLAMED;

@@ -41,11 +41,11 @@ typedef void (*cdc_authz_done_fn)(cdc_eng_t *e, cdc_tx_t *batch, cdc_authz_verdi
 
 /* Subscribers with the same role and claims see the same rows: a group. */
 typedef struct {
-    cdc_client_t *first;   /* a client of the group, for its role and claims */
+    cdc_client_t *first; /* a client of the group, for its role and claims */
     uint64_t hash;
     uint32_t idx;
-    uint8_t refresh;       /* ask for its CLAIM term values in this batch */
-    int8_t *vals;          /* the values that came back */
+    uint8_t refresh; /* ask for its CLAIM term values in this batch */
+    int8_t *vals;    /* the values that came back */
 } cdc_group_t;
 
 /* A check: subscriber group g may see change c of table oid? */
@@ -59,37 +59,37 @@ typedef enum { CDC_ST_CLAIMS_SET, CDC_ST_CLAIM_VALUES, CDC_ST_ROWS } cdc_st_kind
 typedef struct {
     cdc_st_kind_t kind;
     uint32_t g;
-    size_t from, to;       /* ROWS: needs[from..to) */
+    size_t from, to; /* ROWS: needs[from..to) */
 } cdc_st_info_t;
 
 /* One of the (up to two) requests a batch's pipeline is split in. */
 typedef struct {
     cdc_eng_t *e;
-    size_t from, n;        /* its statements: st[from..from + n) */
+    size_t from, n; /* its statements: st[from..from + n) */
 } cdc_authz_part_t;
 
 /* Zeroed is ready; done must be set before the first batch. */
 typedef struct {
     cdc_authz_done_fn done;
-    cdc_tx_t *batch;       /* being judged by the database (NULL: none) */
-    uint64_t batch_no;     /* numbers batches: clients' group scratch is valid for one */
-    cdc_group_t **groups;  /* groups[0..ngroups) this batch's; up to gcap kept for reuse */
+    cdc_tx_t *batch;      /* being judged by the database (NULL: none) */
+    uint64_t batch_no;    /* numbers batches: clients' group scratch is valid for one */
+    cdc_group_t **groups; /* groups[0..ngroups) this batch's; up to gcap kept for reuse */
     size_t ngroups, gcap;
-    htab_t gindex;         /* cdc_group_t by role and claims */
+    htab_t gindex; /* cdc_group_t by role and claims */
     cdc_need_t *needs;
     size_t nneeds, needs_cap;
     cdc_st_info_t *st;
     size_t nst;
-    uint64_t gen;          /* claims_gen when the batch's values were asked for */
-    uint64_t fp;           /* and the catalog's fingerprint then */
+    uint64_t gen; /* claims_gen when the batch's values were asked for */
+    uint64_t fp;  /* and the catalog's fingerprint then */
     /* The pipeline is split in up to two requests (the pool's two
      * connections), at a group boundary: the checks may use two cores. */
     cdc_authz_part_t part[2];
-    int pending;           /* requests not answered yet */
-    int failed;            /* one could not be sent */
-    int blamed;            /* a group's claims made a statement fail */
+    int pending;                    /* requests not answered yet */
+    int failed;                     /* one could not be sent */
+    int blamed;                     /* a group's claims made a statement fail */
     cdc_authz_verdict_t error_kind; /* of the first error the pool reported */
-    char *error;           /* that error's text, for the log */
+    char *error;                    /* that error's text, for the log */
 } cdc_authz_t;
 
 /* Judges batch. Returns 0: judged in the server, ok[] final (done does not

@@ -186,8 +186,8 @@ void cdc_cli_set_claims(cdc_client_t *c, int role, char *claims) {
     c->cfp = 0;
 }
 
-cdc_client_t *cdc_cli_new(cdc_reg_t *r, uint64_t id, const char *topic, size_t topic_len, int is_private,
-                          uint64_t peer, uint64_t burst_cap, int role, char *claims) {
+cdc_client_t *cdc_cli_new(cdc_reg_t *r, uint64_t id, const char *topic, size_t topic_len, int is_private, uint64_t peer,
+                          uint64_t burst_cap, int role, char *claims) {
     cdc_client_t *c = xcalloc(1, sizeof(*c));
     c->id = id;
     c->reg = r;

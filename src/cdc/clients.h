@@ -22,8 +22,8 @@
 /* The filter work budget of one client address, shared by every binding
  * of every channel from it (see cdc/subs: cdc_subs_match_budget). */
 typedef struct {
-    uint64_t key;          /* net/peer's key of the address */
-    int refs;              /* one per client (channel) of the address */
+    uint64_t key; /* net/peer's key of the address */
+    int refs;     /* one per client (channel) of the address */
     cdc_budget_t b;
 } cdc_pbudget_t;
 
@@ -31,23 +31,23 @@ struct cdc_reg;
 
 typedef struct cdc_client {
     uint64_t id;
-    struct cdc_reg *reg;   /* the registry it was made in (its budget's) */
-    int refs;              /* the registry's, plus one per stored match */
+    struct cdc_reg *reg; /* the registry it was made in (its budget's) */
+    int refs;            /* the registry's, plus one per stored match */
     char *topic;
     size_t topic_len;
     uint8_t is_private, live, dead;
-    hub_topic_t *t;        /* found once live; holds a reference */
+    hub_topic_t *t; /* found once live; holds a reference */
     int role;
     char *claims;
-    char *sub;             /* the claims' sub, or NULL */
-    uint32_t *subs;        /* its internal subscription ids */
+    char *sub;      /* the claims' sub, or NULL */
+    uint32_t *subs; /* its internal subscription ids */
     size_t nsubs;
     cdc_pbudget_t *budget; /* its address's filter work budget (a reference) */
     uint8_t sub_uuid;      /* sub is a canonical lowercase uuid */
     uint8_t claims_bad;    /* its claims made a check fail: it is shown nothing until they change */
     int8_t *cvals;         /* cached CLAIM term values, valid while cgen/cfp match (cdc/authz) */
     uint64_t cgen;
-    uint64_t cfp;          /* catalog fingerprint they were computed with */
+    uint64_t cfp; /* catalog fingerprint they were computed with */
     /* per-batch scratch of cdc/authz */
     uint64_t batch;
     uint32_t group;
@@ -57,12 +57,12 @@ typedef struct cdc_wire cdc_wire_t;
 
 /* All zeroes but subs (cdc_cli_init) is an empty registry. */
 typedef struct cdc_reg {
-    cdc_subs_t *subs;      /* every client's bindings (owner = cdc_client_t *) */
-    htab_t clients;        /* cdc_client_t by id */
-    htab_t budgets;        /* cdc_pbudget_t by address key */
-    htab_t wires;          /* cdc_wire_t by binding text */
+    cdc_subs_t *subs; /* every client's bindings (owner = cdc_client_t *) */
+    htab_t clients;   /* cdc_client_t by id */
+    htab_t budgets;   /* cdc_pbudget_t by address key */
+    htab_t wires;     /* cdc_wire_t by binding text */
     uint32_t next_wire;
-    cdc_wire_t **of_sub;   /* internal subscription id -> its wire entry */
+    cdc_wire_t **of_sub; /* internal subscription id -> its wire entry */
     size_t of_cap;
 } cdc_reg_t;
 
@@ -74,8 +74,8 @@ void cdc_cli_free(cdc_reg_t *r);
 /* A new client (one reference, not in the registry yet) charging address
  * peer's budget (a new budget gets burst_cap: its rate bound's burst).
  * Takes claims (malloc'd). */
-cdc_client_t *cdc_cli_new(cdc_reg_t *r, uint64_t id, const char *topic, size_t topic_len, int is_private,
-                          uint64_t peer, uint64_t burst_cap, int role, char *claims);
+cdc_client_t *cdc_cli_new(cdc_reg_t *r, uint64_t id, const char *topic, size_t topic_len, int is_private, uint64_t peer,
+                          uint64_t burst_cap, int role, char *claims);
 /* Its binding with internal subscription id sub is known on the wire by
  * the id of key (the binding's text; NULL: a binding of its own). Returns
  * that wire id. */

@@ -29,9 +29,9 @@
 #include "util/mem.h"
 
 #define PROTO_VERSION 1
-#define CATALOG_MAX_AGE_MS 5000  /* policies and tables are re-read this often while in use */
+#define CATALOG_MAX_AGE_MS 5000 /* policies and tables are re-read this often while in use */
 #define TICK_MS 100
-#define TRIM_BYTES (16u << 20)   /* after a burst that held this much, memory goes back to the system */
+#define TRIM_BYTES (16u << 20) /* after a burst that held this much, memory goes back to the system */
 
 /* The engine. The public API (engine.h) has no handle, so its functions
  * reach it here; nothing else does. */
@@ -115,19 +115,13 @@ static void process_commands(cdc_eng_t *e) {
         c->next = NULL;
         cdc_client_t *cl;
         switch (c->kind) {
-        case CDC_CMD_JOIN:
-            cdc_join_enqueue(e, c, &joins_tail);
-            continue;
+        case CDC_CMD_JOIN: cdc_join_enqueue(e, c, &joins_tail); continue;
         case CDC_CMD_LIVE:
             if ((cl = cdc_cli_find(&e->reg, c->client)))
                 cl->live = 1;
             break;
-        case CDC_CMD_LEAVE:
-            cdc_cli_remove(&e->reg, c->client);
-            break;
-        case CDC_CMD_WRITTEN:
-            cdc_txq_written(e, c->client);
-            break;
+        case CDC_CMD_LEAVE: cdc_cli_remove(&e->reg, c->client); break;
+        case CDC_CMD_WRITTEN: cdc_txq_written(e, c->client); break;
         case CDC_CMD_CLAIMS:
             if ((cl = cdc_cli_find(&e->reg, c->client))) {
                 cdc_cli_set_claims(cl, c->role, c->claims);
@@ -226,20 +220,12 @@ static void on_message(void *ud, uint64_t wal_start, const uint8_t *data, size_t
         return;
     }
     switch (m.kind) {
-    case PGO_BEGIN:
-        cdc_txq_begin(e, &m);
-        break;
+    case PGO_BEGIN: cdc_txq_begin(e, &m); break;
     case PGO_INSERT:
     case PGO_UPDATE:
-    case PGO_DELETE:
-        cdc_txq_change(e, &m);
-        break;
-    case PGO_MESSAGE:
-        cdc_txq_message(e, &m);
-        break;
-    case PGO_COMMIT:
-        cdc_txq_commit(e, &m);
-        break;
+    case PGO_DELETE: cdc_txq_change(e, &m); break;
+    case PGO_MESSAGE: cdc_txq_message(e, &m); break;
+    case PGO_COMMIT: cdc_txq_commit(e, &m); break;
     case PGO_RELATION: {
         const cdc_table_t *tb = e->cat ? cdc_cat_by_oid(e->cat, m.rel->relid) : NULL;
         if (!tb || tb->ncols != m.rel->ncols)
@@ -250,8 +236,7 @@ static void on_message(void *ud, uint64_t wal_start, const uint8_t *data, size_t
                     pgo_type_set_base(e->dec, tb->type_oids[k], tb->conv_oids[k]);
         break;
     }
-    default:
-        break;
+    default: break;
     }
     pgo_msg_clear(&m);
 }
@@ -277,9 +262,16 @@ static void on_lost(void *ud, const char *why) {
 }
 
 static cdc_stream_t *open_stream(cdc_eng_t *e) {
-    cdc_stream_config_t sc = {e->cfg.host,   e->cfg.port, e->cfg.repl_user,   e->cfg.repl_password,
-                              e->cfg.dbname, e->cfg.slot, e->cfg.publication, PROTO_VERSION,
-                              0,             1000};
+    cdc_stream_config_t sc = {e->cfg.host,
+                              e->cfg.port,
+                              e->cfg.repl_user,
+                              e->cfg.repl_password,
+                              e->cfg.dbname,
+                              e->cfg.slot,
+                              e->cfg.publication,
+                              PROTO_VERSION,
+                              0,
+                              1000};
     cdc_stream_cb_t cb = {on_message, on_streaming, on_lost};
     cdc_stream_t *st = cdc_stream_new(&e->loop, &sc, &cb, e);
     if (st && e->q.paused)
@@ -329,7 +321,8 @@ static void on_timer(uv_timer_t *t) {
     process_commands(e);
     if (e->joins)
         cdc_join_try(e);
-    if (!e->cat_loading && (cdc_cli_count(&e->reg) || e->joins) && cdc_eng_now(e) - e->cat_loaded_ms > CATALOG_MAX_AGE_MS)
+    int in_use = cdc_cli_count(&e->reg) || e->joins;
+    if (!e->cat_loading && in_use && now - e->cat_loaded_ms > CATALOG_MAX_AGE_MS)
         cdc_eng_request_catalog(e);
     cdc_txq_pump(e);
 }
@@ -385,11 +378,16 @@ static void *engine_main(void *arg) {
 /* Copies cfg's strings (e->strs owns them) and applies the defaults. */
 static void copy_config(cdc_eng_t *e, const cdc_engine_config_t *cfg) {
     const char *const src[CDC_STR_COUNT] = {
-        [CDC_STR_HOST] = cfg->host,           [CDC_STR_PORT] = cfg->port,
-        [CDC_STR_USER] = cfg->user,           [CDC_STR_PASSWORD] = cfg->password,
-        [CDC_STR_DBNAME] = cfg->dbname,       [CDC_STR_REPL_USER] = cfg->repl_user,
-        [CDC_STR_REPL_PASSWORD] = cfg->repl_password, [CDC_STR_SLOT] = cfg->slot,
-        [CDC_STR_PUBLICATION] = cfg->publication,     [CDC_STR_TABLE_EVENTS] = cfg->table_events,
+        [CDC_STR_HOST] = cfg->host,
+        [CDC_STR_PORT] = cfg->port,
+        [CDC_STR_USER] = cfg->user,
+        [CDC_STR_PASSWORD] = cfg->password,
+        [CDC_STR_DBNAME] = cfg->dbname,
+        [CDC_STR_REPL_USER] = cfg->repl_user,
+        [CDC_STR_REPL_PASSWORD] = cfg->repl_password,
+        [CDC_STR_SLOT] = cfg->slot,
+        [CDC_STR_PUBLICATION] = cfg->publication,
+        [CDC_STR_TABLE_EVENTS] = cfg->table_events,
     };
     for (int i = 0; i < CDC_STR_COUNT; i++)
         e->strs[i] = src[i] ? xstrdup(src[i]) : NULL;

@@ -35,15 +35,15 @@ typedef struct cdc_cmd cdc_cmd_t;
 struct cdc_cmd {
     cdc_cmd_t *next;
     cdc_cmd_kind_t kind;
-    uint64_t client;       /* WRITTEN: the mark */
+    uint64_t client; /* WRITTEN: the mark */
     int worker, is_private, role;
     char *topic, *claims, *bindings;
     size_t topic_len;
     void (*done)(void *, int, const char *, const char *);
     void *ud;
-    uint64_t deadline_ms;  /* JOIN: give up waiting for the stream */
-    uint64_t peer;         /* JOIN: the client address (its filter work budget) */
-    uint64_t cat_gen;      /* JOIN: catalog generation when it last found a table missing */
+    uint64_t deadline_ms; /* JOIN: give up waiting for the stream */
+    uint64_t peer;        /* JOIN: the client address (its filter work budget) */
+    uint64_t cat_gen;     /* JOIN: catalog generation when it last found a table missing */
 };
 
 /* The configuration's strings, copied at start (cfg points at them). */
@@ -68,19 +68,19 @@ struct cdc_eng {
     pthread_t thread;
     uv_loop_t loop;
     uv_async_t wake;
-    uv_async_t drained;    /* a worker saw the clients' backlog drain */
+    uv_async_t drained; /* a worker saw the clients' backlog drain */
     uv_timer_t timer;
     uv_timer_t hold_timer; /* txq.c starts it: a held transaction's hold ends */
     pthread_mutex_t mu;    /* any thread: cmds, stop_requested */
     cdc_cmd_t *cmds, **cmds_tail;
     int stop_requested;
-    atomic_int running;            /* any thread */
-    _Atomic uint64_t next_client;  /* any thread */
-    _Atomic uint64_t next_mark;    /* any thread */
-    atomic_int streaming_now;      /* any thread: streaming, for cdc_engine_mark */
-    uint64_t instance;     /* random, names this process in write marks */
+    atomic_int running;           /* any thread */
+    _Atomic uint64_t next_client; /* any thread */
+    _Atomic uint64_t next_mark;   /* any thread */
+    atomic_int streaming_now;     /* any thread: streaming, for cdc_engine_mark */
+    uint64_t instance;            /* random, names this process in write marks */
     int stopping;
-    uint64_t drained_ms;   /* when the budgets' rate bound was last drained */
+    uint64_t drained_ms; /* when the budgets' rate bound was last drained */
 
     /* engine.c: the stream, the decoder, the pool, the catalog */
     cdc_stream_t *stream;
@@ -91,13 +91,13 @@ struct cdc_eng {
     cdc_catalog_t *cat;
     uint64_t cat_gen, cat_loaded_ms;
     int cat_loading;
-    uint64_t claims_gen;   /* txq.c bumps it on changes to tables cached CLAIM values depend on */
+    uint64_t claims_gen; /* txq.c bumps it on changes to tables cached CLAIM values depend on */
 
-    cdc_reg_t reg;         /* clients.c */
-    cdc_cmd_t *joins;      /* join.c: joins waiting for catalog or stream */
-    cdc_txq_t q;           /* txq.c */
-    cdc_authz_t az;        /* authz.c */
-    cdc_pub_t pub;         /* publish.c */
+    cdc_reg_t reg;    /* clients.c */
+    cdc_cmd_t *joins; /* join.c: joins waiting for catalog or stream */
+    cdc_txq_t q;      /* txq.c */
+    cdc_authz_t az;   /* authz.c */
+    cdc_pub_t pub;    /* publish.c */
 };
 
 static inline uint64_t cdc_eng_now(const cdc_eng_t *e) { return uv_now(&e->loop); }

@@ -85,8 +85,7 @@ enum { BIND_OK, BIND_REFUSED, BIND_RELOAD };
  * answer (b with its wire id) is appended to resp; BIND_REFUSED sets
  * reason; BIND_RELOAD: the table may have been created since the catalog
  * was read. */
-static int bind_one(cdc_eng_t *e, cdc_cmd_t *c, cdc_client_t *cl, json_t *b, json_t *resp, char *reason,
-                    size_t rsz) {
+static int bind_one(cdc_eng_t *e, cdc_cmd_t *c, cdc_client_t *cl, json_t *b, json_t *resp, char *reason, size_t rsz) {
     char key[1024];
     if (!json_is_object(b)) {
         snprintf(reason, rsz, "postgres_changes bindings must be objects");
@@ -104,8 +103,8 @@ static int bind_one(cdc_eng_t *e, cdc_cmd_t *c, cdc_client_t *cl, json_t *b, jso
         if (!tb && (c->cat_gen == UINT64_MAX || c->cat_gen == e->cat_gen))
             return BIND_RELOAD; /* maybe created since the catalog was read: read it again once */
         if (!tb) {
-            snprintf(reason, rsz,
-                     "Unable to subscribe to changes with given parameters: table %s.%s does not exist", schema, table);
+            snprintf(reason, rsz, "Unable to subscribe to changes with given parameters: table %s.%s does not exist",
+                     schema, table);
             return BIND_REFUSED;
         }
         if (!tb->published) {
@@ -151,7 +150,8 @@ static int bind_one(cdc_eng_t *e, cdc_cmd_t *c, cdc_client_t *cl, json_t *b, jso
         snprintf(reason, rsz, "Unable to subscribe to changes with given parameters: %s", aerr);
         return BIND_REFUSED;
     }
-    uint32_t wire = cdc_cli_add_binding(&e->reg, cl, binding_key(event, schema, table, filter, sel, key, sizeof(key)), id);
+    const char *bkey = binding_key(event, schema, table, filter, sel, key, sizeof(key));
+    uint32_t wire = cdc_cli_add_binding(&e->reg, cl, bkey, id);
     json_t *copy = json_deep_copy(b);
     json_object_set_new(copy, "id", json_integer(wire));
     json_array_append_new(resp, copy);
@@ -165,9 +165,9 @@ static int do_join(cdc_eng_t *e, cdc_cmd_t *c) {
     json_t *arr = json_loads(c->bindings, 0, NULL);
     json_t *resp = json_array();
     size_t n = json_array_size(arr);
-    cdc_client_t *cl = cdc_cli_new(&e->reg, c->client, c->topic, c->topic_len, c->is_private, c->peer,
-                                   2 * e->cfg.match_rate /* two seconds' worth as a burst */, c->role,
-                                   xstrdup(c->claims));
+    cdc_client_t *cl =
+        cdc_cli_new(&e->reg, c->client, c->topic, c->topic_len, c->is_private, c->peer,
+                    2 * e->cfg.match_rate /* two seconds' worth as a burst */, c->role, xstrdup(c->claims));
     reason[0] = 0;
     int r = BIND_OK;
     for (size_t i = 0; i < n && r == BIND_OK; i++)

@@ -20,11 +20,11 @@ typedef struct cdc_eng cdc_eng_t;
 typedef struct cdc_tx cdc_tx_t;
 
 typedef struct {
-    cdc_tx_t *batch;       /* the batch being published (NULL: none) */
-    cdc_tx_t *tx;          /* its transaction (or part) being published */
-    size_t i;              /* next change of tx */
-    uint64_t end;          /* highest end LSN of the batch published so far */
-    int waiting;           /* waiting for the backlog to drain */
+    cdc_tx_t *batch; /* the batch being published (NULL: none) */
+    cdc_tx_t *tx;    /* its transaction (or part) being published */
+    size_t i;        /* next change of tx */
+    uint64_t end;    /* highest end LSN of the batch published so far */
+    int waiting;     /* waiting for the backlog to drain */
 } cdc_pub_t;
 
 /* Takes batch (authorized) and publishes as much as the backlog allows. */

@@ -28,12 +28,12 @@
 #include "util/mem.h"
 
 #define BATCH_MAX_CHANGES 4096
-#define CATALOG_MIN_GAP_MS 200   /* an unknown table triggers a reload at most this often */
-#define HOLD_MS 500              /* longest a REST write's changes wait for its answer */
-#define WRITTEN_KEEP_MS 2000     /* answers seen before their COMMIT arrives are remembered this long */
-#define WRITTEN_SWEEP_MIN 512    /* answers remembered before old ones are looked for */
-#define PART_CHANGES 1024        /* a transaction is queued in parts of at most this many matched changes */
-#define PART_BYTES (4u << 20)    /* ... or this many bytes */
+#define CATALOG_MIN_GAP_MS 200 /* an unknown table triggers a reload at most this often */
+#define HOLD_MS 500            /* longest a REST write's changes wait for its answer */
+#define WRITTEN_KEEP_MS 2000   /* answers seen before their COMMIT arrives are remembered this long */
+#define WRITTEN_SWEEP_MIN 512  /* answers remembered before old ones are looked for */
+#define PART_CHANGES 1024      /* a transaction is queued in parts of at most this many matched changes */
+#define PART_BYTES (4u << 20)  /* ... or this many bytes */
 
 static void on_authorized(cdc_eng_t *e, cdc_tx_t *batch, cdc_authz_verdict_t v);
 
@@ -121,8 +121,7 @@ void cdc_txq_change_clear(cdc_eng_t *e, cdc_qchange_t *c) {
 /* What the policy plans of tb need from the row, kept while the pgoutput
  * bytes are valid: the values of columns UID terms compare, and which of
  * the table's ROW predicates hold. */
-void cdc_txq_policy_inputs(const cdc_catalog_t *cat, cdc_qchange_t *ch, const cdc_table_t *tb,
-                           const cdc_change_t *cc) {
+void cdc_txq_policy_inputs(const cdc_catalog_t *cat, cdc_qchange_t *ch, const cdc_table_t *tb, const cdc_change_t *cc) {
     for (int r = 0; r < CDC_NROLES; r++) {
         const cdc_policy_t *p = tb->plan[r];
         for (size_t i = 0; p && i < p->n; i++)
@@ -502,8 +501,8 @@ static void arm_hold_timer(cdc_eng_t *e) {
     e->hold_timer.data = e;
     int rc = uv_timer_start(&e->hold_timer, on_hold_timer, e->q.head->hold_until - cdc_eng_now(e), 0);
     if (rc)
-        log_warn("postgres changes: hold timer not started; the held write waits for the next tick",
-                 "\"error\":\"%s\"", uv_strerror(rc));
+        log_warn("postgres changes: hold timer not started; the held write waits for the next tick", "\"error\":\"%s\"",
+                 uv_strerror(rc));
 }
 
 static void pump_batches(cdc_eng_t *e) {
@@ -554,13 +553,9 @@ void cdc_txq_pump(cdc_eng_t *e) {
  * verdict is final, the batch goes back to the head of the queue. */
 static void on_authorized(cdc_eng_t *e, cdc_tx_t *batch, cdc_authz_verdict_t v) {
     switch (v) {
-    case CDC_AUTHZ_DONE:
-        cdc_pub_batch(e, batch);
-        break;
-    case CDC_AUTHZ_BLAMED:    /* judged again without the blamed claims */
-    case CDC_AUTHZ_RETRY_NOW: /* that SQL now runs unprepared on that connection */
-        requeue_front(e, batch);
-        break;
+    case CDC_AUTHZ_DONE: cdc_pub_batch(e, batch); break;
+    case CDC_AUTHZ_BLAMED: /* judged again without the blamed claims */
+    case CDC_AUTHZ_RETRY_NOW: /* that SQL now runs unprepared on that connection */ requeue_front(e, batch); break;
     case CDC_AUTHZ_BUSY:
         requeue_front(e, batch);
         e->q.retry_at = cdc_eng_now(e) + CDC_ENG_RETRY_MS;

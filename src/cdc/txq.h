@@ -40,26 +40,26 @@ typedef struct {
 typedef struct cdc_qchange {
     uint32_t relid;
     uint32_t nm;
-    uint64_t recv_ms;      /* when it was decoded */
-    cdc_match_t *m;        /* owner = cdc_client_t * (one reference each) */
-    buf_t **mdata;         /* per match: its data (select list) or NULL for data */
-    uint8_t *ok;           /* per match, filled when authorized */
+    uint64_t recv_ms; /* when it was decoded */
+    cdc_match_t *m;   /* owner = cdc_client_t * (one reference each) */
+    buf_t **mdata;    /* per match: its data (select list) or NULL for data */
+    uint8_t *ok;      /* per match, filled when authorized */
     buf_t *data;
-    buf_t *row;            /* row image, JSON object, for checks */
-    uint64_t cat_fp;       /* fingerprint of the catalog uv and preds were computed with */
+    buf_t *row;      /* row image, JSON object, for checks */
+    uint64_t cat_fp; /* fingerprint of the catalog uv and preds were computed with */
     uint16_t nuv, npreds;
     cdc_uid_val_t *uv;
     cdc_pred_val_t *preds;
-    size_t cost;           /* bytes counted in queued_bytes until cleared */
+    size_t cost; /* bytes counted in queued_bytes until cleared */
 } cdc_qchange_t;
 
 typedef struct cdc_tx cdc_tx_t;
 struct cdc_tx {
     cdc_tx_t *next;
-    uint8_t partial;       /* a part of a transaction still being received: no end LSN to confirm */
-    size_t bytes;          /* its changes' cost when queued (decides when to cut a part) */
-    uint64_t mark;         /* a REST write of this server (cdc_engine_mark), or 0 */
-    uint64_t hold_until;   /* waiting for that write's answer until then (0: not held) */
+    uint8_t partial;     /* a part of a transaction still being received: no end LSN to confirm */
+    size_t bytes;        /* its changes' cost when queued (decides when to cut a part) */
+    uint64_t mark;       /* a REST write of this server (cdc_engine_mark), or 0 */
+    uint64_t hold_until; /* waiting for that write's answer until then (0: not held) */
     uint64_t commit_lsn, end_lsn;
     int64_t commit_time;
     cdc_qchange_t *ch;
@@ -68,11 +68,11 @@ struct cdc_tx {
 
 /* Zeroed, then cdc_txq_init. */
 typedef struct {
-    cdc_tx_t *cur;         /* being received */
+    cdc_tx_t *cur; /* being received */
     int cur_skip;
     uint64_t accepted_lsn; /* highest end LSN queued or delivered */
     cdc_tx_t *head, **tail;
-    uint64_t retry_at;     /* the next batch waits until then */
+    uint64_t retry_at; /* the next batch waits until then */
     /* Bounded memory (docs/ARCHITECTURE.md, "Isolation"). Decoded changes
      * waiting for delivery are counted; above queue_max the stream is
      * paused, so a transaction of any size costs a bounded amount here
@@ -81,21 +81,21 @@ typedef struct {
      * committed, so its first part may go out before its COMMIT arrives. */
     size_t queued_bytes;
     int paused;
-    int trim_due;          /* a burst held much memory: trim once it is gone */
-    uint64_t part_lsn;     /* commit LSN of the transaction whose parts are queued (0: none) */
-    size_t part_done;      /* its change messages covered by those parts */
-    size_t cur_seen;       /* change messages of cur's transaction seen so far */
+    int trim_due;            /* a burst held much memory: trim once it is gone */
+    uint64_t part_lsn;       /* commit LSN of the transaction whose parts are queued (0: none) */
+    size_t part_done;        /* its change messages covered by those parts */
+    size_t cur_seen;         /* change messages of cur's transaction seen so far */
     size_t cur_skip_changes; /* ... of which the first ones were queued before a reconnect */
     /* answered REST writes (cdc_txq_written): mark -> when */
     htab_t written;
-    size_t written_sweep;  /* forget old answers when the table holds this many */
+    size_t written_sweep; /* forget old answers when the table holds this many */
     /* matching scratch */
     cdc_cell_t *cells;
     uint8_t *unknown;
     size_t cells_cap;
     cdc_match_t *mbuf;
     size_t mcap;
-    uint64_t change_gen;   /* numbers decoded changes: budgets refill per change */
+    uint64_t change_gen;    /* numbers decoded changes: budgets refill per change */
     uint64_t budget_log_ms; /* next time an exhausted budget may be logged */
 } cdc_txq_t;
 
@@ -129,7 +129,6 @@ void cdc_txq_free_batch(cdc_eng_t *e, cdc_tx_t *t);
  * image (JSON object for jsonb_populate_record; unknown values left out)
  * and what tb's policy plans need of the row. */
 buf_t *cdc_txq_row_image(const cdc_change_t *c, const pgo_relation_t *rel, const cdc_table_t *tb);
-void cdc_txq_policy_inputs(const cdc_catalog_t *cat, cdc_qchange_t *ch, const cdc_table_t *tb,
-                           const cdc_change_t *cc);
+void cdc_txq_policy_inputs(const cdc_catalog_t *cat, cdc_qchange_t *ch, const cdc_table_t *tb, const cdc_change_t *cc);
 
 #endif

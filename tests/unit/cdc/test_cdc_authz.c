@@ -128,8 +128,13 @@ static int setup(void **state) {
 
     cdc_eng_t *e = &f->e;
     assert_int_equal(uv_loop_init(&e->loop), 0);
-    db_config_t dc = {f->conninfo_parts[0], f->conninfo_parts[1], f->conninfo_parts[2], f->conninfo_parts[3],
-                      f->conninfo_parts[4], 2, 1024};
+    db_config_t dc = {f->conninfo_parts[0],
+                      f->conninfo_parts[1],
+                      f->conninfo_parts[2],
+                      f->conninfo_parts[3],
+                      f->conninfo_parts[4],
+                      2,
+                      1024};
     e->db = db_pool_new(&e->loop, &dc);
     cdc_cli_init(&e->reg);
     cdc_txq_init(&e->q);
@@ -271,10 +276,8 @@ static const row_t NOTES[] = {
 };
 static const int NOTES_WANT[][NSUBS] = {
     /* alice bob anon service mallory */
-    {1, 0, 0, 1, 0},
-    {0, 1, 1, 1, 0},
-    {1, 0, 1, 1, 0},
-    {0, 0, 0, 1, 0}, /* unknown values read as NULL: no team, no body */
+    {1, 0, 0, 1, 0}, {0, 1, 1, 1, 0},
+    {1, 0, 1, 1, 0}, {0, 0, 0, 1, 0}, /* unknown values read as NULL: no team, no body */
     {0, 0, 0, 1, 0},
 };
 

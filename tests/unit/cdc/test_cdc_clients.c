@@ -21,8 +21,8 @@ static cdc_client_t *new_client(cdc_reg_t *r, uint64_t id, uint64_t peer) {
 
 static uint32_t bind(cdc_reg_t *r, cdc_client_t *c, const char *table, const char *key) {
     char err[128];
-    uint32_t sub = cdc_subs_add_budget(r->subs, c, CDC_EV_ALL, "public", table, NULL, 0, NULL, 0, err, sizeof(err),
-                                       &c->budget->b);
+    uint32_t sub =
+        cdc_subs_add_budget(r->subs, c, CDC_EV_ALL, "public", table, NULL, 0, NULL, 0, err, sizeof(err), &c->budget->b);
     assert_true(sub > 0);
     return cdc_cli_add_binding(r, c, key, sub) ? sub : 0;
 }
