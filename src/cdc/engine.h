@@ -1,8 +1,9 @@
 /*
  * cdc/engine: the CDC thread, where Postgres Changes flow
- *   WAL (cdc/stream) -> decode (cdc/pgoutput) -> match (cdc/subs)
- *   -> authorize (cdc/catalog's checks, run through db/pool)
- *   -> encode once (cdc/payload) -> fan-out (hub)
+ *   WAL (cdc/stream) -> decode (cdc/pgoutput) -> match (cdc/subs, in cdc/txq)
+ *   -> authorize (cdc/authz: cdc/catalog's checks, run through db/pool)
+ *   -> encode once (cdc/payload) -> fan-out (cdc/publish, hub)
+ * (the engine's modules and their one state struct: cdc/engine_int.h)
  * It owns, on its own libuv loop: the replication stream, the decoder,
  * the catalog, the subscription registry, the transactions received and
  * not yet delivered, and one database pool for catalog and authorization
