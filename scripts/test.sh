@@ -50,6 +50,7 @@ step "REST planner on PostgreSQL" bash tests/tools/rest_pg_check.sh
 step "postgres_changes filters vs PostgreSQL WHERE" bash tests/tools/filter_pg_check.sh
 step "pgoutput decoding vs to_jsonb" bash tests/tools/pgoutput_pg_check.sh
 step "replication stream across a PostgreSQL restart" bash tests/tools/stream_check.sh
+step "Postgres Changes authorization (cdc/authz) on PostgreSQL" bash tests/tools/authz_pg_check.sh
 # Every parser's fuzz target, briefly (long runs: fuzz/run.sh by hand).
 step "fuzz smoke (20,000 runs per target)" bash fuzz/run.sh 20000
 step "unit tests" ctest --test-dir build --output-on-failure

@@ -22,9 +22,6 @@
 #include "util/log.h"
 #include "util/mem.h"
 
-/* db/pool's text for a statement it could not prepare (db_cb): that SQL
- * runs unprepared on that connection from then on. */
-#define POOL_PREPARE_FAILED "prepare failed"
 
 /* ---- groups -------------------------------------------------------------- */
 
@@ -420,13 +417,10 @@ static void blame_group(cdc_eng_t *e, cdc_tx_t *batch, uint32_t g, const char *w
             }
 }
 
-/* The pool reports a failed request as text only (db/pool.h's db_cb):
- * either a statement could not be prepared, or the database could not be
- * reached. Told apart here, once, at that boundary; what follows is
- * decided on the kind. */
-static cdc_authz_verdict_t pool_error_kind(const char *error) {
-    return !strncmp(error, POOL_PREPARE_FAILED, strlen(POOL_PREPARE_FAILED)) ? CDC_AUTHZ_RETRY_NOW
-                                                                             : CDC_AUTHZ_UNREACHABLE;
+/* A refused prepare leaves that SQL unprepared on that connection, so the
+ * same batch can run again at once; anything else is the database gone. */
+static cdc_authz_verdict_t pool_error_kind(void) {
+    return db_error_kind() == DB_ERR_PREPARE ? CDC_AUTHZ_RETRY_NOW : CDC_AUTHZ_UNREACHABLE;
 }
 
 static void on_auth(void *ud, PGresult *const *results, int n, const char *error) {
@@ -441,7 +435,7 @@ static void on_auth(void *ud, PGresult *const *results, int n, const char *error
     if (error) {
         if (!a->error) {
             a->error = xstrdup(error);
-            a->error_kind = pool_error_kind(error);
+            a->error_kind = pool_error_kind();
         }
     } else {
         int bad = 0;

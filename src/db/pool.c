@@ -123,7 +123,13 @@ static void req_free(db_req_t *r) {
     free(r);
 }
 
+/* The kind of the error being reported to a callback on this thread. */
+static _Thread_local db_error_kind_t error_kind = DB_ERR_UNREACHABLE;
+
+db_error_kind_t db_error_kind(void) { return error_kind; }
+
 static void req_fail(db_req_t *r, const char *error) {
+    error_kind = DB_ERR_UNREACHABLE;
     if (!r->cancelled && r->cb)
         r->cb(r->ud, NULL, 0, error);
     req_free(r);
@@ -380,8 +386,10 @@ static void finish(pconn_t *c) {
             c->state = PC_IDLE;
             c->req = NULL;
             r->conn = NULL;
+            error_kind = DB_ERR_PREPARE;
             if (!r->cancelled)
                 r->cb(r->ud, NULL, 0, prep_error);
+            error_kind = DB_ERR_UNREACHABLE;
             req_free(r);
             start_rollback(c);
         } else if (!r->cancelled) {
@@ -405,8 +413,10 @@ static void finish(pconn_t *c) {
             r->cb(r->ud, res, 1, NULL);
         req_free(r);
     } else if (r) {
+        error_kind = prep_error ? DB_ERR_PREPARE : DB_ERR_UNREACHABLE;
         if (!r->cancelled)
             r->cb(r->ud, prep_error ? NULL : res + pre + 2, prep_error ? 0 : r->n, prep_error);
+        error_kind = DB_ERR_UNREACHABLE;
         req_free(r);
     }
     free(prep_error);

@@ -34,6 +34,15 @@ typedef struct {
  * transaction was rolled back. */
 typedef void (*db_cb)(void *ud, PGresult *const *results, int n, const char *error);
 
+/* What a non-NULL error handed to a db_cb means, so callers decide on a
+ * kind, never on the message's text. Valid only during that call, on the
+ * pool's thread (like errno). */
+typedef enum {
+    DB_ERR_UNREACHABLE = 1, /* no connection, or it died during the transaction */
+    DB_ERR_PREPARE = 2,     /* a statement to prepare was refused; it runs unprepared from now on */
+} db_error_kind_t;
+db_error_kind_t db_error_kind(void);
+
 typedef struct {
     const char *host, *port, *user, *password, *dbname;
     int size;        /* connections */
