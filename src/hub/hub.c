@@ -358,6 +358,17 @@ static void publish_diff_locked(hub_topic_t *t, buf_t *diff, hub_msg_t **local_o
     *local_out = m;
 }
 
+/* After a track or untrack, outside the topic's lock: the diff buffer is
+ * released, and the diff message (if the state changed) delivered to this
+ * worker's own subscribers; other workers got it under the lock. */
+static void presence_done(buf_t *diff, hub_msg_t *m) {
+    buf_unref(diff);
+    if (m) {
+        deliver_local(m, worker_self->id);
+        hub_msg_unref(m);
+    }
+}
+
 int hub_presence_track(hub_sub_t *s, uint64_t owner, const char *key, json_t *meta) {
     hub_topic_t *t = s->topic;
     buf_t *diff = buf_new(256);
@@ -369,11 +380,7 @@ int hub_presence_track(hub_sub_t *s, uint64_t owner, const char *key, json_t *me
     if (r == 0)
         publish_diff_locked(t, diff, &m);
     pthread_mutex_unlock(&t->pres_mu);
-    buf_unref(diff);
-    if (m) {
-        deliver_local(m, worker_self->id);
-        hub_msg_unref(m);
-    }
+    presence_done(diff, m);
     return r;
 }
 
@@ -387,11 +394,7 @@ void hub_presence_untrack(hub_sub_t *s, uint64_t owner) {
     if (t->pres && pres_untrack(t->pres, owner, &diff))
         publish_diff_locked(t, diff, &m);
     pthread_mutex_unlock(&t->pres_mu);
-    buf_unref(diff);
-    if (m) {
-        deliver_local(m, worker_self->id);
-        hub_msg_unref(m);
-    }
+    presence_done(diff, m);
 }
 
 void hub_presence_state(hub_sub_t *s, buf_t **out) {

@@ -24,17 +24,30 @@ struct mbox_item {
 #define MBOX_DEFAULT_MAX ((size_t)1 << 20)
 #define MBOX_FIRST_CAP 256
 
-static void on_async(uv_async_t *a) {
-    mailbox_t *m = a->data;
-    pthread_mutex_lock(&m->mu);
+/* Takes every pending item out (the caller holds m->mu): the batch then
+ * runs unlocked while posters start a new array. Caller frees the array. */
+static struct mbox_item *take_locked(mailbox_t *m, size_t *n) {
     struct mbox_item *q = m->q;
-    size_t n = m->len;
+    *n = m->len;
     m->q = NULL;
     m->len = m->cap = 0;
-    pthread_mutex_unlock(&m->mu);
+    return q;
+}
+
+/* run: 1 to run each item, 0 to only let each free itself. Frees q. */
+static void run_batch(struct mbox_item *q, size_t n, int run) {
     for (size_t i = 0; i < n; i++)
-        q[i].fn(q[i].item, 1);
+        q[i].fn(q[i].item, run);
     free(q);
+}
+
+static void on_async(uv_async_t *a) {
+    mailbox_t *m = a->data;
+    size_t n;
+    pthread_mutex_lock(&m->mu);
+    struct mbox_item *q = take_locked(m, &n);
+    pthread_mutex_unlock(&m->mu);
+    run_batch(q, n, 1);
     if (m->after)
         m->after(m->after_arg);
 }
@@ -107,14 +120,10 @@ void mbox_close(mailbox_t *m) {
         return;
     }
     m->closed = 1;
-    struct mbox_item *q = m->q;
-    size_t n = m->len;
-    m->q = NULL;
-    m->len = m->cap = 0;
+    size_t n;
+    struct mbox_item *q = take_locked(m, &n);
     pthread_mutex_unlock(&m->mu);
-    for (size_t i = 0; i < n; i++)
-        q[i].fn(q[i].item, 0);
-    free(q);
+    run_batch(q, n, 0);
     if (!uv_is_closing((uv_handle_t *)&m->async))
         uv_close((uv_handle_t *)&m->async, NULL);
 }
