@@ -26,6 +26,7 @@
 #include "rest/http.h"
 #include "util/config.h"
 #include "util/log.h"
+#include "util/mem.h"
 
 static uv_signal_t sigterm, sigint;
 
@@ -111,6 +112,9 @@ int main(int argc, char **argv) {
     int rc = 1;
     static config_t cfg; /* the workers read parts of it until srv_join */
     jwt_keyring_t *keys = NULL;
+    /* Before anything parses JSON: jansson then allocates under the
+     * project's out-of-memory policy (util/mem). */
+    mem_json_init();
     int r = config_load(&cfg, argc, argv);
     if (r != 0)
         return r > 0 ? 0 : 2;

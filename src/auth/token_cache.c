@@ -2,6 +2,14 @@
  * auth/token_cache: see token_cache.h. Direct-mapped: a token hashes to one
  * slot and replaces whatever was there. The whole token is compared on a
  * hit; the hash only picks the slot.
+ *
+ * Deliberately not a util/htab: a table keeps every token until someone
+ * removes it, so it needs an eviction policy and grows with the tokens
+ * clients present (any client can mint distinct-looking ones). A fixed
+ * array where a collision simply evicts is bounded memory per worker with
+ * no bookkeeping, and a miss only costs a signature check. The keyed
+ * hash_bytes still decides the slot, so no client can aim its tokens at
+ * the slot of another's to keep evicting it.
  */
 #include "auth/token_cache.h"
 

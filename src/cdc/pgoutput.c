@@ -15,85 +15,48 @@
 #include "cdc/pgjson.h"
 #include "cdc/pgtime.h"
 #include "cdc/pgtype.h"
+#include "util/hash.h"
+#include "util/htab.h"
 #include "util/mem.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ---- OID -> pointer map -------------------------------------------------- */
-
-/* Open addressing with linear probing; OID 0 (InvalidOid) marks an empty
- * slot, so it is never a key. Entries are never removed: relations and types
- * are few and replaced in place. */
-typedef struct {
-    uint32_t key;
-    void *val;
-} slot_t;
-
-typedef struct {
-    slot_t *slots; /* cap entries, cap a power of two (or 0) */
-    uint32_t cap, n;
-} oidmap_t;
-
-static uint32_t oid_hash(uint32_t k) {
-    k *= 0x9E3779B1u;
-    return k ^ (k >> 15);
-}
-
-static void *map_get(const oidmap_t *m, uint32_t key) {
-    if (m->cap == 0 || key == 0)
-        return NULL;
-    for (uint32_t i = oid_hash(key) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
-        if (m->slots[i].key == key)
-            return m->slots[i].val;
-        if (m->slots[i].key == 0)
-            return NULL;
-    }
-}
-
-/* The value slot for key, created (holding NULL) if absent. key != 0.
- * The slots array belongs to the map (pgo_decoder_free frees it and, by
- * map, what the values point to). */
-static void **map_slot(oidmap_t *m, uint32_t key) {
-    if ((m->n + 1) * 4 > m->cap * 3) { /* keep the load under 3/4 */
-        uint32_t ncap = m->cap ? m->cap * 2 : 16;
-        slot_t *old = m->slots;
-        uint32_t ocap = m->cap;
-        m->slots = xcalloc(ncap, sizeof(slot_t));
-        m->cap = ncap;
-        m->n = 0;
-        for (uint32_t i = 0; i < ocap; i++)
-            if (old[i].key)
-                *map_slot(m, old[i].key) = old[i].val;
-        free(old);
-    }
-    uint32_t i = oid_hash(key) & (m->cap - 1);
-    while (m->slots[i].key != 0 && m->slots[i].key != key)
-        i = (i + 1) & (m->cap - 1);
-    if (m->slots[i].key == 0) {
-        m->slots[i].key = key;
-        m->slots[i].val = NULL;
-        m->n++;
-    }
-    return &m->slots[i].val;
-}
 
 /* ---- decoder state ------------------------------------------------------- */
 
 /* A type named by a TYPE message or given a base by pgo_type_set_base. */
 typedef struct {
+    uint32_t oid;  /* its key in the types table */
     char *name;    /* NULL until a TYPE message names it */
     uint32_t base; /* 0: none */
 } utype_t;
 
+/* Two util/htab tables keyed by OID (hash_u64: OIDs are PostgreSQL's
+ * numbers, not a client's choice). Entries are few and replaced, never
+ * removed but to replace a relation; the decoder owns every item. */
 struct pgo_decoder {
     int proto;
     int in_stream; /* between STREAM_START and STREAM_STOP */
-    oidmap_t rels;  /* relid -> pgo_relation_t* */
-    oidmap_t types; /* oid -> utype_t* */
+    htab_t rels;   /* pgo_relation_t by relid */
+    htab_t types;  /* utype_t by oid */
 };
+
+static bool rel_eq(const void *item, const void *key) {
+    return ((const pgo_relation_t *)item)->relid == *(const uint32_t *)key;
+}
+
+static bool utype_eq(const void *item, const void *key) { return ((const utype_t *)item)->oid == *(const uint32_t *)key; }
+
+static pgo_relation_t *rel_find(const pgo_decoder_t *d, uint32_t relid) {
+    return htab_find(&d->rels, hash_u64(relid), rel_eq, &relid);
+}
+
+static utype_t *utype_find(const pgo_decoder_t *d, uint32_t oid) {
+    return htab_find(&d->types, hash_u64(oid), utype_eq, &oid);
+}
 
 static void relation_free(pgo_relation_t *r) {
     if (!r)
@@ -115,36 +78,37 @@ pgo_decoder_t *pgo_decoder_new(int proto_version) {
 void pgo_decoder_free(pgo_decoder_t *d) {
     if (!d)
         return;
-    for (uint32_t i = 0; i < d->rels.cap; i++)
-        if (d->rels.slots[i].key)
-            relation_free(d->rels.slots[i].val);
-    for (uint32_t i = 0; i < d->types.cap; i++) {
-        utype_t *t = d->types.slots[i].val;
-        if (d->types.slots[i].key && t) {
-            free(t->name);
-            free(t);
-        }
+    pgo_relation_t *rel;
+    for (size_t i = 0; (rel = htab_next(&d->rels, &i));)
+        relation_free(rel);
+    utype_t *t;
+    for (size_t i = 0; (t = htab_next(&d->types, &i));) {
+        free(t->name);
+        free(t);
     }
-    free(d->rels.slots);
-    free(d->types.slots);
+    htab_free(&d->rels);
+    htab_free(&d->types);
     free(d);
 }
 
-const pgo_relation_t *pgo_relation(const pgo_decoder_t *d, uint32_t relid) { return map_get(&d->rels, relid); }
+const pgo_relation_t *pgo_relation(const pgo_decoder_t *d, uint32_t relid) { return rel_find(d, relid); }
 
 /* The type's entry, created empty if absent; pgo_decoder_free frees it. */
 static utype_t *utype(pgo_decoder_t *d, uint32_t oid) {
-    void **slot = map_slot(&d->types, oid);
-    if (!*slot)
-        *slot = xcalloc(1, sizeof(utype_t));
-    return *slot;
+    utype_t *t = utype_find(d, oid);
+    if (!t) {
+        t = xcalloc(1, sizeof(*t));
+        t->oid = oid;
+        htab_insert(&d->types, hash_u64(oid), t);
+    }
+    return t;
 }
 
 const char *pgo_type_name(const pgo_decoder_t *d, uint32_t type_oid) {
     const pgtype_t *b = pgtype_builtin(type_oid);
     if (b)
         return b->name;
-    const utype_t *t = d ? map_get(&d->types, type_oid) : NULL;
+    const utype_t *t = d ? utype_find(d, type_oid) : NULL;
     return t ? t->name : NULL;
 }
 
@@ -319,9 +283,12 @@ static int dec_relation(pgo_decoder_t *d, rd_t *r, pgo_msg_t *m) {
     rel->schema = xstrdup(namespace_name(nsp));
     rel->name = xstrdup(name);
 
-    void **slot = map_slot(&d->rels, relid);
-    relation_free(*slot);
-    *slot = rel;
+    pgo_relation_t *old = rel_find(d, relid);
+    if (old) {
+        htab_remove(&d->rels, hash_u64(relid), old);
+        relation_free(old);
+    }
+    htab_insert(&d->rels, hash_u64(relid), rel);
     m->rel = rel;
     return 0;
 fail:
@@ -395,7 +362,7 @@ static int rd_relation_ref(pgo_decoder_t *d, rd_t *r, pgo_msg_t *m) {
     uint32_t relid;
     if (rd_stream_xid(d, r, m) || rd_oid(r, &relid, "relation OID"))
         return -1;
-    m->rel = map_get(&d->rels, relid);
+    m->rel = rel_find(d, relid);
     if (!m->rel)
         return fail(r, "%s for relation %u, which no RELATION message described", r->what, relid);
     return 0;
@@ -637,7 +604,7 @@ static pgjson_type_t type_info(const pgo_decoder_t *d, uint32_t oid) {
         const pgtype_t *b = pgtype_builtin(oid);
         if (b)
             return (pgjson_type_t){b->json, b->elem};
-        const utype_t *t = d ? map_get(&d->types, oid) : NULL;
+        const utype_t *t = d ? utype_find(d, oid) : NULL;
         if (!t)
             break;
         if (t->base) {

@@ -11,125 +11,42 @@
  */
 #include "cdc/subs.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "util/hash.h"
+#include "util/htab.h"
 #include "util/mem.h"
 
-/* ---- a small chained hash map from byte strings to pointers ------------- */
-
-typedef struct hent {
-    struct hent *next;
-    uint64_t h;
-    size_t klen;
-    void *val;
-    char key[]; /* klen bytes */
-} hent_t;
-
-typedef struct {
-    hent_t **b;
-    size_t nb, n;
-} hmap_t;
-
-
-static hent_t **hmap_slot(const hmap_t *m, const void *key, size_t klen, uint64_t h) {
-    if (m->nb == 0)
-        return NULL;
-    hent_t **pp = &m->b[h & (m->nb - 1)];
-    for (; *pp; pp = &(*pp)->next)
-        if ((*pp)->h == h && (*pp)->klen == klen && memcmp((*pp)->key, key, klen) == 0)
-            return pp;
-    return NULL;
-}
-
-static void *hmap_get(const hmap_t *m, const void *key, size_t klen) {
-    hent_t **pp = hmap_slot(m, key, klen, hash_bytes(HASH_INIT, key, klen));
-    return pp ? (*pp)->val : NULL;
-}
-
-static void hmap_grow(hmap_t *m) {
-    size_t nb = m->nb ? m->nb * 2 : 16;
-    hent_t **b = xcalloc(nb, sizeof(*b));
-    for (size_t i = 0; i < m->nb; i++) {
-        hent_t *e = m->b[i], *next;
-        for (; e; e = next) {
-            next = e->next;
-            e->next = b[e->h & (nb - 1)];
-            b[e->h & (nb - 1)] = e;
-        }
-    }
-    free(m->b);
-    m->b = b;
-    m->nb = nb;
-}
-
-/* Sets key to val (val non-NULL), replacing any previous value. */
-static void hmap_put(hmap_t *m, const void *key, size_t klen, void *val) {
-    uint64_t h = hash_bytes(HASH_INIT, key, klen);
-    hent_t **pp = hmap_slot(m, key, klen, h);
-    if (pp) {
-        (*pp)->val = val;
-        return;
-    }
-    if (m->n + 1 > m->nb)
-        hmap_grow(m);
-    hent_t *e = xmalloc(sizeof(*e) + klen);
-    e->h = h;
-    e->klen = klen;
-    e->val = val;
-    memcpy(e->key, key, klen);
-    e->next = m->b[h & (m->nb - 1)];
-    m->b[h & (m->nb - 1)] = e;
-    m->n++;
-}
-
-static void hmap_del(hmap_t *m, const void *key, size_t klen) {
-    hent_t **pp = hmap_slot(m, key, klen, hash_bytes(HASH_INIT, key, klen));
-    if (!pp)
-        return;
-    hent_t *e = *pp;
-    *pp = e->next;
-    free(e);
-    m->n--;
-}
-
-/* Frees the entries, not the values (the caller owns those). */
-static void hmap_clear(hmap_t *m) {
-    for (size_t i = 0; i < m->nb; i++) {
-        hent_t *e = m->b[i], *next;
-        for (; e; e = next) {
-            next = e->next;
-            free(e);
-        }
-    }
-    free(m->b);
-    memset(m, 0, sizeof(*m));
-}
-
 /* ---- the registry ------------------------------------------------------- */
+
+/* Four util/htab tables index the registry; each item carries its own key,
+ * so the tables own nothing but their slots: tables by (schema, table),
+ * and per table one per eq column, by value; subscriptions by id, owners by
+ * pointer (hash_u64: ids and owners are the server's, not a client's). The
+ * names and values a client picks go through the keyed hash_bytes. */
 
 struct owner;
 struct table;
 struct run;
+struct eqbucket;
 
 typedef struct sub {
     uint32_t id;
     void *owner;
     cdc_budget_t *budget; /* NULL: unlimited */
     unsigned events;
-    char *schema, *table;
     cdc_filter_t *filter;
     size_t ncols;
     char **select;
     size_t nselect;
     int keyed;        /* filed under an eq key, not the table's plain list */
     size_t key_col;
-    char *key;        /* "schema\0table\0" + value: its eq bucket's key */
-    size_t key_len;
-    struct table *tab;               /* the table entry it is filed under */
+    struct eqbucket *eqb;            /* keyed: the eq bucket it is filed under */
+    struct table *tab;               /* the table entry it is filed under (owns the names) */
     struct run *run;                 /* the run of its bucket it is in */
     struct owner *own;               /* its owner's entry */
     struct sub *prev, *next;         /* in its run */
@@ -147,9 +64,11 @@ typedef struct owner {
 } owner_t;
 
 /* Every subscription lives in exactly one bucket: the plain list of its
- * (schema, table) pair, or the eq bucket of (schema, table, value) under
- * its key column. A table remembers which columns carry eq buckets so a
- * change looks up each of them once.
+ * (schema, table) pair, or the eq bucket of a value under one of its
+ * table's eq columns. A table remembers which columns carry eq buckets so
+ * a change looks up each of them once, in that column's own table of
+ * values: the schema and table are hashed once per change, not once per
+ * column.
  *
  * A bucket is a list of runs, each a list of subscriptions sharing one
  * budget, so a budget that ran out skips its whole run at once: an
@@ -164,26 +83,82 @@ typedef struct run {
     struct run *prev, *next; /* in its bucket */
 } run_t;
 
+/* The subscriptions whose eq condition wants one value of one column.
+ * Made with its first subscription, freed with its last. */
+typedef struct eqbucket {
+    run_t *runs;
+    uint64_t hash; /* of the value: its key in the column's table */
+    size_t vlen;
+    char v[];      /* the value, vlen bytes */
+} eqbucket_t;
+
 typedef struct {
     size_t col;
     size_t nsubs;
+    htab_t vals; /* eqbucket_t by value */
 } eqcol_t;
 
 typedef struct table {
+    uint64_t hash; /* of (schema, table): its key in the registry's table */
     run_t *plain;
     eqcol_t *eqcols;
     size_t neqcols;
+    size_t sl, tl;
+    char names[]; /* schema, NUL, table, NUL */
 } table_t;
 
 struct cdc_subs {
-    hmap_t tables; /* "schema\0table" -> table_t */
-    hmap_t eq;     /* "schema\0table\0" + col (size_t) + value -> run_t list */
-    hmap_t ids;    /* id (uint32_t) -> sub_t */
-    hmap_t owners; /* owner pointer -> owner_t */
+    htab_t tables; /* table_t by (schema, table) */
+    htab_t ids;    /* sub_t by id */
+    htab_t owners; /* owner_t by owner pointer */
+    /* Table entries whose schema, or whose table, is the wildcard "*": a
+     * change looks for the wildcard entries only when there are some. */
+    size_t wild_schema, wild_table;
     sub_t *all;
     size_t count;
     uint32_t next_id;
 };
+
+/* A (schema, table) pair to look up, with both lengths. */
+typedef struct {
+    const char *schema, *table;
+    size_t sl, tl;
+} names_t;
+
+/* A byte string to look up. */
+typedef struct {
+    const char *p;
+    size_t n;
+} bytes_t;
+
+static bool table_eq(const void *item, const void *key) {
+    const table_t *t = item;
+    const names_t *k = key;
+    return t->sl == k->sl && t->tl == k->tl && memcmp(t->names, k->schema, k->sl) == 0 &&
+           memcmp(t->names + t->sl + 1, k->table, k->tl) == 0;
+}
+
+static bool eqbucket_eq(const void *item, const void *key) {
+    const eqbucket_t *b = item;
+    const bytes_t *k = key;
+    return b->vlen == k->n && memcmp(b->v, k->p, k->n) == 0;
+}
+
+static bool sub_eq(const void *item, const void *key) { return ((const sub_t *)item)->id == *(const uint32_t *)key; }
+
+static bool owner_eq(const void *item, const void *key) {
+    return ((const owner_t *)item)->owner == *(void *const *)key;
+}
+
+static uint64_t owner_hash(const void *owner) { return hash_u64((uint64_t)(uintptr_t)owner); }
+
+/* Schema and table are hashed as two fields, so a change hashes its schema
+ * once for both the (schema, table) and the (schema, "*") look-ups. */
+static uint64_t names_hash(uint64_t schema_hash, const char *table, size_t tl) {
+    return hash_bytes(schema_hash, table, tl);
+}
+
+static int is_wild(const char *name, size_t len) { return len == 1 && name[0] == '*'; }
 
 cdc_subs_t *cdc_subs_new(void) {
     cdc_subs_t *s = xcalloc(1, sizeof(*s));
@@ -196,9 +171,6 @@ static void sub_free(sub_t *x) {
     for (size_t i = 0; i < x->nselect; i++)
         free(x->select[i]);
     free(x->select);
-    free(x->schema);
-    free(x->table);
-    free(x->key);
     free(x);
 }
 
@@ -218,23 +190,26 @@ void cdc_subs_free(cdc_subs_t *s) {
         next = x->all_next;
         sub_free(x);
     }
-    for (size_t i = 0; i < s->tables.nb; i++)
-        for (hent_t *e = s->tables.b[i]; e; e = e->next) {
-            table_t *t = e->val;
-            runs_free(t->plain);
-            free(t->eqcols);
-            free(t);
+    table_t *t;
+    for (size_t i = 0; (t = htab_next(&s->tables, &i));) {
+        runs_free(t->plain);
+        for (size_t k = 0; k < t->neqcols; k++) {
+            eqbucket_t *b;
+            for (size_t j = 0; (b = htab_next(&t->eqcols[k].vals, &j));) {
+                runs_free(b->runs);
+                free(b);
+            }
+            htab_free(&t->eqcols[k].vals);
         }
-    for (size_t i = 0; i < s->eq.nb; i++)
-        for (hent_t *e = s->eq.b[i]; e; e = e->next)
-            runs_free(e->val);
-    for (size_t i = 0; i < s->owners.nb; i++)
-        for (hent_t *e = s->owners.b[i]; e; e = e->next)
-            free(e->val);
-    hmap_clear(&s->tables);
-    hmap_clear(&s->eq);
-    hmap_clear(&s->ids);
-    hmap_clear(&s->owners);
+        free(t->eqcols);
+        free(t);
+    }
+    owner_t *o;
+    for (size_t i = 0; (o = htab_next(&s->owners, &i));)
+        free(o);
+    htab_free(&s->tables);
+    htab_free(&s->ids);
+    htab_free(&s->owners);
     free(s);
 }
 
@@ -250,71 +225,35 @@ unsigned cdc_subs_event_mask(const char *event) {
     return CDC_EV_ALL;
 }
 
-/* Keys are built in the caller's buffer when they fit (the match path
- * builds several per change and should not allocate for them), else on the
- * heap: the caller frees the result when it is not buf. */
-#define KEY_STACK 256
-
-/* "schema\0table". */
-static char *table_key(char *buf, const char *schema, size_t sl, const char *table, size_t tl, size_t *len) {
-    size_t n = sl + 1 + tl;
-    char *k = n <= KEY_STACK ? buf : xmalloc(n);
-    memcpy(k, schema, sl);
-    k[sl] = '\0';
-    memcpy(k + sl + 1, table, tl);
-    *len = n;
-    return k;
-}
-
-/* The eq bucket key: "schema\0table\0" + column index + value. */
-static char *eq_key(char *buf, const char *schema, const char *table, size_t col, const char *v, size_t vlen,
-                    size_t *len) {
-    size_t sl = strlen(schema), tl = strlen(table);
-    size_t n = sl + 1 + tl + 1 + sizeof(col) + vlen;
-    char *k = n <= KEY_STACK ? buf : xmalloc(n);
-    memcpy(k, schema, sl + 1);
-    memcpy(k + sl + 1, table, tl + 1);
-    memcpy(k + sl + tl + 2, &col, sizeof(col));
-    if (vlen)
-        memcpy(k + sl + tl + 2 + sizeof(col), v, vlen);
-    *len = n;
-    return k;
-}
-
-static table_t *table_get(const cdc_subs_t *s, const char *schema, const char *table) {
-    char buf[KEY_STACK];
-    size_t klen;
-    char *k = table_key(buf, schema, strlen(schema), table, strlen(table), &klen);
-    table_t *t = hmap_get(&s->tables, k, klen);
-    if (k != buf)
-        free(k);
-    return t;
+static table_t *table_find(const cdc_subs_t *s, uint64_t h, const names_t *k) {
+    return htab_find(&s->tables, h, table_eq, k);
 }
 
 static table_t *table_get_or_add(cdc_subs_t *s, const char *schema, const char *table) {
-    table_t *t = table_get(s, schema, table);
+    names_t k = {schema, table, strlen(schema), strlen(table)};
+    uint64_t h = names_hash(hash_bytes(HASH_INIT, schema, k.sl), table, k.tl);
+    table_t *t = table_find(s, h, &k);
     if (t)
         return t;
-    char buf[KEY_STACK];
-    size_t klen;
-    char *k = table_key(buf, schema, strlen(schema), table, strlen(table), &klen);
-    t = xcalloc(1, sizeof(*t));
-    hmap_put(&s->tables, k, klen, t);
-    if (k != buf)
-        free(k);
+    t = xcalloc(1, sizeof(*t) + k.sl + k.tl + 2); /* the registry's until table_maybe_drop */
+    t->hash = h;
+    t->sl = k.sl;
+    t->tl = k.tl;
+    memcpy(t->names, schema, k.sl + 1);
+    memcpy(t->names + k.sl + 1, table, k.tl + 1);
+    htab_insert(&s->tables, h, t);
+    s->wild_schema += is_wild(schema, k.sl);
+    s->wild_table += is_wild(table, k.tl);
     return t;
 }
 
 /* Drops a table entry nobody uses any more, so churn does not grow the map. */
-static void table_maybe_drop(cdc_subs_t *s, const char *schema, const char *table, table_t *t) {
+static void table_maybe_drop(cdc_subs_t *s, table_t *t) {
     if (t->plain || t->neqcols)
         return;
-    char buf[KEY_STACK];
-    size_t klen;
-    char *k = table_key(buf, schema, strlen(schema), table, strlen(table), &klen);
-    hmap_del(&s->tables, k, klen);
-    if (k != buf)
-        free(k);
+    htab_remove(&s->tables, t->hash, t);
+    s->wild_schema -= is_wild(t->names, t->sl);
+    s->wild_table -= is_wild(t->names + t->sl + 1, t->tl);
     free(t->eqcols);
     free(t);
 }
@@ -374,8 +313,11 @@ static void run_unlink(run_t **head, run_t *r) {
     free(r);
 }
 
-static void index_insert(cdc_subs_t *s, sub_t *x) {
-    table_t *t = table_get_or_add(s, x->schema, x->table);
+/* Files x under schema.table: in the plain list, or when keyed in the
+ * eq bucket of value v[0..vlen) under its key column. */
+static void index_insert(cdc_subs_t *s, sub_t *x, const char *schema, const char *table, const char *v,
+                         size_t vlen) {
+    table_t *t = table_get_or_add(s, schema, table);
     x->tab = t;
     if (!x->keyed) {
         bucket_push(&t->plain, x);
@@ -388,12 +330,22 @@ static void index_insert(cdc_subs_t *s, sub_t *x) {
         t->eqcols = xrealloc(t->eqcols, (t->neqcols + 1) * sizeof(*t->eqcols));
         t->eqcols[t->neqcols++] = (eqcol_t){.col = x->key_col, .nsubs = 0};
     }
-    t->eqcols[i].nsubs++;
-    run_t *head = hmap_get(&s->eq, x->key, x->key_len);
-    run_t *old = head;
-    bucket_push(&head, x);
-    if (head != old)
-        hmap_put(&s->eq, x->key, x->key_len, head);
+    eqcol_t *ec = &t->eqcols[i];
+    ec->nsubs++;
+    uint64_t h = hash_bytes(HASH_INIT, v, vlen);
+    bytes_t k = {v, vlen};
+    eqbucket_t *b = htab_find(&ec->vals, h, eqbucket_eq, &k);
+    if (!b) {
+        b = xmalloc(sizeof(*b) + vlen); /* the column's until its last subscription leaves */
+        b->runs = NULL;
+        b->hash = h;
+        b->vlen = vlen;
+        if (vlen)
+            memcpy(b->v, v, vlen);
+        htab_insert(&ec->vals, h, b);
+    }
+    x->eqb = b;
+    bucket_push(&b->runs, x);
 }
 
 static void index_remove(cdc_subs_t *s, sub_t *x) {
@@ -403,33 +355,37 @@ static void index_remove(cdc_subs_t *s, sub_t *x) {
         if (empty)
             run_unlink(&t->plain, empty);
     } else {
-        if (empty) {
-            run_t *head = hmap_get(&s->eq, x->key, x->key_len);
-            run_unlink(&head, empty);
-            if (head)
-                hmap_put(&s->eq, x->key, x->key_len, head);
-            else
-                hmap_del(&s->eq, x->key, x->key_len);
-        }
+        eqbucket_t *b = x->eqb;
+        if (empty)
+            run_unlink(&b->runs, empty);
         for (size_t i = 0; i < t->neqcols; i++) {
-            if (t->eqcols[i].col != x->key_col)
+            eqcol_t *ec = &t->eqcols[i];
+            if (ec->col != x->key_col)
                 continue;
-            if (--t->eqcols[i].nsubs == 0)
+            if (!b->runs) {
+                htab_remove(&ec->vals, b->hash, b);
+                free(b);
+            }
+            x->eqb = NULL;
+            if (--ec->nsubs == 0) { /* its last bucket went with its last subscription */
+                htab_free(&ec->vals);
                 t->eqcols[i] = t->eqcols[--t->neqcols];
+            }
             break;
         }
     }
-    table_maybe_drop(s, x->schema, x->table, t);
+    table_maybe_drop(s, t);
 }
 
 /* Links x to its owner's entry, made with the owner's first subscription
  * (owner_remove frees it with the last one, cdc_subs_free otherwise). */
 static void owner_insert(cdc_subs_t *s, sub_t *x) {
-    owner_t *o = hmap_get(&s->owners, &x->owner, sizeof(x->owner));
+    uint64_t h = owner_hash(x->owner);
+    owner_t *o = htab_find(&s->owners, h, owner_eq, &x->owner);
     if (!o) {
         o = xcalloc(1, sizeof(*o));
         o->owner = x->owner;
-        hmap_put(&s->owners, &o->owner, sizeof(o->owner), o);
+        htab_insert(&s->owners, h, o);
     }
     x->own = o;
     x->own_prev = NULL;
@@ -450,7 +406,7 @@ static void owner_remove(cdc_subs_t *s, sub_t *x) {
     if (x->own_next)
         x->own_next->own_prev = x->own_prev;
     if (--o->n == 0) {
-        hmap_del(&s->owners, &o->owner, sizeof(o->owner));
+        htab_remove(&s->owners, owner_hash(o->owner), o);
         free(o);
     }
 }
@@ -475,8 +431,6 @@ uint32_t cdc_subs_add_budget(cdc_subs_t *s, void *owner, unsigned events, const 
     x->owner = owner;
     x->budget = budget;
     x->events = (events & CDC_EV_ALL) ? (events & CDC_EV_ALL) : CDC_EV_ALL;
-    x->schema = xstrdup(schema);
-    x->table = xstrdup(table);
     x->filter = filter;
     x->ncols = ncols;
     if (select && nselect) {
@@ -485,21 +439,14 @@ uint32_t cdc_subs_add_budget(cdc_subs_t *s, void *owner, unsigned events, const 
             x->select[i] = xstrdup(select[i]);
         x->nselect = nselect;
     }
-    const char *v;
-    size_t vlen, col;
+    const char *v = NULL;
+    size_t vlen = 0, col;
     if (filter && cdc_filter_eq_key(filter, &col, &v, &vlen) && col < ncols) {
-        char buf[KEY_STACK];
         x->keyed = 1;
         x->key_col = col;
-        char *k = eq_key(buf, schema, table, col, v, vlen, &x->key_len);
-        if (k == buf) { /* the subscription keeps its key: always on the heap */
-            k = xmalloc(x->key_len);
-            memcpy(k, buf, x->key_len);
-        }
-        x->key = k;
     }
-    index_insert(s, x);
-    hmap_put(&s->ids, &x->id, sizeof(x->id), x);
+    index_insert(s, x, schema, table, v, vlen);
+    htab_insert(&s->ids, hash_u64(x->id), x);
     owner_insert(s, x);
     x->all_next = s->all;
     if (s->all)
@@ -517,7 +464,7 @@ uint32_t cdc_subs_add(cdc_subs_t *s, void *owner, unsigned events, const char *s
 
 static void sub_remove(cdc_subs_t *s, sub_t *x) {
     index_remove(s, x);
-    hmap_del(&s->ids, &x->id, sizeof(x->id));
+    htab_remove(&s->ids, hash_u64(x->id), x);
     owner_remove(s, x);
     if (x->all_prev)
         x->all_prev->all_next = x->all_next;
@@ -530,7 +477,7 @@ static void sub_remove(cdc_subs_t *s, sub_t *x) {
 }
 
 int cdc_subs_remove(cdc_subs_t *s, uint32_t id) {
-    sub_t *x = hmap_get(&s->ids, &id, sizeof(id));
+    sub_t *x = htab_find(&s->ids, hash_u64(id), sub_eq, &id);
     if (!x)
         return -1;
     sub_remove(s, x);
@@ -538,7 +485,7 @@ int cdc_subs_remove(cdc_subs_t *s, uint32_t id) {
 }
 
 size_t cdc_subs_remove_owner(cdc_subs_t *s, void *owner) {
-    owner_t *o = hmap_get(&s->owners, &owner, sizeof(owner));
+    owner_t *o = htab_find(&s->owners, owner_hash(owner), owner_eq, &owner);
     if (!o)
         return 0;
     /* The last removal frees o: count first, never read it after. */
@@ -551,7 +498,7 @@ size_t cdc_subs_remove_owner(cdc_subs_t *s, void *owner) {
 size_t cdc_subs_count(const cdc_subs_t *s) { return s->count; }
 
 const char *const *cdc_subs_select(const cdc_subs_t *s, uint32_t id, size_t *n) {
-    sub_t *x = hmap_get(&s->ids, &id, sizeof(id));
+    sub_t *x = htab_find(&s->ids, hash_u64(id), sub_eq, &id);
     *n = x ? x->nselect : 0;
     return x && x->nselect ? (const char *const *)x->select : NULL;
 }
@@ -647,31 +594,40 @@ static int cmp_match(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+/* The candidates filed under table entry t for change c. */
+static void scan_table(const table_t *t, mctx_t *m) {
+    const cdc_change_t *c = m->c;
+    scan_bucket(t->plain, m);
+    for (size_t k = 0; k < t->neqcols; k++) {
+        size_t col = t->eqcols[k].col;
+        /* NULL and unknown cells never satisfy eq. */
+        if (col >= c->ncols || !c->cells[col].data || (c->unknown && c->unknown[col]))
+            continue;
+        bytes_t v = {c->cells[col].data, c->cells[col].len};
+        const eqbucket_t *b = htab_find(&t->eqcols[k].vals, hash_bytes(HASH_INIT, v.p, v.n), eqbucket_eq, &v);
+        if (b)
+            scan_bucket(b->runs, m);
+    }
+}
+
 static size_t match(const cdc_subs_t *s, mctx_t *m) {
     const cdc_change_t *c = m->c;
-    const char *schemas[2] = {c->schema, "*"}, *tables[2] = {c->table, "*"};
-    for (int i = 0; i < 2; i++)
-        for (int j = 0; j < 2; j++) {
-            /* A change of a table literally named "*" must not be scanned twice. */
-            if ((i && strcmp(c->schema, "*") == 0) || (j && strcmp(c->table, "*") == 0))
-                continue;
-            const table_t *t = table_get(s, schemas[i], tables[j]);
-            if (!t)
-                continue;
-            scan_bucket(t->plain, m);
-            for (size_t k = 0; k < t->neqcols; k++) {
-                size_t col = t->eqcols[k].col;
-                /* NULL and unknown cells never satisfy eq. */
-                if (col >= c->ncols || !c->cells[col].data || (c->unknown && c->unknown[col]))
-                    continue;
-                char buf[KEY_STACK];
-                size_t klen;
-                char *key = eq_key(buf, schemas[i], tables[j], col, c->cells[col].data, c->cells[col].len, &klen);
-                scan_bucket(hmap_get(&s->eq, key, klen), m);
-                if (key != buf)
-                    free(key);
-            }
+    size_t sl = strlen(c->schema), tl = strlen(c->table);
+    /* The change's own names, then the wildcard entries when there are
+     * any; a change of a schema or table literally named "*" must not be
+     * scanned twice. */
+    names_t k[2][2] = {{{c->schema, c->table, sl, tl}, {c->schema, "*", sl, 1}},
+                       {{"*", c->table, 1, tl}, {"*", "*", 1, 1}}};
+    int schemas = s->wild_schema && !is_wild(c->schema, sl) ? 2 : 1;
+    int tables = s->wild_table && !is_wild(c->table, tl) ? 2 : 1;
+    for (int i = 0; i < schemas; i++) {
+        uint64_t hs = hash_bytes(HASH_INIT, k[i][0].schema, k[i][0].sl);
+        for (int j = 0; j < tables; j++) {
+            const table_t *t = table_find(s, names_hash(hs, k[i][j].table, k[i][j].tl), &k[i][j]);
+            if (t)
+                scan_table(t, m);
         }
+    }
     if (m->n > 1)
         qsort(*m->out, m->n, sizeof(**m->out), cmp_match);
     return m->n;

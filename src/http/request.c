@@ -7,8 +7,8 @@
  * frame, the next pipelined request) belong to the caller.
  */
 #include "http/request.h"
-#include "util/hex.h"
 #include "util/mem.h"
+#include "util/pct.h"
 
 #include <http_parser.h>
 #include <limits.h>
@@ -75,29 +75,6 @@ static int fail(http_req_t *r, int status) {
     return -1; /* makes http_parser stop with HPE_CB_* */
 }
 
-/* Decodes %XX in s[0..n) into a new string (the caller frees it). Returns
- * NULL for an invalid escape or an escaped NUL, which would let a path
- * mean one thing to us and another to anything that treats it as C. */
-static char *percent_decode_path(const char *s, size_t n) {
-    char *out = xmalloc(n + 1), *o = out;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] != '%') {
-            *o++ = s[i];
-            continue;
-        }
-        int hi = i + 2 < n ? hex_digit((unsigned char)s[i + 1]) : -1;
-        int lo = i + 2 < n ? hex_digit((unsigned char)s[i + 2]) : -1;
-        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
-            free(out);
-            return NULL;
-        }
-        *o++ = (char)(hi << 4 | lo);
-        i += 2;
-    }
-    *o = '\0';
-    return out;
-}
-
 /* ---------------------------------------------------------------------
  * http_parser callbacks. Data callbacks may come in pieces (a header name
  * split across two reads arrives as two on_header_field calls), so they
@@ -153,7 +130,10 @@ static int split_url(http_req_t *r) {
     if (!r->url.s || http_parser_parse_url(r->url.s, r->url.len, 0, &u) != 0)
         return fail(r, 400);
     if (u.field_set & (1 << UF_PATH)) {
-        r->path = percent_decode_path(r->url.s + u.field_data[UF_PATH].off, u.field_data[UF_PATH].len);
+        /* Strict: an invalid escape or an escaped NUL would let a path mean
+         * one thing to us and another to anything that treats it as C; '+'
+         * is itself in a path. */
+        r->path = pct_decode_dup(r->url.s + u.field_data[UF_PATH].off, u.field_data[UF_PATH].len, PCT_STRICT, NULL);
         if (!r->path)
             return fail(r, 400);
     } else {
@@ -313,28 +293,16 @@ int http_req_is_upgrade(const http_req_t *r) { return r->upgrade; }
 
 int http_req_headers_done(const http_req_t *r) { return r->headers_done && r->state != HTTP_REQ_ERROR && !r->status; }
 
-/* Decodes a query component (%XX and '+') from s[0..n) into out; returns
- * the decoded length or -1 if it does not fit in outlen (NUL included) or
- * decodes to a NUL byte. A '%' not followed by two hex digits is kept as
- * is: browsers send such strings, and it is no ambiguity. */
+/* Query components: '+' is a space, and a '%' without two hex digits is
+ * kept as is (browsers send such strings, and it is no ambiguity). The
+ * decoded length must fit the int http_query_get returns. */
 static int query_decode(const char *s, size_t n, char *out, size_t outlen) {
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (c == '+') {
-            c = ' ';
-        } else if (c == '%' && i + 2 < n && hex_digit((unsigned char)s[i + 1]) >= 0 && hex_digit((unsigned char)s[i + 2]) >= 0) {
-            c = (char)(hex_digit((unsigned char)s[i + 1]) << 4 | hex_digit((unsigned char)s[i + 2]));
-            i += 2;
-            if (c == '\0')
-                return -1;
-        }
-        if (o + 1 >= outlen || o >= INT_MAX)
-            return -1;
-        out[o++] = c;
-    }
-    out[o] = '\0';
-    return (int)o;
+    size_t len;
+    if (outlen > (size_t)INT_MAX + 1)
+        outlen = (size_t)INT_MAX + 1;
+    if (pct_decode(s, n, PCT_PLUS_SPACE, out, outlen, &len) != PCT_OK)
+        return -1;
+    return (int)len;
 }
 
 /* Does the (encoded) key s[0..n) decode to name? */

@@ -1,26 +1,31 @@
 /*
  * net/peer: see peer.h.
  *
- * A chained hash table in STRIPES independent parts, each behind its own
- * mutex: two workers accepting from different addresses rarely wait for
- * each other. An entry lives while its address has a connection; channels
- * belong to connections, so they are gone by then too.
+ * A hash table in STRIPES independent parts, each a util/htab behind its
+ * own mutex: two workers accepting from different addresses rarely wait
+ * for each other. The high 32 bits of an address's hash pick its stripe,
+ * the low ones its slot in the stripe's table. An entry lives while its
+ * address has a connection; channels belong to connections, so they are
+ * gone by then too. A mutex that fails to lock or unlock is a broken
+ * invariant, not a condition to serve through: it logs and aborts.
  */
 #include "net/peer.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/hash.h"
+#include "util/htab.h"
+#include "util/log.h"
 #include "util/mem.h"
 
 #define STRIPES 64
-#define BUCKETS 1024 /* per stripe */
 
 struct peer {
-    peer_t *next;
     uint64_t key;
     uint8_t addr[16]; /* IPv4 in the first 4 bytes, or the IPv6 /64 in the first 8 */
     uint8_t family;
@@ -30,13 +35,35 @@ struct peer {
 
 static struct stripe {
     pthread_mutex_t mu;
-    peer_t *b[BUCKETS];
+    htab_t peers; /* peer_t by key; the stripe owns the entries */
 } stripes[STRIPES];
 static pthread_once_t stripes_once = PTHREAD_ONCE_INIT;
 
+static void must(int rc, const char *what) {
+    if (rc == 0)
+        return;
+    log_at(LOG_FATAL, "peer table mutex failed", "\"op\":\"%s\",\"errno\":%d", what, rc);
+    abort();
+}
+
 static void stripes_init(void) {
     for (int i = 0; i < STRIPES; i++)
-        pthread_mutex_init(&stripes[i].mu, NULL);
+        must(pthread_mutex_init(&stripes[i].mu, NULL), "init");
+}
+
+static void stripe_lock(struct stripe *s) { must(pthread_mutex_lock(&s->mu), "lock"); }
+static void stripe_unlock(struct stripe *s) { must(pthread_mutex_unlock(&s->mu), "unlock"); }
+
+/* The lookup key: an address as addr_bytes reduces it. */
+typedef struct {
+    const uint8_t *addr;
+    uint8_t family;
+} addr_key_t;
+
+static bool peer_eq(const void *item, const void *key) {
+    const peer_t *p = item;
+    const addr_key_t *k = key;
+    return p->family == k->family && memcmp(p->addr, k->addr, sizeof(p->addr)) == 0;
 }
 
 /* The bytes that identify an address for counting, and their text. */
@@ -83,27 +110,24 @@ peer_t *peer_conn_open(const struct sockaddr *sa, int max) {
         max = 0;
     }
     uint64_t key = hash_bytes(hash_bytes(HASH_INIT, &fam, 1), a, sizeof(a));
-    pthread_once(&stripes_once, stripes_init);
+    must(pthread_once(&stripes_once, stripes_init), "once");
     struct stripe *s = stripe_of(key);
-    peer_t **slot = &s->b[key % BUCKETS];
-    pthread_mutex_lock(&s->mu);
-    peer_t *p = *slot;
-    while (p && (p->key != key || p->family != fam || memcmp(p->addr, a, sizeof(a))))
-        p = p->next;
+    addr_key_t k = {.addr = a, .family = fam};
+    stripe_lock(s);
+    peer_t *p = htab_find(&s->peers, key, peer_eq, &k);
     if (!p) {
-        p = xcalloc(1, sizeof(*p));
+        p = xcalloc(1, sizeof(*p)); /* the stripe's until its last connection closes */
         p->key = key;
         p->family = fam;
         memcpy(p->addr, a, sizeof(a));
         memcpy(p->text, text, sizeof(p->text));
-        p->next = *slot;
-        *slot = p;
+        htab_insert(&s->peers, key, p);
     } else if (max > 0 && p->conns >= max) {
         p = NULL;
     }
     if (p)
         p->conns++;
-    pthread_mutex_unlock(&s->mu);
+    stripe_unlock(s);
     return p;
 }
 
@@ -111,16 +135,12 @@ void peer_conn_close(peer_t *p) {
     if (!p)
         return;
     struct stripe *s = stripe_of(p->key);
-    pthread_mutex_lock(&s->mu);
+    stripe_lock(s);
     if (--p->conns == 0) {
-        for (peer_t **q = &s->b[p->key % BUCKETS]; *q; q = &(*q)->next)
-            if (*q == p) {
-                *q = p->next;
-                break;
-            }
+        htab_remove(&s->peers, p->key, p);
         free(p);
     }
-    pthread_mutex_unlock(&s->mu);
+    stripe_unlock(s);
 }
 
 int peer_channel_add(peer_t *p, int max) {
@@ -128,12 +148,12 @@ int peer_channel_add(peer_t *p, int max) {
         return 0;
     struct stripe *s = stripe_of(p->key);
     int r = 0;
-    pthread_mutex_lock(&s->mu);
+    stripe_lock(s);
     if (max > 0 && p->channels >= max)
         r = -1;
     else
         p->channels++;
-    pthread_mutex_unlock(&s->mu);
+    stripe_unlock(s);
     return r;
 }
 
@@ -141,10 +161,10 @@ void peer_channel_remove(peer_t *p) {
     if (!p)
         return;
     struct stripe *s = stripe_of(p->key);
-    pthread_mutex_lock(&s->mu);
+    stripe_lock(s);
     if (p->channels > 0)
         p->channels--;
-    pthread_mutex_unlock(&s->mu);
+    stripe_unlock(s);
 }
 
 uint64_t peer_key(const peer_t *p) { return p ? p->key : 0; }
@@ -154,9 +174,9 @@ int peer_conns(const peer_t *p) {
     if (!p)
         return 0;
     struct stripe *s = stripe_of(p->key);
-    pthread_mutex_lock(&s->mu);
+    stripe_lock(s);
     int n = p->conns;
-    pthread_mutex_unlock(&s->mu);
+    stripe_unlock(s);
     return n;
 }
 
@@ -164,8 +184,8 @@ int peer_channels(const peer_t *p) {
     if (!p)
         return 0;
     struct stripe *s = stripe_of(p->key);
-    pthread_mutex_lock(&s->mu);
+    stripe_lock(s);
     int n = p->channels;
-    pthread_mutex_unlock(&s->mu);
+    stripe_unlock(s);
     return n;
 }

@@ -10,8 +10,8 @@
  * numbers it parsed itself are written verbatim.
  */
 #include "rest/query_int.h"
-#include "util/hex.h"
 #include "util/mem.h"
+#include "util/pct.h"
 
 #include <ctype.h>
 #include <stdint.h>
@@ -20,32 +20,10 @@
 
 /* ---- query string ------------------------------------------------------- */
 
-/* Decodes application/x-www-form-urlencoded (what URLSearchParams sends):
- * %XX and '+' as space; a malformed % stays literal. Returns a malloc'd
- * string (caller frees), or NULL if it would contain a NUL byte. */
-static char *url_decode(const char *s, size_t n) {
-    char *out = xmalloc(n + 1);
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (c == '+') {
-            c = ' ';
-        } else if (c == '%' && i + 2 < n) {
-            int hi = hex_digit((unsigned char)s[i + 1]), lo = hex_digit((unsigned char)s[i + 2]);
-            if (hi >= 0 && lo >= 0) {
-                c = (char)(hi * 16 + lo);
-                i += 2;
-            }
-        }
-        if (c == '\0') {
-            free(out);
-            return NULL;
-        }
-        out[o++] = c;
-    }
-    out[o] = '\0';
-    return out;
-}
+/* application/x-www-form-urlencoded (what URLSearchParams sends): '+' is
+ * a space and a malformed '%' stays literal. NULL if it would contain a
+ * NUL byte; else malloc'd, the caller frees it. */
+static char *url_decode(const char *s, size_t n) { return pct_decode_dup(s, n, PCT_PLUS_SPACE, NULL); }
 
 int rq_parse_query(planner_t *p) {
     const char *q = p->req->query ? p->req->query : "";

@@ -17,7 +17,7 @@ scratch_pg_init pgoutput_pg_check
 
 "$cc" -std=c11 -g -O1 -Wall -Wextra -Werror -D_GNU_SOURCE -fsanitize=address,undefined -fno-omit-frame-pointer \
     -I"$root/src" "$root/tests/tools/pgoutput_pg_check.c" "$root/src/cdc/pgoutput.c" "$root"/src/cdc/pg{json,type,time,value,array}.c \
-    "$root/src/util/mem.c" "$root/src/util/buf.c" \
+    "$root/src/util/mem.c" "$root/src/util/buf.c" "$root/src/util/hash.c" "$root/src/util/htab.c" \
     $(pkg-config --cflags --libs libpq) -o "$work/pgoutput_pg_check"
 
 scratch_pg_start "-E UTF8 --locale=C.UTF-8" "-c wal_level=logical -c max_prepared_transactions=10"

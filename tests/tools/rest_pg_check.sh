@@ -15,7 +15,7 @@ scratch_pg_init rest_pg_check
 
 "$cc" -std=c11 -g -O1 -Wall -Wextra -Werror -D_GNU_SOURCE -fsanitize=address,undefined -fno-omit-frame-pointer \
     -I"$root/src" "$root/tests/tools/rest_pg_check.c" "$root/src/rest/catalog.c" "$root"/src/rest/query*.c \
-    "$root/src/util/mem.c" "$root/src/util/buf.c" \
+    "$root/src/util/mem.c" "$root/src/util/buf.c" "$root/src/util/pct.c" \
     $(pkg-config --cflags --libs jansson libpq) -o "$work/rest_pg_check"
 
 scratch_pg_start "" ""
