@@ -21,6 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Catalog rows as string literals glued to macro calls: clang-format 14 takes
+ * each COL(...) for a call and stacks the rest of the row diagonally. */
+/* clang-format off */
 #define COL(n, t, def, expr) "{\"name\":\"" n "\",\"type\":\"" t "\",\"nullable\":true,\"has_default\":" def ",\"default\":" expr "}"
 #define ARG(n, t, def, var) "{\"name\":\"" n "\",\"type\":\"" t "\",\"has_default\":" def ",\"variadic\":" var "}"
 #define RC(n, t) "{\"name\":\"" n "\",\"type\":\"" t "\"}"
@@ -52,6 +55,7 @@ static const char *const ROWS[][REST_CATALOG_NCOLS] = {
     {"f", "public", "pick", "i", "f", "[" ARG("a", "integer", "false", "false") "]", "[]", "integer", "s"},
     {"f", "public", "pick", "i", "f", "[" ARG("a", "text", "false", "false") "]", "[]", "text", "s"},
 };
+/* clang-format on */
 
 /* The only string literals the planner writes itself, plus the column
  * defaults of the catalog above (pasted for Prefer: missing=default). */

@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 pkgs=(build-essential cmake pkg-config clang libuv1-dev libjansson-dev libssl-dev libhttp-parser-dev
       libcmocka-dev libpq-dev postgresql-15 postgresql-contrib iproute2 nodejs npm curl procps
       libclang-rt-14-dev  # libFuzzer, for the fuzz smoke runs
+      clang-format clang-tidy cppcheck  # scripts/check-format.sh, scripts/check-static.sh
       chromium)  # Debian's browser for the web app's tests (never a downloaded one)
 missing=()
 for p in "${pkgs[@]}"; do

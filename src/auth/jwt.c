@@ -29,7 +29,7 @@
 
 /* Real tokens are a few hundred bytes; the bound keeps decoding on the
  * stack and caps the JSON an unauthenticated client can make us parse. */
-#define JWT_MAX_TOKEN (16 * 1024)
+#define JWT_MAX_TOKEN ((size_t)16 * 1024)
 /* Room for the three decoded parts, each len * 3 / 4 + 3 by contract. */
 #define JWT_DECODE_ROOM (JWT_MAX_TOKEN / 4 * 3 + 9)
 /* RFC 7518 3.3: RSA keys below 2048 bits MUST NOT be used; the top bound

@@ -357,9 +357,10 @@ cdc_catalog_t *cdc_cat_load(const PGresult *r, const PGresult *fns, const char *
     c->t = xcalloc((size_t)(rows ? rows : 1), sizeof(*c->t));
     for (int i = 0; i < rows; i++) {
         uint32_t oid = (uint32_t)strtoul(PQgetvalue(r, i, 0), NULL, 10);
-        cdc_table_t *t = c->n ? &c->t[c->n - 1] : NULL;
-        if (!t || t->oid != oid) {
-            t = &c->t[c->n++];
+        /* Rows come ordered by table: a new oid starts the next table. */
+        int next = c->n == 0 || c->t[c->n - 1].oid != oid;
+        cdc_table_t *t = next ? &c->t[c->n++] : &c->t[c->n - 1];
+        if (next) {
             t->oid = oid;
             t->schema = xstrdup(PQgetvalue(r, i, 1));
             t->name = xstrdup(PQgetvalue(r, i, 2));

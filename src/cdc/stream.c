@@ -18,6 +18,7 @@
  */
 #include "cdc/stream.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <libpq-fe.h>
 #include <stdio.h>
@@ -80,10 +81,26 @@ void cdc_lsn_text(uint64_t lsn, char out[24]) {
     snprintf(out, 24, "%" PRIX32 "/%" PRIX32, (uint32_t)(lsn >> 32), (uint32_t)lsn);
 }
 
+/* One half of an LSN at *t: 1 to 8 hex digits, *t moved past them. -1
+ * otherwise (sscanf's %X, used before, would take a sign or blanks and
+ * overflow without telling). */
+static int lsn_half(const char **t, uint32_t *out) {
+    uint32_t v = 0;
+    int n = 0;
+    for (; n < 9 && isxdigit((unsigned char)**t); n++, (*t)++) {
+        char c = **t;
+        v = (v << 4) | (uint32_t)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+    }
+    if (n == 0 || n > 8)
+        return -1;
+    *out = v;
+    return 0;
+}
+
 /* "16/B374D848" -> lsn; 0 when unparsable (0 means "none" everywhere here). */
 static uint64_t lsn_parse(const char *t) {
-    unsigned int hi, lo;
-    if (!t || sscanf(t, "%X/%X", &hi, &lo) != 2)
+    uint32_t hi, lo;
+    if (!t || lsn_half(&t, &hi) < 0 || *t++ != '/' || lsn_half(&t, &lo) < 0 || *t)
         return 0;
     return ((uint64_t)hi << 32) | lo;
 }

@@ -215,7 +215,9 @@ static int pg_status(const char *st, int is_anon) {
         return is_anon ? 401 : 403;
     if (st[0] == 'P' && st[1] == 'T' && isdigit((unsigned char)st[2]) && isdigit((unsigned char)st[3]) &&
         isdigit((unsigned char)st[4]))
-        return atoi(st + 2); /* RAISE ... SQLSTATE 'PT402' → 402 */
+        /* RAISE ... SQLSTATE 'PT402' -> 402: the three digits, and only them
+         * (atoi would read on past a longer code). */
+        return (st[2] - '0') * 100 + (st[3] - '0') * 10 + (st[4] - '0');
     static const struct {
         const char *cls;
         int status;

@@ -151,13 +151,15 @@ static int set_opt(config_t *c, const opt_t *o, const char *v) {
         else
             *(int *)p = (int)n;
         return 0;
-    case T_BUF:
-        if (strlen(v) >= o->bufsz) {
+    case T_BUF: {
+        size_t len = strlen(v);
+        if (len >= o->bufsz) {
             fprintf(stderr, "techcare-realtime: %s: value too long\n", o->flag);
             return -1;
         }
-        strcpy(p, v);
+        memcpy(p, v, len + 1); /* the terminator too: len < bufsz */
         return 0;
+    }
     case T_STR:
         free(*(char **)p);
         *(char **)p = xstrdup(v);
