@@ -26,7 +26,8 @@ jobs=$(nproc)
 # cppcheck first: it takes seconds. Its findings go to stderr in one line
 # each (the template); --error-exitcode makes any finding a failure.
 mkdir -p "$build/cppcheck"
-filters=(); for f in $files; do filters+=("--file-filter=$f"); done
+# cppcheck 2.10 matches --file-filter against paths relative to the project.
+filters=(); for f in $files; do filters+=("--file-filter=${f#"$PWD"/}"); done
 cppcheck_rc=0
 cppcheck --project="$build/compile_commands.json" "${filters[@]}" -j"$jobs" --quiet \
   --enable=warning,portability,performance --inline-suppr --error-exitcode=1 \

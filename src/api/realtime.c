@@ -109,8 +109,9 @@ static void handle_upgrade(conn_t *c, http_req_t *r, const char *rest) {
     int have_key = http_query_get(q, "apikey", apikey, sizeof(apikey)) > 0;
     if (!have_key) {
         const char *h = http_req_header(r, "apikey");
-        if (h && strlen(h) < sizeof(apikey)) {
-            strcpy(apikey, h);
+        size_t hlen = h ? strlen(h) : 0;
+        if (h && hlen < sizeof(apikey)) {
+            memcpy(apikey, h, hlen + 1);
             have_key = 1;
         }
     }

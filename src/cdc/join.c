@@ -128,7 +128,7 @@ static int bind_one(cdc_eng_t *e, cdc_cmd_t *c, cdc_client_t *cl, json_t *b, jso
     }
     cdc_filter_t *f = NULL;
     char ferr[256];
-    if (filter && *filter) {
+    if (filter && *filter && tb) { /* tb: set whenever a filter got here */
         f = cdc_filter_parse(filter, tb->cols, tb->ncols, ferr, sizeof(ferr));
         if (!f) {
             snprintf(reason, rsz, "Unable to subscribe to changes with given parameters: %s", ferr);

@@ -61,7 +61,7 @@ static utype_t *utype_find(const pgo_decoder_t *d, uint32_t oid) {
 static void relation_free(pgo_relation_t *r) {
     if (!r)
         return;
-    for (uint16_t i = 0; i < r->ncols; i++)
+    for (uint16_t i = 0; r->cols && i < r->ncols; i++)
         free(r->cols[i].name);
     free(r->cols);
     free(r->schema);

@@ -21,7 +21,7 @@ chan_t *chan_find(chan_socket_t *s, msg_str_t topic) {
     for (chan_t *ch = s->chans; ch; ch = ch->next) {
         size_t len;
         const char *name = hub_topic_name(ch->sub.topic, &len);
-        if (len == topic.len && !memcmp(name, topic.s, len))
+        if (len == topic.len && (len == 0 || !memcmp(name, topic.s, len)))
             return ch;
     }
     return NULL;

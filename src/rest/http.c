@@ -226,9 +226,9 @@ static void on_result(void *ud, PGresult *const *results, int n, const char *err
         if (PQntuples(res) > 0) {
             body = PQgetisnull(res, 0, 0) ? NULL : PQgetvalue(res, 0, 0);
             if (PQnfields(res) > 1 && !PQgetisnull(res, 0, 1))
-                total = atol(PQgetvalue(res, 0, 1));
+                total = strtol(PQgetvalue(res, 0, 1), NULL, 10);
             if (PQnfields(res) > 2 && !PQgetisnull(res, 0, 2))
-                nrows = atol(PQgetvalue(res, 0, 2));
+                nrows = strtol(PQgetvalue(res, 0, 2), NULL, 10);
         }
         break;
     case REST_RESULT_SCALAR:
@@ -236,7 +236,7 @@ static void on_result(void *ud, PGresult *const *results, int n, const char *err
         nrows = 1;
         break;
     case REST_RESULT_COMMAND:
-        nrows = atol(PQcmdTuples(res));
+        nrows = strtol(PQcmdTuples(res), NULL, 10); /* "" (no count) reads as 0 */
         break;
     }
     op->headers = buf_new(128);

@@ -244,7 +244,6 @@ static int select_item(planner_t *p, cur_t *c, const char *sel, const char *qual
     if (peek(c) == ':' && !at(c, "::")) {
         c->i++;
         alias = first;
-        save = c->i;
         if (eat(c, "..."))
             goto embed;
     } else {
