@@ -80,135 +80,158 @@ static struct {
     int quiet;
     /* --pg-changes mode */
     int pgc;
-    const char *db;            /* libpq conninfo: the superuser, for the users and the writer */
-    double change_rate;        /* changes/s committed by the writer */
-    int mix[3];                /* % customers, technicians, admins */
-    int wmix[4];               /* writer mix: messages, bids, booking updates, booking inserts */
-    int inflight;              /* writer: transactions in flight at most */
-    int rows_per_tx;           /* writer: rows per transaction (changes/s counts rows) */
+    const char *db;     /* libpq conninfo: the superuser, for the users and the writer */
+    double change_rate; /* changes/s committed by the writer */
+    int mix[3];         /* % customers, technicians, admins */
+    int wmix[4];        /* writer mix: messages, bids, booking updates, booking inserts */
+    int inflight;       /* writer: transactions in flight at most */
+    int rows_per_tx;    /* writer: rows per transaction (changes/s counts rows) */
     int pg_pids[MAX_PIDS];
     int npg_pids;
-    double drain_max;          /* seconds to wait for the writer's end marker */
+    double drain_max; /* seconds to wait for the writer's end marker */
     /* --adversary (with --pg-changes): hostile clients beside the honest ones */
-    int adv;                   /* 1: the adversary scenario's accounting (also for "none") */
+    int adv; /* 1: the adversary scenario's accounting (also for "none") */
     int adv_regex, adv_burst, adv_stall, adv_slowloris;
     int adv_regex_channels, adv_regex_bindings, adv_regex_kib;
     double adv_regex_interval; /* s between the regex customer's big bookings */
     int adv_burst_rows;
     double adv_burst_interval; /* s between burst transactions */
     int adv_slowloris_conns;
-    double adv_stall_max;      /* s a stalled connection is kept at most before it is reopened */
-    double adv_settle;         /* s between starting the hostile clients and starting the writer */
+    double adv_stall_max; /* s a stalled connection is kept at most before it is reopened */
+    double adv_settle;    /* s between starting the hostile clients and starting the writer */
 } opt = {
-    .target = TGT_TECHCARE, .target_name = "techcare", .host = "127.0.0.1", .port = 4000, .conns = 1000,
-    .per_channel = 100, .pubs = 1, .rate = 0, .duration = 10, .warmup = 1, .chans_per_conn = 1, .threads = 1,
-    .window = 16, .source_ips = 0, .connect_conc = 1000, .hb_interval_s = 20,
-    .change_rate = 100, .mix = {70, 25, 5}, .wmix = {50, 25, 15, 10}, .inflight = 256, .drain_max = 30,
-    .rows_per_tx = 1, .adv_regex_channels = 5, .adv_regex_bindings = 100, .adv_regex_kib = 512,
-    .adv_regex_interval = 1, .adv_burst_rows = 12000, .adv_burst_interval = 10, .adv_slowloris_conns = 200,
-    .adv_stall_max = 30, .adv_settle = 2,
+    .target = TGT_TECHCARE,
+    .target_name = "techcare",
+    .host = "127.0.0.1",
+    .port = 4000,
+    .conns = 1000,
+    .per_channel = 100,
+    .pubs = 1,
+    .rate = 0,
+    .duration = 10,
+    .warmup = 1,
+    .chans_per_conn = 1,
+    .threads = 1,
+    .window = 16,
+    .source_ips = 0,
+    .connect_conc = 1000,
+    .hb_interval_s = 20,
+    .change_rate = 100,
+    .mix = {70, 25, 5},
+    .wmix = {50, 25, 15, 10},
+    .inflight = 256,
+    .drain_max = 30,
+    .rows_per_tx = 1,
+    .adv_regex_channels = 5,
+    .adv_regex_bindings = 100,
+    .adv_regex_kib = 512,
+    .adv_regex_interval = 1,
+    .adv_burst_rows = 12000,
+    .adv_burst_interval = 10,
+    .adv_slowloris_conns = 200,
+    .adv_stall_max = 30,
+    .adv_settle = 2,
 };
 
 static void usage(void) {
-    printf(
-        "Usage: tc-loadgen [options]\n\n"
-        "Opens --connections WebSockets, joins them to channels of --per-channel\n"
-        "subscribers, then lets --publishers-per-channel of them publish while all\n"
-        "count deliveries. Phases: connect, join, idle memory, fan-out [, latency].\n\n"
-        "  --target techcare|nchan|ws   protocol to speak (default techcare)\n"
-        "      techcare: GET /realtime/v1/websocket?apikey=JWT&vsn=2.0.0, phx_join with\n"
-        "                access_token and config.broadcast.self=true, broadcasts as\n"
-        "                vsn 2.0.0 JSON text (or --binary kind 3); heartbeat every 20 s\n"
-        "      nchan:    subscribers GET /sub/<ch>[,<ch2>]; publishers GET /pub/<ch>\n"
-        "                and publish over that websocket (subscribed at connect: no joins)\n"
-        "      ws:       GET /; {\"topic\",\"join\":1} to join (reply {\"joined\"}),\n"
-        "                {\"topic\",\"payload\"} to publish; relayed to every other socket\n"
-        "  --host H                     server address (default 127.0.0.1)\n"
-        "  --port P                     server port (default 4000)\n"
-        "  --connections N              connections in all (default 1000)\n"
-        "  --per-channel K              connections per channel; channels = N/K (default 100)\n"
-        "  --publishers-per-channel P   the first P connections of each channel publish (default 1)\n"
-        "  --rate R                     publishes/s per channel; 0 = as fast as the server\n"
-        "                               takes them, --window messages in flight per channel\n"
-        "                               (default 0)\n"
-        "  --window W                   rate 0: messages per channel published but not yet\n"
-        "                               delivered to all its subscribers (default 16)\n"
-        "  --latency-rate R             after the fan-out phase, a second one of the same\n"
-        "                               duration at R publishes/s per channel, for latency at\n"
-        "                               a fixed load (default 0 = none)\n"
-        "  --duration S                 seconds measured per fan-out phase; with --idle, seconds\n"
-        "                               to hold the idle connections (default 10)\n"
-        "  --warmup S                   seconds of fan-out before measuring (default 1)\n"
-        "  --secret S                   techcare: HS256 secret; one JWT per connection (role\n"
-        "                               authenticated, distinct sub, exp in 1 h) plus an anon apikey\n"
-        "  --channels-per-conn C        channels each connection joins (default 1); C > 1\n"
-        "                               implies --idle (memory test)\n"
-        "  --binary                     techcare: publish as binary kind 3 user push (JSON\n"
-        "                               encoding, what realtime-js 2.x sends) instead of text\n"
-        "  --threads T                  event-loop threads (default 1)\n"
-        "  --server-pid PID[,PID...]    sample CPU (utime+stime) and memory (VmRSS, Pss) of\n"
-        "                               these processes and their children (nginx workers)\n"
-        "  --idle                       connect + join, hold, measure memory; no fan-out\n"
-        "  --source-ips N               bind to 127.0.0.1..N round-robin (default: one per\n"
-        "                               25,000 connections, for the ephemeral port range)\n"
-        "  --connect-concurrency N      handshakes in progress at once (default 1000)\n"
-        "  --csv                        end with a machine-readable line: csv,<values>\n"
-        "  --quiet                      no progress lines on stderr\n"
-        "  --help                       this text\n\n"
-        "Postgres Changes mode (--pg-changes): every connection is one user of the\n"
-        "TechCare schema, read from the bench.* tables bench/cdc.sh creates, and joins\n"
-        "the channels the seed's screens open for its role (customers: own bookings\n"
-        "UPDATE, bids of their pending booking, the chat of their assigned booking,\n"
-        "their notifications; technicians: public:bookings technician_id=eq.me (*) +\n"
-        "status=eq.pending (INSERT), chat, notifications; admins: bookings (*),\n"
-        "profiles, reviews, technicians is_verified=eq.false). A writer thread then\n"
-        "commits rows through libpq (pipeline mode, one transaction per row), each\n"
-        "stamped \"t=<CLOCK_REALTIME ns>\" by PostgreSQL's clock_timestamp() as the\n"
-        "row is written; receivers read the stamp back: commit -> client latency.\n"
-        "  --pg-changes                 this mode (needs --db and --secret)\n"
-        "  --db CONNINFO                libpq conninfo of a superuser (or service_role)\n"
-        "  --change-rate R              rows/s the writer commits (default 100)\n"
-        "  --mix C,T,A                  %% customers, technicians, admins (default 70,25,5)\n"
-        "  --write-mix M,B,U,I          writer's %% of chat messages, bids, booking updates,\n"
-        "                               booking inserts (default 50,25,15,10)\n"
-        "  --writer-inflight N          transactions in flight at most (default 256)\n"
-        "  --rows-per-tx N              rows the writer commits per transaction (default 1)\n"
-        "  --pg-pid PID                 sample CPU of this postmaster and its children\n"
-        "  --drain-max S                after the window, wait at most S s for the writer's\n"
-        "                               end marker to be delivered (default 30)\n"
-        "  --duration / --warmup        seconds measured / seconds of writes before them\n\n"
-        "Adversary scenario (--pg-changes --adversary LIST, bench/adversary.sh): the same\n"
-        "honest clients and writer, plus hostile clients from other loopback addresses\n"
-        "(127.0.0.2-4; the honest ones use 127.0.0.1), so per-address limits and budgets\n"
-        "apply to them only. Accounting changes for every LIST, \"none\" included: rows\n"
-        "the writer commits inside the measured window are marked; each one's\n"
-        "recipients among the connected clients are computed from the subscriptions\n"
-        "and policies; latency and delivered %% are over those deliveries, whenever they\n"
-        "arrive (after the window too, until the end marker or --drain-max), and a\n"
-        "delivery that never arrives counts as infinitely late in the percentiles.\n"
-        "  --adversary LIST             none, or a comma list of:\n"
-        "      regex:     one customer (bench.customers row N_customers, from 127.0.0.2)\n"
-        "                 joins --adv-regex-channels channels of --adv-regex-bindings\n"
-        "                 bookings bindings each, filter description=imatch.((a?){I}){J}X\n"
-        "                 (I, J in 16..25, X in b..; all distinct), and POSTs a booking with\n"
-        "                 a --adv-regex-kib KiB description of 'a's to /rest/v1/bookings\n"
-        "                 with its token every --adv-regex-interval s (default 5, 100, 512, 1)\n"
-        "      burst:     every --adv-burst-interval s (10) one transaction inserting\n"
-        "                 --adv-burst-rows (12000) pending bookings, as the superuser (--db)\n"
-        "      stall:     one admin (bench.admins row N_admins, from 127.0.0.3) joins every\n"
-        "                 table and never reads (SO_RCVBUF 4 KiB); when the server drops it,\n"
-        "                 or after --adv-stall-max s (30), it reconnects and stalls again\n"
-        "      slowloris: --adv-slowloris (200) connections from 127.0.0.4 send a request\n"
-        "                 head one byte per second; reopened when the server closes them\n"
-        "      all:       all four\n"
-        "  --adv-settle S               s between starting the hostile clients and the\n"
-        "                               writer (default 2)\n\n"
-        "Latency (broadcast): CLOCK_MONOTONIC ns at publish, carried as \"t\" in every payload and read\n"
-        "back by every subscriber (same machine), in log buckets (about 6%% wide).\n"
-        "Memory per connection: the server's anonymous + shared memory (Pss_Anon +\n"
-        "Pss_Shmem from /proc/PID/smaps_rollup, summed over its processes, so nginx's\n"
-        "shared zone and fork-shared pages count once) after the joins and a settle\n"
-        "pause, minus the same before connecting, divided by the connections.\n");
+    printf("Usage: tc-loadgen [options]\n\n"
+           "Opens --connections WebSockets, joins them to channels of --per-channel\n"
+           "subscribers, then lets --publishers-per-channel of them publish while all\n"
+           "count deliveries. Phases: connect, join, idle memory, fan-out [, latency].\n\n"
+           "  --target techcare|nchan|ws   protocol to speak (default techcare)\n"
+           "      techcare: GET /realtime/v1/websocket?apikey=JWT&vsn=2.0.0, phx_join with\n"
+           "                access_token and config.broadcast.self=true, broadcasts as\n"
+           "                vsn 2.0.0 JSON text (or --binary kind 3); heartbeat every 20 s\n"
+           "      nchan:    subscribers GET /sub/<ch>[,<ch2>]; publishers GET /pub/<ch>\n"
+           "                and publish over that websocket (subscribed at connect: no joins)\n"
+           "      ws:       GET /; {\"topic\",\"join\":1} to join (reply {\"joined\"}),\n"
+           "                {\"topic\",\"payload\"} to publish; relayed to every other socket\n"
+           "  --host H                     server address (default 127.0.0.1)\n"
+           "  --port P                     server port (default 4000)\n"
+           "  --connections N              connections in all (default 1000)\n"
+           "  --per-channel K              connections per channel; channels = N/K (default 100)\n"
+           "  --publishers-per-channel P   the first P connections of each channel publish (default 1)\n"
+           "  --rate R                     publishes/s per channel; 0 = as fast as the server\n"
+           "                               takes them, --window messages in flight per channel\n"
+           "                               (default 0)\n"
+           "  --window W                   rate 0: messages per channel published but not yet\n"
+           "                               delivered to all its subscribers (default 16)\n"
+           "  --latency-rate R             after the fan-out phase, a second one of the same\n"
+           "                               duration at R publishes/s per channel, for latency at\n"
+           "                               a fixed load (default 0 = none)\n"
+           "  --duration S                 seconds measured per fan-out phase; with --idle, seconds\n"
+           "                               to hold the idle connections (default 10)\n"
+           "  --warmup S                   seconds of fan-out before measuring (default 1)\n"
+           "  --secret S                   techcare: HS256 secret; one JWT per connection (role\n"
+           "                               authenticated, distinct sub, exp in 1 h) plus an anon apikey\n"
+           "  --channels-per-conn C        channels each connection joins (default 1); C > 1\n"
+           "                               implies --idle (memory test)\n"
+           "  --binary                     techcare: publish as binary kind 3 user push (JSON\n"
+           "                               encoding, what realtime-js 2.x sends) instead of text\n"
+           "  --threads T                  event-loop threads (default 1)\n"
+           "  --server-pid PID[,PID...]    sample CPU (utime+stime) and memory (VmRSS, Pss) of\n"
+           "                               these processes and their children (nginx workers)\n"
+           "  --idle                       connect + join, hold, measure memory; no fan-out\n"
+           "  --source-ips N               bind to 127.0.0.1..N round-robin (default: one per\n"
+           "                               25,000 connections, for the ephemeral port range)\n"
+           "  --connect-concurrency N      handshakes in progress at once (default 1000)\n"
+           "  --csv                        end with a machine-readable line: csv,<values>\n"
+           "  --quiet                      no progress lines on stderr\n"
+           "  --help                       this text\n\n"
+           "Postgres Changes mode (--pg-changes): every connection is one user of the\n"
+           "TechCare schema, read from the bench.* tables bench/cdc.sh creates, and joins\n"
+           "the channels the seed's screens open for its role (customers: own bookings\n"
+           "UPDATE, bids of their pending booking, the chat of their assigned booking,\n"
+           "their notifications; technicians: public:bookings technician_id=eq.me (*) +\n"
+           "status=eq.pending (INSERT), chat, notifications; admins: bookings (*),\n"
+           "profiles, reviews, technicians is_verified=eq.false). A writer thread then\n"
+           "commits rows through libpq (pipeline mode, one transaction per row), each\n"
+           "stamped \"t=<CLOCK_REALTIME ns>\" by PostgreSQL's clock_timestamp() as the\n"
+           "row is written; receivers read the stamp back: commit -> client latency.\n"
+           "  --pg-changes                 this mode (needs --db and --secret)\n"
+           "  --db CONNINFO                libpq conninfo of a superuser (or service_role)\n"
+           "  --change-rate R              rows/s the writer commits (default 100)\n"
+           "  --mix C,T,A                  %% customers, technicians, admins (default 70,25,5)\n"
+           "  --write-mix M,B,U,I          writer's %% of chat messages, bids, booking updates,\n"
+           "                               booking inserts (default 50,25,15,10)\n"
+           "  --writer-inflight N          transactions in flight at most (default 256)\n"
+           "  --rows-per-tx N              rows the writer commits per transaction (default 1)\n"
+           "  --pg-pid PID                 sample CPU of this postmaster and its children\n"
+           "  --drain-max S                after the window, wait at most S s for the writer's\n"
+           "                               end marker to be delivered (default 30)\n"
+           "  --duration / --warmup        seconds measured / seconds of writes before them\n\n"
+           "Adversary scenario (--pg-changes --adversary LIST, bench/adversary.sh): the same\n"
+           "honest clients and writer, plus hostile clients from other loopback addresses\n"
+           "(127.0.0.2-4; the honest ones use 127.0.0.1), so per-address limits and budgets\n"
+           "apply to them only. Accounting changes for every LIST, \"none\" included: rows\n"
+           "the writer commits inside the measured window are marked; each one's\n"
+           "recipients among the connected clients are computed from the subscriptions\n"
+           "and policies; latency and delivered %% are over those deliveries, whenever they\n"
+           "arrive (after the window too, until the end marker or --drain-max), and a\n"
+           "delivery that never arrives counts as infinitely late in the percentiles.\n"
+           "  --adversary LIST             none, or a comma list of:\n"
+           "      regex:     one customer (bench.customers row N_customers, from 127.0.0.2)\n"
+           "                 joins --adv-regex-channels channels of --adv-regex-bindings\n"
+           "                 bookings bindings each, filter description=imatch.((a?){I}){J}X\n"
+           "                 (I, J in 16..25, X in b..; all distinct), and POSTs a booking with\n"
+           "                 a --adv-regex-kib KiB description of 'a's to /rest/v1/bookings\n"
+           "                 with its token every --adv-regex-interval s (default 5, 100, 512, 1)\n"
+           "      burst:     every --adv-burst-interval s (10) one transaction inserting\n"
+           "                 --adv-burst-rows (12000) pending bookings, as the superuser (--db)\n"
+           "      stall:     one admin (bench.admins row N_admins, from 127.0.0.3) joins every\n"
+           "                 table and never reads (SO_RCVBUF 4 KiB); when the server drops it,\n"
+           "                 or after --adv-stall-max s (30), it reconnects and stalls again\n"
+           "      slowloris: --adv-slowloris (200) connections from 127.0.0.4 send a request\n"
+           "                 head one byte per second; reopened when the server closes them\n"
+           "      all:       all four\n"
+           "  --adv-settle S               s between starting the hostile clients and the\n"
+           "                               writer (default 2)\n\n"
+           "Latency (broadcast): CLOCK_MONOTONIC ns at publish, carried as \"t\" in every payload and read\n"
+           "back by every subscriber (same machine), in log buckets (about 6%% wide).\n"
+           "Memory per connection: the server's anonymous + shared memory (Pss_Anon +\n"
+           "Pss_Shmem from /proc/PID/smaps_rollup, summed over its processes, so nginx's\n"
+           "shared zone and fork-shared pages count once) after the joins and a settle\n"
+           "pause, minus the same before connecting, divided by the connections.\n");
 }
 
 static double now_s(void) {
@@ -317,29 +340,29 @@ typedef struct conn {
     int fd;
     uint8_t state;
     uint8_t is_pub;
-    uint8_t epout;       /* EPOLLOUT registered */
-    uint8_t dirty;       /* on the thread's flush list */
+    uint8_t epout; /* EPOLLOUT registered */
+    uint8_t dirty; /* on the thread's flush list */
     uint8_t joins_pending;
-    uint32_t id;         /* global index */
-    uint32_t chan;       /* primary channel, global index */
-    uint32_t lchan;      /* the same channel in the thread's array */
-    uint32_t ref;        /* techcare: next message ref */
+    uint32_t id;    /* global index */
+    uint32_t chan;  /* primary channel, global index */
+    uint32_t lchan; /* the same channel in the thread's array */
+    uint32_t ref;   /* techcare: next message ref */
     int64_t next_hb;
-    char *token;         /* techcare: this connection's JWT until the join is sent */
-    uint8_t *in;         /* bytes of an incomplete frame between reads */
+    char *token; /* techcare: this connection's JWT until the join is sent */
+    uint8_t *in; /* bytes of an incomplete frame between reads */
     uint32_t in_len, in_cap;
-    uint32_t skip;       /* bytes still to come of a frame too big to carry (counted, not read) */
-    uint8_t *out;        /* bytes the kernel did not take yet */
+    uint32_t skip; /* bytes still to come of a frame too big to carry (counted, not read) */
+    uint8_t *out;  /* bytes the kernel did not take yet */
     uint32_t out_len, out_off, out_cap;
 } conn_t;
 
 typedef struct {
-    uint32_t id;          /* global channel index */
+    uint32_t id; /* global channel index */
     conn_t **pubs;
     int npubs, rr;
-    int nsubs_open;       /* open connections that receive this channel's messages */
+    int nsubs_open; /* open connections that receive this channel's messages */
     uint64_t sent, delivered, seq;
-    int64_t next_pub;     /* fixed-rate mode: when the next publish is due */
+    int64_t next_pub; /* fixed-rate mode: when the next publish is due */
     int64_t last_progress;
 } chan_t;
 
@@ -355,7 +378,7 @@ typedef struct thr {
     conn_t **dirty;
     uint32_t ndirty;
     int phase;
-    int64_t rate_interval;   /* ns between publishes per channel; 0 = windowed */
+    int64_t rate_interval; /* ns between publishes per channel; 0 = windowed */
     int64_t last_sweep;
     uint64_t deliv_local, pub_local, other_local;
     hist_t hist[2];
@@ -365,7 +388,7 @@ typedef struct thr {
     _Atomic int64_t last_open, first_join, last_join, joins_sent;
     _Atomic uint32_t close_codes[16]; /* 1000..1014, [15] = others */
     /* --pg-changes */
-    uint64_t kind_local[5];              /* deliveries by table: bookings, bids, messages, notifications, other */
+    uint64_t kind_local[5]; /* deliveries by table: bookings, bids, messages, notifications, other */
     _Atomic uint64_t kind[5], subscribed, sub_err;
     /* --adversary: deliveries of rows marked in the window, of rows without a
      * stamp (hostile rows, bid notifications), frames too big to carry */
@@ -376,10 +399,10 @@ typedef struct thr {
 
 static thr_t *thr;
 static _Atomic int g_phase = PH_INIT;
-static _Atomic int g_hist_slot = -1;     /* which histogram subscribers fill, -1 none */
-static _Atomic int64_t g_rate_interval;  /* published to threads with the phase */
+static _Atomic int g_hist_slot = -1;    /* which histogram subscribers fill, -1 none */
+static _Atomic int64_t g_rate_interval; /* published to threads with the phase */
 static int nchannels;
-static char *apikey;                     /* techcare: shared anon JWT */
+static char *apikey; /* techcare: shared anon JWT */
 static char ws_key[] = "dGhlIHNhbXBsZSBub25jZQ==";
 static char ws_accept[29];
 static int64_t hb_interval_ns;
@@ -520,9 +543,7 @@ static void send_handshake(thr_t *t, conn_t *c) {
     char path[8192], name[32], name2[32];
     chan_name(name, sizeof(name), c->chan);
     switch (opt.target) {
-    case TGT_TECHCARE:
-        snprintf(path, sizeof(path), "/realtime/v1/websocket?apikey=%s&vsn=2.0.0", apikey);
-        break;
+    case TGT_TECHCARE: snprintf(path, sizeof(path), "/realtime/v1/websocket?apikey=%s&vsn=2.0.0", apikey); break;
     case TGT_NCHAN:
         if (c->is_pub) {
             snprintf(path, sizeof(path), "/pub/%s", name);
@@ -534,16 +555,14 @@ static void send_handshake(thr_t *t, conn_t *c) {
             }
         }
         break;
-    case TGT_WS:
-        snprintf(path, sizeof(path), "/");
-        break;
+    case TGT_WS: snprintf(path, sizeof(path), "/"); break;
     }
     char req[8448];
-    int n = snprintf(req, sizeof(req),
-                     "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                     "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%s\r\n",
-                     path, opt.host, opt.port, ws_key,
-                     opt.target == TGT_NCHAN && c->is_pub ? "Accept: text/json\r\n" : "");
+    int n =
+        snprintf(req, sizeof(req),
+                 "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                 "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%s\r\n",
+                 path, opt.host, opt.port, ws_key, opt.target == TGT_NCHAN && c->is_pub ? "Accept: text/json\r\n" : "");
     out_append(t, c, req, (size_t)n);
 }
 
@@ -753,23 +772,18 @@ static long parse_frames(thr_t *t, conn_t *c, uint8_t *p, size_t n, int64_t now)
         switch (opcode) {
         case WS_OP_TEXT:
         case WS_OP_BINARY:
-        case WS_OP_CONT:
-            on_message(t, c, opcode, data, (size_t)len, now, slot);
-            break;
-        case WS_OP_PING:
-            send_frame(t, c, WS_OP_PONG, data, (size_t)len);
-            break;
+        case WS_OP_CONT: on_message(t, c, opcode, data, (size_t)len, now, slot); break;
+        case WS_OP_PING: send_frame(t, c, WS_OP_PONG, data, (size_t)len); break;
         case WS_OP_CLOSE: {
             int code = len >= 2 ? data[0] << 8 | data[1] : 1005;
             static _Atomic int shown;
             if (atomic_fetch_add(&shown, 1) < 3)
-                fprintf(stderr, "[loadgen] server closed a connection: %d %.*s\n", code,
-                        (int)(len > 2 ? len - 2 : 0), (const char *)data + 2);
+                fprintf(stderr, "[loadgen] server closed a connection: %d %.*s\n", code, (int)(len > 2 ? len - 2 : 0),
+                        (const char *)data + 2);
             conn_close(t, c, code);
             return -1;
         }
-        default:
-            break;
+        default: break;
         }
         off += hl + (size_t)len;
     }
@@ -903,9 +917,7 @@ static void publish(thr_t *t, chan_t *ch, int64_t now) {
                      "\"payload\":{\"t\":%" PRId64 ",\"s\":%" PRIu64 "}}]",
                      c->ref, name, now, s);
         break;
-    case TGT_NCHAN:
-        n = snprintf(msg, sizeof(msg), "{\"t\":%" PRId64 ",\"s\":%" PRIu64 "}", now, s);
-        break;
+    case TGT_NCHAN: n = snprintf(msg, sizeof(msg), "{\"t\":%" PRId64 ",\"s\":%" PRIu64 "}", now, s); break;
     default:
         n = snprintf(msg, sizeof(msg), "{\"topic\":\"%s\",\"payload\":{\"t\":%" PRId64 ",\"s\":%" PRIu64 "}}", name,
                      now, s);
@@ -1086,9 +1098,9 @@ static void *thr_main(void *arg) {
 /* ---- the server's process: CPU and memory ----------------------------------- */
 
 typedef struct {
-    double cpu_s;   /* utime + stime of the process tree */
-    long rss_kb;    /* sum of VmRSS */
-    long pss_kb;    /* sum of Pss_Anon + Pss_Shmem (Pss if the kernel lacks them) */
+    double cpu_s; /* utime + stime of the process tree */
+    long rss_kb;  /* sum of VmRSS */
+    long pss_kb;  /* sum of Pss_Anon + Pss_Shmem (Pss if the kernel lacks them) */
     int nprocs;
 } proc_sample_t;
 
@@ -1295,7 +1307,8 @@ static void run_fanout(int slot, double rate) {
     for (double el = 0; el < opt.duration; el = now_s() - t0) {
         sleep_s(opt.duration - el > 1 ? 1 : opt.duration - el);
         if (now_s() - t0 < opt.duration - 0.01)
-            progress("  %.0f s: %.0f deliveries/s so far", now_s() - t0, (double)(SUM(delivered) - d0) / (now_s() - t0));
+            progress("  %.0f s: %.0f deliveries/s so far", now_s() - t0,
+                     (double)(SUM(delivered) - d0) / (now_s() - t0));
     }
     atomic_store(&g_hist_slot, -1);
     double t1 = now_s();
@@ -1339,13 +1352,14 @@ static void print_report(void) {
            t, opt.conns, opt.per_channel, nchannels, opt.pubs, opt.chans_per_conn, opt.threads);
     printf("%-28s %d open, %d failed, %u closed later\n", "connections", res.opened, res.failed, res.closed);
     printf("%-28s %.0f conn/s (%.3f s, TCP + HTTP upgrade%s)\n", "connect rate", res.connect_rate, res.connect_s,
-           opt.target == TGT_NCHAN ? " + subscribe" : opt.target == TGT_TECHCARE ? " + apikey JWT check" : "");
+           opt.target == TGT_NCHAN      ? " + subscribe"
+           : opt.target == TGT_TECHCARE ? " + apikey JWT check"
+                                        : "");
     if (opt.npids)
         printf("%-28s %.0f %%\n", "server CPU, connecting", res.connect_cpu_pct);
     if (opt.target == TGT_NCHAN)
         printf("%-28s n/a (nchan subscribes in the upgrade request)\n", "join rate");
-    else
-    {
+    else {
         printf("%-28s %.0f joins/s (%u ok, %u failed, %.3f s first join sent to last reply)\n", "join rate",
                res.join_rate, res.joined, res.join_err, res.join_s);
         printf("%-28s %.3f s after the first (the loadgen's share of the time above)\n", "last join sent",
@@ -1399,15 +1413,19 @@ static void print_report(void) {
         printf("%-28s %" PRIu64 "\n", "unexpected frames", SUM(other));
     if (opt.csv) {
         printf("csv,target,connections,failed,closed,connect_per_s,joins_per_s,mem_per_conn_bytes,channels_per_conn,"
-               "rss_per_conn_bytes,delivered_per_s,published_per_s,p50_us,p99_us,server_cpu_pct,server_pss_kb,loadgen_cpu_pct,"
-               "machine_cpu_pct,softirq_cpu_pct,fixed_rate,fixed_delivered_per_s,fixed_p50_us,fixed_p99_us,fixed_server_cpu_pct\n");
+               "rss_per_conn_bytes,delivered_per_s,published_per_s,p50_us,p99_us,server_cpu_pct,server_pss_kb,loadgen_"
+               "cpu_pct,"
+               "machine_cpu_pct,softirq_cpu_pct,fixed_rate,fixed_delivered_per_s,fixed_p50_us,fixed_p99_us,fixed_"
+               "server_cpu_pct\n");
         fanout_result_t *a = &res.fan[0], *b = &res.fan[1];
-        printf("csv,%s,%d,%d,%u,%.0f,%.0f,%.0f,%d,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f,%ld,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f\n", t,
-               res.opened, res.failed, res.closed, res.connect_rate, opt.target == TGT_NCHAN ? -1 : res.join_rate,
-               opt.npids ? res.mem_per_conn : -1, opt.chans_per_conn, opt.npids ? res.rss_per_conn : -1, a->ran ? a->delivered_per_s : -1,
-               a->ran ? a->published_per_s : -1, a->ran ? hist_pct(&a->hist, 50) / 1e3 : -1,
-               a->ran ? hist_pct(&a->hist, 99) / 1e3 : -1, a->ran ? a->server_cpu_pct : -1, a->ran ? a->pss_kb : -1,
-               a->ran ? a->loadgen_cpu_pct : -1, a->ran ? a->machine_cpu_pct : -1, a->ran ? a->softirq_cpu_pct : -1, b->ran ? b->rate : -1,
+        printf("csv,%s,%d,%d,%u,%.0f,%.0f,%.0f,%d,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f,%ld,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f,"
+               "%.0f\n",
+               t, res.opened, res.failed, res.closed, res.connect_rate, opt.target == TGT_NCHAN ? -1 : res.join_rate,
+               opt.npids ? res.mem_per_conn : -1, opt.chans_per_conn, opt.npids ? res.rss_per_conn : -1,
+               a->ran ? a->delivered_per_s : -1, a->ran ? a->published_per_s : -1,
+               a->ran ? hist_pct(&a->hist, 50) / 1e3 : -1, a->ran ? hist_pct(&a->hist, 99) / 1e3 : -1,
+               a->ran ? a->server_cpu_pct : -1, a->ran ? a->pss_kb : -1, a->ran ? a->loadgen_cpu_pct : -1,
+               a->ran ? a->machine_cpu_pct : -1, a->ran ? a->softirq_cpu_pct : -1, b->ran ? b->rate : -1,
                b->ran ? b->delivered_per_s : -1, b->ran ? hist_pct(&b->hist, 50) / 1e3 : -1,
                b->ran ? hist_pct(&b->hist, 99) / 1e3 : -1, b->ran ? b->server_cpu_pct : -1);
     }
@@ -1419,13 +1437,13 @@ static int parse_args(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-#define NEEDV()                                                         \
-    do {                                                                \
-        if (!v) {                                                       \
-            fprintf(stderr, "tc-loadgen: %s needs a value\n", a);       \
-            return -1;                                                  \
-        }                                                               \
-        i++;                                                            \
+#define NEEDV()                                                                                                        \
+    do {                                                                                                               \
+        if (!v) {                                                                                                      \
+            fprintf(stderr, "tc-loadgen: %s needs a value\n", a);                                                      \
+            return -1;                                                                                                 \
+        }                                                                                                              \
+        i++;                                                                                                           \
     } while (0)
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage();
@@ -1737,12 +1755,12 @@ typedef struct {
     char tech[40];     /* customer: the technician of the assigned booking */
 } cdc_user_t;
 
-static cdc_user_t *cusers;         /* one per connection */
+static cdc_user_t *cusers; /* one per connection */
 static int n_cust, n_tech, n_admin;
-static cdc_user_t *wcust;          /* the customers the writer writes for: the connected ones, or
-                                    * (no customer connects) the first bench customers */
+static cdc_user_t *wcust; /* the customers the writer writes for: the connected ones, or
+                           * (no customer connects) the first bench customers */
 static int n_wcust;
-static char (*bid_techs)[40];      /* every bench technician (verified): who bids */
+static char (*bid_techs)[40]; /* every bench technician (verified): who bids */
 static int n_bid_techs;
 /* --adversary: per writer customer, whether the technician of its assigned
  * booking is connected (its notifications, its bookings channel) and whether
@@ -1826,8 +1844,8 @@ static void cdc_join(thr_t *t, conn_t *c, int k, const char *topic, const char *
     free(msg);
 }
 
-#define BINDING(ev, table, filter_fmt, ...)                                                                        \
-    snprintf(b, sizeof(b), "{\"event\":\"" ev "\",\"schema\":\"public\",\"table\":\"" table "\"" filter_fmt "}", \
+#define BINDING(ev, table, filter_fmt, ...)                                                                            \
+    snprintf(b, sizeof(b), "{\"event\":\"" ev "\",\"schema\":\"public\",\"table\":\"" table "\"" filter_fmt "}",       \
              ##__VA_ARGS__)
 
 /* The channels of the seed's screens (sections 6.1-6.3), one join each. */
@@ -1858,8 +1876,9 @@ static void cdc_send_joins(thr_t *t, conn_t *c) {
     case ROLE_TECH:
         /* TechDashboard (technician_id=eq.me, *) and Marketplace (status=eq.pending,
          * INSERT) both listen on public:bookings: one channel, two bindings. */
-        snprintf(b2, sizeof(b2),
-                 "{\"event\":\"INSERT\",\"schema\":\"public\",\"table\":\"bookings\",\"filter\":\"status=eq.pending\"}");
+        snprintf(
+            b2, sizeof(b2),
+            "{\"event\":\"INSERT\",\"schema\":\"public\",\"table\":\"bookings\",\"filter\":\"status=eq.pending\"}");
         BINDING("*", "bookings", ",\"filter\":\"technician_id=eq.%s\"},%s", u->id, b2);
         b[strlen(b) - 1] = 0; /* the macro's closing brace is already in b2 */
         cdc_join(t, c, 1, "public:bookings", b);
@@ -1991,7 +2010,8 @@ static void load_users(void) {
     if (n_cust + n_tech > opt.conns)
         n_tech = opt.conns - n_cust;
     n_admin = opt.conns - n_cust - n_tech;
-    PGresult *rc = q_exec(pg, "select id, pending_booking, assigned_booking, assigned_tech from bench.customers order by idx");
+    PGresult *rc =
+        q_exec(pg, "select id, pending_booking, assigned_booking, assigned_tech from bench.customers order by idx");
     PGresult *rt = q_exec(pg, "select id, chat_booking from bench.techs order by idx");
     PGresult *ra = q_exec(pg, "select id from bench.admins order by idx");
     if (PQntuples(rc) < n_cust || PQntuples(rt) < n_tech || PQntuples(ra) < n_admin || PQntuples(rc) < 1) {
@@ -2088,13 +2108,13 @@ static char **cdc_sign_tokens(void) {
 /* --adversary: rows written inside the measured window end their stamp with
  * "m" (receivers read the digits, then look for it). */
 #define STAMP_M STAMP " || 'm'"
-#define W_SQL(stamp)                                                                                            \
-    "insert into public.messages (booking_id, sender_id, body) values ($1::uuid, $2::uuid, " stamp ")",        \
-    "insert into public.bids (booking_id, technician_id, amount, message) values ($1::uuid, $2::uuid, 50, " stamp \
-    ")",                                                                                                        \
-    "update public.bookings set description = " stamp " where id = $1::uuid",                                  \
-    "insert into public.bookings (customer_id, service, description, price) values ($1::uuid, 'bench job', " stamp \
-    ", 50)"
+#define W_SQL(stamp)                                                                                                   \
+    "insert into public.messages (booking_id, sender_id, body) values ($1::uuid, $2::uuid, " stamp ")",                \
+        "insert into public.bids (booking_id, technician_id, amount, message) values ($1::uuid, $2::uuid, 50, " stamp  \
+        ")",                                                                                                           \
+        "update public.bookings set description = " stamp " where id = $1::uuid",                                      \
+        "insert into public.bookings (customer_id, service, description, price) values ($1::uuid, 'bench job', " stamp \
+        ", 50)"
 
 static const char *const w_sql[8] = {W_SQL(STAMP), W_SQL(STAMP_M)};
 static const char *const w_name[8] = {"w_msg", "w_bid", "w_upd", "w_ins", "w_msg_m", "w_bid_m", "w_upd_m", "w_ins_m"};
@@ -2117,10 +2137,8 @@ static uint32_t w_fanout(int kind, uint64_t k) {
         int by_tech = (int)((k / (uint64_t)n_wcust) % 2);
         return cust + w_chat_tech[i] + (by_tech ? cust : w_tech_conn[i]);
     }
-    case W_BID: /* the customer's bids channel */
-        return cust;
-    case W_UPDATE: /* the customer, its technician, every admin */
-        return cust + w_tech_conn[i] + (uint32_t)n_admin;
+    case W_BID: /* the customer's bids channel */ return cust;
+    case W_UPDATE: /* the customer, its technician, every admin */ return cust + w_tech_conn[i] + (uint32_t)n_admin;
     default: /* a pending booking: every connected (verified) technician, every admin */
         return (uint32_t)n_tech + (uint32_t)n_admin;
     }
@@ -2174,7 +2192,9 @@ static void *writer_main(void *arg) {
     /* rows of each transaction in flight (a ring, in send order), and the
      * deliveries its marked rows should bring */
     size_t ring_cap = (size_t)opt.inflight + 1, ring_head = 0, ring_len = 0;
-    struct wtx { uint32_t rows, marked, expect; } *ring = calloc(ring_cap, sizeof(*ring));
+    struct wtx {
+        uint32_t rows, marked, expect;
+    } *ring = calloc(ring_cap, sizeof(*ring));
     uint32_t rows_open = 0, marked_open = 0, expect_open = 0; /* the transaction not yet synced */
     uint64_t expected = 0, marked_rows = 0;
     int64_t start = now_ns();
@@ -2207,12 +2227,8 @@ static void *writer_main(void *arg) {
                     v[1] = bid_techs[(k / (uint64_t)n_wcust) % (uint64_t)n_bid_techs];
                     nv = 2;
                     break;
-                case W_UPDATE:
-                    v[0] = cu->assigned;
-                    break;
-                default:
-                    v[0] = cu->id;
-                    break;
+                case W_UPDATE: v[0] = cu->assigned; break;
+                default: v[0] = cu->id; break;
                 }
                 int mk = opt.adv && atomic_load_explicit(&g_mark, memory_order_relaxed);
                 if (mk) {
@@ -2533,9 +2549,8 @@ static int aws_next(aws_t *w, int timeout_ms, uint8_t **p, size_t *n, size_t *co
 /* Joins and waits (up to 15 s) for their replies and, for the ones that
  * were accepted, the "Subscribed to PostgreSQL" system message. joins[i]
  * is the bindings JSON of topic prefix-i. Returns the accepted joins. */
-static int aws_join_all(aws_t *w, const char *token, const char *prefix, char **joins, int njoins,
-                        _Atomic uint64_t *ok, _Atomic uint64_t *refused, _Atomic uint64_t *subscribed,
-                        _Atomic uint64_t *sub_err) {
+static int aws_join_all(aws_t *w, const char *token, const char *prefix, char **joins, int njoins, _Atomic uint64_t *ok,
+                        _Atomic uint64_t *refused, _Atomic uint64_t *subscribed, _Atomic uint64_t *sub_err) {
     for (int i = 0; i < njoins; i++) {
         size_t cap = strlen(joins[i]) + strlen(token) + 512;
         char *m = xmalloc(cap);
@@ -2733,15 +2748,14 @@ static void *adv_burst_main(void *arg) {
 static void *adv_stall_main(void *arg) {
     (void)arg;
     char *token = adv_token(adv_admin.id);
-    char *joins[1] = {
-        "{\"event\":\"*\",\"schema\":\"public\",\"table\":\"bookings\"},"
-        "{\"event\":\"*\",\"schema\":\"public\",\"table\":\"bids\"},"
-        "{\"event\":\"INSERT\",\"schema\":\"public\",\"table\":\"messages\"},"
-        "{\"event\":\"INSERT\",\"schema\":\"public\",\"table\":\"notifications\"},"
-        "{\"event\":\"INSERT\",\"schema\":\"public\",\"table\":\"payments\"},"
-        "{\"event\":\"*\",\"schema\":\"public\",\"table\":\"profiles\"},"
-        "{\"event\":\"*\",\"schema\":\"public\",\"table\":\"technicians\"},"
-        "{\"event\":\"*\",\"schema\":\"public\",\"table\":\"reviews\"}"};
+    char *joins[1] = {"{\"event\":\"*\",\"schema\":\"public\",\"table\":\"bookings\"},"
+                      "{\"event\":\"*\",\"schema\":\"public\",\"table\":\"bids\"},"
+                      "{\"event\":\"INSERT\",\"schema\":\"public\",\"table\":\"messages\"},"
+                      "{\"event\":\"INSERT\",\"schema\":\"public\",\"table\":\"notifications\"},"
+                      "{\"event\":\"INSERT\",\"schema\":\"public\",\"table\":\"payments\"},"
+                      "{\"event\":\"*\",\"schema\":\"public\",\"table\":\"profiles\"},"
+                      "{\"event\":\"*\",\"schema\":\"public\",\"table\":\"technicians\"},"
+                      "{\"event\":\"*\",\"schema\":\"public\",\"table\":\"reviews\"}"};
     aws_t w = {.fd = -1};
     static _Atomic uint64_t dummy_ok, dummy_ref, dummy_err;
     while (!atomic_load(&adv_stop)) {
@@ -2783,7 +2797,10 @@ static void *adv_stall_main(void *arg) {
 static void *adv_slowloris_main(void *arg) {
     (void)arg;
     int n = opt.adv_slowloris_conns;
-    struct slow { int fd; size_t pos; } *sl = xcalloc((size_t)n, sizeof(*sl));
+    struct slow {
+        int fd;
+        size_t pos;
+    } *sl = xcalloc((size_t)n, sizeof(*sl));
     static const char head[] = "GET /realtime/v1/websocket?vsn=2.0.0 HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ";
     struct pollfd *pfd = xcalloc((size_t)n, sizeof(*pfd));
     for (int i = 0; i < n; i++)
@@ -2794,8 +2811,8 @@ static void *adv_slowloris_main(void *arg) {
         for (int i = 0; i < n; i++) {
             if (sl[i].fd < 0) {
                 int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-                struct sockaddr_in a = {.sin_family = AF_INET}, dst = {.sin_family = AF_INET,
-                                                                        .sin_port = htons((uint16_t)opt.port)};
+                struct sockaddr_in a = {.sin_family = AF_INET},
+                                   dst = {.sin_family = AF_INET, .sin_port = htons((uint16_t)opt.port)};
                 inet_pton(AF_INET, ADV_SRC_SLOW, &a.sin_addr);
                 inet_pton(AF_INET, opt.host, &dst.sin_addr);
                 int one = 1;
@@ -2880,9 +2897,10 @@ static void adv_report(const hist_t *h) {
     snprintf(b, sizeof(b), p99 < 0 ? "lost" : "%.1f ms", p99 / 1e6);
     printf("%-28s %" PRIu64 " rows committed in the window should bring %" PRIu64 " deliveries; %" PRIu64
            " arrived (%.2f %%)\n",
-           "honest rows (adversary)", atomic_load(&w_marked_rows), exp, got, exp ? 100.0 * (double)got / (double)exp : 0);
-    printf("%-28s p50 %s, p99 %s, max %.1f ms (over the expected deliveries; lost = never arrived)\n",
-           "honest latency", a, b, (double)h->max / 1e6);
+           "honest rows (adversary)", atomic_load(&w_marked_rows), exp, got,
+           exp ? 100.0 * (double)got / (double)exp : 0);
+    printf("%-28s p50 %s, p99 %s, max %.1f ms (over the expected deliveries; lost = never arrived)\n", "honest latency",
+           a, b, (double)h->max / 1e6);
     printf("%-28s %" PRIu64 " frames without a stamp (hostile rows, bid notifications), %" PRIu64
            " too big to read (skipped)\n",
            "other rows to honest clients", SUM(unstamped), SUM(big));
@@ -2890,8 +2908,9 @@ static void adv_report(const hist_t *h) {
         printf("%-28s %" PRIu64 " connection(s); joins %" PRIu64 " ok, %" PRIu64 " refused; subscribed %" PRIu64
                " ok, %" PRIu64 " errors; %d KiB bookings POSTed: %" PRIu64 " ok, %" PRIu64 " failed\n",
                "adversary regex", atomic_load(&adv.regex_conns), atomic_load(&adv.regex_joins_ok),
-               atomic_load(&adv.regex_joins_refused), atomic_load(&adv.regex_subscribed), atomic_load(&adv.regex_sub_err),
-               opt.adv_regex_kib, atomic_load(&adv.posts_ok), atomic_load(&adv.posts_failed));
+               atomic_load(&adv.regex_joins_refused), atomic_load(&adv.regex_subscribed),
+               atomic_load(&adv.regex_sub_err), opt.adv_regex_kib, atomic_load(&adv.posts_ok),
+               atomic_load(&adv.posts_failed));
     if (opt.adv_burst)
         printf("%-28s %" PRIu64 " transactions of %d rows committed (%" PRIu64 " failed), the slowest in %" PRIu64
                " ms\n",
@@ -2994,8 +3013,8 @@ static int cdc_main(void) {
         adv_start();
         if (adv_nth)
             progress("adversary:%s%s%s%s started; the writer starts in %.1f s", opt.adv_regex ? " regex" : "",
-                     opt.adv_burst ? " burst" : "", opt.adv_stall ? " stall" : "", opt.adv_slowloris ? " slowloris" : "",
-                     opt.adv_settle);
+                     opt.adv_burst ? " burst" : "", opt.adv_stall ? " stall" : "",
+                     opt.adv_slowloris ? " slowloris" : "", opt.adv_settle);
         sleep_s(opt.adv_settle);
     }
 
@@ -3087,11 +3106,10 @@ static int cdc_main(void) {
     printf("%-28s %d open, %d failed, %u closed later\n", "connections", res.opened, res.failed, res.closed);
     printf("%-28s %u ok, %u refused; subscribed to PostgreSQL %" PRIu64 " ok, %" PRIu64 " errors (%.2f s)\n",
            "channels", res.joined, res.join_err, subscribed, sub_err, join_s);
-    printf("%-28s %.0f rows/s (%" PRIu64 " failed, %" PRIu64 " not sent: behind by > 1 s; max %" PRIu64
-           " in flight)\n",
+    printf("%-28s %.0f rows/s (%" PRIu64 " failed, %" PRIu64 " not sent: behind by > 1 s; max %" PRIu64 " in flight)\n",
            "committed by the writer", committed, e1 - e0, atomic_load(&w_skipped), atomic_load(&w_inflight_max));
-    printf("%-28s %.0f msgs/s (bookings %.0f, bids %.0f, messages %.0f, notifications %.0f, other %.0f)\n",
-           "delivered", delivered, kr[0], kr[1], kr[2], kr[3], kr[4]);
+    printf("%-28s %.0f msgs/s (bookings %.0f, bids %.0f, messages %.0f, notifications %.0f, other %.0f)\n", "delivered",
+           delivered, kr[0], kr[1], kr[2], kr[3], kr[4]);
     printf("%-28s p50 %.1f ms, p95 %.1f ms, p99 %.1f ms, max %.1f ms (%" PRIu64 " samples)\n",
            "commit -> client latency", hist_pct(&h, 50) / 1e6, hist_pct(&h, 95) / 1e6, hist_pct(&h, 99) / 1e6,
            (double)h.max / 1e6, h.count);
@@ -3108,7 +3126,8 @@ static int cdc_main(void) {
     printf("%-28s %.0f %% of %ld00 %%\n", "machine CPU busy", mach, ncpu);
     if (drain_s >= 0)
         printf("%-28s %.2f s from the writer's stop to the end marker's delivery; %" PRIu64
-               " deliveries after the window\n", "drain", drain_s, backlog);
+               " deliveries after the window\n",
+               "drain", drain_s, backlog);
     else
         printf("%-28s end marker not delivered within %.0f s; %" PRIu64 " deliveries after the window\n", "drain",
                opt.drain_max, backlog);
@@ -3192,8 +3211,7 @@ int main(int argc, char **argv) {
                 sent = atomic_load(&thr[i].joins_sent);
         res.joins_sent_s = (double)(sent - min_first_join()) / 1e9;
         res.join_rate = res.join_s > 0 ? res.joined / res.join_s : 0;
-        progress("joined %u (%u failed) in %.3f s: %.0f joins/s", res.joined, res.join_err, res.join_s,
-                 res.join_rate);
+        progress("joined %u (%u failed) in %.3f s: %.0f joins/s", res.joined, res.join_err, res.join_s, res.join_rate);
     }
 
     /* Idle memory: let the server settle (freed handshake buffers etc.). */
@@ -3205,8 +3223,8 @@ int main(int argc, char **argv) {
         res.rss_per_conn = (double)(res.idle.rss_kb - res.before.rss_kb) * 1024.0 / res.opened;
     }
     if (opt.npids)
-        progress("server memory %.1f MiB -> %.1f MiB anon+shm: %.0f bytes per connection", (double)res.before.pss_kb / 1024,
-                 (double)res.idle.pss_kb / 1024, res.mem_per_conn);
+        progress("server memory %.1f MiB -> %.1f MiB anon+shm: %.0f bytes per connection",
+                 (double)res.before.pss_kb / 1024, (double)res.idle.pss_kb / 1024, res.mem_per_conn);
 
     if (!opt.idle && opt.pubs > 0) {
         run_fanout(0, opt.rate);

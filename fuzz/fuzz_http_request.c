@@ -17,12 +17,12 @@
 
 #include "http/request.h"
 
-#define CHECK(cond)                                                              \
-    do {                                                                         \
-        if (!(cond)) {                                                           \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-            abort();                                                             \
-        }                                                                        \
+#define CHECK(cond)                                                                                                    \
+    do {                                                                                                               \
+        if (!(cond)) {                                                                                                 \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);                                   \
+            abort();                                                                                                   \
+        }                                                                                                              \
     } while (0)
 
 static size_t next_chunk(unsigned mode, uint32_t *rng) {
@@ -100,8 +100,8 @@ static void read_done(const http_req_t *r, size_t max_body) {
     size_t blen = 0;
     const char *body = http_req_body(r, &blen);
     CHECK(body != NULL && blen <= max_body);
-    static const char *const hs[] = {"host", "upgrade", "connection", "sec-websocket-key", "Content-Length",
-                                     "transfer-encoding", "x-missing"};
+    static const char *const hs[] = {"host",           "upgrade",           "connection", "sec-websocket-key",
+                                     "Content-Length", "transfer-encoding", "x-missing"};
     for (size_t i = 0; i < sizeof(hs) / sizeof(hs[0]); i++) {
         const char *v = http_req_header(r, hs[i]);
         if (v)
@@ -117,8 +117,8 @@ static void compare(const http_req_t *a, const http_req_t *b) {
     CHECK(!strcmp(http_req_method(a), http_req_method(b)));
     CHECK(!strcmp(http_req_path(a), http_req_path(b)));
     CHECK(!strcmp(http_req_query(a), http_req_query(b)));
-    static const char *const hs[] = {"host", "upgrade", "connection", "sec-websocket-key", "content-length",
-                                     "transfer-encoding", "sec-websocket-version"};
+    static const char *const hs[] = {"host",           "upgrade",           "connection",           "sec-websocket-key",
+                                     "content-length", "transfer-encoding", "sec-websocket-version"};
     for (size_t i = 0; i < sizeof(hs) / sizeof(hs[0]); i++)
         CHECK(same_str(http_req_header(a, hs[i]), http_req_header(b, hs[i])));
     size_t la = 0, lb = 0;

@@ -12,12 +12,12 @@
 
 #include "proto/msg.h"
 
-#define CHECK(cond)                                                                                            \
-    do {                                                                                                       \
-        if (!(cond)) {                                                                                         \
-            fprintf(stderr, "fuzz_msg: check failed at line %d: %s\n", __LINE__, #cond);                     \
-            abort();                                                                                           \
-        }                                                                                                      \
+#define CHECK(cond)                                                                                                    \
+    do {                                                                                                               \
+        if (!(cond)) {                                                                                                 \
+            fprintf(stderr, "fuzz_msg: check failed at line %d: %s\n", __LINE__, #cond);                               \
+            abort();                                                                                                   \
+        }                                                                                                              \
     } while (0)
 
 static int same_str(msg_str_t a, msg_str_t b) {

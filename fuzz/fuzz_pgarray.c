@@ -22,12 +22,12 @@
 #include "cdc/pgtype.h"
 #include "fuzz_json.h"
 
-#define CHECK(cond)                                                                                            \
-    do {                                                                                                       \
-        if (!(cond)) {                                                                                         \
-            fprintf(stderr, "fuzz_pgarray: check failed at line %d: %s\n", __LINE__, #cond);                 \
-            abort();                                                                                           \
-        }                                                                                                      \
+#define CHECK(cond)                                                                                                    \
+    do {                                                                                                               \
+        if (!(cond)) {                                                                                                 \
+            fprintf(stderr, "fuzz_pgarray: check failed at line %d: %s\n", __LINE__, #cond);                           \
+            abort();                                                                                                   \
+        }                                                                                                              \
     } while (0)
 
 #define MAXL 16
@@ -35,7 +35,7 @@
 typedef struct {
     const char *base;
     size_t n;
-    int depth;          /* lists open */
+    int depth; /* lists open */
     int max_levels;
     size_t next[MAXL + 2]; /* per open level: the index its next item must have */
 } chk_t;

@@ -21,19 +21,19 @@
 #include "cdc/pgoutput.h"
 #include "fuzz_json.h"
 
-#define CHECK(cond)                                                                                            \
-    do {                                                                                                       \
-        if (!(cond)) {                                                                                         \
-            fprintf(stderr, "fuzz_pgoutput: check failed at line %d: %s\n", __LINE__, #cond);                \
-            abort();                                                                                           \
-        }                                                                                                      \
+#define CHECK(cond)                                                                                                    \
+    do {                                                                                                               \
+        if (!(cond)) {                                                                                                 \
+            fprintf(stderr, "fuzz_pgoutput: check failed at line %d: %s\n", __LINE__, #cond);                          \
+            abort();                                                                                                   \
+        }                                                                                                              \
     } while (0)
 
 /* One type of each conversion kind, arrays of them, and user types. */
 static const uint32_t TYPES[] = {
-    16,   21,   23,   20,   700,  701,  1700, 26,   25,   1042, 114,  3802, 1114, 1184, 1082, 1083,
-    22,   30,   1000, 1005, 1007, 1009, 1022, 1231, 1115, 1185, 199,  3807, 1020, 3905, 600,  17000,
-    17001, 17002, 17003, 17004, 17005,
+    16,   21,   23,   20,   700, 701,   1700,  26,    25,    1042,  114,   3802, 1114,
+    1184, 1082, 1083, 22,   30,  1000,  1005,  1007,  1009,  1022,  1231,  1115, 1185,
+    199,  3807, 1020, 3905, 600, 17000, 17001, 17002, 17003, 17004, 17005,
 };
 #define NTYPES (sizeof(TYPES) / sizeof(TYPES[0]))
 
@@ -65,7 +65,7 @@ static void preamble(pgo_decoder_t *d) {
         uint32_t oid;
         const char *nsp, *name;
     } types[] = {
-        {17000, "public", "mood"}, {17001, "public", "_mood"},    {17002, "", "int4"},
+        {17000, "public", "mood"},    {17001, "public", "_mood"},   {17002, "", "int4"},
         {17003, "public", "_posint"}, {17004, "public", "_things"}, {17005, "public", "pair"},
     };
     uint8_t b[2048];
@@ -156,11 +156,8 @@ static void one_message(pgo_decoder_t *d, const uint8_t *data, size_t size) {
         CHECK(m.old_kind == 'K' || m.old_kind == 'O');
         check_tuple(d, m.rel, &m.old_tuple);
         break;
-    case PGO_RELATION:
-        CHECK(m.rel == pgo_relation(d, m.rel->relid));
-        break;
-    default:
-        break;
+    case PGO_RELATION: CHECK(m.rel == pgo_relation(d, m.rel->relid)); break;
+    default: break;
     }
     pgo_msg_clear(&m);
 

@@ -22,12 +22,12 @@
 #include "cdc/pgregex.h"
 #include "cdc/pgrxparse.h"
 
-#define CHECK(cond)                                                                                            \
-    do {                                                                                                       \
-        if (!(cond)) {                                                                                         \
-            fprintf(stderr, "fuzz_pgregex: check failed at line %d: %s\n", __LINE__, #cond);                 \
-            abort();                                                                                           \
-        }                                                                                                      \
+#define CHECK(cond)                                                                                                    \
+    do {                                                                                                               \
+        if (!(cond)) {                                                                                                 \
+            fprintf(stderr, "fuzz_pgregex: check failed at line %d: %s\n", __LINE__, #cond);                           \
+            abort();                                                                                                   \
+        }                                                                                                              \
     } while (0)
 
 /* Runs a matcher unlimited, then at its exact cost and one below. */

@@ -19,19 +19,19 @@
 #include "cdc/pgtime.h"
 #include "cdc/pgvalue.h"
 
-#define CHECK(cond)                                                                                            \
-    do {                                                                                                       \
-        if (!(cond)) {                                                                                         \
-            fprintf(stderr, "fuzz_pgvalue: check failed at line %d: %s\n", __LINE__, #cond);                 \
-            abort();                                                                                           \
-        }                                                                                                      \
+#define CHECK(cond)                                                                                                    \
+    do {                                                                                                               \
+        if (!(cond)) {                                                                                                 \
+            fprintf(stderr, "fuzz_pgvalue: check failed at line %d: %s\n", __LINE__, #cond);                           \
+            abort();                                                                                                   \
+        }                                                                                                              \
     } while (0)
 
 static const struct {
     const char *type;
 } TYPES[] = {
-    {"int2"}, {"int4"}, {"int8"}, {"float4"}, {"float8"}, {"numeric"}, {"bool"}, {"text"}, {"name"},
-    {"bpchar"}, {"citext"}, {"uuid"}, {"date"}, {"time"}, {"timetz"}, {"timestamp"}, {"timestamptz"}, {"mood"},
+    {"int2"},   {"int4"},   {"int8"}, {"float4"}, {"float8"}, {"numeric"}, {"bool"},      {"text"},        {"name"},
+    {"bpchar"}, {"citext"}, {"uuid"}, {"date"},   {"time"},   {"timetz"},  {"timestamp"}, {"timestamptz"}, {"mood"},
 };
 #define NTYPES (sizeof TYPES / sizeof TYPES[0])
 

@@ -17,15 +17,15 @@
 
 #include "cdc/policy.h"
 
-#define CHECK(cond)                                                                                            \
-    do {                                                                                                       \
-        if (!(cond)) {                                                                                         \
-            fprintf(stderr, "fuzz_policy: check failed at line %d: %s\n", __LINE__, #cond);                  \
-            abort();                                                                                           \
-        }                                                                                                      \
+#define CHECK(cond)                                                                                                    \
+    do {                                                                                                               \
+        if (!(cond)) {                                                                                                 \
+            fprintf(stderr, "fuzz_policy: check failed at line %d: %s\n", __LINE__, #cond);                            \
+            abort();                                                                                                   \
+        }                                                                                                              \
     } while (0)
 
-static const cdc_column_t cols[] = {{"id", "uuid"},        {"customer_id", "uuid"}, {"status", "booking_status"},
+static const cdc_column_t cols[] = {{"id", "uuid"},          {"customer_id", "uuid"}, {"status", "booking_status"},
                                     {"is_verified", "bool"}, {"Owner Id", "uuid"},    {"n", "int4"}};
 #define NCOLS (sizeof cols / sizeof cols[0])
 

@@ -17,8 +17,7 @@
 static void check_no_jwt(const char *s, size_t n, const uint8_t *in, size_t inlen) {
     for (size_t i = 0; i < n; i++)
         if (redact_jwt_len(s + i, n - i)) {
-            fprintf(stderr, "fuzz_redact: a JWT-shaped run survived at %zu of %zu (input %zu bytes)\n", i, n,
-                    inlen);
+            fprintf(stderr, "fuzz_redact: a JWT-shaped run survived at %zu of %zu (input %zu bytes)\n", i, n, inlen);
             (void)in;
             abort();
         }

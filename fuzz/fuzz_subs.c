@@ -23,12 +23,12 @@
 
 #include "cdc/subs.h"
 
-#define CHECK(cond)                                                                                            \
-    do {                                                                                                       \
-        if (!(cond)) {                                                                                         \
-            fprintf(stderr, "fuzz_subs: check failed at line %d: %s\n", __LINE__, #cond);                    \
-            abort();                                                                                           \
-        }                                                                                                      \
+#define CHECK(cond)                                                                                                    \
+    do {                                                                                                               \
+        if (!(cond)) {                                                                                                 \
+            fprintf(stderr, "fuzz_subs: check failed at line %d: %s\n", __LINE__, #cond);                              \
+            abort();                                                                                                   \
+        }                                                                                                              \
     } while (0)
 
 static const cdc_column_t cols[] = {{"id", "int4"}, {"name", "text"}, {"flag", "bool"}};
@@ -126,8 +126,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             const char *fs = filters[next(&in, NFILTERS)];
             int wild = !strcmp(r->schema, "*") || !strcmp(r->table, "*");
             char err[200];
-            uint32_t id = cdc_subs_add_budget(s, &owners[r->owner], ev, r->schema, r->table, compile(fs), NCOLS,
-                                              NULL, 0, err, sizeof err, r->budget < 0 ? NULL : &budgets[r->budget]);
+            uint32_t id = cdc_subs_add_budget(s, &owners[r->owner], ev, r->schema, r->table, compile(fs), NCOLS, NULL,
+                                              0, err, sizeof err, r->budget < 0 ? NULL : &budgets[r->budget]);
             if (fs && wild) { /* refused, filter freed by the registry */
                 CHECK(id == 0);
                 continue;
@@ -171,8 +171,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 cells[1].data = NULL;
             }
             static const unsigned evs[] = {CDC_EV_INSERT, CDC_EV_UPDATE, CDC_EV_DELETE};
-            cdc_change_t ch = {.schema = schemas[next(&in, 2)], .table = tables[next(&in, 2)],
-                               .event = evs[next(&in, 3)], .ncols = NCOLS, .cells = cells, .unknown = unknown};
+            cdc_change_t ch = {.schema = schemas[next(&in, 2)],
+                               .table = tables[next(&in, 2)],
+                               .event = evs[next(&in, 3)],
+                               .ncols = NCOLS,
+                               .cells = cells,
+                               .unknown = unknown};
             memset(want, 0, sizeof want);
             size_t nwant = 0;
             for (size_t i = 0; i < nrefs; i++)

@@ -15,12 +15,12 @@
 
 #include "ws/frame.h"
 
-#define CHECK(cond)                                                              \
-    do {                                                                         \
-        if (!(cond)) {                                                           \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-            abort();                                                             \
-        }                                                                        \
+#define CHECK(cond)                                                                                                    \
+    do {                                                                                                               \
+        if (!(cond)) {                                                                                                 \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);                                   \
+            abort();                                                                                                   \
+        }                                                                                                              \
     } while (0)
 
 /* ------------------------------------------------------------------ */
@@ -119,8 +119,8 @@ static int on_pong(void *ud, const uint8_t *d, size_t n) {
 
 static int on_close(void *ud, uint16_t code, const char *reason, size_t n) {
     CHECK(n <= 123);
-    CHECK((code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
-          (code >= 3000 && code <= 4999) || (code == 1005 && n == 0));
+    CHECK((code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999) ||
+          (code == 1005 && n == 0));
     CHECK(ref_utf8((const uint8_t *)reason, n) == REF_VALID);
     return event(ud, 4, 0, code, reason, n);
 }
@@ -157,8 +157,8 @@ static int run(const uint8_t *data, size_t size, unsigned mode, uint32_t seed, l
         CHECK(p._msg_opcode != 0 || p._msg == NULL);
         CHECK(p._msg_len <= l->max);
     }
-    CHECK(rc == WS_PARSE_OK || rc == WS_PARSE_STOPPED || rc == WS_CLOSE_PROTOCOL ||
-          rc == WS_CLOSE_BAD_DATA || rc == WS_CLOSE_TOO_BIG);
+    CHECK(rc == WS_PARSE_OK || rc == WS_PARSE_STOPPED || rc == WS_CLOSE_PROTOCOL || rc == WS_CLOSE_BAD_DATA ||
+          rc == WS_CLOSE_TOO_BIG);
     ws_parser_free(&p);
     free(copy);
     return rc;

@@ -55,10 +55,9 @@ static void close_walk(uv_handle_t *h, void *arg) {
 /* The modules above net get their part of the configuration here, before
  * any worker runs. */
 static void init_modules(const config_t *c, const jwt_keyring_t *keys) {
-    chan_config_t cc = {c->max_channels,          c->events_per_second,     c->joins_per_second,
-                        c->presence_per_second,   c->max_bindings_per_join, c->max_bindings_per_conn,
-                        c->max_filter_bytes,      c->max_presence_bytes,    c->max_presence_per_conn,
-                        c->max_channels_per_ip};
+    chan_config_t cc = {c->max_channels,          c->events_per_second,     c->joins_per_second, c->presence_per_second,
+                        c->max_bindings_per_join, c->max_bindings_per_conn, c->max_filter_bytes, c->max_presence_bytes,
+                        c->max_presence_per_conn, c->max_channels_per_ip};
     chan_socket_init(&cc, keys);
     http_session_config_t hc = {c->max_body, c->http_header_timeout_ms, c->http_body_timeout_ms,
                                 c->http_idle_timeout_ms};
@@ -75,11 +74,21 @@ static void init_modules(const config_t *c, const jwt_keyring_t *keys) {
 static int start_cdc(const config_t *c) {
     if (!c->db_host || !c->postgres_changes)
         return 0;
-    cdc_engine_config_t ec = {c->db_host, c->db_port, c->db_user, c->db_password, c->db_name,
+    cdc_engine_config_t ec = {c->db_host,
+                              c->db_port,
+                              c->db_user,
+                              c->db_password,
+                              c->db_name,
                               c->db_repl_user ? c->db_repl_user : c->db_user,
                               c->db_repl_password ? c->db_repl_password : c->db_password,
-                              c->slot_name, c->publication, c->table_events, 0, c->rest_write_grace_ms,
-                              c->cdc_queue_max, c->cdc_backlog_max, c->cdc_match_budget,
+                              c->slot_name,
+                              c->publication,
+                              c->table_events,
+                              0,
+                              c->rest_write_grace_ms,
+                              c->cdc_queue_max,
+                              c->cdc_backlog_max,
+                              c->cdc_match_budget,
                               c->cdc_match_rate};
     return cdc_engine_start(&ec);
 }
@@ -140,8 +149,8 @@ int main(int argc, char **argv) {
         goto out_keys;
     if (start_workers(&cfg) < 0)
         goto out_cdc;
-    log_info("listening", "\"host\":\"%s\",\"port\":%d,\"workers\":%d,\"path\":\"/realtime/v1/websocket\"",
-             cfg.host, cfg.port, srv.nworkers);
+    log_info("listening", "\"host\":\"%s\",\"port\":%d,\"workers\":%d,\"path\":\"/realtime/v1/websocket\"", cfg.host,
+             cfg.port, srv.nworkers);
 
     uv_loop_t *loop = uv_default_loop();
     uv_signal_init(loop, &sigterm);

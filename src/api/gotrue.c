@@ -28,8 +28,18 @@ static const char *g_secret; /* signs access tokens; NULL: auth answers 503 */
 static int g_exp;            /* access tokens' lifetime, s */
 static const jwt_keyring_t *g_keys;
 
-typedef enum { OP_PASSWORD, OP_REFRESH, OP_SIGNUP, OP_LOGOUT, OP_USER, OP_UPDATE_USER, OP_ADMIN_CREATE, OP_ADMIN_GET,
-               OP_ADMIN_DELETE, OP_ADMIN_UPDATE } op_kind_t;
+typedef enum {
+    OP_PASSWORD,
+    OP_REFRESH,
+    OP_SIGNUP,
+    OP_LOGOUT,
+    OP_USER,
+    OP_UPDATE_USER,
+    OP_ADMIN_CREATE,
+    OP_ADMIN_GET,
+    OP_ADMIN_DELETE,
+    OP_ADMIN_UPDATE
+} op_kind_t;
 
 typedef struct {
     http_pending_t pending; /* first */
@@ -52,9 +62,9 @@ static int carries_secret(op_kind_t k) {
 }
 
 /* The user columns every user-returning statement selects, in this order. */
-#define USER_COLS                                                                                                     \
-    "auth.tc_user_json(u)::text, u.id::text, coalesce(u.email, ''), u.role, u.aud, u.raw_app_meta_data::text, "      \
-    "u.raw_user_meta_data::text, u.email_confirmed_at IS NOT NULL, coalesce(u.banned_until > now(), false), "         \
+#define USER_COLS                                                                                                      \
+    "auth.tc_user_json(u)::text, u.id::text, coalesce(u.email, ''), u.role, u.aud, u.raw_app_meta_data::text, "        \
+    "u.raw_user_meta_data::text, u.email_confirmed_at IS NOT NULL, coalesce(u.banned_until > now(), false), "          \
     "u.is_anonymous"
 enum { U_JSON, U_ID, U_EMAIL, U_ROLE, U_AUD, U_APP, U_META, U_CONFIRMED, U_BANNED, U_ANON, U_NCOLS };
 
@@ -90,22 +100,21 @@ static char *session_json(PGresult *res, int row, const char *refresh, const cha
     json_error_t jerr;
     json_t *app = json_loads(PQgetvalue(res, row, U_APP), 0, &jerr);
     json_t *meta = json_loads(PQgetvalue(res, row, U_META), 0, &jerr);
-    json_t *claims = json_pack("{s:s,s:I,s:I,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:s,s:[{s:s,s:I}],s:s,s:b}", "aud",
-                               PQgetvalue(res, row, U_AUD), "exp", (json_int_t)exp, "iat", (json_int_t)now, "iss",
-                               "techcare/auth/v1", "sub", PQgetvalue(res, row, U_ID), "email",
-                               PQgetvalue(res, row, U_EMAIL), "phone", "", "role", PQgetvalue(res, row, U_ROLE),
-                               "app_metadata", app ? app : json_object(), "user_metadata", meta ? meta : json_object(),
-                               "aal", "aal1", "amr", "method", "password", "timestamp", (json_int_t)now, "session_id",
-                               session_id, "is_anonymous", PQgetvalue(res, row, U_ANON)[0] == 't');
+    json_t *claims =
+        json_pack("{s:s,s:I,s:I,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:s,s:[{s:s,s:I}],s:s,s:b}", "aud",
+                  PQgetvalue(res, row, U_AUD), "exp", (json_int_t)exp, "iat", (json_int_t)now, "iss",
+                  "techcare/auth/v1", "sub", PQgetvalue(res, row, U_ID), "email", PQgetvalue(res, row, U_EMAIL),
+                  "phone", "", "role", PQgetvalue(res, row, U_ROLE), "app_metadata", app ? app : json_object(),
+                  "user_metadata", meta ? meta : json_object(), "aal", "aal1", "amr", "method", "password", "timestamp",
+                  (json_int_t)now, "session_id", session_id, "is_anonymous", PQgetvalue(res, row, U_ANON)[0] == 't');
     char *claims_text = json_dumps(claims, JSON_COMPACT);
     json_decref(claims);
     const char *secret = g_secret;
     char *jwt = jwt_sign_hs256((const uint8_t *)secret, strlen(secret), claims_text);
     free(claims_text);
     json_t *user = json_loads(PQgetvalue(res, row, U_JSON), 0, &jerr);
-    json_t *s = json_pack("{s:s,s:s,s:i,s:I,s:s,s:o}", "access_token", jwt, "token_type", "bearer", "expires_in",
-                          g_exp, "expires_at", (json_int_t)exp, "refresh_token", refresh, "user",
-                          user ? user : json_object());
+    json_t *s = json_pack("{s:s,s:s,s:i,s:I,s:s,s:o}", "access_token", jwt, "token_type", "bearer", "expires_in", g_exp,
+                          "expires_at", (json_int_t)exp, "refresh_token", refresh, "user", user ? user : json_object());
     free(jwt);
     char *text = json_dumps(s, JSON_COMPACT);
     json_decref(s);
@@ -152,8 +161,8 @@ static void db_failed(op_t *op, PGresult *res, const char *error) {
         op_error(op, 400, "validation_failed", PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
         return;
     }
-    const char *text = error ? error
-                       : !res ? "?"
+    const char *text = error                      ? error
+                       : !res                     ? "?"
                        : carries_secret(op->kind) ? "(withheld: the statement's parameters hold a password or token)"
                                                   : PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
     if (!text)
@@ -261,8 +270,7 @@ static void run(conn_t *c, http_req_t *r, op_kind_t kind, const char *sql, int n
 /* Creating a user is its own statement: the identity row the function
  * inserts is visible to the next statement of the transaction, not to the
  * one that created it. The new id travels in a transaction-local setting. */
-#define CREATE_USER_SQL(args)                                                                                         \
-    "SELECT set_config('tc.new_user', (auth.tc_create_user(" args ")).id::text, true)"
+#define CREATE_USER_SQL(args) "SELECT set_config('tc.new_user', (auth.tc_create_user(" args ")).id::text, true)"
 #define NEW_USER "auth.tc_get_user(current_setting('tc.new_user')::uuid)"
 
 /* ---- endpoints -------------------------------------------------------------------- */
@@ -310,7 +318,8 @@ static void token_grant(conn_t *c, http_req_t *r) {
     if (!strcmp(grant, "password")) {
         const char *email = str(b, "email"), *password = str(b, "password");
         if (!email || !password || !*email) {
-            error_now(c, http_req_keep_alive(r), 400, "validation_failed", "An email address and a password are required");
+            error_now(c, http_req_keep_alive(r), 400, "validation_failed",
+                      "An email address and a password are required");
         } else {
             const char *p[] = {email, password, http_req_header(r, "user-agent")};
             run(c, r, OP_PASSWORD,
@@ -391,8 +400,8 @@ static void user_endpoint(conn_t *c, http_req_t *r) {
         if (b) {
             char *meta = json_text(b, "data", NULL);
             const char *p[] = {sub, str(b, "email"), str(b, "password"), meta};
-            run(c, r, OP_UPDATE_USER,
-                "SELECT " USER_COLS " FROM auth.tc_update_user($1::uuid, $2, $3, $4::jsonb) u", 4, p);
+            run(c, r, OP_UPDATE_USER, "SELECT " USER_COLS " FROM auth.tc_update_user($1::uuid, $2, $3, $4::jsonb) u", 4,
+                p);
             free(meta);
             json_decref(b);
         }
@@ -481,7 +490,11 @@ static void admin_users(conn_t *c, http_req_t *r, const char *rest) {
         }
         char *app = json_text(b, "app_metadata", NULL), *meta = json_text(b, "user_metadata", NULL);
         json_t *ec = json_object_get(b, "email_confirm");
-        const char *up[] = {rest, str(b, "email"), str(b, "password"), meta, app,
+        const char *up[] = {rest,
+                            str(b, "email"),
+                            str(b, "password"),
+                            meta,
+                            app,
                             json_is_boolean(ec) ? (json_is_true(ec) ? "true" : "false") : NULL};
         run(c, r, OP_ADMIN_UPDATE,
             "SELECT " USER_COLS " FROM auth.tc_update_user($1::uuid, $2, $3, $4::jsonb, $5::jsonb, $6::boolean) u", 6,
@@ -514,10 +527,10 @@ static void gotrue_handle(conn_t *c, http_req_t *r, const char *rest) {
     else if (!strncmp(p, "/admin/users", 12) && (p[12] == 0 || p[12] == '/'))
         admin_users(c, r, p[12] ? p + 13 : "");
     else if (!strcmp(p, "/health") || !strcmp(p, "/settings")) {
-        static const char info[] = "{\"name\":\"techcare-auth\",\"external\":{\"email\":true},\"mailer_autoconfirm\":true}";
+        static const char info[] =
+            "{\"name\":\"techcare-auth\",\"external\":{\"email\":true},\"mailer_autoconfirm\":true}";
         http_respond(c, 200, "application/json", NULL, info, sizeof(info) - 1, ka);
-    }
-    else
+    } else
         error_now(c, ka, 404, "not_found", "Not found");
 }
 

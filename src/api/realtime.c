@@ -132,8 +132,8 @@ static void handle_upgrade(conn_t *c, http_req_t *r, const char *rest) {
     }
     /* Any client may put log_level=debug on its URL: honoured only when the
      * operator allows it (the trace never holds a token either way). */
-    int debug = g_allow_log_level && http_query_get(q, "log_level", level, sizeof(level)) > 0 &&
-                !strcmp(level, "debug");
+    int debug =
+        g_allow_log_level && http_query_get(q, "log_level", level, sizeof(level)) > 0 && !strcmp(level, "debug");
     chan_socket_upgrade(c, accept, v, apikey, debug);
 }
 
@@ -145,7 +145,8 @@ static int authorized(conn_t *c, http_req_t *r) {
     const char *t = NULL;
     if (auth && !strncasecmp(auth, "Bearer ", 7))
         t = auth + 7;
-    else if ((t = http_req_header(r, "apikey")) == NULL && http_query_get(http_req_query(r), "apikey", tok, sizeof(tok)) > 0)
+    else if ((t = http_req_header(r, "apikey")) == NULL &&
+             http_query_get(http_req_query(r), "apikey", tok, sizeof(tok)) > 0)
         t = tok;
     tok_info_t claims;
     char msg[256];
@@ -186,7 +187,8 @@ static void broadcast_batch(conn_t *c, http_req_t *r) {
     json_t *msgs = json_object_get(root, "messages");
     if (!json_is_array(msgs)) {
         json_decref(root);
-        respond_error(c, 400, "body must be {\"messages\":[{\"topic\",\"event\",\"payload\"}]}", http_req_keep_alive(r));
+        respond_error(c, 400, "body must be {\"messages\":[{\"topic\",\"event\",\"payload\"}]}",
+                      http_req_keep_alive(r));
         return;
     }
     size_t i;
@@ -205,7 +207,8 @@ static void broadcast_batch(conn_t *c, http_req_t *r) {
         }
         if (json_is_true(priv)) {
             json_decref(root);
-            respond_error(c, 400, "private broadcasts are not available: no database configured", http_req_keep_alive(r));
+            respond_error(c, 400, "private broadcasts are not available: no database configured",
+                          http_req_keep_alive(r));
             return;
         }
         if (!json_is_string(topic) || !json_is_string(event) || !payload) {
@@ -285,7 +288,6 @@ static void serve_metrics(conn_t *c, int ka) {
     respond(c, 200, "text/plain; version=0.0.4", (const char *)b->data, b->len, ka);
     buf_unref(b);
 }
-
 
 /* one: the route below /realtime/v1/api/broadcast/ (rest names the topic
  * and event), else the batch endpoint itself. */

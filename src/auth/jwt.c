@@ -317,8 +317,7 @@ static const char *jwk_skip_reason(const json_t *kty, const json_t *alg, const j
 /* Loads one JWK into *k. Returns 1 when loaded, 0 when skipped (a key this
  * server cannot use for signatures: logged, since tokens for it will then
  * fail), -1 with err set when the key is broken. */
-static int jwk_load(const jwt_keyring_t *kr, jwt_key_t *k, const json_t *jwk, size_t idx, char *err,
-                    size_t errlen) {
+static int jwk_load(const jwt_keyring_t *kr, jwt_key_t *k, const json_t *jwk, size_t idx, char *err, size_t errlen) {
     char why[160];
     const json_t *kty = json_object_get(jwk, "kty"), *kid = json_object_get(jwk, "kid");
     const json_t *alg = json_object_get(jwk, "alg"), *use = json_object_get(jwk, "use");
@@ -326,8 +325,7 @@ static int jwk_load(const jwt_keyring_t *kr, jwt_key_t *k, const json_t *jwk, si
 
     if (!json_is_object(jwk) || !json_is_string(kty) || (kid && !json_is_string(kid)) ||
         (alg && !json_is_string(alg)) || (use && !json_is_string(use))) {
-        set_msg(err, errlen, "JWKS key %zu: \"kty\" must be a string, \"kid\"/\"alg\"/\"use\" strings if present",
-                idx);
+        set_msg(err, errlen, "JWKS key %zu: \"kty\" must be a string, \"kid\"/\"alg\"/\"use\" strings if present", idx);
         return -1;
     }
     if (jwk_skip_reason(kty, alg, use, why)) {
@@ -479,8 +477,7 @@ static bool jws_split(const char *token, size_t len, uint8_t *dec, jws_parts_t *
 /* Picks the key for alg and the token's kid (NULL if none). BAD_ALG when no
  * configured key can verify alg at all, or the kid names a key of another
  * kind; NO_KEY when such keys exist but the token does not single one out. */
-static jwt_status_t select_key(const jwt_keyring_t *kr, const jws_alg_t *alg, const char *kid,
-                               const jwt_key_t **out) {
+static jwt_status_t select_key(const jwt_keyring_t *kr, const jws_alg_t *alg, const char *kid, const jwt_key_t **out) {
     const jwt_key_t *only = NULL;
     size_t usable = 0;
     bool kid_elsewhere = false;
@@ -650,8 +647,8 @@ static jwt_status_t check_claims(const json_t *pl, int64_t now, jwt_claims_t *ou
 
 /* Reads alg and kid from the decoded header. The header reference stays
  * with the caller, kid points into it. */
-static jwt_status_t parse_header(const jws_parts_t *p, json_t **hdr, const jws_alg_t **alg, const char **kid,
-                                 char *msg, size_t msglen) {
+static jwt_status_t parse_header(const jws_parts_t *p, json_t **hdr, const jws_alg_t **alg, const char **kid, char *msg,
+                                 size_t msglen) {
     char safe[40];
     *hdr = json_loadb((const char *)p->header, p->header_len, JSON_REJECT_DUPLICATES, NULL);
     const json_t *a = json_object_get(*hdr, "alg"), *k = json_object_get(*hdr, "kid");

@@ -19,9 +19,9 @@ typedef struct jwt_keyring jwt_keyring_t;
 
 typedef enum {
     JWT_OK = 0,
-    JWT_MALFORMED,      /* not three base64url parts, bad JSON, ... */
-    JWT_BAD_ALG,        /* none, unknown, or not allowed for the key */
-    JWT_NO_KEY,         /* no key for this alg/kid */
+    JWT_MALFORMED, /* not three base64url parts, bad JSON, ... */
+    JWT_BAD_ALG,   /* none, unknown, or not allowed for the key */
+    JWT_NO_KEY,    /* no key for this alg/kid */
     JWT_BAD_SIGNATURE,
     JWT_EXPIRED,
     JWT_NOT_YET_VALID,  /* nbf in the future */
@@ -29,11 +29,11 @@ typedef enum {
 } jwt_status_t;
 
 typedef struct {
-    int64_t exp;     /* seconds since the epoch */
-    int64_t nbf;     /* 0 if absent */
-    char role[64];   /* "" never happens on JWT_OK: role is required */
-    char sub[128];   /* "" if absent */
-    json_t *claims;  /* the whole payload object; the caller owns one reference */
+    int64_t exp;    /* seconds since the epoch */
+    int64_t nbf;    /* 0 if absent */
+    char role[64];  /* "" never happens on JWT_OK: role is required */
+    char sub[128];  /* "" if absent */
+    json_t *claims; /* the whole payload object; the caller owns one reference */
 } jwt_claims_t;
 
 /* hs_secret: raw bytes of the HMAC secret, or NULL. jwks_json: the text of

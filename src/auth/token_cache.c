@@ -63,8 +63,8 @@ static void fill(const slot_t *s, tok_info_t *out) {
     out->claims_json = s->claims;
 }
 
-jwt_status_t tok_verify(const jwt_keyring_t *kr, const char *token, size_t len, int64_t now, tok_info_t *out,
-                        char *msg, size_t msglen) {
+jwt_status_t tok_verify(const jwt_keyring_t *kr, const char *token, size_t len, int64_t now, tok_info_t *out, char *msg,
+                        size_t msglen) {
     if (!slots)
         slots = xcalloc(SLOTS, sizeof(*slots));
     uint64_t h = hash_bytes(HASH_INIT, token, len);

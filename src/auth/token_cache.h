@@ -23,8 +23,8 @@ typedef struct {
 } tok_info_t;
 
 /* jwt_verify through the calling thread's cache. On JWT_OK fills *out. */
-jwt_status_t tok_verify(const jwt_keyring_t *kr, const char *token, size_t len, int64_t now, tok_info_t *out,
-                        char *msg, size_t msglen);
+jwt_status_t tok_verify(const jwt_keyring_t *kr, const char *token, size_t len, int64_t now, tok_info_t *out, char *msg,
+                        size_t msglen);
 
 /* Frees the calling thread's cache (at thread exit). */
 void tok_cache_free(void);

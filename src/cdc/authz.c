@@ -22,7 +22,6 @@
 #include "util/log.h"
 #include "util/mem.h"
 
-
 /* ---- groups -------------------------------------------------------------- */
 
 /* A batch may hold thousands of distinct claims: groups are found by

@@ -29,8 +29,8 @@ struct cdc_catalog {
     size_t n;
     cdc_table_t *t; /* sorted by oid */
     cdc_pol_terms_t terms;
-    uint8_t *claim_ok;  /* per CLAIM term: cacheable */
-    uint32_t *watch;    /* relations whose changes invalidate cached CLAIM values */
+    uint8_t *claim_ok; /* per CLAIM term: cacheable */
+    uint32_t *watch;   /* relations whose changes invalidate cached CLAIM values */
     size_t nwatch;
     uint64_t fingerprint; /* of everything the plans were compiled from */
 };
@@ -175,7 +175,9 @@ static int limits_walk(const char *spec, limit_fn fn, void *ud, char *err, size_
     return 0;
 }
 
-int cdc_cat_limits_check(const char *spec, char *err, size_t errlen) { return limits_walk(spec, NULL, NULL, err, errlen); }
+int cdc_cat_limits_check(const char *spec, char *err, size_t errlen) {
+    return limits_walk(spec, NULL, NULL, err, errlen);
+}
 
 static int apply_limit(void *ud, const char *schema, size_t slen, const char *table, size_t tlen, unsigned events) {
     cdc_table_t *t = ud;

@@ -30,16 +30,16 @@ typedef enum { CDC_VIS_NEVER = 0, CDC_VIS_ALWAYS, CDC_VIS_CHECK } cdc_vis_t;
 typedef struct {
     uint32_t oid;
     char *schema, *name;
-    char *qualified;        /* "public"."bookings", quoted for SQL */
-    uint8_t published;      /* in the publication */
-    uint8_t rls;            /* relrowsecurity */
-    unsigned events;        /* CDC_EV_* bits the server publishes for it (limits) */
+    char *qualified;   /* "public"."bookings", quoted for SQL */
+    uint8_t published; /* in the publication */
+    uint8_t rls;       /* relrowsecurity */
+    unsigned events;   /* CDC_EV_* bits the server publishes for it (limits) */
     size_t ncols;
-    cdc_column_t *cols;     /* name and type name, as cdc_filter_parse wants them */
-    uint32_t *type_oids;    /* per column */
-    uint32_t *conv_oids;    /* per column: the type whose JSON conversion applies (domains) */
-    uint8_t *is_json;       /* per column: json or jsonb (spliced raw into row images) */
-    uint8_t *is_pk;         /* per column: part of the primary key */
+    cdc_column_t *cols;  /* name and type name, as cdc_filter_parse wants them */
+    uint32_t *type_oids; /* per column */
+    uint32_t *conv_oids; /* per column: the type whose JSON conversion applies (domains) */
+    uint8_t *is_json;    /* per column: json or jsonb (spliced raw into row images) */
+    uint8_t *is_pk;      /* per column: part of the primary key */
     cdc_vis_t vis[CDC_NROLES];
     char *check_sql[CDC_NROLES]; /* CDC_VIS_CHECK: $1 = JSON array of row images; returns the
                                     1-based positions of visible rows */

@@ -28,25 +28,25 @@ typedef struct {
     const char *host, *port, *user, *password, *dbname; /* authorization and catalog queries */
     const char *repl_user, *repl_password;              /* the replication connection */
     const char *slot, *publication;
-    const char *table_events;                           /* cdc_cat_limits_check's syntax */
-    int join_timeout_ms;                                /* how long a join waits for the stream */
-    int write_grace_ms;                                 /* REST write answered -> its changes go out */
-    size_t queue_max;       /* decoded changes held (bytes) before the stream is paused */
-    size_t backlog_max;     /* published bytes not yet written to clients before publishing waits */
-    size_t match_budget;    /* filter work per client address per change */
-    size_t match_rate;      /* ... and per second (0: 100,000,000) */
+    const char *table_events; /* cdc_cat_limits_check's syntax */
+    int join_timeout_ms;      /* how long a join waits for the stream */
+    int write_grace_ms;       /* REST write answered -> its changes go out */
+    size_t queue_max;         /* decoded changes held (bytes) before the stream is paused */
+    size_t backlog_max;       /* published bytes not yet written to clients before publishing waits */
+    size_t match_budget;      /* filter work per client address per change */
+    size_t match_rate;        /* ... and per second (0: 100,000,000) */
 } cdc_engine_config_t;
 
 /* What a join asked for; copied. */
 typedef struct {
-    int worker;                 /* where done runs */
-    const char *topic;          /* "realtime:..." */
+    int worker;        /* where done runs */
+    const char *topic; /* "realtime:..." */
     size_t topic_len;
     int is_private;
-    const char *role;           /* the token's role claim */
-    const char *claims;         /* the token's payload, JSON */
-    const char *bindings;       /* config.postgres_changes, a JSON array */
-    uint64_t peer;              /* the client address (net/peer key): filter work is budgeted per address */
+    const char *role;     /* the token's role claim */
+    const char *claims;   /* the token's payload, JSON */
+    const char *bindings; /* config.postgres_changes, a JSON array */
+    uint64_t peer;        /* the client address (net/peer key): filter work is budgeted per address */
     /* Runs on the worker with the answer: response is the join reply's
      * {"postgres_changes":[...]} (each binding with its wire id), or
      * reason says why the join is refused (response NULL). run = 0: the

@@ -57,8 +57,19 @@
  * ---------------------------------------------------------------------- */
 
 typedef enum {
-    OP_EQ, OP_NEQ, OP_LT, OP_LTE, OP_GT, OP_GTE, OP_IN, OP_LIKE, OP_ILIKE,
-    OP_IS, OP_MATCH, OP_IMATCH, OP_ISDISTINCT,
+    OP_EQ,
+    OP_NEQ,
+    OP_LT,
+    OP_LTE,
+    OP_GT,
+    OP_GTE,
+    OP_IN,
+    OP_LIKE,
+    OP_ILIKE,
+    OP_IS,
+    OP_MATCH,
+    OP_IMATCH,
+    OP_ISDISTINCT,
 } op_t;
 
 static const char *const op_names[] = {
@@ -72,14 +83,14 @@ typedef struct {
     uint8_t is_kw; /* OP_IS: 0 null, 1 true, 2 false, 3 unknown */
     pgv_kind_t kind;
     int sub;
-    pgv_val_t val;    /* scalar operand; like/ilike: the pattern */
-    char *vbuf;       /* owns val.s and what val.u.dec points into */
-    pgv_val_t *list;  /* OP_IN */
+    pgv_val_t val;   /* scalar operand; like/ilike: the pattern */
+    char *vbuf;      /* owns val.s and what val.u.dec points into */
+    pgv_val_t *list; /* OP_IN */
     size_t nlist;
     uint64_t list_bytes; /* OP_IN, text kinds: the elements' bytes, to size the work up front */
-    char *lbuf;       /* owns the list's strings */
-    pgregex_t *re;    /* OP_MATCH / OP_IMATCH */
-    char *key;        /* normalised eq value for cdc_filter_eq_key, or NULL */
+    char *lbuf;          /* owns the list's strings */
+    pgregex_t *re;       /* OP_MATCH / OP_IMATCH */
+    char *key;           /* normalised eq value for cdc_filter_eq_key, or NULL */
     size_t keylen;
 } cond_t;
 
@@ -106,8 +117,7 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...) {
  * pgv_parse's operand rules (long floats copied, names clipped to 63
  * bytes) follows err, as it always has: a caller with no err buffer gets
  * the cell rules. */
-static int operand_parse(pgv_kind_t kind, int sub, const char *s, size_t n, pgv_val_t *out, char *err,
-                         size_t errlen) {
+static int operand_parse(pgv_kind_t kind, int sub, const char *s, size_t n, pgv_val_t *out, char *err, size_t errlen) {
     int rc = pgv_parse(kind, sub, s, n, err != NULL, out);
     if (rc == 0)
         return 0;
@@ -130,9 +140,9 @@ static int operand_parse(pgv_kind_t kind, int sub, const char *s, size_t n, pgv_
  * ---------------------------------------------------------------------- */
 
 typedef struct {
-    char *buf;     /* element strings, NUL-terminated, back to back */
-    size_t w;      /* bytes used in buf */
-    size_t *off;   /* offsets into buf */
+    char *buf;   /* element strings, NUL-terminated, back to back */
+    size_t w;    /* bytes used in buf */
+    size_t *off; /* offsets into buf */
     size_t *len;
     uint8_t *isnull;
     size_t n, cap;
@@ -346,8 +356,7 @@ static int op_is_ordering(op_t op) { return op == OP_LT || op == OP_LTE || op ==
 
 /* Type checks and operand preparation for one condition whose column,
  * operator and raw value are known. Returns 0 or -1 with err set. */
-static int cond_prepare(cond_t *c, const cdc_column_t *col, const char *raw, size_t rawlen, char *err,
-                        size_t errlen) {
+static int cond_prepare(cond_t *c, const cdc_column_t *col, const char *raw, size_t rawlen, char *err, size_t errlen) {
     const char *tname = col->type ? col->type : "unknown";
     if (c->op == OP_IS) {
         static const char *const kws[] = {"null", "true", "false", "unknown"};
@@ -498,8 +507,7 @@ static int parse_condition(const char *seg, size_t n, const cdc_column_t *cols, 
     return cond_prepare(c, col, val, vlen, err, errlen);
 }
 
-cdc_filter_t *cdc_filter_parse(const char *filter, const cdc_column_t *cols, size_t ncols, char *err,
-                               size_t errlen) {
+cdc_filter_t *cdc_filter_parse(const char *filter, const cdc_column_t *cols, size_t ncols, char *err, size_t errlen) {
     cdc_filter_t *f = xcalloc(1, sizeof *f);
     span_t *segs = NULL;
     if (err && errlen)
@@ -738,8 +746,7 @@ static inline int filter_eval(const cdc_filter_t *f, const cdc_cell_t *cells, co
     return 1;
 }
 
-int cdc_filter_match_budget(const cdc_filter_t *f, const cdc_cell_t *cells, const uint8_t *unknown,
-                            uint64_t *budget) {
+int cdc_filter_match_budget(const cdc_filter_t *f, const cdc_cell_t *cells, const uint8_t *unknown, uint64_t *budget) {
     return filter_eval(f, cells, unknown, budget);
 }
 

@@ -101,8 +101,7 @@ int cdc_filter_match(const cdc_filter_t *f, const cdc_cell_t *cells, const uint8
  * size) units per character of the cell, LIKE at most (pattern length) per
  * character (never worse: see cdc/pglike.c), a comparison the shorter
  * operand's length, a typed cell its length to parse. Never allocates. */
-int cdc_filter_match_budget(const cdc_filter_t *f, const cdc_cell_t *cells, const uint8_t *unknown,
-                            uint64_t *budget);
+int cdc_filter_match_budget(const cdc_filter_t *f, const cdc_cell_t *cells, const uint8_t *unknown, uint64_t *budget);
 /* The columns the filter reads (indexes), to know which old/new values it needs. */
 size_t cdc_filter_columns(const cdc_filter_t *f, const size_t **idx);
 /* For subscription indexing: if the filter contains an eq condition on a

@@ -19,8 +19,7 @@ typedef struct {
 static int col_wanted(const cols_t *c, size_t i) { return !c->want || c->want[i]; }
 
 /* Appends "name":value when v carries a value; returns 1 if it did. */
-static int put_field(const pgo_decoder_t *d, const pgo_column_t *col, const pgo_value_t *v, int first,
-                     buf_t **out) {
+static int put_field(const pgo_decoder_t *d, const pgo_column_t *col, const pgo_value_t *v, int first, buf_t **out) {
     if (!v || v->kind == 'u')
         return 0;
     if (!first)
@@ -115,8 +114,7 @@ buf_t *cdc_payload_data_cols(const pgo_decoder_t *d, const pgo_msg_t *m, int64_t
     put_record(d, m, &sel, &b);
     buf_putc(&b, ',');
     put_old_record(d, m, &sel, &b);
-    buf_printf(&b, ",\"errors\":null,\"lsn\":\"%" PRIX32 "/%" PRIX32 "\"}", (uint32_t)(lsn >> 32),
-               (uint32_t)lsn);
+    buf_printf(&b, ",\"errors\":null,\"lsn\":\"%" PRIX32 "/%" PRIX32 "\"}", (uint32_t)(lsn >> 32), (uint32_t)lsn);
     return b;
 }
 

@@ -24,9 +24,7 @@ static inline int pgc_isspace(int c) {
 static inline int pgc_isdigit(int c) { return c >= '0' && c <= '9'; }
 static inline int pgc_isalpha(int c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 static inline int pgc_isalnum(int c) { return pgc_isdigit(c) || pgc_isalpha(c); }
-static inline int pgc_isxdigit(int c) {
-    return pgc_isdigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
+static inline int pgc_isxdigit(int c) { return pgc_isdigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 /* ASCII letters only, as PostgreSQL folds under the C collation. */
 static inline int pgc_tolower(int c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
 static inline int pgc_toupper(int c) { return (c >= 'a' && c <= 'z') ? c - 32 : c; }

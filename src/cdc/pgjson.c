@@ -313,12 +313,12 @@ static int float_json(const char *s, size_t n, buf_t **out) {
     long scale = (long)flen - exp;
     if (scale < 0)
         scale = 0;
-#define DIGIT(k) ((k) < 0 || (k) >= total ? '0' : (size_t)(k) < ilen ? s[ip + (size_t)(k)] : s[fp + (size_t)(k) - ilen])
+#define DIGIT(k) ((k) < 0 || (k) >= total ? '0' : (size_t)(k) < ilen ? s[ip + (size_t)(k)] : s[fp + (size_t)(k)-ilen])
     long first = 0; /* first nonzero digit */
     while (first < total && DIGIT(first) == '0')
         first++;
     if (dl.neg && first < total)
-        buf_putc(out, '-'); /* numeric has no negative zero */
+        buf_putc(out, '-');                 /* numeric has no negative zero */
     if (first >= total || first >= point) { /* all zero, or nothing before the point */
         buf_putc(out, '0');
     } else {
@@ -372,7 +372,7 @@ typedef struct {
     const types_t *ty;
     pgjson_type_t et; /* how the elements convert */
     buf_t **out;
-    int depth;        /* the outermost list's */
+    int depth; /* the outermost list's */
 } array_out_t;
 
 static int array_open(void *ctx, int level, size_t index) {
@@ -481,13 +481,11 @@ static void value_json(const types_t *ty, pgjson_type_t ti, const char *s, size_
         }
         break;
     case PGTYPE_TS:
-    case PGTYPE_TSTZ:
-        timestamp_json(s, n, ti.json == PGTYPE_TSTZ, out);
-        return;
+    case PGTYPE_TSTZ: timestamp_json(s, n, ti.json == PGTYPE_TSTZ, out); return;
     case PGTYPE_ARRAY:
     case PGTYPE_VECTOR:
         if (depth < MAX_NEST && (ti.json == PGTYPE_ARRAY ? array_json(ty, ti.elem, s, n, out, depth)
-                                                        : vector_json(ty, ti.elem, s, n, out, depth)) == 0)
+                                                         : vector_json(ty, ti.elem, s, n, out, depth)) == 0)
             return;
         (*out)->len = mark;
         break;

@@ -30,7 +30,6 @@ typedef struct {
 typedef pgjson_type_t (*pgjson_resolve_fn)(const void *ctx, uint32_t oid);
 
 /* Appends s[0..n), the text of a value converting as type, as JSON to *out. */
-void pgjson_value(pgjson_type_t type, const char *s, size_t n, pgjson_resolve_fn resolve, const void *ctx,
-                  buf_t **out);
+void pgjson_value(pgjson_type_t type, const char *s, size_t n, pgjson_resolve_fn resolve, const void *ctx, buf_t **out);
 
 #endif

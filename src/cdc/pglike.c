@@ -117,4 +117,3 @@ int pglike_ends_with_escape(const char *p, size_t n) {
     }
     return 0;
 }
-

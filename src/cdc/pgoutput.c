@@ -48,7 +48,9 @@ static bool rel_eq(const void *item, const void *key) {
     return ((const pgo_relation_t *)item)->relid == *(const uint32_t *)key;
 }
 
-static bool utype_eq(const void *item, const void *key) { return ((const utype_t *)item)->oid == *(const uint32_t *)key; }
+static bool utype_eq(const void *item, const void *key) {
+    return ((const utype_t *)item)->oid == *(const uint32_t *)key;
+}
 
 static pgo_relation_t *rel_find(const pgo_decoder_t *d, uint32_t relid) {
     return htab_find(&d->rels, hash_u64(relid), rel_eq, &relid);
@@ -339,8 +341,7 @@ static int rd_tuple(rd_t *r, const pgo_relation_t *rel, pgo_tuple_t *t) {
         v->len = 0;
         switch (kind) {
         case 'n':
-        case 'u':
-            break;
+        case 'u': break;
         case 't':
             if (rd_u32(r, &v->len) || need(r, v->len))
                 return -1;
@@ -350,8 +351,7 @@ static int rd_tuple(rd_t *r, const pgo_relation_t *rel, pgo_tuple_t *t) {
         case 'b':
             return fail(r, "binary value in column %s of %s.%s (binary mode is not supported)", rel->cols[i].name,
                         rel->schema, rel->name);
-        default:
-            return fail(r, "unknown tuple value kind 0x%02x in %s message", kind, r->what);
+        default: return fail(r, "unknown tuple value kind 0x%02x in %s message", kind, r->what);
         }
         t->natts = (uint16_t)(i + 1);
     }
@@ -524,16 +524,13 @@ static int kind_min_proto(uint8_t k) {
     case PGO_STREAM_START:
     case PGO_STREAM_STOP:
     case PGO_STREAM_COMMIT:
-    case PGO_STREAM_ABORT:
-        return 2;
+    case PGO_STREAM_ABORT: return 2;
     case PGO_BEGIN_PREPARE:
     case PGO_PREPARE:
     case PGO_COMMIT_PREPARED:
     case PGO_ROLLBACK_PREPARED:
-    case PGO_STREAM_PREPARE:
-        return 3;
-    default:
-        return 1;
+    case PGO_STREAM_PREPARE: return 3;
+    default: return 1;
     }
 }
 
@@ -646,8 +643,8 @@ void pgo_timestamp_iso(int64_t pg_us, char out[32]) {
     /* The widest (year -290308) takes 27 bytes; tmp satisfies the compiler's
      * worst case of every int at full width. */
     char tmp[64];
-    snprintf(tmp, sizeof(tmp), "%04lld-%02d-%02dT%02d:%02d:%02d.%03dZ", (long long)y, mon, mday,
-             (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60), ms);
+    snprintf(tmp, sizeof(tmp), "%04lld-%02d-%02dT%02d:%02d:%02d.%03dZ", (long long)y, mon, mday, (int)(secs / 3600),
+             (int)(secs / 60 % 60), (int)(secs % 60), ms);
     memcpy(out, tmp, 31);
     out[31] = '\0';
 }

@@ -31,15 +31,15 @@ typedef enum {
     PGO_DELETE = 'D',
     PGO_TRUNCATE = 'T',
     PGO_MESSAGE = 'M',
-    PGO_STREAM_START = 'S',     /* v2+ */
-    PGO_STREAM_STOP = 'E',      /* v2+ */
-    PGO_STREAM_COMMIT = 'c',    /* v2+ */
-    PGO_STREAM_ABORT = 'A',     /* v2+; v4 may add abort LSN and time */
-    PGO_BEGIN_PREPARE = 'b',    /* v3+, only with two_phase */
-    PGO_PREPARE = 'P',          /* v3+ */
-    PGO_COMMIT_PREPARED = 'K',  /* v3+ */
+    PGO_STREAM_START = 'S',      /* v2+ */
+    PGO_STREAM_STOP = 'E',       /* v2+ */
+    PGO_STREAM_COMMIT = 'c',     /* v2+ */
+    PGO_STREAM_ABORT = 'A',      /* v2+; v4 may add abort LSN and time */
+    PGO_BEGIN_PREPARE = 'b',     /* v3+, only with two_phase */
+    PGO_PREPARE = 'P',           /* v3+ */
+    PGO_COMMIT_PREPARED = 'K',   /* v3+ */
     PGO_ROLLBACK_PREPARED = 'r', /* v3+ */
-    PGO_STREAM_PREPARE = 'p',   /* v3+ */
+    PGO_STREAM_PREPARE = 'p',    /* v3+ */
 } pgo_kind_t;
 
 /* One column value of a tuple. kind: 'n' NULL, 'u' unchanged TOASTed value
@@ -60,49 +60,49 @@ typedef struct {
     char *name;
     uint32_t type_oid;
     int32_t typmod;
-    uint8_t is_key;    /* part of the replica identity */
+    uint8_t is_key; /* part of the replica identity */
 } pgo_column_t;
 
 typedef struct {
     uint32_t relid;
     char *schema, *name; /* "pg_catalog" where pgoutput sends "" */
-    char replident;    /* 'd' default, 'n' nothing, 'f' full, 'i' index */
+    char replident;      /* 'd' default, 'n' nothing, 'f' full, 'i' index */
     uint16_t ncols;
     pgo_column_t *cols;
 } pgo_relation_t;
 
 typedef struct {
     pgo_kind_t kind;
-    uint32_t xid;          /* BEGIN, STREAM_*, two-phase; data messages inside a stream */
-    uint8_t in_stream;     /* decoded between STREAM_START and STREAM_STOP (xid valid) */
-    uint8_t first_segment; /* STREAM_START: first block of this transaction */
-    uint8_t flags;         /* COMMIT, STREAM_COMMIT, two-phase, MESSAGE: the flags byte */
-    uint64_t lsn;          /* BEGIN: final LSN; COMMIT: commit LSN; ORIGIN: origin's commit LSN;
-                              MESSAGE: its LSN; prepare/commit LSN (two-phase);
-                              ROLLBACK_PREPARED: end of the prepared transaction;
-                              STREAM_ABORT: abort LSN (when has_abort_info) */
-    uint64_t end_lsn;      /* COMMIT, STREAM_COMMIT, two-phase: end LSN */
-    int64_t commit_time;   /* BEGIN/COMMIT/STREAM_COMMIT/COMMIT_PREPARED: µs since 2000-01-01 UTC;
-                              BEGIN_PREPARE/PREPARE/STREAM_PREPARE: prepare time;
-                              ROLLBACK_PREPARED: rollback time; STREAM_ABORT: abort time */
-    int64_t prepare_time;  /* ROLLBACK_PREPARED */
+    uint32_t xid;              /* BEGIN, STREAM_*, two-phase; data messages inside a stream */
+    uint8_t in_stream;         /* decoded between STREAM_START and STREAM_STOP (xid valid) */
+    uint8_t first_segment;     /* STREAM_START: first block of this transaction */
+    uint8_t flags;             /* COMMIT, STREAM_COMMIT, two-phase, MESSAGE: the flags byte */
+    uint64_t lsn;              /* BEGIN: final LSN; COMMIT: commit LSN; ORIGIN: origin's commit LSN;
+                                  MESSAGE: its LSN; prepare/commit LSN (two-phase);
+                                  ROLLBACK_PREPARED: end of the prepared transaction;
+                                  STREAM_ABORT: abort LSN (when has_abort_info) */
+    uint64_t end_lsn;          /* COMMIT, STREAM_COMMIT, two-phase: end LSN */
+    int64_t commit_time;       /* BEGIN/COMMIT/STREAM_COMMIT/COMMIT_PREPARED: µs since 2000-01-01 UTC;
+                                  BEGIN_PREPARE/PREPARE/STREAM_PREPARE: prepare time;
+                                  ROLLBACK_PREPARED: rollback time; STREAM_ABORT: abort time */
+    int64_t prepare_time;      /* ROLLBACK_PREPARED */
     const pgo_relation_t *rel; /* INSERT/UPDATE/DELETE/RELATION: from the cache; valid until the next
                                   RELATION message for the same relid or pgo_decoder_free */
-    char old_kind;         /* UPDATE/DELETE: 'K' key columns, 'O' whole old row, 0 none */
+    char old_kind;             /* UPDATE/DELETE: 'K' key columns, 'O' whole old row, 0 none */
     pgo_tuple_t old_tuple, new_tuple;
     uint32_t *truncate_relids; /* TRUNCATE; owned by the message */
     uint32_t ntruncate;
-    uint8_t truncate_flags;    /* 1 CASCADE, 2 RESTART IDENTITY */
+    uint8_t truncate_flags; /* 1 CASCADE, 2 RESTART IDENTITY */
     /* Views into the message bytes (NUL-terminated there): */
-    const char *origin;        /* ORIGIN: origin name */
-    const char *gid;           /* two-phase: global transaction id */
-    const char *prefix;        /* MESSAGE */
-    const uint8_t *content;    /* MESSAGE */
+    const char *origin;     /* ORIGIN: origin name */
+    const char *gid;        /* two-phase: global transaction id */
+    const char *prefix;     /* MESSAGE */
+    const uint8_t *content; /* MESSAGE */
     uint32_t content_len;
-    uint8_t transactional;     /* MESSAGE */
-    uint32_t subxid;           /* STREAM_ABORT: the aborted (sub)transaction; == xid for the top level */
-    uint8_t has_abort_info;    /* STREAM_ABORT: v4 with streaming=parallel sent lsn/commit_time */
-    uint32_t type_oid;         /* TYPE */
+    uint8_t transactional;               /* MESSAGE */
+    uint32_t subxid;                     /* STREAM_ABORT: the aborted (sub)transaction; == xid for the top level */
+    uint8_t has_abort_info;              /* STREAM_ABORT: v4 with streaming=parallel sent lsn/commit_time */
+    uint32_t type_oid;                   /* TYPE */
     const char *type_schema, *type_name; /* TYPE ("pg_catalog" where pgoutput sends "") */
 } pgo_msg_t;
 

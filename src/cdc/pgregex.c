@@ -21,8 +21,21 @@
 
 /* Instructions. The assertions, RI_BOL on, are in PGRX_BOL.. order. */
 enum {
-    RI_CHAR, RI_ANY, RI_ANYNL, RI_SET, RI_SPLIT, RI_JMP, RI_MATCH,
-    RI_BOL, RI_EOL, RI_BOS, RI_EOS, RI_WBEG, RI_WEND, RI_WB, RI_NWB,
+    RI_CHAR,
+    RI_ANY,
+    RI_ANYNL,
+    RI_SET,
+    RI_SPLIT,
+    RI_JMP,
+    RI_MATCH,
+    RI_BOL,
+    RI_EOL,
+    RI_BOS,
+    RI_EOS,
+    RI_WBEG,
+    RI_WEND,
+    RI_WB,
+    RI_NWB,
 };
 _Static_assert(RI_EOL - RI_BOL == PGRX_EOL && RI_BOS - RI_BOL == PGRX_BOS && RI_EOS - RI_BOL == PGRX_EOS &&
                    RI_WBEG - RI_BOL == PGRX_WBEG && RI_WEND - RI_BOL == PGRX_WEND && RI_WB - RI_BOL == PGRX_WB &&
@@ -50,7 +63,7 @@ struct pgregex {
     pgrx_range_t *ranges;
     size_t nranges;
     uint8_t icase, nlstop, nlanchor;
-    uint8_t anchored; /* starts with \A, or ^ without newline anchors: can only match at 0 */
+    uint8_t anchored;  /* starts with \A, or ^ without newline anchors: can only match at 0 */
     uint8_t first_any; /* a match may start with any character, or consume none */
     uint64_t first[2]; /* else: the ASCII bytes a match may start with (non-ASCII: always tried) */
 };
@@ -59,19 +72,32 @@ static int cc_test(uint32_t cls, uint32_t c) {
     if (c > 127)
         return 0;
     int ch = (int)c;
-    if ((cls & PGRX_CC_ALPHA) && pgc_isalpha(ch)) return 1;
-    if ((cls & PGRX_CC_DIGIT) && pgc_isdigit(ch)) return 1;
-    if ((cls & PGRX_CC_ALNUM) && pgc_isalnum(ch)) return 1;
-    if ((cls & PGRX_CC_UPPER) && ch >= 'A' && ch <= 'Z') return 1;
-    if ((cls & PGRX_CC_LOWER) && ch >= 'a' && ch <= 'z') return 1;
-    if ((cls & PGRX_CC_SPACE) && pgc_isspace(ch)) return 1;
-    if ((cls & PGRX_CC_PUNCT) && ch > 32 && ch < 127 && !pgc_isalnum(ch)) return 1;
-    if ((cls & PGRX_CC_PRINT) && ch >= 32 && ch < 127) return 1;
-    if ((cls & PGRX_CC_GRAPH) && ch > 32 && ch < 127) return 1;
-    if ((cls & PGRX_CC_CNTRL) && (ch < 32 || ch == 127)) return 1;
-    if ((cls & PGRX_CC_XDIGIT) && pgc_isxdigit(ch)) return 1;
-    if ((cls & PGRX_CC_BLANK) && (ch == ' ' || ch == '\t')) return 1;
-    if ((cls & PGRX_CC_WORD) && (pgc_isalnum(ch) || ch == '_')) return 1;
+    if ((cls & PGRX_CC_ALPHA) && pgc_isalpha(ch))
+        return 1;
+    if ((cls & PGRX_CC_DIGIT) && pgc_isdigit(ch))
+        return 1;
+    if ((cls & PGRX_CC_ALNUM) && pgc_isalnum(ch))
+        return 1;
+    if ((cls & PGRX_CC_UPPER) && ch >= 'A' && ch <= 'Z')
+        return 1;
+    if ((cls & PGRX_CC_LOWER) && ch >= 'a' && ch <= 'z')
+        return 1;
+    if ((cls & PGRX_CC_SPACE) && pgc_isspace(ch))
+        return 1;
+    if ((cls & PGRX_CC_PUNCT) && ch > 32 && ch < 127 && !pgc_isalnum(ch))
+        return 1;
+    if ((cls & PGRX_CC_PRINT) && ch >= 32 && ch < 127)
+        return 1;
+    if ((cls & PGRX_CC_GRAPH) && ch > 32 && ch < 127)
+        return 1;
+    if ((cls & PGRX_CC_CNTRL) && (ch < 32 || ch == 127))
+        return 1;
+    if ((cls & PGRX_CC_XDIGIT) && pgc_isxdigit(ch))
+        return 1;
+    if ((cls & PGRX_CC_BLANK) && (ch == ' ' || ch == '\t'))
+        return 1;
+    if ((cls & PGRX_CC_WORD) && (pgc_isalnum(ch) || ch == '_'))
+        return 1;
     return 0;
 }
 

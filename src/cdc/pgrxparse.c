@@ -70,9 +70,7 @@ static void rset_range(rparse_t *ps, int32_t set, uint32_t lo, uint32_t hi) {
     re->sets[set].nr++;
 }
 
-static int rp_peek(const rparse_t *ps, size_t ahead) {
-    return ps->i + ahead < ps->n ? (int)ps->p[ps->i + ahead] : -1;
-}
+static int rp_peek(const rparse_t *ps, size_t ahead) { return ps->i + ahead < ps->n ? (int)ps->p[ps->i + ahead] : -1; }
 
 static int rp_fail(rparse_t *ps, const char *msg) {
     if (!ps->err)
@@ -155,9 +153,9 @@ static const struct {
     const char *name;
     uint32_t bit;
 } class_names[] = {
-    {"alpha", PGRX_CC_ALPHA},   {"digit", PGRX_CC_DIGIT}, {"alnum", PGRX_CC_ALNUM}, {"upper", PGRX_CC_UPPER},
-    {"lower", PGRX_CC_LOWER},   {"space", PGRX_CC_SPACE}, {"punct", PGRX_CC_PUNCT}, {"print", PGRX_CC_PRINT},
-    {"graph", PGRX_CC_GRAPH},   {"cntrl", PGRX_CC_CNTRL}, {"xdigit", PGRX_CC_XDIGIT}, {"blank", PGRX_CC_BLANK},
+    {"alpha", PGRX_CC_ALPHA}, {"digit", PGRX_CC_DIGIT}, {"alnum", PGRX_CC_ALNUM},   {"upper", PGRX_CC_UPPER},
+    {"lower", PGRX_CC_LOWER}, {"space", PGRX_CC_SPACE}, {"punct", PGRX_CC_PUNCT},   {"print", PGRX_CC_PRINT},
+    {"graph", PGRX_CC_GRAPH}, {"cntrl", PGRX_CC_CNTRL}, {"xdigit", PGRX_CC_XDIGIT}, {"blank", PGRX_CC_BLANK},
     {"word", PGRX_CC_WORD},
 };
 
@@ -465,8 +463,14 @@ int pgrx_parse(const char *pat, size_t patlen, int icase, pgrx_t *out, const cha
             case 'c': out->icase = 0; break;
             case 'n':
             case 'm': out->nlstop = out->nlanchor = 1; break;
-            case 'p': out->nlstop = 1; out->nlanchor = 0; break;
-            case 'w': out->nlstop = 0; out->nlanchor = 1; break;
+            case 'p':
+                out->nlstop = 1;
+                out->nlanchor = 0;
+                break;
+            case 'w':
+                out->nlstop = 0;
+                out->nlanchor = 1;
+                break;
             case 's': out->nlstop = out->nlanchor = 0; break;
             case 't': break;
             case 'q': literal = 1; break;

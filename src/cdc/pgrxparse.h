@@ -23,9 +23,18 @@
 
 /* Character class bits (ASCII only, as under the C collation). */
 enum {
-    PGRX_CC_ALPHA = 1 << 0, PGRX_CC_DIGIT = 1 << 1, PGRX_CC_ALNUM = 1 << 2, PGRX_CC_UPPER = 1 << 3,
-    PGRX_CC_LOWER = 1 << 4, PGRX_CC_SPACE = 1 << 5, PGRX_CC_PUNCT = 1 << 6, PGRX_CC_PRINT = 1 << 7,
-    PGRX_CC_GRAPH = 1 << 8, PGRX_CC_CNTRL = 1 << 9, PGRX_CC_XDIGIT = 1 << 10, PGRX_CC_BLANK = 1 << 11,
+    PGRX_CC_ALPHA = 1 << 0,
+    PGRX_CC_DIGIT = 1 << 1,
+    PGRX_CC_ALNUM = 1 << 2,
+    PGRX_CC_UPPER = 1 << 3,
+    PGRX_CC_LOWER = 1 << 4,
+    PGRX_CC_SPACE = 1 << 5,
+    PGRX_CC_PUNCT = 1 << 6,
+    PGRX_CC_PRINT = 1 << 7,
+    PGRX_CC_GRAPH = 1 << 8,
+    PGRX_CC_CNTRL = 1 << 9,
+    PGRX_CC_XDIGIT = 1 << 10,
+    PGRX_CC_BLANK = 1 << 11,
     PGRX_CC_WORD = 1 << 12,
 };
 

@@ -308,8 +308,8 @@ size_t pgtime_xsd(const char *s, size_t n, int tz, char out[PGTIME_XSD_MAX]) {
     o = i;
     out[o++] = 'T';
     size_t t = ++i;
-    if (match_digits(s, n, &i, 2) || i >= n || s[i++] != ':' || match_digits(s, n, &i, 2) || i >= n ||
-        s[i++] != ':' || match_digits(s, n, &i, 2))
+    if (match_digits(s, n, &i, 2) || i >= n || s[i++] != ':' || match_digits(s, n, &i, 2) || i >= n || s[i++] != ':' ||
+        match_digits(s, n, &i, 2))
         return 0;
     if (i < n && s[i] == '.') {
         i++;
@@ -325,8 +325,7 @@ size_t pgtime_xsd(const char *s, size_t n, int tz, char out[PGTIME_XSD_MAX]) {
         size_t z = i++;
         if (match_digits(s, n, &i, 2))
             return 0;
-        while (i + 2 < n && s[i] == ':' && pgc_isdigit((unsigned char)s[i + 1]) &&
-               pgc_isdigit((unsigned char)s[i + 2]))
+        while (i + 2 < n && s[i] == ':' && pgc_isdigit((unsigned char)s[i + 1]) && pgc_isdigit((unsigned char)s[i + 2]))
             i += 3;
         memcpy(out + o, s + z, i - z);
         o += i - z;

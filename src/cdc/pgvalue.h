@@ -18,11 +18,11 @@
 #include <stdint.h>
 
 typedef enum {
-    PGV_INT,         /* sub: bits 16/32/64 */
-    PGV_FLOAT,       /* sub: 4 or 8 */
+    PGV_INT,   /* sub: bits 16/32/64 */
+    PGV_FLOAT, /* sub: 4 or 8 */
     PGV_NUMERIC,
     PGV_BOOL,
-    PGV_TEXT,        /* text, varchar; sub PGV_SUB_NAME for name */
+    PGV_TEXT, /* text, varchar; sub PGV_SUB_NAME for name */
     PGV_BPCHAR,
     PGV_CITEXT,
     PGV_UUID,
@@ -115,11 +115,11 @@ size_t pgv_canonical(pgv_kind_t kind, const pgv_val_t *v, char out[PGV_CANONICAL
 /* The parts of a decimal literal at s[0..n): [sign] digits [. digits]
  * [(e|E) [+|-] digits], at least one digit before the exponent. */
 typedef struct {
-    int neg;        /* the sign was '-' */
+    int neg;         /* the sign was '-' */
     size_t ip, ilen; /* integer digits s[ip .. ip + ilen) */
     size_t fp, flen; /* fraction digits s[fp .. fp + flen) (fp: after the point, or ip + ilen) */
-    int64_t exp;    /* the exponent, saturated at PGV_EXP_SATURATED in magnitude */
-    size_t end;     /* where the literal ends: the caller decides what may follow */
+    int64_t exp;     /* the exponent, saturated at PGV_EXP_SATURATED in magnitude */
+    size_t end;      /* where the literal ends: the caller decides what may follow */
 } pgv_decimal_t;
 
 #define PGV_EXP_SATURATED INT64_C(1073741823) /* INT_MAX / 2: numeric_in's overflow point */

@@ -113,7 +113,8 @@ static size_t ident(const char *s, size_t n, char *out, size_t outsz) {
         return (size_t)(e - s + 1);
     }
     size_t i = 0;
-    while (i < n && (s[i] == '_' || (s[i] >= 'a' && s[i] <= 'z') || (i && ((s[i] >= '0' && s[i] <= '9') || s[i] == '$'))))
+    while (i < n &&
+           (s[i] == '_' || (s[i] >= 'a' && s[i] <= 'z') || (i && ((s[i] >= '0' && s[i] <= '9') || s[i] == '$'))))
         i++;
     if (!i || i >= outsz)
         return 0;
@@ -256,15 +257,16 @@ static pol_term_t recognise(const char *text, const cdc_column_t *cols, size_t n
             const char *cast = q + 1;
             size_t cl = rn - 4 - ll - 1;
             /* the literal must be of the column's own type */
-            int same_type = cl > 2 && cast[0] == ':' && cast[1] == ':' && strlen(type) == cl - 2 &&
-                            !memcmp(cast + 2, type, cl - 2);
+            int same_type =
+                cl > 2 && cast[0] == ':' && cast[1] == ':' && strlen(type) == cl - 2 && !memcmp(cast + 2, type, cl - 2);
             if (same_type && plain_literal(lit, ll) && strchr(name, ',') == NULL) {
                 snprintf(filter, sizeof(filter), "%s=eq.%.*s", name, (int)ll, lit);
                 ok = 1;
             }
         }
     }
-    if (ok && strchr(name, ',') == NULL && strchr(name, '=') == NULL && add_row(terms, filter, cols, ncols, oid, &t.arg))
+    if (ok && strchr(name, ',') == NULL && strchr(name, '=') == NULL &&
+        add_row(terms, filter, cols, ncols, oid, &t.arg))
         t.kind = POL_ROW;
     return t;
 }

@@ -40,7 +40,7 @@ typedef struct {
 typedef struct {
     pol_disj_t *d;
     size_t n;
-    uint8_t exact;  /* no opaque disjunct: the plan decides both ways */
+    uint8_t exact; /* no opaque disjunct: the plan decides both ways */
 } cdc_policy_t;
 
 /* Distinct CLAIM terms and ROW predicates, shared by the plans of one

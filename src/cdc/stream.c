@@ -38,9 +38,9 @@ typedef enum {
     ST_WAIT,       /* retry timer armed */
     ST_CONNECTING, /* PQconnectPoll; retry timer is the deadline */
     ST_IDENTIFY,
-    ST_CHECK,      /* slot and publication lookup */
+    ST_CHECK, /* slot and publication lookup */
     ST_CREATE,
-    ST_START,      /* START_REPLICATION sent, waiting for COPY BOTH */
+    ST_START, /* START_REPLICATION sent, waiting for COPY BOTH */
     ST_STREAMING,
     ST_CLOSED,
 } st_t;
@@ -61,7 +61,7 @@ struct cdc_stream {
     int open_handles;  /* the memory goes when all three timers are closed */
     int paused;        /* the caller is behind: read nothing (WAL waits in PostgreSQL) */
     int backoff_ms;
-    PGresult *res;     /* the result kept for the running command */
+    PGresult *res; /* the result kept for the running command */
     char dbname_seen[64];
 
     uint64_t received;  /* highest WAL end seen in XLogData or keepalive */
@@ -133,8 +133,8 @@ static int valid_name(const char *n, int upper_ok) {
     if (len == 0 || len > 63)
         return 0;
     for (const char *p = n; *p; p++) {
-        int ok = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' ||
-                 (upper_ok && *p >= 'A' && *p <= 'Z');
+        int ok =
+            (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || (upper_ok && *p >= 'A' && *p <= 'Z');
         if (!ok)
             return 0;
     }
@@ -187,8 +187,8 @@ static void lost(cdc_stream_t *s, const char *what, const char *detail) {
     drop_conn(s);
     uv_timer_stop(&s->status);
     s->state = ST_WAIT;
-    s->backoff_ms = s->backoff_ms ? (s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : s->backoff_ms * 2)
-                                  : BACKOFF_FIRST_MS;
+    s->backoff_ms =
+        s->backoff_ms ? (s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : s->backoff_ms * 2) : BACKOFF_FIRST_MS;
     uv_timer_start(&s->retry, on_retry, (uint64_t)s->backoff_ms, 0);
     cdc_lsn_text(s->confirmed, conf);
     log_warn(was_streaming ? "replication stream lost" : "replication connect failed",
@@ -244,18 +244,22 @@ static void connect_step(cdc_stream_t *s) {
         }
         send_cmd(s, ST_IDENTIFY, "IDENTIFY_SYSTEM");
         return;
-    default:
-        lost(s, "connect failed", NULL);
-        return;
+    default: lost(s, "connect failed", NULL); return;
     }
 }
 
 static void connect_start(cdc_stream_t *s) {
     /* The decoder reads timestamps, intervals and floats in their text
      * forms: pin the settings those forms depend on. */
-    const char *keys[] = {"host", "port", "user", "password", "dbname", "replication", "application_name",
+    const char *keys[] = {"host",    "port", "user", "password", "dbname", "replication", "application_name",
                           "options", NULL};
-    const char *vals[] = {s->host, s->port, s->user, s->password, s->dbname, "database", "techcare-realtime-cdc",
+    const char *vals[] = {s->host,
+                          s->port,
+                          s->user,
+                          s->password,
+                          s->dbname,
+                          "database",
+                          "techcare-realtime-cdc",
                           "-c datestyle=ISO -c timezone=UTC -c intervalstyle=postgres -c extra_float_digits=3",
                           NULL};
     s->state = ST_CONNECTING;
@@ -429,10 +433,10 @@ static void send_check(cdc_stream_t *s) {
 
 static void send_start(cdc_stream_t *s) {
     char sql[512];
-    snprintf(sql, sizeof(sql),
-             "START_REPLICATION SLOT %s LOGICAL 0/0 (proto_version '%d', publication_names '\"%s\"', messages 'true'%s)",
-             s->slot,
-             s->proto_version, s->publication, s->streaming && s->proto_version >= 2 ? ", streaming 'on'" : "");
+    snprintf(
+        sql, sizeof(sql),
+        "START_REPLICATION SLOT %s LOGICAL 0/0 (proto_version '%d', publication_names '\"%s\"', messages 'true'%s)",
+        s->slot, s->proto_version, s->publication, s->streaming && s->proto_version >= 2 ? ", streaming 'on'" : "");
     send_cmd(s, ST_START, sql);
 }
 
@@ -455,8 +459,10 @@ static void identified(cdc_stream_t *s, const PGresult *r) {
     clean_text(PQgetvalue(r, 0, 1), tli, sizeof(tli));
     clean_text(PQgetvalue(r, 0, 2), pos, sizeof(pos));
     clean_text(PQgetvalue(r, 0, 3), s->dbname_seen, sizeof(s->dbname_seen));
-    log_info("replication connected", "\"slot\":\"%s\",\"systemid\":\"%s\",\"timeline\":\"%s\",\"xlogpos\":\"%s\","
-             "\"dbname\":\"%s\"", s->slot, sysid, tli, pos, s->dbname_seen);
+    log_info("replication connected",
+             "\"slot\":\"%s\",\"systemid\":\"%s\",\"timeline\":\"%s\",\"xlogpos\":\"%s\","
+             "\"dbname\":\"%s\"",
+             s->slot, sysid, tli, pos, s->dbname_seen);
     send_check(s);
 }
 
@@ -515,8 +521,8 @@ static void created(cdc_stream_t *s, const PGresult *r) {
     char point[24];
     clean_text(PQgetvalue(r, 0, 1), point, sizeof(point));
     s->floor = lsn_parse(point);
-    log_info("replication slot created", "\"slot\":\"%s\",\"plugin\":\"pgoutput\",\"consistent_point\":\"%s\"",
-             s->slot, point);
+    log_info("replication slot created", "\"slot\":\"%s\",\"plugin\":\"pgoutput\",\"consistent_point\":\"%s\"", s->slot,
+             point);
     send_start(s);
 }
 
@@ -525,15 +531,9 @@ static void cmd_done(cdc_stream_t *s) {
     PGresult *r = s->res;
     s->res = NULL;
     switch (s->state) {
-    case ST_IDENTIFY:
-        identified(s, r);
-        break;
-    case ST_CHECK:
-        checked(s, r);
-        break;
-    case ST_CREATE:
-        created(s, r);
-        break;
+    case ST_IDENTIFY: identified(s, r); break;
+    case ST_CHECK: checked(s, r); break;
+    case ST_CREATE: created(s, r); break;
     default: /* ST_START ended without entering COPY BOTH */
         result_is(s, r, PGRES_COPY_BOTH, "START_REPLICATION failed");
         break;

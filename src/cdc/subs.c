@@ -43,7 +43,7 @@ typedef struct sub {
     size_t ncols;
     char **select;
     size_t nselect;
-    int keyed;        /* filed under an eq key, not the table's plain list */
+    int keyed; /* filed under an eq key, not the table's plain list */
     size_t key_col;
     struct eqbucket *eqb;            /* keyed: the eq bucket it is filed under */
     struct table *tab;               /* the table entry it is filed under (owns the names) */
@@ -89,7 +89,7 @@ typedef struct eqbucket {
     run_t *runs;
     uint64_t hash; /* of the value: its key in the column's table */
     size_t vlen;
-    char v[];      /* the value, vlen bytes */
+    char v[]; /* the value, vlen bytes */
 } eqbucket_t;
 
 typedef struct {
@@ -315,8 +315,7 @@ static void run_unlink(run_t **head, run_t *r) {
 
 /* Files x under schema.table: in the plain list, or when keyed in the
  * eq bucket of value v[0..vlen) under its key column. */
-static void index_insert(cdc_subs_t *s, sub_t *x, const char *schema, const char *table, const char *v,
-                         size_t vlen) {
+static void index_insert(cdc_subs_t *s, sub_t *x, const char *schema, const char *table, const char *v, size_t vlen) {
     table_t *t = table_get_or_add(s, schema, table);
     x->tab = t;
     if (!x->keyed) {
@@ -412,14 +411,16 @@ static void owner_remove(cdc_subs_t *s, sub_t *x) {
 }
 
 uint32_t cdc_subs_add_budget(cdc_subs_t *s, void *owner, unsigned events, const char *schema, const char *table,
-                             cdc_filter_t *filter, size_t ncols, const char *const *select, size_t nselect,
-                             char *err, size_t errlen, cdc_budget_t *budget) {
+                             cdc_filter_t *filter, size_t ncols, const char *const *select, size_t nselect, char *err,
+                             size_t errlen, cdc_budget_t *budget) {
     const char *why = NULL;
     if (!schema || !*schema || !table || !*table)
         why = "schema and table must not be empty";
     else if ((filter || (select && nselect)) && (strcmp(schema, "*") == 0 || strcmp(table, "*") == 0))
-        why = filter ? "Filters are not supported for wildcard subscriptions. Provide an explicit schema and table name."
-                     : "Column selection is not supported for wildcard subscriptions. Provide an explicit schema and table name.";
+        why = filter
+                  ? "Filters are not supported for wildcard subscriptions. Provide an explicit schema and table name."
+                  : "Column selection is not supported for wildcard subscriptions. Provide an explicit schema and "
+                    "table name.";
     if (why) {
         if (err && errlen)
             snprintf(err, errlen, "%s", why);
@@ -457,8 +458,8 @@ uint32_t cdc_subs_add_budget(cdc_subs_t *s, void *owner, unsigned events, const 
 }
 
 uint32_t cdc_subs_add(cdc_subs_t *s, void *owner, unsigned events, const char *schema, const char *table,
-                      cdc_filter_t *filter, size_t ncols, const char *const *select, size_t nselect,
-                      char *err, size_t errlen) {
+                      cdc_filter_t *filter, size_t ncols, const char *const *select, size_t nselect, char *err,
+                      size_t errlen) {
     return cdc_subs_add_budget(s, owner, events, schema, table, filter, ncols, select, nselect, err, errlen, NULL);
 }
 
@@ -513,9 +514,9 @@ typedef struct {
     cdc_match_t **out;
     size_t *cap;
     size_t n;
-    int budgeted;       /* 0: cdc_subs_match, every budget ignored */
+    int budgeted; /* 0: cdc_subs_match, every budget ignored */
     uint64_t gen, per_change;
-    size_t exhausted;   /* budgets that reached 0 on this change */
+    size_t exhausted; /* budgets that reached 0 on this change */
 } mctx_t;
 
 /* 1 if x must receive the change, 0 if not, -1 if *left ran out first. */
@@ -640,8 +641,8 @@ size_t cdc_subs_match(const cdc_subs_t *s, const cdc_change_t *c, cdc_match_t **
     return match(s, &m);
 }
 
-size_t cdc_subs_match_budget(const cdc_subs_t *s, const cdc_change_t *c, cdc_match_t **out, size_t *cap,
-                             uint64_t gen, uint64_t per_change, size_t *exhausted) {
+size_t cdc_subs_match_budget(const cdc_subs_t *s, const cdc_change_t *c, cdc_match_t **out, size_t *cap, uint64_t gen,
+                             uint64_t per_change, size_t *exhausted) {
     mctx_t m = {.c = c, .out = out, .cap = cap, .budgeted = 1, .gen = gen, .per_change = per_change};
     size_t n = match(s, &m);
     if (exhausted)
@@ -671,8 +672,7 @@ int cdc_subs_change_from_msg(const pgo_msg_t *m, cdc_cell_t *cells, uint8_t *unk
         row = &m->old_tuple;
         key_only = m->old_kind == 'K';
         break;
-    default:
-        return -1;
+    default: return -1;
     }
     size_t n = m->rel->ncols;
     for (size_t i = 0; i < n; i++) {

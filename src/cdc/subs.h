@@ -107,15 +107,15 @@ unsigned cdc_subs_event_mask(const char *event);
  * id (> 0, never reused while the registry lives) or 0 with a client-facing
  * reason in err: filter or select on a wildcard schema/table, empty names. */
 uint32_t cdc_subs_add(cdc_subs_t *s, void *owner, unsigned events, const char *schema, const char *table,
-                      cdc_filter_t *filter, size_t ncols, const char *const *select, size_t nselect,
-                      char *err, size_t errlen);
+                      cdc_filter_t *filter, size_t ncols, const char *const *select, size_t nselect, char *err,
+                      size_t errlen);
 /* As cdc_subs_add, with budget (NULL = unlimited) charged when this
  * subscription is a candidate of cdc_subs_match_budget. The registry keeps
  * only the pointer: the budget must outlive the subscription. O(1) amortised
  * (plus copying the names and select list). */
 uint32_t cdc_subs_add_budget(cdc_subs_t *s, void *owner, unsigned events, const char *schema, const char *table,
-                             cdc_filter_t *filter, size_t ncols, const char *const *select, size_t nselect,
-                             char *err, size_t errlen, cdc_budget_t *budget);
+                             cdc_filter_t *filter, size_t ncols, const char *const *select, size_t nselect, char *err,
+                             size_t errlen, cdc_budget_t *budget);
 /* Removes one subscription (and frees its filter). 0, or -1 if unknown id.
  * O(1) amortised. */
 int cdc_subs_remove(cdc_subs_t *s, uint32_t id);
@@ -145,8 +145,8 @@ size_t cdc_subs_match(const cdc_subs_t *s, const cdc_change_t *c, cdc_match_t **
  * evaluated first is unspecified. Other budgets are unaffected.
  * *exhausted (may be NULL) gets the number of distinct budgets that reached
  * 0 on this change (one reaching exactly 0 on its last candidate counts). */
-size_t cdc_subs_match_budget(const cdc_subs_t *s, const cdc_change_t *c, cdc_match_t **out, size_t *cap,
-                             uint64_t gen, uint64_t per_change, size_t *exhausted);
+size_t cdc_subs_match_budget(const cdc_subs_t *s, const cdc_change_t *c, cdc_match_t **out, size_t *cap, uint64_t gen,
+                             uint64_t per_change, size_t *exhausted);
 
 /* Prepares the cdc_change_t of a decoded INSERT/UPDATE/DELETE message.
  * cells and unknown must have room for m->rel->ncols entries; they and the

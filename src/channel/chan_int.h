@@ -35,7 +35,7 @@ struct chan {
     char *presence_key; /* NULL until given or first needed */
     int64_t exp;        /* token expiry, seconds since the epoch */
     uint64_t token_hash;
-    uint64_t owner;     /* presence owner: unique per channel instance */
+    uint64_t owner; /* presence owner: unique per channel instance */
     uint8_t self, ack, presence_enabled, tracked, is_private;
     uint8_t peer_counted; /* holds one of its address's channels (net/peer): released once, in chan_free */
     int nbindings;        /* postgres_changes bindings it holds (the connection's budget) */

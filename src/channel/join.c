@@ -256,8 +256,9 @@ static void start_pg_join(chan_socket_t *s, join_t *j, const uint8_t perms[4]) {
     msg_in_t m = join_msg(j);
     if (!cdc_engine_running()) {
         chan_join_failed(s, &m,
-                    worker_self->db ? "Postgres Changes are turned off on this server"
-                                    : "Postgres Changes are not available: this server has no database configured");
+                         worker_self->db
+                             ? "Postgres Changes are turned off on this server"
+                             : "Postgres Changes are not available: this server has no database configured");
         join_clear(j);
         return;
     }
@@ -268,8 +269,11 @@ static void start_pg_join(chan_socket_t *s, join_t *j, const uint8_t perms[4]) {
     p->s = s;
     p->next = s->pending;
     s->pending = p;
-    cdc_join_req_t req = {worker_self->id, p->j.topic, strlen(p->j.topic), p->j.is_private, p->j.role,
-                          p->j.claims, p->j.pg_bindings, peer_key(conn_peer_entry(s->conn)), on_pg_joined, p};
+    cdc_join_req_t req = {worker_self->id,    p->j.topic,
+                          strlen(p->j.topic), p->j.is_private,
+                          p->j.role,          p->j.claims,
+                          p->j.pg_bindings,   peer_key(conn_peer_entry(s->conn)),
+                          on_pg_joined,       p};
     p->cdc_client = cdc_engine_join(&req);
     if (!p->cdc_client) {
         chan_join_pending_unlink(p);
@@ -289,7 +293,6 @@ static void join_continue(chan_socket_t *s, join_t *j, const uint8_t perms[4]) {
 }
 
 /* ---- private channels ------------------------------------------------------- */
-
 
 void chan_join_pending_unlink(pending_join_t *p) {
     if (!p->s)

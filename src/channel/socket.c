@@ -45,8 +45,8 @@ static void trace(const chan_socket_t *s, const char *dir, const uint8_t *data, 
     buf_t *b = buf_new(TRACE_BYTES + 64);
     buf_json_str(&b, (const char *)r->data, r->len > TRACE_BYTES ? TRACE_BYTES : r->len);
     buf_putc(&b, 0);
-    log_at(LOG_INFO, "protocol", "\"conn\":%llu,\"dir\":\"%s\",\"frame\":%s", (unsigned long long)conn_id(s->conn),
-           dir, (const char *)b->data);
+    log_at(LOG_INFO, "protocol", "\"conn\":%llu,\"dir\":\"%s\",\"frame\":%s", (unsigned long long)conn_id(s->conn), dir,
+           (const char *)b->data);
     buf_unref(b);
     buf_unref(r);
 }
@@ -84,16 +84,16 @@ static void socket_error(chan_socket_t *s, const char *reason) {
     buf_puts(&p, "{\"reason\":");
     buf_json_str(&p, reason, strlen(reason));
     buf_putc(&p, '}');
-    chan_send_text(s, msg_encode(s->vsn, MSG_STR_NULL, MSG_STR_NULL, MSG_STR("phoenix"), "phx_error", (const char *)p->data,
-                            p->len));
+    chan_send_text(s, msg_encode(s->vsn, MSG_STR_NULL, MSG_STR_NULL, MSG_STR("phoenix"), "phx_error",
+                                 (const char *)p->data, p->len));
     buf_unref(p);
 }
 
 void chan_push(chan_t *ch, const char *event, const char *payload, size_t len) {
     size_t tlen;
     const char *topic = hub_topic_name(ch->sub.topic, &tlen);
-    chan_send_text(ch->sock, msg_encode(ch->sock->vsn, chan_str(ch->join_ref), MSG_STR_NULL, (msg_str_t){topic, tlen}, event,
-                                   payload, len));
+    chan_send_text(ch->sock, msg_encode(ch->sock->vsn, chan_str(ch->join_ref), MSG_STR_NULL, (msg_str_t){topic, tlen},
+                                        event, payload, len));
 }
 
 void chan_push_system(chan_t *ch, const char *extension, const char *status, const char *message) {
@@ -257,7 +257,6 @@ void chan_socket_free(chan_socket_t *s) {
     free(s->apikey);
     free(s);
 }
-
 
 static void ws_message(void *ud, int opcode, const uint8_t *data, size_t len) {
     chan_socket_on_message(ud, opcode, data, len);

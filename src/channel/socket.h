@@ -24,8 +24,8 @@ typedef struct chan_socket chan_socket_t;
 
 /* The limits a socket enforces (util/config names them). */
 typedef struct {
-    int max_channels;          /* per connection */
-    int events_per_second;     /* per connection, all inbound messages */
+    int max_channels;      /* per connection */
+    int events_per_second; /* per connection, all inbound messages */
     int joins_per_second;
     int presence_per_second;   /* track/untrack */
     int max_bindings_per_join; /* postgres_changes bindings in one join */

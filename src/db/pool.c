@@ -26,7 +26,13 @@
 #include "util/log.h"
 #include "util/mem.h"
 
-typedef enum { PC_DOWN, PC_CONNECTING, PC_IDLE, PC_BUSY, PC_OPEN } pc_state_t; /* OPEN: a db_run_open tx awaits db_tx_end */
+typedef enum {
+    PC_DOWN,
+    PC_CONNECTING,
+    PC_IDLE,
+    PC_BUSY,
+    PC_OPEN
+} pc_state_t; /* OPEN: a db_run_open tx awaits db_tx_end */
 
 typedef struct pconn pconn_t;
 
@@ -35,15 +41,15 @@ struct db_req {
     db_cb cb;
     void *ud;
     int cancelled;
-    int open;          /* db_run_open: no COMMIT in the pipeline */
-    int ending;        /* the COMMIT/ROLLBACK of an open transaction is running */
-    pconn_t *conn;     /* while open */
+    int open;      /* db_run_open: no COMMIT in the pipeline */
+    int ending;    /* the COMMIT/ROLLBACK of an open transaction is running */
+    pconn_t *conn; /* while open */
     char *role, *claims;
     int n;
     char **sql;
     int *nparams;
     char ***params;
-    uint8_t *prepare;  /* per statement */
+    uint8_t *prepare; /* per statement */
 };
 
 struct pconn {
@@ -53,15 +59,15 @@ struct pconn {
     pq_watch_t watch;
     uv_timer_t retry;
     pc_state_t state;
-    db_req_t *req;        /* running, or NULL while a ROLLBACK runs */
-    PGresult **results;   /* last result of each pipelined query */
+    db_req_t *req;      /* running, or NULL while a ROLLBACK runs */
+    PGresult **results; /* last result of each pipelined query */
     int nqueries, cur;
     int backoff_ms;
     /* prepared statements of this session, by name hash; those being
      * prepared by the running request come first in its pipeline */
     uint64_t *prepared;
     int nprepared, npre;
-    uint64_t *noprep;     /* failed to prepare on this session: run unnamed */
+    uint64_t *noprep; /* failed to prepare on this session: run unnamed */
     int nnoprep;
 };
 
@@ -198,12 +204,8 @@ static void broken(pconn_t *c, const char *why) {
 
 static void connect_step(pconn_t *c) {
     switch (PQconnectPoll(c->pg)) {
-    case PGRES_POLLING_READING:
-        watch(c, UV_READABLE);
-        return;
-    case PGRES_POLLING_WRITING:
-        watch(c, UV_WRITABLE);
-        return;
+    case PGRES_POLLING_READING: watch(c, UV_READABLE); return;
+    case PGRES_POLLING_WRITING: watch(c, UV_WRITABLE); return;
     case PGRES_POLLING_OK:
         if (PQsetnonblocking(c->pg, 1) != 0 || PQenterPipelineMode(c->pg) != 1) {
             broken(c, "cannot enter pipeline mode");
@@ -215,9 +217,7 @@ static void connect_step(pconn_t *c) {
         log_debug("database connected", "\"conn\":%d", c->index);
         dispatch(c->pool);
         return;
-    default:
-        broken(c, "connect failed");
-        return;
+    default: broken(c, "connect failed"); return;
     }
 }
 
@@ -289,8 +289,8 @@ static int send_all(pconn_t *c, db_req_t *r) {
             stmt_name(h, name);
             ok = PQsendQueryPrepared(pg, name, r->nparams[i], (const char *const *)r->params[i], NULL, NULL, 0);
         } else {
-            ok = PQsendQueryParams(pg, r->sql[i], r->nparams[i], NULL, (const char *const *)r->params[i], NULL, NULL,
-                                   0);
+            ok =
+                PQsendQueryParams(pg, r->sql[i], r->nparams[i], NULL, (const char *const *)r->params[i], NULL, NULL, 0);
         }
         if (!ok)
             return -1;
@@ -538,8 +538,8 @@ db_req_t *db_run(db_pool_t *p, const char *role, const char *claims_json, const 
     return run(p, role, claims_json, stmts, n, cb, ud, 0);
 }
 
-db_req_t *db_run_open(db_pool_t *p, const char *role, const char *claims_json, const db_stmt_t *stmts, int n,
-                      db_cb cb, void *ud) {
+db_req_t *db_run_open(db_pool_t *p, const char *role, const char *claims_json, const db_stmt_t *stmts, int n, db_cb cb,
+                      void *ud) {
     return run(p, role, claims_json, stmts, n, cb, ud, 1);
 }
 

@@ -29,9 +29,8 @@ typedef struct {
  * result of stmts[i] (owned by the pool: valid during the call only);
  * error is NULL, or a message when the database could not be reached or a
  * statement to prepare could not be (then results is NULL; that SQL runs
- * unprepared on that connection from then on, so a retry can succeed). A statement that failed has PGRES_FATAL_ERROR (read
- * PQresultErrorField) and the ones after it PGRES_PIPELINE_ABORTED; the
- * transaction was rolled back. */
+ * unprepared on that connection from then on, so a retry can succeed). A statement that failed has PGRES_FATAL_ERROR
+ * (read PQresultErrorField) and the ones after it PGRES_PIPELINE_ABORTED; the transaction was rolled back. */
 typedef void (*db_cb)(void *ud, PGresult *const *results, int n, const char *error);
 
 /* What a non-NULL error handed to a db_cb means, so callers decide on a
@@ -45,8 +44,8 @@ db_error_kind_t db_error_kind(void);
 
 typedef struct {
     const char *host, *port, *user, *password, *dbname;
-    int size;        /* connections */
-    int max_queue;   /* requests waiting for a connection before db_run refuses */
+    int size;      /* connections */
+    int max_queue; /* requests waiting for a connection before db_run refuses */
 } db_config_t;
 
 /* Creates a pool on loop and starts connecting. Free with db_pool_free
@@ -64,8 +63,8 @@ db_req_t *db_run(db_pool_t *p, const char *role, const char *claims_json, const 
  * db_tx_end (its results show whether to commit). The connection is
  * reserved meanwhile. For writes whose answer may still turn into an error
  * (PostgREST's single-object and max-affected checks) that must undo them. */
-db_req_t *db_run_open(db_pool_t *p, const char *role, const char *claims_json, const db_stmt_t *stmts, int n,
-                      db_cb cb, void *ud);
+db_req_t *db_run_open(db_pool_t *p, const char *role, const char *claims_json, const db_stmt_t *stmts, int n, db_cb cb,
+                      void *ud);
 /* Ends the open transaction of r with COMMIT (commit != 0) or ROLLBACK;
  * cb(ud, &result_of_commit_or_rollback, 1, error) runs when it is done. */
 void db_tx_end(db_req_t *r, int commit, db_cb cb, void *ud);

@@ -15,7 +15,7 @@ typedef struct {
     uv_poll_t *poll; /* heap: freed by libuv's close callback, after the owner may be gone */
     int fd, events;
     uv_poll_cb cb;
-    void *data;      /* handed to cb as poll->data */
+    void *data; /* handed to cb as poll->data */
 } pq_watch_t;
 
 void pq_watch_init(pq_watch_t *w, uv_loop_t *loop, uv_poll_cb cb, void *data);

@@ -27,16 +27,16 @@ struct http_req {
     http_parser parser;
     size_t max_body;
     http_req_status_t state;
-    int status;         /* HTTP status to answer once state is ERROR */
-    size_t head_bytes;  /* bytes fed before the end of the headers */
+    int status;        /* HTTP status to answer once state is ERROR */
+    size_t head_bytes; /* bytes fed before the end of the headers */
     int headers_done;
     int message_done;
-    int in_value;       /* the last header callback was on_header_value */
+    int in_value; /* the last header callback was on_header_value */
     sbuf_t url, field, value, body;
     http_header_t headers[HTTP_MAX_HEADERS];
     size_t nheaders;
-    char *path;         /* decoded */
-    char *query;        /* raw */
+    char *path;  /* decoded */
+    char *query; /* raw */
     int keep_alive;
     int upgrade;
 };

@@ -15,7 +15,9 @@ typedef enum { HTTP_REQ_MORE = 0, HTTP_REQ_DONE = 1, HTTP_REQ_ERROR = 2 } http_r
 #define HTTP_MAX_HEADERS 32
 #define HTTP_MAX_HEAD 8192 /* request line + headers; more is 431 */
 
-typedef struct { char *name, *value; } http_header_t; /* name lower-cased */
+typedef struct {
+    char *name, *value;
+} http_header_t; /* name lower-cased */
 
 typedef struct http_req http_req_t; /* opaque; fields read through functions below */
 

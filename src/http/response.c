@@ -75,8 +75,8 @@ void http_pending_start(http_pending_t *p, conn_t *c, int keep_alive) {
     conn_hold(c, pending_cancel, p);
 }
 
-void http_pending_respond(http_pending_t *p, int status, const char *ctype, const char *extra_headers,
-                          const void *body, size_t len) {
+void http_pending_respond(http_pending_t *p, int status, const char *ctype, const char *extra_headers, const void *body,
+                          size_t len) {
     conn_t *c = p->c;
     if (!c)
         return;

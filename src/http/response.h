@@ -29,7 +29,7 @@ typedef struct {
 void http_pending_start(http_pending_t *p, conn_t *c, int keep_alive);
 /* Answers (if the client is still there) and lets the connection read its
  * next request. */
-void http_pending_respond(http_pending_t *p, int status, const char *ctype, const char *extra_headers,
-                          const void *body, size_t len);
+void http_pending_respond(http_pending_t *p, int status, const char *ctype, const char *extra_headers, const void *body,
+                          size_t len);
 
 #endif

@@ -16,8 +16,8 @@ typedef void (*route_fn)(conn_t *c, http_req_t *req, const char *rest);
 
 enum {
     ROUTE_EXACT = 0,
-    ROUTE_UNDER = 1,   /* every path below path/ (whole segments), not path itself */
-    ROUTE_OPTIONS = 2, /* the handler answers OPTIONS itself (not the generic 204) */
+    ROUTE_UNDER = 1,     /* every path below path/ (whole segments), not path itself */
+    ROUTE_OPTIONS = 2,   /* the handler answers OPTIONS itself (not the generic 204) */
     ROUTE_WHEN_FULL = 4, /* also answered on a connection at the ceiling */
 };
 

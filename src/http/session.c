@@ -29,7 +29,7 @@ enum { PH_HEAD, PH_BODY, PH_IDLE };
 #define OVERLOAD_HEADER_MS 2000
 
 typedef struct {
-    http_req_t *req;    /* while a request is being read */
+    http_req_t *req; /* while a request is being read */
     uint8_t phase;
     uint8_t overload;   /* accepted above the ceiling: one answer, then close */
     int64_t phase_ms;   /* the phase began (loop clock) */
@@ -42,8 +42,8 @@ void http_session_init(const http_session_config_t *c) { cfg = *c; }
 
 static void *session_open(conn_t *c, conn_admit_t how) {
     if (how == CONN_REFUSED_PER_IP) {
-        http_respond_error(c, 429, "MaxConnectionsPerIp: too many connections from this address (MAX_CONNECTIONS_PER_IP)",
-                           0);
+        http_respond_error(c, 429,
+                           "MaxConnectionsPerIp: too many connections from this address (MAX_CONNECTIONS_PER_IP)", 0);
         return NULL;
     }
     http_session_t *s = xcalloc(1, sizeof(*s)); /* freed by session_close */
@@ -160,8 +160,10 @@ static void session_tick(void *ud, conn_t *c, int64_t now_ms) {
         conn_destroy(c);
         return;
     }
-    log_warn("http request timed out", "\"conn\":%llu,\"peer\":\"%s\",\"deadline\":\"%s\",\"limit_ms\":%d,"
-             "\"waited_ms\":%lld", (unsigned long long)conn_id(c), conn_peer(c), which, limit, (long long)waited);
+    log_warn("http request timed out",
+             "\"conn\":%llu,\"peer\":\"%s\",\"deadline\":\"%s\",\"limit_ms\":%d,"
+             "\"waited_ms\":%lld",
+             (unsigned long long)conn_id(c), conn_peer(c), which, limit, (long long)waited);
     /* What was read of the request is dropped; nothing more is read. */
     http_req_free(s->req);
     s->req = NULL;

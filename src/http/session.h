@@ -15,10 +15,10 @@
 #include "net/conn.h"
 
 typedef struct {
-    size_t max_body;             /* request body bytes */
-    int header_timeout_ms;       /* request line + headers, PH_HEAD */
-    int body_timeout_ms;         /* the body after the headers, PH_BODY */
-    int idle_timeout_ms;         /* keep-alive between requests, PH_IDLE */
+    size_t max_body;       /* request body bytes */
+    int header_timeout_ms; /* request line + headers, PH_HEAD */
+    int body_timeout_ms;   /* the body after the headers, PH_BODY */
+    int idle_timeout_ms;   /* keep-alive between requests, PH_IDLE */
 } http_session_config_t;
 
 /* Copies cfg; call from main before the workers start. */

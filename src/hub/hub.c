@@ -34,12 +34,12 @@ typedef struct {
 
 struct hub_topic {
     atomic_int refs;
-    uint32_t subs;                             /* all workers; under table_mu */
-    _Atomic uint32_t wsubs[SRV_MAX_WORKERS];   /* per worker, read by publishers */
-    local_t local[SRV_MAX_WORKERS];            /* local[w] touched by worker w only */
+    uint32_t subs;                           /* all workers; under table_mu */
+    _Atomic uint32_t wsubs[SRV_MAX_WORKERS]; /* per worker, read by publishers */
+    local_t local[SRV_MAX_WORKERS];          /* local[w] touched by worker w only */
     pthread_mutex_t pres_mu;
     pres_topic_t *pres;
-    uint64_t hash;                             /* its key in the table (topic_hash) */
+    uint64_t hash; /* its key in the table (topic_hash) */
     uint8_t is_private;
     size_t name_len;
     char name[];
@@ -188,8 +188,7 @@ uint32_t hub_topic_subscribers(const hub_topic_t *t) {
 
 /* ---- messages --------------------------------------------------------- */
 
-static hub_msg_t *msg_new(hub_kind_t kind, hub_topic_t *t, const hub_sub_t *origin, const void *payload,
-                          size_t len) {
+static hub_msg_t *msg_new(hub_kind_t kind, hub_topic_t *t, const hub_sub_t *origin, const void *payload, size_t len) {
     hub_msg_t *m = xcalloc(1, sizeof(*m) + len + 1);
     atomic_init(&m->refs, 1);
     m->kind = kind;
@@ -202,8 +201,7 @@ static hub_msg_t *msg_new(hub_kind_t kind, hub_topic_t *t, const hub_sub_t *orig
 }
 
 hub_msg_t *hub_msg_broadcast(hub_topic_t *t, const hub_sub_t *origin, const char *event, size_t event_len,
-                             const char *meta, size_t meta_len, uint8_t encoding, const void *payload,
-                             size_t len) {
+                             const char *meta, size_t meta_len, uint8_t encoding, const void *payload, size_t len) {
     hub_msg_t *m = msg_new(HUB_BROADCAST, t, origin, payload, len);
     m->encoding = encoding;
     m->event = xstrndup(event, event_len);
@@ -211,8 +209,7 @@ hub_msg_t *hub_msg_broadcast(hub_topic_t *t, const hub_sub_t *origin, const char
     return m;
 }
 
-hub_msg_t *hub_msg_postgres_changes(hub_topic_t *t, const uint64_t *routes, size_t n, const void *payload,
-                                    size_t len) {
+hub_msg_t *hub_msg_postgres_changes(hub_topic_t *t, const uint64_t *routes, size_t n, const void *payload, size_t len) {
     hub_msg_t *m = msg_new(HUB_POSTGRES_CHANGES, t, NULL, payload, len);
     m->routes = xmalloc((n ? n : 1) * sizeof(*routes));
     memcpy(m->routes, routes, n * sizeof(*routes));

@@ -39,17 +39,17 @@ enum { HUB_FORM_V1 = 0, HUB_FORM_V2_TEXT, HUB_FORM_V2_BINARY, HUB_NFORMS };
 struct hub_msg {
     atomic_int refs;
     hub_kind_t kind;
-    hub_topic_t *topic;       /* holds a reference */
-    const hub_sub_t *origin;  /* compared, never dereferenced: self-broadcast filter */
+    hub_topic_t *topic;                  /* holds a reference */
+    const hub_sub_t *origin;             /* compared, never dereferenced: self-broadcast filter */
     _Atomic(buf_t *) frames[HUB_NFORMS]; /* sealed WebSocket frames, built on first use */
-    uint8_t encoding;         /* MSG_ENC_RAW or MSG_ENC_JSON (broadcast) */
-    char *event;              /* user event (broadcast) */
-    char *meta;               /* JSON object text or NULL (broadcast) */
-    uint64_t *routes;         /* postgres_changes: the channels (CDC client ids) it is for, ascending */
+    uint8_t encoding;                    /* MSG_ENC_RAW or MSG_ENC_JSON (broadcast) */
+    char *event;                         /* user event (broadcast) */
+    char *meta;                          /* JSON object text or NULL (broadcast) */
+    uint64_t *routes;                    /* postgres_changes: the channels (CDC client ids) it is for, ascending */
     uint32_t nroutes;
-    size_t pace_est;          /* postgres_changes: its estimated bytes over all recipients, until freed */
+    size_t pace_est; /* postgres_changes: its estimated bytes over all recipients, until freed */
     size_t payload_len;
-    uint8_t payload[];        /* broadcast payload, or the presence diff JSON */
+    uint8_t payload[]; /* broadcast payload, or the presence diff JSON */
 };
 
 void hub_init(int nworkers);
@@ -73,13 +73,11 @@ uint32_t hub_topic_subscribers(const hub_topic_t *t);
 
 /* A broadcast message with one reference for the caller; payload is copied. */
 hub_msg_t *hub_msg_broadcast(hub_topic_t *t, const hub_sub_t *origin, const char *event, size_t event_len,
-                             const char *meta, size_t meta_len, uint8_t encoding, const void *payload,
-                             size_t len);
+                             const char *meta, size_t meta_len, uint8_t encoding, const void *payload, size_t len);
 /* A postgres_changes event on topic t for the channels routes[0..n)
  * (ascending; the other subscribers of t must not see it): payload is
  * {"ids":[...],"data":...} (copied). One reference for the caller. */
-hub_msg_t *hub_msg_postgres_changes(hub_topic_t *t, const uint64_t *routes, size_t n, const void *payload,
-                                    size_t len);
+hub_msg_t *hub_msg_postgres_changes(hub_topic_t *t, const uint64_t *routes, size_t n, const void *payload, size_t len);
 /* 1 if route is among the message's routes. */
 int hub_msg_routes_to(const hub_msg_t *m, uint64_t route);
 /* Runs fn(arg, 1) on worker w's thread, in order with the hub messages

@@ -13,42 +13,42 @@
 #include "util/buf.h"
 
 typedef enum {
-    M_CONNECTIONS,      /* gauge: open WebSocket connections */
-    M_CHANNELS,         /* gauge: joined channels */
-    M_CONNECTS,         /* WebSocket upgrades accepted */
-    M_MSG_IN,           /* protocol messages received */
-    M_MSG_OUT,          /* frames queued to clients */
+    M_CONNECTIONS, /* gauge: open WebSocket connections */
+    M_CHANNELS,    /* gauge: joined channels */
+    M_CONNECTS,    /* WebSocket upgrades accepted */
+    M_MSG_IN,      /* protocol messages received */
+    M_MSG_OUT,     /* frames queued to clients */
     M_BYTES_IN,
     M_BYTES_OUT,
     M_JOINS,
     M_JOIN_ERRORS,
-    M_BROADCASTS,       /* broadcasts published (each fans out to many) */
-    M_PRESENCE,         /* presence track/untrack */
-    M_PROTOCOL_ERRORS,  /* malformed frames or messages */
-    M_AUTH_ERRORS,      /* refused tokens */
+    M_BROADCASTS,      /* broadcasts published (each fans out to many) */
+    M_PRESENCE,        /* presence track/untrack */
+    M_PROTOCOL_ERRORS, /* malformed frames or messages */
+    M_AUTH_ERRORS,     /* refused tokens */
     M_RATE_LIMITED,
-    M_SLOW_CLOSES,      /* clients closed because their send queue filled */
-    M_IDLE_CLOSES,      /* clients closed for missing heartbeats */
+    M_SLOW_CLOSES, /* clients closed because their send queue filled */
+    M_IDLE_CLOSES, /* clients closed for missing heartbeats */
     M_HTTP_REQUESTS,
-    M_CDC_TXS,          /* transactions delivered by the CDC thread */
-    M_CDC_EVENTS,       /* postgres_changes hub messages published (one per topic per change) */
-    M_CDC_CHECKS,       /* row-level security checks run in the database (row x claims) */
-    M_CDC_STREAMING,    /* gauge: 1 while the replication stream is up */
-    M_CDC_CHANNELS,     /* gauge: channels with Postgres Changes bindings */
-    M_CDC_QUEUED,       /* gauge: committed transactions waiting to be delivered */
+    M_CDC_TXS,       /* transactions delivered by the CDC thread */
+    M_CDC_EVENTS,    /* postgres_changes hub messages published (one per topic per change) */
+    M_CDC_CHECKS,    /* row-level security checks run in the database (row x claims) */
+    M_CDC_STREAMING, /* gauge: 1 while the replication stream is up */
+    M_CDC_CHANNELS,  /* gauge: channels with Postgres Changes bindings */
+    M_CDC_QUEUED,    /* gauge: committed transactions waiting to be delivered */
     /* isolation: refusals and containment, one counter per limit */
-    M_LIM_BINDINGS,     /* joins refused: bindings per join or per connection */
-    M_LIM_FILTER,       /* joins refused: filter too long */
-    M_LIM_PRESENCE,     /* presence tracks refused: payload size or tracks per connection */
-    M_LIM_CONNS_IP,     /* connections refused: per client address */
-    M_LIM_CHANNELS_IP,  /* joins refused: channels per client address */
-    M_LIM_FILES,        /* connections refused: near the file descriptor limit */
-    M_HTTP_TIMEOUTS,    /* HTTP requests closed for a header, body or idle deadline */
-    M_CDC_BUDGET,       /* (change, client address) pairs whose filter work hit the budget */
-    M_CDC_PAUSES,       /* times the replication stream was paused for a full queue */
-    M_CDC_QUEUE_BYTES,  /* gauge: decoded changes waiting for delivery, bytes */
-    M_CDC_BACKLOG,      /* gauge: Postgres Changes bytes queued to clients, not yet written */
-    M_CDC_LAG_MS,       /* gauge: commit to publication of the last transaction published, ms */
+    M_LIM_BINDINGS,    /* joins refused: bindings per join or per connection */
+    M_LIM_FILTER,      /* joins refused: filter too long */
+    M_LIM_PRESENCE,    /* presence tracks refused: payload size or tracks per connection */
+    M_LIM_CONNS_IP,    /* connections refused: per client address */
+    M_LIM_CHANNELS_IP, /* joins refused: channels per client address */
+    M_LIM_FILES,       /* connections refused: near the file descriptor limit */
+    M_HTTP_TIMEOUTS,   /* HTTP requests closed for a header, body or idle deadline */
+    M_CDC_BUDGET,      /* (change, client address) pairs whose filter work hit the budget */
+    M_CDC_PAUSES,      /* times the replication stream was paused for a full queue */
+    M_CDC_QUEUE_BYTES, /* gauge: decoded changes waiting for delivery, bytes */
+    M_CDC_BACKLOG,     /* gauge: Postgres Changes bytes queued to clients, not yet written */
+    M_CDC_LAG_MS,      /* gauge: commit to publication of the last transaction published, ms */
     M_COUNT
 } met_id_t;
 

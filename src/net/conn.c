@@ -36,8 +36,8 @@ enum { MODE_STREAM, MODE_WS };
 struct conn {
     uv_tcp_t tcp;
     worker_t *w;
-    conn_t *prev, *next;   /* worker's list */
-    conn_t *dirty_next;    /* worker's dirty list */
+    conn_t *prev, *next; /* worker's list */
+    conn_t *dirty_next;  /* worker's dirty list */
     uint64_t id;
     uint8_t mode;
     uint8_t dirty, writing, closing, dead, close_after_write, lingering;
@@ -47,22 +47,22 @@ struct conn {
     void *sud;
     const conn_ws_handler_t *wh;
     void *wud;
-    uint8_t in_data;       /* inside sh->data: its state must not be freed yet */
-    ws_parser_t ws;        /* WebSocket mode */
+    uint8_t in_data; /* inside sh->data: its state must not be freed yet */
+    ws_parser_t ws;  /* WebSocket mode */
     sendq_t q;
-    uint32_t inflight;     /* buffers of the outstanding uv_write */
+    uint32_t inflight; /* buffers of the outstanding uv_write */
     size_t inflight_bytes;
     int64_t behind_since_ms; /* queue above send_queue_max since then (0: not) */
-    int64_t progress_ms;   /* the kernel last took bytes from the queue */
-    uv_write_t *wreq;      /* only while a uv_write is outstanding */
+    int64_t progress_ms;     /* the kernel last took bytes from the queue */
+    uv_write_t *wreq;        /* only while a uv_write is outstanding */
     /* held by a handler that answers later (conn_hold) */
     uint8_t held;
     void (*cancel)(void *);
     void *cancel_arg;
-    uint8_t *stash;        /* bytes read while held (pipelining) */
+    uint8_t *stash; /* bytes read while held (pipelining) */
     size_t stash_len;
     int64_t last_rx_ms, closing_since_ms;
-    peer_t *peer;          /* the client address's counts (net/peer) */
+    peer_t *peer; /* the client address's counts (net/peer) */
     /* WebSocket: the last complete frame; the heartbeat timeout counts
      * from it, not from the last byte, so a frame trickled in byte by
      * byte does not keep a connection alive */
@@ -98,13 +98,17 @@ static void ovl_unlink(conn_t *c) {
 static _Atomic uint64_t next_id = 1;
 
 uint64_t conn_id(const conn_t *c) { return c->id; }
-struct worker *conn_worker(const conn_t *c) { return c->w; }
+struct worker *conn_worker(const conn_t *c) {
+    return c->w;
+}
 int conn_is_closing(const conn_t *c) { return c->closing || c->dead || c->close_after_write; }
 int conn_is_held(const conn_t *c) { return c->held; }
 int conn_is_websocket(const conn_t *c) { return c->mode == MODE_WS; }
 int64_t conn_now_ms(const conn_t *c) { return loop_ms(c); }
 conn_t *conn_next(const conn_t *c) { return c->next; }
-struct peer *conn_peer_entry(const conn_t *c) { return c->peer; }
+struct peer *conn_peer_entry(const conn_t *c) {
+    return c->peer;
+}
 
 size_t conn_unsent(const conn_t *c) {
     return c->q.bytes + uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp);
@@ -719,8 +723,10 @@ void conn_accept(worker_t *w, uv_stream_t *listener) {
         /* One address must not take every descriptor: the handler answers
          * why, then the connection closes (instead of a reset). */
         met_add(M_LIM_CONNS_IP, 1);
-        log_warn("connection refused", "\"peer\":\"%s\",\"reason\":\"too many connections from this address\","
-                 "\"limit\":%d", conn_peer(c), srv.net.max_conns_per_ip);
+        log_warn("connection refused",
+                 "\"peer\":\"%s\",\"reason\":\"too many connections from this address\","
+                 "\"limit\":%d",
+                 conn_peer(c), srv.net.max_conns_per_ip);
         stream_open(c, CONN_REFUSED_PER_IP);
         if (!c->close_after_write && !c->closing)
             conn_close_after_write(c);

@@ -29,9 +29,9 @@ struct worker;
 
 /* How a connection was admitted (conn_stream_handler_t.open). */
 typedef enum {
-    CONN_ADMITTED,          /* served */
-    CONN_OVERLOAD,          /* above the connection ceiling: answer one request, then close */
-    CONN_REFUSED_PER_IP     /* its address has max_conns_per_ip open: say why, then close */
+    CONN_ADMITTED,      /* served */
+    CONN_OVERLOAD,      /* above the connection ceiling: answer one request, then close */
+    CONN_REFUSED_PER_IP /* its address has max_conns_per_ip open: say why, then close */
 } conn_admit_t;
 
 /* Before an upgrade. Every callback runs on the connection's worker. */

@@ -74,8 +74,8 @@ static void note_refused(mailbox_t *m) {
     int64_t ms = (int64_t)(uv_hrtime() / 1000000); /* any thread: not the loop's clock */
     if (m->warned_ms && ms - m->warned_ms < 1000)
         return;
-    log_warn("mailbox full: items dropped", "\"mailbox\":\"%s\",\"pending\":%zu,\"max\":%zu,\"dropped\":%llu",
-             m->name, m->len, m->max, (unsigned long long)m->refused);
+    log_warn("mailbox full: items dropped", "\"mailbox\":\"%s\",\"pending\":%zu,\"max\":%zu,\"dropped\":%llu", m->name,
+             m->len, m->max, (unsigned long long)m->refused);
     m->warned_ms = ms ? ms : 1;
     m->refused = 0;
 }

@@ -25,10 +25,10 @@ typedef struct mailbox {
     pthread_mutex_t mu;
     struct mbox_item *q; /* pending, in posting order (under mu) */
     size_t len, cap, max;
-    int closed;          /* under mu: posts are refused */
-    uint64_t refused;    /* since the last warning (under mu) */
+    int closed;       /* under mu: posts are refused */
+    uint64_t refused; /* since the last warning (under mu) */
     int64_t warned_ms;
-    const char *name;    /* for logs */
+    const char *name; /* for logs */
     /* run after each batch, on the loop thread (NULL: none) */
     void (*after)(void *arg);
     void *after_arg;

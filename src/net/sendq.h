@@ -23,9 +23,9 @@ typedef struct {
     buf_t **q;
     buf_t *inl[4];
     uint32_t head, len, cap;
-    size_t off;      /* bytes of q[head] already written */
-    size_t bytes;    /* queued and not written (off excluded) */
-    size_t paced;    /* bytes of paced buffers queued (whole buffers) */
+    size_t off;                  /* bytes of q[head] already written */
+    size_t bytes;                /* queued and not written (off excluded) */
+    size_t paced;                /* bytes of paced buffers queued (whole buffers) */
     _Atomic size_t *paced_total; /* the worker's sum of paced bytes (NULL: none) */
 } sendq_t;
 

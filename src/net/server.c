@@ -86,9 +86,10 @@ static void accept_failed(worker_t *w, int status) {
     int64_t now = (int64_t)uv_now(&w->loop);
     if (now - w->accept_log_ms >= 1000 || !w->accept_log_ms) {
         w->accept_log_ms = now;
-        log_warn("accept failed", "\"worker\":%d,\"error\":\"%s\",\"open\":%d,\"ceiling\":%d,\"fd_limit\":%d,"
-                 "\"action\":\"%s\"", w->id, uv_strerror(status), atomic_load(&srv.nconns), srv.conn_ceiling,
-                 srv.fd_limit, action);
+        log_warn("accept failed",
+                 "\"worker\":%d,\"error\":\"%s\",\"open\":%d,\"ceiling\":%d,\"fd_limit\":%d,"
+                 "\"action\":\"%s\"",
+                 w->id, uv_strerror(status), atomic_load(&srv.nconns), srv.conn_ceiling, srv.fd_limit, action);
     }
 }
 
@@ -317,8 +318,8 @@ static void limit_files(void) {
         if (want == RLIM_INFINITY)
             want = 1 << 20;
         if (rl.rlim_max != RLIM_INFINITY && want > rl.rlim_max) {
-            log_warn("max open files is above the hard limit: using the hard limit",
-                     "\"wanted\":%llu,\"hard\":%llu", (unsigned long long)want, (unsigned long long)rl.rlim_max);
+            log_warn("max open files is above the hard limit: using the hard limit", "\"wanted\":%llu,\"hard\":%llu",
+                     (unsigned long long)want, (unsigned long long)rl.rlim_max);
             want = rl.rlim_max;
         }
         struct rlimit nl = {want, rl.rlim_max};
@@ -395,8 +396,7 @@ int srv_start(const srv_config_t *cfg) {
 int srv_port(int w) {
     struct sockaddr_storage ss;
     int len = sizeof(ss);
-    if (w < 0 || w >= srv.nworkers ||
-        uv_tcp_getsockname(&srv.workers[w].listener, (struct sockaddr *)&ss, &len) != 0)
+    if (w < 0 || w >= srv.nworkers || uv_tcp_getsockname(&srv.workers[w].listener, (struct sockaddr *)&ss, &len) != 0)
         return -1;
     return ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
                                     : ntohs(((struct sockaddr_in *)&ss)->sin_port);

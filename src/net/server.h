@@ -38,16 +38,16 @@ typedef struct {
     const char *host;
     int port;
     int workers;
-    int max_connections;         /* the connection ceiling, before descriptors */
-    int max_open_files;          /* RLIMIT_NOFILE to ask for (0: the hard limit) */
-    int max_conns_per_ip;        /* 0: no limit */
-    size_t send_queue_max;       /* bytes of broadcast/presence queued to one client */
-    int slow_consumer_ms;        /* above send_queue_max this long: closed (1013) */
-    int heartbeat_interval_ms;   /* WebSocket clients silent for twice this are closed */
-    uint32_t max_message;        /* WebSocket message bytes */
+    int max_connections;       /* the connection ceiling, before descriptors */
+    int max_open_files;        /* RLIMIT_NOFILE to ask for (0: the hard limit) */
+    int max_conns_per_ip;      /* 0: no limit */
+    size_t send_queue_max;     /* bytes of broadcast/presence queued to one client */
+    int slow_consumer_ms;      /* above send_queue_max this long: closed (1013) */
+    int heartbeat_interval_ms; /* WebSocket clients silent for twice this are closed */
+    uint32_t max_message;      /* WebSocket message bytes */
     int drain_timeout_ms;
-    const db_config_t *db;       /* each worker's PostgreSQL pool, or NULL: no database */
-    int cdc;                     /* a CDC thread runs: its descriptors are reserved */
+    const db_config_t *db; /* each worker's PostgreSQL pool, or NULL: no database */
+    int cdc;               /* a CDC thread runs: its descriptors are reserved */
     /* what every accepted connection talks first (http/session) */
     const conn_stream_handler_t *accept;
     /* each loop iteration, after the writes (hub pacing); NULL: none */
@@ -60,22 +60,25 @@ typedef struct worker {
     int id;
     uv_loop_t loop;
     uv_tcp_t listener;
-    mailbox_t mbox;        /* work from other threads (worker_post); wakes for drain too */
-    uv_timer_t tick;       /* every second: idle clients, expired tokens */
-    uv_check_t flush;      /* after each poll: write what was queued */
+    mailbox_t mbox;   /* work from other threads (worker_post); wakes for drain too */
+    uv_timer_t tick;  /* every second: idle clients, expired tokens */
+    uv_check_t flush; /* after each poll: write what was queued */
     uv_timer_t drain_timer;
     pthread_t thread;
     met_block_t met;
-    int64_t now_ms;        /* loop time, refreshed each iteration */
-    int64_t now_s;         /* wall clock seconds, for token expiry */
-    struct db_pool *db;    /* this worker's PostgreSQL connections, or NULL */
-    struct conn *conns;    /* every open connection (intrusive list) */
-    struct conn *dirty;    /* connections with queued bytes to flush */
+    int64_t now_ms;     /* loop time, refreshed each iteration */
+    int64_t now_s;      /* wall clock seconds, for token expiry */
+    struct db_pool *db; /* this worker's PostgreSQL connections, or NULL */
+    struct conn *conns; /* every open connection (intrusive list) */
+    struct conn *dirty; /* connections with queued bytes to flush */
     atomic_int drain_requested;
     int draining;
-    int stopped;           /* loop finishing: mailbox closed */
+    int stopped; /* loop finishing: mailbox closed */
     /* run after the next flush of queued writes (worker_after_flush) */
-    struct { void (*fn)(uint64_t); uint64_t arg; } *after_flush;
+    struct {
+        void (*fn)(uint64_t);
+        uint64_t arg;
+    } * after_flush;
     size_t nafter, capafter;
     uint8_t rbuf[SRV_READ_BUF];
     /* connections accepted above the ceiling, oldest first (net/conn) */
@@ -91,7 +94,7 @@ typedef struct worker {
 } worker_t;
 
 typedef struct {
-    srv_config_t net;      /* copied by srv_start */
+    srv_config_t net; /* copied by srv_start */
     int nworkers;
     worker_t *workers;
     atomic_int nconns;

@@ -44,7 +44,6 @@ struct pres_key {
     pres_key_t *prev, *next; /* the topic's keys, oldest first */
 };
 
-
 struct pres_topic {
     htab_t by_owner; /* pres_entry_t */
     htab_t by_key;   /* pres_key_t */
@@ -54,7 +53,7 @@ struct pres_topic {
 /* ---- process-wide secrets and phx_ref minting ---------------------------- */
 
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
-static uint64_t g_ref_salt;         /* so refs differ from a previous run's */
+static uint64_t g_ref_salt; /* so refs differ from a previous run's */
 static atomic_uint_fast64_t g_ref_counter;
 
 static void init_secrets(void) {
@@ -72,8 +71,7 @@ static void init_secrets(void) {
  * atomic and mix64 is a bijection. The salt makes a restarted server's refs
  * unlikely to repeat ones a reconnecting client still holds. */
 static void new_ref(char out[REF_LEN + 1]) {
-    static const char b64url[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     uint64_t c = atomic_fetch_add_explicit(&g_ref_counter, 1, memory_order_relaxed);
     uint64_t v = hash_u64(c + g_ref_salt);
     for (int i = 0; i < REF_LEN; i++) {
@@ -246,8 +244,8 @@ static void put_one(buf_t **b, const pres_key_t *k, const char *json, size_t len
     buf_puts(b, "]}}");
 }
 
-static void put_diff(buf_t **b, const pres_key_t *jk, const char *jjson, size_t jlen,
-                     const pres_key_t *lk, const char *ljson, size_t llen) {
+static void put_diff(buf_t **b, const pres_key_t *jk, const char *jjson, size_t jlen, const pres_key_t *lk,
+                     const char *ljson, size_t llen) {
     buf_puts(b, "{\"joins\":");
     put_one(b, jk, jjson, jlen);
     buf_puts(b, ",\"leaves\":");

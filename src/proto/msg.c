@@ -77,8 +77,8 @@ static int take_text_str(const json_t *v, const char *name, int is_ref, msg_str_
 
 /* Fills out's header fields and payload from the five values, in either
  * serializer's order of appearance. The payload is borrowed from the root. */
-static int take_fields(json_t *jr, json_t *ref, json_t *topic, json_t *event, json_t *payload, msg_in_t *out,
-                       char *err, size_t errlen) {
+static int take_fields(json_t *jr, json_t *ref, json_t *topic, json_t *event, json_t *payload, msg_in_t *out, char *err,
+                       size_t errlen) {
     if (take_text_str(jr, "join_ref", 1, &out->join_ref, err, errlen) ||
         take_text_str(ref, "ref", 1, &out->ref, err, errlen) ||
         take_text_str(topic, "topic", 0, &out->topic, err, errlen) ||
@@ -111,9 +111,9 @@ int msg_decode_text(msg_vsn_t vsn, const char *data, size_t len, msg_in_t *out, 
             fail(err, errlen, "expected a JSON object");
             goto out;
         }
-        rc = take_fields(json_object_get(root, "join_ref"), json_object_get(root, "ref"),
-                         json_object_get(root, "topic"), json_object_get(root, "event"),
-                         json_object_get(root, "payload"), out, err, errlen);
+        rc =
+            take_fields(json_object_get(root, "join_ref"), json_object_get(root, "ref"), json_object_get(root, "topic"),
+                        json_object_get(root, "event"), json_object_get(root, "payload"), out, err, errlen);
     } else {
         if (!json_is_array(root) || json_array_size(root) != 5) {
             fail(err, errlen, "expected a JSON array of 5 elements");
@@ -391,11 +391,10 @@ buf_t *msg_encode_user_push(msg_str_t join_ref, msg_str_t ref, msg_str_t topic, 
     if (join_ref.len > 255 || ref.len > 255 || topic.len > 255 || user_event.len > 255 || meta_len > 255 ||
         encoding > MSG_ENC_JSON)
         return NULL;
-    buf_t *b = buf_new(USER_PUSH_HEADER + join_ref.len + ref.len + topic.len + user_event.len + meta_len +
-                       payload_len);
-    uint8_t hdr[USER_PUSH_HEADER] = {MSG_BIN_USER_PUSH,       (uint8_t)join_ref.len, (uint8_t)ref.len,
-                                     (uint8_t)topic.len,      (uint8_t)user_event.len, (uint8_t)meta_len,
-                                     encoding};
+    buf_t *b = buf_new(USER_PUSH_HEADER + join_ref.len + ref.len + topic.len + user_event.len + meta_len + payload_len);
+    uint8_t hdr[USER_PUSH_HEADER] = {
+        MSG_BIN_USER_PUSH,       (uint8_t)join_ref.len, (uint8_t)ref.len, (uint8_t)topic.len,
+        (uint8_t)user_event.len, (uint8_t)meta_len,     encoding};
     buf_append(&b, hdr, sizeof(hdr));
     put_bytes(&b, join_ref.s, join_ref.len);
     put_bytes(&b, ref.s, ref.len);

@@ -40,8 +40,8 @@ typedef struct {
      * describe the user's message. Views into the fed bytes. */
     int binary;
     msg_str_t user_event;
-    msg_str_t meta;            /* raw JSON object text, or empty */
-    uint8_t encoding;          /* MSG_ENC_RAW or MSG_ENC_JSON (validated JSON) */
+    msg_str_t meta;   /* raw JSON object text, or empty */
+    uint8_t encoding; /* MSG_ENC_RAW or MSG_ENC_JSON (validated JSON) */
     const uint8_t *user_payload;
     size_t user_payload_len;
     json_t *_root; /* private */

@@ -23,28 +23,28 @@ typedef struct {
     char *schema, *name;
     rest_column_t *cols;
     size_t ncols;
-    char **pk;       /* primary key column names */
+    char **pk; /* primary key column names */
     size_t npk;
-    int insertable;  /* table or auto-updatable view */
+    int insertable; /* table or auto-updatable view */
 } rest_table_t;
 
 typedef struct {
-    char *name;      /* "" for an unnamed argument */
-    char *type;      /* format_type() text */
+    char *name; /* "" for an unnamed argument */
+    char *type; /* format_type() text */
     int has_default;
     int is_variadic;
 } rest_arg_t;
 
 typedef struct {
     char *schema, *name;
-    rest_arg_t *args;      /* IN / INOUT / VARIADIC args in order */
+    rest_arg_t *args; /* IN / INOUT / VARIADIC args in order */
     size_t nargs;
-    char *ret_type;        /* format_type() of the result */
+    char *ret_type; /* format_type() of the result */
     int returns_set;
     int returns_composite; /* a row type, or OUT/INOUT/TABLE parameters: rows to json objects */
     int ret_out_params;    /* the result columns are OUT/INOUT/TABLE parameters (FROM needs a column alias list) */
     int returns_void;
-    int is_volatile;       /* VOLATILE functions may not run on GET */
+    int is_volatile;         /* VOLATILE functions may not run on GET */
     rest_column_t *ret_cols; /* the result's columns when returns_composite */
     size_t nret_cols;
 } rest_func_t;

@@ -47,14 +47,14 @@ struct rest_op {
     rest_op_t *next_wait;
     char *method, *target, *query, *prefer, *range, *accept, *profile, *body;
     size_t body_len;
-    char *bad_media;        /* a body of this media type is not read: refused (refuse_media_type) */
+    char *bad_media; /* a body of this media type is not read: refused (refuse_media_type) */
     char *role, *claims;
     int is_anon, retried;
     rest_plan_t plan;
     int have_plan;
     db_req_t *open_tx;
-    uint64_t cdc_mark;      /* a write: its Postgres Changes wait for this answer */
-    int status;             /* for an answer waiting on COMMIT */
+    uint64_t cdc_mark; /* a write: its Postgres Changes wait for this answer */
+    int status;        /* for an answer waiting on COMMIT */
     buf_t *headers, *out;
 };
 
@@ -273,8 +273,8 @@ static void plan_and_run(rest_op_t *op) {
         wait_for_catalog(op);
         return;
     }
-    rest_request_t req = {op->method, op->target, op->query, op->prefer, op->range,
-                          op->accept, op->profile, op->body, op->body_len};
+    rest_request_t req = {op->method, op->target,  op->query, op->prefer,  op->range,
+                          op->accept, op->profile, op->body,  op->body_len};
     rest_error_t err;
     int r = rest_plan(cr->cat, &req, &op->plan, &err);
     int64_t age = worker_self->now_ms - cr->loaded_ms;

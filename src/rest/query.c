@@ -25,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_PARAMS 32767     /* well under PostgreSQL's 65535 bind parameters */
+#define MAX_PARAMS 32767 /* well under PostgreSQL's 65535 bind parameters */
 
 /* ---- emitting SQL -------------------------------------------------------- */
 

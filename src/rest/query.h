@@ -37,43 +37,43 @@
 #include "util/buf.h"
 
 typedef struct {
-    const char *method;   /* GET, HEAD, POST, PATCH, DELETE */
-    const char *target;   /* path after /rest/v1/, percent-decoded: "bookings" or "rpc/accept_bid" */
-    const char *query;    /* raw query string (still percent-encoded, '+' = space), "" if none */
-    const char *prefer;   /* Prefer header(s), comma-joined, or NULL */
-    const char *range;    /* Range header, or NULL */
-    const char *accept;   /* Accept header, or NULL */
-    const char *profile;  /* Accept-Profile (GET/HEAD) or Content-Profile (others), or NULL: "public" */
-    const char *body;     /* request body (JSON) or NULL */
+    const char *method;  /* GET, HEAD, POST, PATCH, DELETE */
+    const char *target;  /* path after /rest/v1/, percent-decoded: "bookings" or "rpc/accept_bid" */
+    const char *query;   /* raw query string (still percent-encoded, '+' = space), "" if none */
+    const char *prefer;  /* Prefer header(s), comma-joined, or NULL */
+    const char *range;   /* Range header, or NULL */
+    const char *accept;  /* Accept header, or NULL */
+    const char *profile; /* Accept-Profile (GET/HEAD) or Content-Profile (others), or NULL: "public" */
+    const char *body;    /* request body (JSON) or NULL */
     size_t body_len;
 } rest_request_t;
 
 typedef struct {
-    int status;           /* HTTP status */
-    char code[16];        /* "PGRST100", or a SQLSTATE like "42703" */
+    int status;    /* HTTP status */
+    char code[16]; /* "PGRST100", or a SQLSTATE like "42703" */
     char message[256];
-    char details[512];    /* "" = JSON null */
-    char hint[256];       /* "" = JSON null */
+    char details[512]; /* "" = JSON null */
+    char hint[256];    /* "" = JSON null */
 } rest_error_t;
 
 typedef enum {
-    REST_RESULT_ROWS,     /* one row: (body text JSON array or NULL, total int8 or NULL, nrows int8) */
-    REST_RESULT_SCALAR,   /* one row, one column: a JSON text value (rpc: scalar, single row type, void) */
-    REST_RESULT_COMMAND,  /* INSERT/UPDATE/DELETE without RETURNING (return=minimal): no rows,
-                             the affected row count is PQcmdTuples */
+    REST_RESULT_ROWS,    /* one row: (body text JSON array or NULL, total int8 or NULL, nrows int8) */
+    REST_RESULT_SCALAR,  /* one row, one column: a JSON text value (rpc: scalar, single row type, void) */
+    REST_RESULT_COMMAND, /* INSERT/UPDATE/DELETE without RETURNING (return=minimal): no rows,
+                            the affected row count is PQcmdTuples */
 } rest_result_t;
 
 typedef struct {
-    char *sql;            /* malloc'd */
-    char **params;        /* malloc'd array of malloc'd text values (NULL entries = SQL NULL) */
+    char *sql;     /* malloc'd */
+    char **params; /* malloc'd array of malloc'd text values (NULL entries = SQL NULL) */
     int nparams;
     rest_result_t result;
-    int return_body;      /* answer with the rows (else no body: return=minimal, HEAD, void) */
-    int count_exact;      /* Prefer: count=exact|planned|estimated: the statement returns the total */
-    int single_object;    /* Accept: application/vnd.pgrst.object+json */
-    int is_write;         /* POST/PATCH/DELETE on a table (for the status code) */
+    int return_body;   /* answer with the rows (else no body: return=minimal, HEAD, void) */
+    int count_exact;   /* Prefer: count=exact|planned|estimated: the statement returns the total */
+    int single_object; /* Accept: application/vnd.pgrst.object+json */
+    int is_write;      /* POST/PATCH/DELETE on a table (for the status code) */
     int is_insert;
-    int is_delete;        /* (is_write && !is_insert && !is_delete: PATCH) */
+    int is_delete; /* (is_write && !is_insert && !is_delete: PATCH) */
     int is_rpc;
     int rpc_void;         /* the function returns void: 204 No Content */
     long offset;          /* first row index, for Content-Range */

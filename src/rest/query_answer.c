@@ -206,8 +206,8 @@ static int pg_status(const char *st, int is_anon) {
     static const struct {
         const char *code;
         int status;
-    } exact[] = {{"23503", 409}, {"23505", 409}, {"25006", 405}, {"53400", 500}, {"P0001", 400},
-                 {"42883", 404}, {"42P01", 404}, {"42P17", 500}};
+    } exact[] = {{"23503", 409}, {"23505", 409}, {"25006", 405}, {"53400", 500},
+                 {"P0001", 400}, {"42883", 404}, {"42P01", 404}, {"42P17", 500}};
     for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
         if (!strcmp(st, exact[i].code))
             return exact[i].status;

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_TREE_DEPTH 32    /* nested and()/or() in a logic tree */
+#define MAX_TREE_DEPTH 32 /* nested and()/or() in a logic tree */
 
 /* ---- filters ------------------------------------------------------------ */
 
@@ -23,23 +23,34 @@ typedef enum { OP_CMP, OP_LIKE, OP_IS, OP_ISDISTINCT, OP_IN, OP_FTS } opkind_t;
 typedef struct {
     const char *name;
     opkind_t kind;
-    const char *sql;     /* operator, or tsquery function for OP_FTS */
-    int text_cast;       /* compare the column as text (like, match) */
-    int quantifiable;    /* accepts (any)/(all) */
+    const char *sql;  /* operator, or tsquery function for OP_FTS */
+    int text_cast;    /* compare the column as text (like, match) */
+    int quantifiable; /* accepts (any)/(all) */
 } op_t;
 
 static const op_t ops[] = {
-    {"eq", OP_CMP, "=", 0, 1},        {"neq", OP_CMP, "<>", 0, 0},
-    {"gt", OP_CMP, ">", 0, 1},        {"gte", OP_CMP, ">=", 0, 1},
-    {"lt", OP_CMP, "<", 0, 1},        {"lte", OP_CMP, "<=", 0, 1},
-    {"like", OP_LIKE, "LIKE", 1, 1},  {"ilike", OP_LIKE, "ILIKE", 1, 1},
-    {"match", OP_CMP, "~", 1, 1},     {"imatch", OP_CMP, "~*", 1, 1},
-    {"is", OP_IS, "IS", 0, 0},        {"isdistinct", OP_ISDISTINCT, "IS DISTINCT FROM", 0, 0},
-    {"in", OP_IN, "= ANY", 0, 0},     {"cs", OP_CMP, "@>", 0, 0},
-    {"cd", OP_CMP, "<@", 0, 0},       {"ov", OP_CMP, "&&", 0, 0},
-    {"sl", OP_CMP, "<<", 0, 0},       {"sr", OP_CMP, ">>", 0, 0},
-    {"nxr", OP_CMP, "&<", 0, 0},      {"nxl", OP_CMP, "&>", 0, 0},
-    {"adj", OP_CMP, "-|-", 0, 0},     {"fts", OP_FTS, "pg_catalog.to_tsquery", 0, 0},
+    {"eq", OP_CMP, "=", 0, 1},
+    {"neq", OP_CMP, "<>", 0, 0},
+    {"gt", OP_CMP, ">", 0, 1},
+    {"gte", OP_CMP, ">=", 0, 1},
+    {"lt", OP_CMP, "<", 0, 1},
+    {"lte", OP_CMP, "<=", 0, 1},
+    {"like", OP_LIKE, "LIKE", 1, 1},
+    {"ilike", OP_LIKE, "ILIKE", 1, 1},
+    {"match", OP_CMP, "~", 1, 1},
+    {"imatch", OP_CMP, "~*", 1, 1},
+    {"is", OP_IS, "IS", 0, 0},
+    {"isdistinct", OP_ISDISTINCT, "IS DISTINCT FROM", 0, 0},
+    {"in", OP_IN, "= ANY", 0, 0},
+    {"cs", OP_CMP, "@>", 0, 0},
+    {"cd", OP_CMP, "<@", 0, 0},
+    {"ov", OP_CMP, "&&", 0, 0},
+    {"sl", OP_CMP, "<<", 0, 0},
+    {"sr", OP_CMP, ">>", 0, 0},
+    {"nxr", OP_CMP, "&<", 0, 0},
+    {"nxl", OP_CMP, "&>", 0, 0},
+    {"adj", OP_CMP, "-|-", 0, 0},
+    {"fts", OP_FTS, "pg_catalog.to_tsquery", 0, 0},
     {"plfts", OP_FTS, "pg_catalog.plainto_tsquery", 0, 0},
     {"phfts", OP_FTS, "pg_catalog.phraseto_tsquery", 0, 0},
     {"wfts", OP_FTS, "pg_catalog.websearch_to_tsquery", 0, 0},
@@ -156,8 +167,9 @@ static int render_opexpr(planner_t *p, cur_t *c, const field_t *f, const char *q
         c->i++;
     const op_t *op = find_op(c->s + s, c->i - s);
     if (!op)
-        return filter_syntax(p, whole, "unknown operator: expected eq, neq, gt, gte, lt, lte, like, ilike, match, imatch, "
-                                       "is, isdistinct, in, cs, cd, ov, sl, sr, nxr, nxl, adj, fts, plfts, phfts, wfts");
+        return filter_syntax(p, whole,
+                             "unknown operator: expected eq, neq, gt, gte, lt, lte, like, ilike, match, imatch, "
+                             "is, isdistinct, in, cs, cd, ov, sl, sr, nxr, nxl, adj, fts, plfts, phfts, wfts");
     /* Read once: which of val and lit is filled below follows from it, and
      * the static analyzer cannot tell that the buffer writes in between
      * leave the ops table alone. */
@@ -207,8 +219,8 @@ static int render_opexpr(planner_t *p, cur_t *c, const field_t *f, const char *q
     int n;
     switch (kind) {
     case OP_IS: {
-        static const char *const words[][2] = {{"null", "NULL"},   {"not_null", "NOT NULL"}, {"true", "TRUE"},
-                                               {"false", "FALSE"}, {"unknown", "UNKNOWN"}};
+        static const char *const words[][2] = {
+            {"null", "NULL"}, {"not_null", "NOT NULL"}, {"true", "TRUE"}, {"false", "FALSE"}, {"unknown", "UNKNOWN"}};
         const char *kw = NULL;
         for (size_t i = 0; i < 5; i++)
             if (!strcasecmp(val, words[i][0]))
@@ -351,7 +363,7 @@ static int render_filter_param(planner_t *p, const qparam_t *q, const char *qual
         char *name = rq_parse_name(&look);
         if (name && peek(&look) == '.') {
             rq_err_set(p->err, 400, "PGRST108",
-                    "Cannot apply filter because '%s' is not an embedded resource in this request", name);
+                       "Cannot apply filter because '%s' is not an embedded resource in this request", name);
             rq_err_hint(p->err, "Verify that '%s' is included in the 'select' query parameter.", name);
             free(name);
             return -1;

@@ -41,27 +41,27 @@
 
 typedef struct {
     char *key, *val;
-    int used;            /* reserved word or rpc argument: not a filter */
+    int used; /* reserved word or rpc argument: not a filter */
 } qparam_t;
 
 typedef enum { M_GET, M_HEAD, M_POST, M_PATCH, M_DELETE } method_t;
 
 typedef struct {
-    int ret;             /* 0 unset, 1 representation, 2 minimal, 3 headers-only */
-    int count;           /* 0 none, else the index of the word in count_words (query_prefs.c) */
-    int resolution;      /* 0 none, 1 merge-duplicates, 2 ignore-duplicates */
-    int missing;         /* 0 unset, 1 default, 2 null */
-    int handling;        /* 0 unset, 1 strict, 2 lenient */
-    long max_affected;   /* -1 unset */
+    int ret;           /* 0 unset, 1 representation, 2 minimal, 3 headers-only */
+    int count;         /* 0 none, else the index of the word in count_words (query_prefs.c) */
+    int resolution;    /* 0 none, 1 merge-duplicates, 2 ignore-duplicates */
+    int missing;       /* 0 unset, 1 default, 2 null */
+    int handling;      /* 0 unset, 1 strict, 2 lenient */
+    long max_affected; /* -1 unset */
 } prefs_t;
 
 /* A column reference as a request names it: column, JSON path, cast. */
 typedef struct {
-    char *col;           /* catalog name, malloc'd */
-    char *alias;         /* alias: or NULL */
-    char *cast;          /* ::type or NULL */
-    char *last;          /* last JSON path operand (the default alias), or NULL */
-    buf_t *path;         /* rendered JSON path ("->$3->>$4") or NULL */
+    char *col;   /* catalog name, malloc'd */
+    char *alias; /* alias: or NULL */
+    char *cast;  /* ::type or NULL */
+    char *last;  /* last JSON path operand (the default alias), or NULL */
+    buf_t *path; /* rendered JSON path ("->$3->>$4") or NULL */
 } field_t;
 
 typedef struct {
@@ -76,10 +76,10 @@ typedef struct {
     size_t nqp;
     char **params;
     int nparams, cap_params;
-    const rest_table_t *rel;  /* what columns may be named: a table, or a function's result */
-    rest_table_t fnrel;       /* the function's result, borrowed from the catalog */
-    const char *relname;      /* for messages: table or function name */
-    int64_t offset, limit;    /* limit NO_LIMIT = none */
+    const rest_table_t *rel; /* what columns may be named: a table, or a function's result */
+    rest_table_t fnrel;      /* the function's result, borrowed from the catalog */
+    const char *relname;     /* for messages: table or function name */
+    int64_t offset, limit;   /* limit NO_LIMIT = none */
 } planner_t;
 
 /* ---- a cursor over one parameter value ------------------------------- */
@@ -116,17 +116,17 @@ void rq_err_hint(rest_error_t *e, const char *fmt, ...) __attribute__((format(pr
 /* Copies v[0..n) (NULL: SQL NULL) into p->params; returns its $n, or -1
  * with p->err set when there are too many. */
 int rq_add_param(planner_t *p, const char *v, size_t n);
-void rq_put_ident(buf_t **b, const char *s);   /* "s", inner quotes doubled */
-void rq_put_param(buf_t **b, int n);           /* $n */
-char *rq_buf_take(buf_t *b);                   /* b's text, malloc'd; drops b */
+void rq_put_ident(buf_t **b, const char *s); /* "s", inner quotes doubled */
+void rq_put_param(buf_t **b, int n);         /* $n */
+char *rq_buf_take(buf_t *b);                 /* b's text, malloc'd; drops b */
 void rq_put_body_agg(planner_t *p, buf_t **b, const char *expr);
 
 /* ---- query_url.c: the query string ---------------------------------------- */
 
-int rq_parse_query(planner_t *p);              /* req->query into p->qp */
+int rq_parse_query(planner_t *p);                         /* req->query into p->qp */
 const char *rq_take_param(planner_t *p, const char *key); /* borrowed from p->qp, or NULL */
-char *rq_parse_quoted(cur_t *c);               /* malloc'd, or NULL */
-char *rq_parse_name(cur_t *c);                 /* malloc'd, or NULL */
+char *rq_parse_quoted(cur_t *c);                          /* malloc'd, or NULL */
+char *rq_parse_name(cur_t *c);                            /* malloc'd, or NULL */
 int rq_unknown_column(planner_t *p, const char *col);
 /* f's members are malloc'd: release with rq_field_free (done on error). */
 int rq_parse_field(planner_t *p, cur_t *c, field_t *f, const char *what, const char *whole);

@@ -148,7 +148,9 @@ char *rq_prefer_applied(const planner_t *p, int resolution_used, int is_write) {
                    pr->resolution == 1 ? "merge-duplicates" : "ignore-duplicates");
     if (is_write && pr->ret)
         buf_printf(&b, "%sreturn=%s", b->len ? ", " : "",
-                   pr->ret == 1 ? "representation" : pr->ret == 2 ? "minimal" : "headers-only");
+                   pr->ret == 1   ? "representation"
+                   : pr->ret == 2 ? "minimal"
+                                  : "headers-only");
     if (pr->count)
         buf_printf(&b, "%scount=%s", b->len ? ", " : "", count_words[pr->count]);
     if (is_write && pr->missing)

@@ -90,18 +90,20 @@ static int func_not_found(planner_t *p, const char *fname, const keyset_t *ks, c
     const char *names = (const char *)b->data;
     if (ks->n) {
         rq_err_set(p->err, 404, "PGRST202", "Could not find the function %s.%s(%s) in the schema cache", REST_SCHEMA,
-                fname, names);
-        rq_err_details(p->err,
-                    "Searched for the function %s.%s with parameters %s or with a single unnamed json/jsonb parameter, "
-                    "but no matches were found in the schema cache.",
-                    REST_SCHEMA, fname, names);
+                   fname, names);
+        rq_err_details(
+            p->err,
+            "Searched for the function %s.%s with parameters %s or with a single unnamed json/jsonb parameter, "
+            "but no matches were found in the schema cache.",
+            REST_SCHEMA, fname, names);
     } else {
         rq_err_set(p->err, 404, "PGRST202", "Could not find the function %s.%s without parameters in the schema cache",
-                REST_SCHEMA, fname);
-        rq_err_details(p->err,
-                    "Searched for the function %s.%s without parameters or with a single unnamed json/jsonb parameter, "
-                    "but no matches were found in the schema cache.",
-                    REST_SCHEMA, fname);
+                   REST_SCHEMA, fname);
+        rq_err_details(
+            p->err,
+            "Searched for the function %s.%s without parameters or with a single unnamed json/jsonb parameter, "
+            "but no matches were found in the schema cache.",
+            REST_SCHEMA, fname);
     }
     buf_unref(b);
     if (any) {
@@ -110,7 +112,7 @@ static int func_not_found(planner_t *p, const char *fname, const keyset_t *ks, c
             buf_printf(&h, "%s%s", i ? ", " : "", any->args[i].name);
         buf_putc(&h, '\0');
         rq_err_hint(p->err, "Perhaps you meant to call the function %s.%s(%s)", any->schema, any->name,
-                 (const char *)h->data);
+                    (const char *)h->data);
         buf_unref(h);
     }
     return -1;
@@ -151,9 +153,10 @@ static const rest_func_t *choose_overload(planner_t *p, const char *fname, const
         put_signature(&b, tie);
         buf_putc(&b, '\0');
         rq_err_set(p->err, 300, "PGRST203", "Could not choose the best candidate function between: %s",
-                (const char *)b->data);
-        rq_err_hint(p->err, "Try renaming the parameters or the function itself in the database so function overloading "
-                         "can be resolved");
+                   (const char *)b->data);
+        rq_err_hint(p->err,
+                    "Try renaming the parameters or the function itself in the database so function overloading "
+                    "can be resolved");
         buf_unref(b);
         return NULL;
     }
@@ -196,8 +199,8 @@ static char *get_arg_value(planner_t *p, const rest_arg_t *a) {
 
 /* The call expression, and (POST with named arguments) the FROM item that
  * types the body's members: json_to_record(...) AS _pgrst_a(...). */
-static int render_call(planner_t *p, const rest_func_t *f, const keyset_t *ks, int post, int json_whole,
-                       buf_t **call, buf_t **from) {
+static int render_call(planner_t *p, const rest_func_t *f, const keyset_t *ks, int post, int json_whole, buf_t **call,
+                       buf_t **from) {
     rq_put_ident(call, f->schema);
     buf_putc(call, '.');
     rq_put_ident(call, f->name);
@@ -334,9 +337,7 @@ int rq_plan_rpc(planner_t *p, rest_plan_t *plan, const char *fname) {
         const char *k;
         json_t *v;
         if (body_is_object)
-            json_object_foreach(body, k, v) {
-                keyset_add(&ks, k);
-            }
+            json_object_foreach(body, k, v) { keyset_add(&ks, k); }
     }
     static const char *const reserved[] = {"select", "order", "limit", "offset", "columns", "on_conflict"};
     for (size_t i = 0; i < p->nqp; i++) {
@@ -362,7 +363,7 @@ int rq_plan_rpc(planner_t *p, rest_plan_t *plan, const char *fname) {
     }
     if (!post && f->is_volatile) {
         rq_err_set(p->err, 405, "25006", "function %s.%s is VOLATILE and cannot be called with %s", f->schema, f->name,
-                p->req->method);
+                   p->req->method);
         rq_err_hint(p->err, "Call it with POST (supabase.rpc() without { get: true } or { head: true })");
         goto out;
     }

@@ -215,8 +215,9 @@ void rq_put_field(buf_t **b, const char *qual, const field_t *f) {
 
 static int embed_error(planner_t *p, const char *name, const char *sel) {
     rq_err_set(p->err, 400, "PGRST100", "embedding resources is not supported");
-    rq_err_details(p->err, "'%s' in select=%s names a related resource; this server serves one table or function per request",
-                name, sel);
+    rq_err_details(p->err,
+                   "'%s' in select=%s names a related resource; this server serves one table or function per request",
+                   name, sel);
     rq_err_hint(p->err, "Query the related table with a separate request");
     return -1;
 }
@@ -308,15 +309,14 @@ static int select_item(planner_t *p, cur_t *c, const char *sel, const char *qual
     }
     rq_field_free(&f);
     return 0;
-embed:
-    {
-        cur_t look = *c;
-        char *name = rq_parse_name(&look);
-        embed_error(p, name ? name : "...", sel);
-        free(name);
-        free(alias);
-        return -1;
-    }
+embed : {
+    cur_t look = *c;
+    char *name = rq_parse_name(&look);
+    embed_error(p, name ? name : "...", sel);
+    free(name);
+    free(alias);
+    return -1;
+}
 }
 
 /* select=... to an SQL select list qualified by qual; absent or empty
@@ -366,8 +366,9 @@ int rq_render_order(planner_t *p, const char *ord, const char *qual, buf_t **out
             char *name = rq_parse_name(&look);
             if (name && peek(&look) == '(') {
                 rq_err_set(p->err, 400, "PGRST100", "ordering by a related resource is not supported");
-                rq_err_details(p->err, "'%s' in order=%s names a related resource; this server serves one table per request",
-                            name, ord);
+                rq_err_details(p->err,
+                               "'%s' in order=%s names a related resource; this server serves one table per request",
+                               name, ord);
                 free(name);
                 return -1;
             }
@@ -473,7 +474,9 @@ int rq_parse_range(planner_t *p, int allow_header) {
         if (dash && parse_i64(h, (size_t)(dash - h), &lo) == 0 && (hl == 0 || parse_i64(dash + 1, hl, &hi) == 0)) {
             if (hi < lo) {
                 rq_err_set(p->err, 416, "PGRST103", "Requested range not satisfiable");
-                rq_err_details(p->err, "The lower boundary must be lower than or equal to the upper boundary in the Range header.");
+                rq_err_details(
+                    p->err,
+                    "The lower boundary must be lower than or equal to the upper boundary in the Range header.");
                 return -1;
             }
             if (lo > lower)

@@ -53,7 +53,8 @@ static int finish_write(planner_t *p, rest_plan_t *plan, const char *qual, buf_t
         buf_printf(&sql, " RETURNING %s.*", qual);
     buf_puts(&sql, ") SELECT ");
     rq_put_body_agg(p, &sql, "_pgrst_t");
-    buf_printf(&sql, " AS body, pg_catalog.count(*) AS total, pg_catalog.count(*) AS nrows FROM (SELECT %.*s FROM _pgrst_w",
+    buf_printf(&sql,
+               " AS body, pg_catalog.count(*) AS total, pg_catalog.count(*) AS nrows FROM (SELECT %.*s FROM _pgrst_w",
                (int)sel->len, (const char *)sel->data);
     if (ord->len)
         buf_printf(&sql, " ORDER BY %.*s", (int)ord->len, (const char *)ord->data);
@@ -193,9 +194,7 @@ int rq_plan_insert(planner_t *p, rest_plan_t *plan, const char *qual) {
         const char *k;
         json_t *v;
         cols = xcalloc(json_object_size(first) + 1, sizeof(*cols));
-        json_object_foreach(first, k, v) {
-            cols[ncols++] = xstrdup(k);
-        }
+        json_object_foreach(first, k, v) { cols[ncols++] = xstrdup(k); }
     }
     for (size_t i = 0; i < ncols; i++)
         if (!rest_table_column(p->rel, cols[i])) {

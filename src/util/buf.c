@@ -75,14 +75,32 @@ void buf_json_str(buf_t **bp, const char *s, size_t n) {
         run = i + 1;
         char esc[6] = {'\\', 0, 0, 0, 0, 0};
         switch (c) {
-        case '"': esc[1] = '"'; buf_append(bp, esc, 2); break;
-        case '\\': esc[1] = '\\'; buf_append(bp, esc, 2); break;
-        case '\n': esc[1] = 'n'; buf_append(bp, esc, 2); break;
-        case '\r': esc[1] = 'r'; buf_append(bp, esc, 2); break;
-        case '\t': esc[1] = 't'; buf_append(bp, esc, 2); break;
+        case '"':
+            esc[1] = '"';
+            buf_append(bp, esc, 2);
+            break;
+        case '\\':
+            esc[1] = '\\';
+            buf_append(bp, esc, 2);
+            break;
+        case '\n':
+            esc[1] = 'n';
+            buf_append(bp, esc, 2);
+            break;
+        case '\r':
+            esc[1] = 'r';
+            buf_append(bp, esc, 2);
+            break;
+        case '\t':
+            esc[1] = 't';
+            buf_append(bp, esc, 2);
+            break;
         default:
-            esc[1] = 'u'; esc[2] = '0'; esc[3] = '0';
-            esc[4] = hex[c >> 4]; esc[5] = hex[c & 15];
+            esc[1] = 'u';
+            esc[2] = '0';
+            esc[3] = '0';
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
             buf_append(bp, esc, 6);
         }
     }

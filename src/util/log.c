@@ -23,10 +23,14 @@ int log_protocol = 0;
 static const char *names[] = {"debug", "info", "warn", "error", "fatal"};
 
 int log_parse_level(const char *s) {
-    if (!strcasecmp(s, "debug")) return LOG_DEBUG;
-    if (!strcasecmp(s, "info")) return LOG_INFO;
-    if (!strcasecmp(s, "warn") || !strcasecmp(s, "warning")) return LOG_WARN;
-    if (!strcasecmp(s, "error")) return LOG_ERROR;
+    if (!strcasecmp(s, "debug"))
+        return LOG_DEBUG;
+    if (!strcasecmp(s, "info"))
+        return LOG_INFO;
+    if (!strcasecmp(s, "warn") || !strcasecmp(s, "warning"))
+        return LOG_WARN;
+    if (!strcasecmp(s, "error"))
+        return LOG_ERROR;
     return -1;
 }
 
@@ -38,10 +42,10 @@ void log_at(log_level_t lvl, const char *msg, const char *fmt, ...) {
     struct tm tm;
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
-    int n = snprintf(line, sizeof(line),
-                     "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\",\"level\":\"%s\",\"msg\":\"%s\"",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                     ts.tv_nsec / 1000000, names[lvl], msg);
+    int n =
+        snprintf(line, sizeof(line), "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\",\"level\":\"%s\",\"msg\":\"%s\"",
+                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
+                 names[lvl], msg);
     if (fmt && *fmt && n > 0 && (size_t)n < sizeof(line) - 2) {
         line[n++] = ',';
         va_list ap;

@@ -19,11 +19,18 @@ extern int log_protocol; /* --debug-protocol: log every frame in and out */
 int log_parse_level(const char *s);
 /* msg is a plain string; fmt/... are extra JSON members, written verbatim
  * after a comma: log_at(LOG_INFO, "listening", "\"port\":%d", port). */
-void log_at(log_level_t lvl, const char *msg, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+void log_at(log_level_t lvl, const char *msg, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-#define log_debug(msg, ...) do { if (log_min_level <= LOG_DEBUG) log_at(LOG_DEBUG, msg, __VA_ARGS__); } while (0)
-#define log_info(msg, ...) do { if (log_min_level <= LOG_INFO) log_at(LOG_INFO, msg, __VA_ARGS__); } while (0)
+#define log_debug(msg, ...)                                                                                            \
+    do {                                                                                                               \
+        if (log_min_level <= LOG_DEBUG)                                                                                \
+            log_at(LOG_DEBUG, msg, __VA_ARGS__);                                                                       \
+    } while (0)
+#define log_info(msg, ...)                                                                                             \
+    do {                                                                                                               \
+        if (log_min_level <= LOG_INFO)                                                                                 \
+            log_at(LOG_INFO, msg, __VA_ARGS__);                                                                        \
+    } while (0)
 #define log_warn(msg, ...) log_at(LOG_WARN, msg, __VA_ARGS__)
 #define log_error(msg, ...) log_at(LOG_ERROR, msg, __VA_ARGS__)
 

@@ -102,8 +102,8 @@ int redact_key_is_secret(const char *key, size_t n) {
     /* Substrings rather than a list of names: a log line that hides a
      * harmless "token_type" costs nothing, one that shows a
      * "provider_refresh_token" costs an account. */
-    static const char *const needles[] = {"token", "password", "passwd", "secret", "apikey", "api_key",
-                                          "authorization", "cookie", "jwt"};
+    static const char *const needles[] = {"token",   "password",      "passwd", "secret", "apikey",
+                                          "api_key", "authorization", "cookie", "jwt"};
     for (size_t i = 0; i < sizeof(needles) / sizeof(needles[0]); i++)
         if (key_has(key, n, needles[i]))
             return 1;

@@ -24,8 +24,8 @@
 typedef struct {
     unsigned fin;
     unsigned opcode;
-    size_t hlen;      /* header bytes, mask included */
-    uint64_t len;     /* payload bytes */
+    size_t hlen;  /* header bytes, mask included */
+    uint64_t len; /* payload bytes */
     uint8_t mask[4];
 } frame_hdr_t;
 
@@ -73,10 +73,22 @@ static uint32_t utf8_cont(uint32_t state, uint8_t c) {
     case U8_CONT1: next = U8_ACCEPT; break;
     case U8_CONT2: next = U8_CONT1; break;
     case U8_CONT3: next = U8_CONT2; break;
-    case U8_E0: lo = 0xA0; next = U8_CONT1; break;
-    case U8_ED: hi = 0x9F; next = U8_CONT1; break;
-    case U8_F0: lo = 0x90; next = U8_CONT2; break;
-    case U8_F4: hi = 0x8F; next = U8_CONT2; break;
+    case U8_E0:
+        lo = 0xA0;
+        next = U8_CONT1;
+        break;
+    case U8_ED:
+        hi = 0x9F;
+        next = U8_CONT1;
+        break;
+    case U8_F0:
+        lo = 0x90;
+        next = U8_CONT2;
+        break;
+    case U8_F4:
+        hi = 0x8F;
+        next = U8_CONT2;
+        break;
     default: return U8_REJECT;
     }
     return (c >= lo && c <= hi) ? next : U8_REJECT;
@@ -176,17 +188,13 @@ static int check_first_byte(const ws_parser_t *p, uint8_t b0) {
     if (b0 & 0x70) /* RSV1..3: no extension was negotiated */
         return WS_CLOSE_PROTOCOL;
     switch (opcode) {
-    case WS_OP_CONT:
-        return p->_msg_opcode ? 0 : WS_CLOSE_PROTOCOL;
+    case WS_OP_CONT: return p->_msg_opcode ? 0 : WS_CLOSE_PROTOCOL;
     case WS_OP_TEXT:
-    case WS_OP_BINARY:
-        return p->_msg_opcode ? WS_CLOSE_PROTOCOL : 0;
+    case WS_OP_BINARY: return p->_msg_opcode ? WS_CLOSE_PROTOCOL : 0;
     case WS_OP_CLOSE:
     case WS_OP_PING:
-    case WS_OP_PONG:
-        return fin ? 0 : WS_CLOSE_PROTOCOL;
-    default:
-        return WS_CLOSE_PROTOCOL;
+    case WS_OP_PONG: return fin ? 0 : WS_CLOSE_PROTOCOL;
+    default: return WS_CLOSE_PROTOCOL;
     }
 }
 
@@ -292,8 +300,7 @@ static int deliver(const ws_parser_cb_t *cb, void *ud, int opcode, uint8_t *d, s
 }
 
 /* A data frame (TEXT, BINARY or CONT) whose payload d is unmasked. */
-static int handle_data(ws_parser_t *p, const frame_hdr_t *h, uint8_t *d, size_t n,
-                       const ws_parser_cb_t *cb, void *ud) {
+static int handle_data(ws_parser_t *p, const frame_hdr_t *h, uint8_t *d, size_t n, const ws_parser_cb_t *cb, void *ud) {
     if (h->opcode != WS_OP_CONT && h->fin) {
         /* The common case: one frame, one message, no copy. */
         if (h->opcode == WS_OP_TEXT && ws_utf8_step(U8_ACCEPT, d, n) != U8_ACCEPT)
@@ -329,27 +336,21 @@ static int handle_data(ws_parser_t *p, const frame_hdr_t *h, uint8_t *d, size_t 
 }
 
 /* A whole frame with its payload at d (masked on entry). */
-static int handle_frame(ws_parser_t *p, const frame_hdr_t *h, uint8_t *d, const ws_parser_cb_t *cb,
-                        void *ud) {
+static int handle_frame(ws_parser_t *p, const frame_hdr_t *h, uint8_t *d, const ws_parser_cb_t *cb, void *ud) {
     size_t n = (size_t)h->len;
     unmask(d, n, h->mask);
     switch (h->opcode) {
-    case WS_OP_PING:
-        return (cb->on_ping && cb->on_ping(ud, d, n)) ? WS_PARSE_STOPPED : WS_PARSE_OK;
-    case WS_OP_PONG:
-        return (cb->on_pong && cb->on_pong(ud, d, n)) ? WS_PARSE_STOPPED : WS_PARSE_OK;
-    case WS_OP_CLOSE:
-        return handle_close(p, d, n, cb, ud);
-    default:
-        return handle_data(p, h, d, n, cb, ud);
+    case WS_OP_PING: return (cb->on_ping && cb->on_ping(ud, d, n)) ? WS_PARSE_STOPPED : WS_PARSE_OK;
+    case WS_OP_PONG: return (cb->on_pong && cb->on_pong(ud, d, n)) ? WS_PARSE_STOPPED : WS_PARSE_OK;
+    case WS_OP_CLOSE: return handle_close(p, d, n, cb, ud);
+    default: return handle_data(p, h, d, n, cb, ud);
     }
 }
 
 /* No partial frame pending: parse straight from the caller's chunk. A
  * frame wholly inside it is handled in place; the rest of a frame that
  * does not fit is carried in _partial. *used says what was consumed. */
-static int feed_direct(ws_parser_t *p, uint8_t *d, size_t n, size_t *used, const ws_parser_cb_t *cb,
-                       void *ud) {
+static int feed_direct(ws_parser_t *p, uint8_t *d, size_t n, size_t *used, const ws_parser_cb_t *cb, void *ud) {
     frame_hdr_t h;
     int rc = parse_header(p, d, n, &h);
     if (rc > 0)
@@ -371,8 +372,7 @@ static int feed_direct(ws_parser_t *p, uint8_t *d, size_t n, size_t *used, const
 
 /* A partial frame is pending: first complete (and validate) its header,
  * then its payload, from d; handle it once whole. */
-static int feed_partial(ws_parser_t *p, const uint8_t *d, size_t n, size_t *used,
-                        const ws_parser_cb_t *cb, void *ud) {
+static int feed_partial(ws_parser_t *p, const uint8_t *d, size_t n, size_t *used, const ws_parser_cb_t *cb, void *ud) {
     frame_hdr_t h;
     size_t off = 0;
     for (;;) {
@@ -483,8 +483,7 @@ buf_t *ws_frame_close(uint16_t code, const char *reason) {
 }
 
 static int is_b64(char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
-           c == '/';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
 }
 
 int ws_accept_key(const char *client_key, size_t len, char out[29]) {

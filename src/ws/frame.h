@@ -28,14 +28,14 @@ enum {
 /* Close codes this server sends. */
 enum {
     WS_CLOSE_NORMAL = 1000,
-    WS_CLOSE_GOING_AWAY = 1001,   /* server draining (SIGTERM), idle timeout */
-    WS_CLOSE_PROTOCOL = 1002,     /* RFC violation: unmasked, RSV, bad opcode, bad control frame */
+    WS_CLOSE_GOING_AWAY = 1001, /* server draining (SIGTERM), idle timeout */
+    WS_CLOSE_PROTOCOL = 1002,   /* RFC violation: unmasked, RSV, bad opcode, bad control frame */
     WS_CLOSE_UNSUPPORTED = 1003,
-    WS_CLOSE_BAD_DATA = 1007,     /* text frame that is not UTF-8 */
-    WS_CLOSE_POLICY = 1008,       /* rate limits, auth */
-    WS_CLOSE_TOO_BIG = 1009,      /* message larger than the configured maximum */
+    WS_CLOSE_BAD_DATA = 1007, /* text frame that is not UTF-8 */
+    WS_CLOSE_POLICY = 1008,   /* rate limits, auth */
+    WS_CLOSE_TOO_BIG = 1009,  /* message larger than the configured maximum */
     WS_CLOSE_INTERNAL = 1011,
-    WS_CLOSE_TRY_AGAIN = 1013,    /* slow consumer: send queue full */
+    WS_CLOSE_TRY_AGAIN = 1013, /* slow consumer: send queue full */
 };
 
 typedef struct {
@@ -51,13 +51,13 @@ typedef struct {
  * memory at all (partial frames and fragmented messages are buffered on the
  * heap only while they are incomplete). Fields are private. */
 typedef struct {
-    uint8_t *_partial;        /* bytes of an incomplete frame carried between feeds */
+    uint8_t *_partial; /* bytes of an incomplete frame carried between feeds */
     uint32_t _partial_len, _partial_cap;
-    uint8_t *_msg;            /* fragmented message being reassembled */
+    uint8_t *_msg; /* fragmented message being reassembled */
     uint32_t _msg_len, _msg_cap;
-    uint32_t _max_message;    /* bytes; a larger message fails with 1009 */
-    uint32_t _utf8_state;     /* incremental UTF-8 validation across fragments */
-    uint8_t _msg_opcode;      /* opcode of the message in reassembly, 0 if none */
+    uint32_t _max_message; /* bytes; a larger message fails with 1009 */
+    uint32_t _utf8_state;  /* incremental UTF-8 validation across fragments */
+    uint8_t _msg_opcode;   /* opcode of the message in reassembly, 0 if none */
     uint8_t _closed;
 } ws_parser_t;
 

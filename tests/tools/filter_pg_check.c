@@ -22,66 +22,198 @@
 
 typedef struct {
     const char *name, *sqltype, *ddl;
-    const char *const *values; /* filter operands (valid and invalid) */
+    const char *const *values;  /* filter operands (valid and invalid) */
     const char *const *rowvals; /* inserted into rows */
 } colspec_t;
 
 #define L(...) ((const char *const[]){__VA_ARGS__, NULL})
 
-static const char *const ints[] = {"0", "1", "-1", "7", "007", "+7", " 42 ", "32767", "32768", "-32768", "-32769",
-                                   "2147483647", "2147483648", "-2147483648", "9223372036854775807",
-                                   "-9223372036854775808", "9223372036854775808", "abc", "", "1.5", "1e3", "- 1",
-                                   "12", "100", NULL};
-static const char *const floats[] = {"0", "-0", "1.5", "0.1", "1e10", "-1e-5", "NaN", "nan", "Infinity", "-Infinity",
-                                     "inf", "-inf", "1e308", "1e309", "1e39", "3.4028235e38", "1.17549435e-38",
-                                     "1e-45", "1e-320", "0x10", "abc", "16777217", "100", " 2.5 ", "1.5000001",
-                                     "0.30000000000000004", "", NULL};
-static const char *const numerics[] = {"0", "0.0", "-0", "1", "1.0", "1.00", "-1.5", "123456789012345678901234567890.123456789",
-                                       "123456789012345678901234567890.12345679", "1e3", "1E-3", "-1e-3", ".5", "5.",
-                                       "NaN", "Infinity", "-Infinity", "inf", "0.000000000000000000001", "1e131072",
-                                       "abc", "", "1000", "0.001", "-0.001", "99.99", "+3", " 42 ", "1e-16384",
-                                       "1e", NULL};
-static const char *const bools[] = {"t", "f", "true", "false", "TRUE", "yes", "no", "on", "off", "1", "0", "tr",
-                                    "o", "x", " t ", "", NULL};
-static const char *const texts[] = {"", "a", "A", "abc", "ABC", "a b", "abc ", " abc", "\xc3\xa9", "\xc3\x89",
-                                    "\xe6\x97\xa5\xe6\x9c\xac", "a,b", "a\"b", "a\\b", "null", "NULL", "%", "_",
-                                    "a%", "x(y)", "abd", "ab", "b", "Zebra", "zebra", "tab\there", "line\nbreak",
-                                    "ab  ", NULL};
+static const char *const ints[] = {"0",
+                                   "1",
+                                   "-1",
+                                   "7",
+                                   "007",
+                                   "+7",
+                                   " 42 ",
+                                   "32767",
+                                   "32768",
+                                   "-32768",
+                                   "-32769",
+                                   "2147483647",
+                                   "2147483648",
+                                   "-2147483648",
+                                   "9223372036854775807",
+                                   "-9223372036854775808",
+                                   "9223372036854775808",
+                                   "abc",
+                                   "",
+                                   "1.5",
+                                   "1e3",
+                                   "- 1",
+                                   "12",
+                                   "100",
+                                   NULL};
+static const char *const floats[] = {"0",
+                                     "-0",
+                                     "1.5",
+                                     "0.1",
+                                     "1e10",
+                                     "-1e-5",
+                                     "NaN",
+                                     "nan",
+                                     "Infinity",
+                                     "-Infinity",
+                                     "inf",
+                                     "-inf",
+                                     "1e308",
+                                     "1e309",
+                                     "1e39",
+                                     "3.4028235e38",
+                                     "1.17549435e-38",
+                                     "1e-45",
+                                     "1e-320",
+                                     "0x10",
+                                     "abc",
+                                     "16777217",
+                                     "100",
+                                     " 2.5 ",
+                                     "1.5000001",
+                                     "0.30000000000000004",
+                                     "",
+                                     NULL};
+static const char *const numerics[] = {"0",
+                                       "0.0",
+                                       "-0",
+                                       "1",
+                                       "1.0",
+                                       "1.00",
+                                       "-1.5",
+                                       "123456789012345678901234567890.123456789",
+                                       "123456789012345678901234567890.12345679",
+                                       "1e3",
+                                       "1E-3",
+                                       "-1e-3",
+                                       ".5",
+                                       "5.",
+                                       "NaN",
+                                       "Infinity",
+                                       "-Infinity",
+                                       "inf",
+                                       "0.000000000000000000001",
+                                       "1e131072",
+                                       "abc",
+                                       "",
+                                       "1000",
+                                       "0.001",
+                                       "-0.001",
+                                       "99.99",
+                                       "+3",
+                                       " 42 ",
+                                       "1e-16384",
+                                       "1e",
+                                       NULL};
+static const char *const bools[] = {"t", "f", "true", "false", "TRUE", "yes", "no", "on", "off",
+                                    "1", "0", "tr",   "o",     "x",    " t ", "",   NULL};
+static const char *const texts[] = {"",
+                                    "a",
+                                    "A",
+                                    "abc",
+                                    "ABC",
+                                    "a b",
+                                    "abc ",
+                                    " abc",
+                                    "\xc3\xa9",
+                                    "\xc3\x89",
+                                    "\xe6\x97\xa5\xe6\x9c\xac",
+                                    "a,b",
+                                    "a\"b",
+                                    "a\\b",
+                                    "null",
+                                    "NULL",
+                                    "%",
+                                    "_",
+                                    "a%",
+                                    "x(y)",
+                                    "abd",
+                                    "ab",
+                                    "b",
+                                    "Zebra",
+                                    "zebra",
+                                    "tab\there",
+                                    "line\nbreak",
+                                    "ab  ",
+                                    NULL};
 static const char *const bpchars[] = {"ab", "ab  ", "AB", "", "abcdef", "a", " ab", "abc", NULL};
-static const char *const uuids[] = {"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11",
-                                    "{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}", "a0eebc999c0b4ef8bb6d6bb9bd380a11",
-                                    "a0ee-bc99-9c0b-4ef8-bb6d-6bb9-bd38-0a11", "00000000-0000-0000-0000-000000000000",
-                                    "ffffffff-ffff-ffff-ffff-ffffffffffff", "c0000000-0000-4000-8000-000000000001",
-                                    "not-a-uuid", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1", "", NULL};
-static const char *const dates[] = {"2024-01-01", "2024-02-29", "2023-02-29", "0044-03-15 BC", "infinity",
-                                    "-infinity", "epoch", "2024-01-01 10:00", "20240101", "10000-01-01", "2024-1-5",
-                                    "1970-01-01", "2000-01-01", "0001-01-01", "0001-12-31 BC", "2024-13-01", "abc",
-                                    "2024-01-01T10:00:00Z", NULL};
-static const char *const times[] = {"00:00", "10:00:00", "23:59:59.999999", "24:00:00", "10:00:00.5",
-                                    "12:34:56.1234565", "allballs", "25:00", "10:00:00+05", "09:30", "12:00:00",
-                                    "abc", "23:59:60", NULL};
+static const char *const uuids[] = {"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+                                    "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11",
+                                    "{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}",
+                                    "a0eebc999c0b4ef8bb6d6bb9bd380a11",
+                                    "a0ee-bc99-9c0b-4ef8-bb6d-6bb9-bd38-0a11",
+                                    "00000000-0000-0000-0000-000000000000",
+                                    "ffffffff-ffff-ffff-ffff-ffffffffffff",
+                                    "c0000000-0000-4000-8000-000000000001",
+                                    "not-a-uuid",
+                                    "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1",
+                                    "",
+                                    NULL};
+static const char *const dates[] = {
+    "2024-01-01", "2024-02-29",       "2023-02-29",    "0044-03-15 BC", "infinity", "-infinity",
+    "epoch",      "2024-01-01 10:00", "20240101",      "10000-01-01",   "2024-1-5", "1970-01-01",
+    "2000-01-01", "0001-01-01",       "0001-12-31 BC", "2024-13-01",    "abc",      "2024-01-01T10:00:00Z",
+    NULL};
+static const char *const times[] = {
+    "00:00", "10:00:00",    "23:59:59.999999", "24:00:00", "10:00:00.5", "12:34:56.1234565", "allballs",
+    "25:00", "10:00:00+05", "09:30",           "12:00:00", "abc",        "23:59:60",         NULL};
 static const char *const timetzs[] = {"10:00:00+00", "10:00:00+01", "09:00:00-05:30", "10:00:00", "09:00:00+00",
-                                      "23:59:59+14", "00:00:00-12", "10:00:00 Z", "abc", NULL};
-static const char *const tss[] = {"2024-01-01 10:00:00", "2024-01-01T10:00:00", "2024-01-01T10:00:00Z",
-                                  "2024-01-01 10:00:00+05", "2024-03-31 02:30:00", "2024-01-01", "infinity",
-                                  "-infinity", "0044-03-15 10:00:00 BC", "2024-01-01 24:00:00",
-                                  "2024-01-01 23:59:60", "2024-01-01 10:00:00.123456", "2024-01-01 10:00:00.1234565",
-                                  "1999-12-31 23:59:59.999999", "epoch", "2024-01-01T10", "abc", "294277-01-01", NULL};
-static const char *const tstzs[] = {"2024-01-01 10:00:00+00", "2024-01-01T10:00:00Z", "2024-01-01 11:00:00+01",
-                                    "2024-03-31T01:30:00+01:00", "2024-10-27 01:30:00-0500", "2024-01-01",
-                                    "2024-01-01 10:00:00", "2024-01-01 10:00:00 UTC", "2024-03-31 00:59:59.999999Z",
-                                    "infinity", "-infinity", "0044-03-15 10:00:00+00 BC", "1970-01-01 00:00:00+00",
-                                    "2024-01-01 05:30:00+05:30", "abc", "2024-01-01 10:00:00+16", NULL};
+                                      "23:59:59+14", "00:00:00-12", "10:00:00 Z",     "abc",      NULL};
+static const char *const tss[] = {"2024-01-01 10:00:00",
+                                  "2024-01-01T10:00:00",
+                                  "2024-01-01T10:00:00Z",
+                                  "2024-01-01 10:00:00+05",
+                                  "2024-03-31 02:30:00",
+                                  "2024-01-01",
+                                  "infinity",
+                                  "-infinity",
+                                  "0044-03-15 10:00:00 BC",
+                                  "2024-01-01 24:00:00",
+                                  "2024-01-01 23:59:60",
+                                  "2024-01-01 10:00:00.123456",
+                                  "2024-01-01 10:00:00.1234565",
+                                  "1999-12-31 23:59:59.999999",
+                                  "epoch",
+                                  "2024-01-01T10",
+                                  "abc",
+                                  "294277-01-01",
+                                  NULL};
+static const char *const tstzs[] = {"2024-01-01 10:00:00+00",
+                                    "2024-01-01T10:00:00Z",
+                                    "2024-01-01 11:00:00+01",
+                                    "2024-03-31T01:30:00+01:00",
+                                    "2024-10-27 01:30:00-0500",
+                                    "2024-01-01",
+                                    "2024-01-01 10:00:00",
+                                    "2024-01-01 10:00:00 UTC",
+                                    "2024-03-31 00:59:59.999999Z",
+                                    "infinity",
+                                    "-infinity",
+                                    "0044-03-15 10:00:00+00 BC",
+                                    "1970-01-01 00:00:00+00",
+                                    "2024-01-01 05:30:00+05:30",
+                                    "abc",
+                                    "2024-01-01 10:00:00+16",
+                                    NULL};
 static const char *const moods[] = {"sad", "ok", "happy", "HAPPY", "meh", "", NULL};
 
-static const char *const patterns[] = {"%", "a%", "%b%", "_b_", "\\%", "A%", "%\xc3\xa9%", "ab\\", "%%", "a_c",
-                                       "_", "__", "%c", "abc", "ABC", "%a%b%", "\\_", "a\\", "%\\\\%", "ab  ",
-                                       "ab", "%_", "z%", "Z%", "%\xe6\x97\xa5%", "_\xe6\x9c\xac", NULL};
-static const char *const regexes[] = {"^a", "b$", "a.c", "^.$", "[a-c]+", "[[:upper:]]", "\\d", "(a|b)c", "a{2}",
-                                      "\xc3\xa9", "^$", "(?i)abc", "[^a]", "\\yab\\y", "a**", "(?=a)", "***=a.c",
-                                      "^[a-z]+$", "\\s", "[\\d]", "^ab {2}$", "(?n)^b", "b\\Z", "\\Aa", "[[:alpha:]]",
-                                      "^(ab|cd)*$", "\\m[a-z]", "[A-Z]\\M", "\\W", "x|y|z", "^.{3}$", "[]", "a{3,2}",
-                                      "\\1", "^\xe6\x97\xa5.$", "", "(", "a{0}b", "[^\\n]", ".*", "^(a?){2}b", NULL};
+static const char *const patterns[] = {
+    "%",      "a%",   "%b%", "_b_", "\\%", "A%",  "%\xc3\xa9%",     "ab\\",          "%%",
+    "a_c",    "_",    "__",  "%c",  "abc", "ABC", "%a%b%",          "\\_",           "a\\",
+    "%\\\\%", "ab  ", "ab",  "%_",  "z%",  "Z%",  "%\xe6\x97\xa5%", "_\xe6\x9c\xac", NULL};
+static const char *const regexes[] = {
+    "^a",       "b$",    "a.c",      "^.$",    "[a-c]+",    "[[:upper:]]", "\\d",         "(a|b)c",          "a{2}",
+    "\xc3\xa9", "^$",    "(?i)abc",  "[^a]",   "\\yab\\y",  "a**",         "(?=a)",       "***=a.c",         "^[a-z]+$",
+    "\\s",      "[\\d]", "^ab {2}$", "(?n)^b", "b\\Z",      "\\Aa",        "[[:alpha:]]", "^(ab|cd)*$",      "\\m[a-z]",
+    "[A-Z]\\M", "\\W",   "x|y|z",    "^.{3}$", "[]",        "a{3,2}",      "\\1",         "^\xe6\x97\xa5.$", "",
+    "(",        "a{0}b", "[^\\n]",   ".*",     "^(a?){2}b", NULL};
 
 static const colspec_t columns[] = {
     {"i2", "int2", "int2", ints, L("0", "1", "-1", "7", "32767", "-32768", "42", "12", "100")},
@@ -93,8 +225,8 @@ static const colspec_t columns[] = {
      L("0", "-0", "1.5", "0.1", "NaN", "Infinity", "-Infinity", "1e308", "1e-320", "0.30000000000000004", "100",
        "1e10")},
     {"n", "numeric", "numeric", numerics,
-     L("0", "0.0", "1", "1.00", "-1.5", "123456789012345678901234567890.123456789", "1000", "0.001", "-0.001",
-       "NaN", "Infinity", "-Infinity", "0.000000000000000000001", "99.99")},
+     L("0", "0.0", "1", "1.00", "-1.5", "123456789012345678901234567890.123456789", "1000", "0.001", "-0.001", "NaN",
+       "Infinity", "-Infinity", "0.000000000000000000001", "99.99")},
     {"nn", "numeric", "numeric(10,2)", numerics, L("0", "1", "1.5", "-1.5", "99.99", "1000", "-0.01")},
     {"b", "bool", "bool", bools, L("t", "f")},
     {"tx", "text", "text", texts, NULL},
@@ -106,13 +238,14 @@ static const colspec_t columns[] = {
      L("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "00000000-0000-0000-0000-000000000000",
        "ffffffff-ffff-ffff-ffff-ffffffffffff", "c0000000-0000-4000-8000-000000000001")},
     {"d", "date", "date", dates,
-     L("2024-01-01", "2024-02-29", "0044-03-15 BC", "infinity", "-infinity", "1970-01-01", "10000-01-01",
-       "2000-01-01", "0001-01-01")},
+     L("2024-01-01", "2024-02-29", "0044-03-15 BC", "infinity", "-infinity", "1970-01-01", "10000-01-01", "2000-01-01",
+       "0001-01-01")},
     {"tm", "time", "time", times, L("00:00", "10:00:00", "23:59:59.999999", "24:00:00", "10:00:00.5", "12:00:00")},
-    {"ttz", "timetz", "timetz", timetzs, L("10:00:00+00", "10:00:00+01", "09:00:00-05:30", "09:00:00+00", "23:59:59+14")},
+    {"ttz", "timetz", "timetz", timetzs,
+     L("10:00:00+00", "10:00:00+01", "09:00:00-05:30", "09:00:00+00", "23:59:59+14")},
     {"ts", "timestamp", "timestamp", tss,
-     L("2024-01-01 10:00:00", "2024-03-31 02:30:00", "2024-01-01", "infinity", "-infinity",
-       "0044-03-15 10:00:00 BC", "2024-01-01 10:00:00.123456", "1999-12-31 23:59:59.999999", "2024-01-02")},
+     L("2024-01-01 10:00:00", "2024-03-31 02:30:00", "2024-01-01", "infinity", "-infinity", "0044-03-15 10:00:00 BC",
+       "2024-01-01 10:00:00.123456", "1999-12-31 23:59:59.999999", "2024-01-02")},
     {"tstz", "timestamptz", "timestamptz", tstzs,
      L("2024-01-01 10:00:00+00", "2024-01-01 11:00:00+01", "2024-03-31T01:30:00+01:00", "2024-10-27 06:30:00+00",
        "infinity", "-infinity", "0044-03-15 10:00:00+00 BC", "1970-01-01 00:00:00+00", "2024-03-31 00:59:59.999999Z")},
@@ -120,8 +253,8 @@ static const colspec_t columns[] = {
 };
 #define NCOLS (sizeof columns / sizeof columns[0])
 
-static const char *const ops[] = {"eq", "neq", "lt", "lte", "gt", "gte", "in", "like", "ilike", "is", "match",
-                                  "imatch", "isdistinct"};
+static const char *const ops[] = {"eq",   "neq",   "lt", "lte",   "gt",     "gte",       "in",
+                                  "like", "ilike", "is", "match", "imatch", "isdistinct"};
 #define NOPS (sizeof ops / sizeof ops[0])
 
 static uint64_t rng_state = 88172645463325252ull;
@@ -168,7 +301,8 @@ static void sadd(str_t *s, const char *fmt, ...) {
  * surrounding whitespace is present. */
 static void js_scalar(str_t *s, const char *v) {
     size_t n = strlen(v);
-    int q = strpbrk(v, ",()\"\\") != NULL || (n > 0 && (strchr(" \t\n\r\v\f", v[0]) || strchr(" \t\n\r\v\f", v[n - 1])));
+    int q =
+        strpbrk(v, ",()\"\\") != NULL || (n > 0 && (strchr(" \t\n\r\v\f", v[0]) || strchr(" \t\n\r\v\f", v[n - 1])));
     if (!q) {
         sadd(s, "%s", v);
         return;
@@ -321,10 +455,17 @@ static void gen_condition(str_t *wire, str_t *sql, int *refusal) {
         else
             v = pick(col->values);
         js_scalar(wire, v);
-        const char *sqlop = !strcmp(op, "eq") ? "=" : !strcmp(op, "neq") ? "<>" : !strcmp(op, "lt") ? "<"
-                          : !strcmp(op, "lte") ? "<=" : !strcmp(op, "gt") ? ">" : !strcmp(op, "gte") ? ">="
-                          : !strcmp(op, "like") ? "LIKE" : !strcmp(op, "ilike") ? "ILIKE"
-                          : !strcmp(op, "match") ? "~" : !strcmp(op, "imatch") ? "~*" : "IS DISTINCT FROM";
+        const char *sqlop = !strcmp(op, "eq")       ? "="
+                            : !strcmp(op, "neq")    ? "<>"
+                            : !strcmp(op, "lt")     ? "<"
+                            : !strcmp(op, "lte")    ? "<="
+                            : !strcmp(op, "gt")     ? ">"
+                            : !strcmp(op, "gte")    ? ">="
+                            : !strcmp(op, "like")   ? "LIKE"
+                            : !strcmp(op, "ilike")  ? "ILIKE"
+                            : !strcmp(op, "match")  ? "~"
+                            : !strcmp(op, "imatch") ? "~*"
+                                                    : "IS DISTINCT FROM";
         /* Pattern operands are text, except citext's own case-folding operators. */
         int pattern = !strcmp(op, "like") || !strcmp(op, "ilike") || !strcmp(op, "match") || !strcmp(op, "imatch");
         const char *cast = pattern && strcmp(t, "citext") ? "text" : t;
@@ -432,8 +573,8 @@ int main(int argc, char **argv) {
             if (pg == ours) {
                 agree++;
             } else if (shown++ < 30) {
-                fprintf(stderr, "MATCH MISMATCH: filter %s row %d: pg %d ours %d\n  sql: %s\n  row:", wire.p,
-                        row_id[r], pg, ours, sql.p);
+                fprintf(stderr, "MATCH MISMATCH: filter %s row %d: pg %d ours %d\n  sql: %s\n  row:", wire.p, row_id[r],
+                        pg, ours, sql.p);
                 for (size_t c = 0; c < NCOLS; c++)
                     fprintf(stderr, " %s=%s%s%s", columns[c].name, cell[r][c] ? "'" : "",
                             cell[r][c] ? cell[r][c] : "NULL", cell[r][c] ? "'" : "");

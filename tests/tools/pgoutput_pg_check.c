@@ -45,31 +45,63 @@ static const coldef_t COLS[] = {
     {"c_int2", "int2", {"0", "-32768", "32767", "42"}},
     {"c_int4", "int4", {"-2147483648", "2147483647", "0", "7", "-1"}},
     {"c_int8", "int8", {"-9223372036854775808", "9223372036854775807", "0", "123456789012"}},
-    {"c_float4", "float4", {"0", "-0", "1.1", "3.4028235e38", "1e-45", "NaN", "Infinity", "-Infinity", "123456789",
-                            "0.1", "-2.5e-5", "1e20", "1.17549435e-38", "16777217"}},
-    {"c_float8", "float8", {"0", "-0", "1.5e-10", "1e100", "1.7976931348623157e308", "5e-324", "NaN", "-Infinity",
-                            "Infinity", "0.1", "123.456", "-1e22", "1e21", "12345678901234567",
-                            "2.2250738585072014e-308", "1e15", "1e16", "0.000001", "1e-7", "-123e-300"}},
-    {"c_numeric", "numeric", {"0", "1.50", "-0.001", "123456789012345678901234567890.123456789", "NaN", "Infinity",
-                              "-Infinity", "1e-20", "1e30", "-0.00", "0.1000"}},
+    {"c_float4",
+     "float4",
+     {"0", "-0", "1.1", "3.4028235e38", "1e-45", "NaN", "Infinity", "-Infinity", "123456789", "0.1", "-2.5e-5", "1e20",
+      "1.17549435e-38", "16777217"}},
+    {"c_float8",
+     "float8",
+     {"0",
+      "-0",
+      "1.5e-10",
+      "1e100",
+      "1.7976931348623157e308",
+      "5e-324",
+      "NaN",
+      "-Infinity",
+      "Infinity",
+      "0.1",
+      "123.456",
+      "-1e22",
+      "1e21",
+      "12345678901234567",
+      "2.2250738585072014e-308",
+      "1e15",
+      "1e16",
+      "0.000001",
+      "1e-7",
+      "-123e-300"}},
+    {"c_numeric",
+     "numeric",
+     {"0", "1.50", "-0.001", "123456789012345678901234567890.123456789", "NaN", "Infinity", "-Infinity", "1e-20",
+      "1e30", "-0.00", "0.1000"}},
     {"c_bool", "bool", {"t", "f", "true", "0"}},
-    {"c_text", "text", {"hello", "", "with \"quotes\" and \\ backslash", "line\nbreak\ttab\r", "unicode \xc3\xa9 \xe6\x97\xa5 \xf0\x9f\x8e\x89",
-                        "NULL", "{a,b}", "ctl \x01\x1f\x7f end", "\b\f", "</script>"}},
+    {"c_text",
+     "text",
+     {"hello", "", "with \"quotes\" and \\ backslash", "line\nbreak\ttab\r",
+      "unicode \xc3\xa9 \xe6\x97\xa5 \xf0\x9f\x8e\x89", "NULL", "{a,b}", "ctl \x01\x1f\x7f end", "\b\f", "</script>"}},
     {"c_varchar", "varchar(40)", {"abc", "", "x y"}},
     {"c_bpchar", "char(5)", {"ab", "abcde", ""}},
     {"c_uuid", "uuid", {"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "00000000-0000-0000-0000-000000000000"}},
-    {"c_json", "json", {"{\"b\":1,\"a\":[1,2.0e2]}", "[]", "\"str\"", "123", "null", "{\"a\":{\"b\":[true,false,null]}}",
-                        "  {\"x\" : \"y\"}  ", "{\"k\":1,\"k\":2}", "\"\\u00e9\\ud83d\\ude00\"", "1.0E2", "-0",
-                        "{\"esc\":\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u0001\"}"}},
-    {"c_jsonb", "jsonb", {"{\"b\":1,\"a\":[1,2.0e2]}", "[]", "\"str\"", "123", "null", "{\"a\":{\"b\":[true,false,null]}}",
-                          "  {\"x\" : \"y\"}  ", "{\"k\":1,\"k\":2}", "\"\\u00e9\\ud83d\\ude00\"", "1.0E2", "-0",
-                          "{\"esc\":\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u0001\"}", "1e400"}},
-    {"c_ts", "timestamp", {"2024-01-01 10:00:00", "2024-02-29 23:59:59.999999", "1999-12-31 00:00:00.5", "infinity",
-                           "-infinity", "0044-03-15 10:00:00 BC", "12345-06-07 08:09:10", "1900-01-01 00:00:00.000001",
-                           "2000-01-01"}},
-    {"c_tstz", "timestamptz", {"2024-01-01 10:00:00+00", "2024-06-01 12:00:00+05:30", "1999-12-31 23:59:59.123456-08",
-                               "infinity", "-infinity", "0044-03-15 10:00:00+00 BC", "12345-06-07 08:09:10+00",
-                               "1900-01-01 00:00:00+00:19:32", "2000-01-01 00:00:00.1+00"}},
+    {"c_json",
+     "json",
+     {"{\"b\":1,\"a\":[1,2.0e2]}", "[]", "\"str\"", "123", "null", "{\"a\":{\"b\":[true,false,null]}}",
+      "  {\"x\" : \"y\"}  ", "{\"k\":1,\"k\":2}", "\"\\u00e9\\ud83d\\ude00\"", "1.0E2", "-0",
+      "{\"esc\":\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u0001\"}"}},
+    {"c_jsonb",
+     "jsonb",
+     {"{\"b\":1,\"a\":[1,2.0e2]}", "[]", "\"str\"", "123", "null", "{\"a\":{\"b\":[true,false,null]}}",
+      "  {\"x\" : \"y\"}  ", "{\"k\":1,\"k\":2}", "\"\\u00e9\\ud83d\\ude00\"", "1.0E2", "-0",
+      "{\"esc\":\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u0001\"}", "1e400"}},
+    {"c_ts",
+     "timestamp",
+     {"2024-01-01 10:00:00", "2024-02-29 23:59:59.999999", "1999-12-31 00:00:00.5", "infinity", "-infinity",
+      "0044-03-15 10:00:00 BC", "12345-06-07 08:09:10", "1900-01-01 00:00:00.000001", "2000-01-01"}},
+    {"c_tstz",
+     "timestamptz",
+     {"2024-01-01 10:00:00+00", "2024-06-01 12:00:00+05:30", "1999-12-31 23:59:59.123456-08", "infinity", "-infinity",
+      "0044-03-15 10:00:00+00 BC", "12345-06-07 08:09:10+00", "1900-01-01 00:00:00+00:19:32",
+      "2000-01-01 00:00:00.1+00"}},
     {"c_date", "date", {"2024-01-01", "infinity", "-infinity", "0044-03-15 BC", "5874897-12-31", "2000-02-29"}},
     {"c_time", "time", {"10:00:00", "23:59:59.999999", "24:00:00", "00:00:00.5"}},
     {"c_timetz", "timetz", {"10:00:00+02", "10:00:00-05:30", "23:59:59.5+00"}},
@@ -89,8 +121,10 @@ static const coldef_t COLS[] = {
     {"c_a_int2", "int2[]", {"{1,-2}", "{}"}},
     {"c_a_int4", "int4[]", {"{1,2,3}", "{}", "{{1,2},{3,4}}", "[0:1]={5,6}", "{NULL,1}", "[1:1][2:3]={{7,8}}"}},
     {"c_a_int8", "int8[]", {"{9223372036854775807,-1}"}},
-    {"c_a_text", "text[]", {"{\"a b\",NULL,\"NULL\",\"\",\"x\\\"y\\\\z\",\"{}\",\",\",\xc3\xa9}", "{}", "{{a,b},{c,d}}",
-                            "{\" lead\",\"trail \"}", "{null,NuLl}", "{\"ctl \x01\"}"}},
+    {"c_a_text",
+     "text[]",
+     {"{\"a b\",NULL,\"NULL\",\"\",\"x\\\"y\\\\z\",\"{}\",\",\",\xc3\xa9}", "{}", "{{a,b},{c,d}}",
+      "{\" lead\",\"trail \"}", "{null,NuLl}", "{\"ctl \x01\"}"}},
     {"c_a_varchar", "varchar[]", {"{a,\"b,c\"}"}},
     {"c_a_uuid", "uuid[]", {"{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}"}},
     {"c_a_jsonb", "jsonb[]", {"{\"{\\\"a\\\": 1}\",\"[1, 2]\",NULL,\"\\\"s\\\"\",null}"}},
@@ -231,8 +265,7 @@ static int is_composite(uint32_t oid) {
 
 /* pgo_value_json of v against to_jsonb(text::type), which is what
  * supabase/realtime's realtime.cast computes. */
-static void check_value(const pgo_decoder_t *d, uint32_t oid, int32_t typmod, const pgo_value_t *v,
-                        const char *col) {
+static void check_value(const pgo_decoder_t *d, uint32_t oid, int32_t typmod, const pgo_value_t *v, const char *col) {
     buf_t *b = buf_new(64);
     pgo_value_json(d, oid, v, &b);
     buf_putc(&b, '\0');
@@ -282,22 +315,22 @@ static void check_value(const pgo_decoder_t *d, uint32_t oid, int32_t typmod, co
 
 typedef struct {
     char *table;
-    char *key;      /* JSON of the id */
+    char *key; /* JSON of the id */
     int ncols;
     char **names;
-    char **vals;    /* JSON per column */
+    char **vals; /* JSON per column */
 } row_t;
 
 typedef struct {
-    char op;        /* I U D T */
+    char op; /* I U D T */
     char *table;
-    char *old_key;  /* U (from the old tuple, else the new key), D */
-    row_t row;      /* I U: vals[i] NULL for an unchanged TOASTed value */
+    char *old_key;   /* U (from the old tuple, else the new key), D */
+    row_t row;       /* I U: vals[i] NULL for an unchanged TOASTed value */
     uint32_t *trunc; /* T: relids */
     uint32_t ntrunc;
     /* buffering */
     uint32_t top_xid, xid; /* streamed: the block's transaction, the change's (sub)transaction */
-    char *gid;      /* prepared, not yet committed */
+    char *gid;             /* prepared, not yet committed */
     int pending;
 } change_t;
 
@@ -434,10 +467,11 @@ static void learn_type(pgo_decoder_t *d, uint32_t oid) {
     char buf[16];
     snprintf(buf, sizeof(buf), "%u", oid);
     const char *p[] = {buf};
-    char *base = query_value("SELECT CASE WHEN t.typbasetype <> 0 THEN t.typbasetype"
-                             " WHEN e.typbasetype <> 0 THEN (SELECT b.typarray FROM pg_type b WHERE b.oid = e.typbasetype)"
-                             " ELSE 0 END::text FROM pg_type t LEFT JOIN pg_type e ON e.oid = t.typelem WHERE t.oid = $1::oid",
-                             1, p);
+    char *base =
+        query_value("SELECT CASE WHEN t.typbasetype <> 0 THEN t.typbasetype"
+                    " WHEN e.typbasetype <> 0 THEN (SELECT b.typarray FROM pg_type b WHERE b.oid = e.typbasetype)"
+                    " ELSE 0 END::text FROM pg_type t LEFT JOIN pg_type e ON e.oid = t.typelem WHERE t.oid = $1::oid",
+                    1, p);
     if (base && strcmp(base, "0") != 0)
         pgo_type_set_base(d, oid, (uint32_t)strtoul(base, NULL, 10));
     free(base);
@@ -497,9 +531,7 @@ static void play(state_t *s, const char *slot, int proto, const char *options) {
         change_t c;
         memset(&c, 0, sizeof(c));
         switch (m.kind) {
-        case PGO_TYPE:
-            learn_type(d, m.type_oid);
-            break;
+        case PGO_TYPE: learn_type(d, m.type_oid); break;
         case PGO_STREAM_START:
             stream_xid = m.xid;
             s->streamed_blocks++;
@@ -570,8 +602,7 @@ static void play(state_t *s, const char *slot, int proto, const char *options) {
                 change_free(&c);
             }
             break;
-        default:
-            break;
+        default: break;
         }
         pgo_msg_clear(&m);
     }
@@ -593,8 +624,7 @@ static void compare_tables(state_t *s, const char *slot, long *rows_ok, long *ro
         long mine = 0;
         for (size_t i = 0; i < s->n; i++)
             mine += strcmp(s->rows[i].table, tables[k]) == 0;
-        check(mine == PQntuples(r), "%s: copy of %s has %ld rows, PostgreSQL %d", slot, tables[k], mine,
-              PQntuples(r));
+        check(mine == PQntuples(r), "%s: copy of %s has %ld rows, PostgreSQL %d", slot, tables[k], mine, PQntuples(r));
         for (int i = 0; i < PQntuples(r); i++) {
             (*rows_total)++;
             row_t *row = find_row(s, tables[k], PQgetvalue(r, i, 0));
@@ -723,7 +753,8 @@ static void workload(void) {
             "SELECT pg_logical_emit_message(false, 'pfx2', 'not transactional');");
     /* Big enough to pass logical_decoding_work_mem (64kB) several times */
     exec_ok("BEGIN;"
-            "INSERT INTO t_stream SELECT g, repeat(md5(g::text), 4), g / 7.0, '2024-01-01'::timestamptz + g * interval '1 min'"
+            "INSERT INTO t_stream SELECT g, repeat(md5(g::text), 4), g / 7.0, '2024-01-01'::timestamptz + g * interval "
+            "'1 min'"
             "  FROM generate_series(1, 3000) g;"
             "SAVEPOINT s1;"
             "INSERT INTO t_stream SELECT g, 'rolled back', g, NULL FROM generate_series(10001, 11000) g;"
@@ -799,8 +830,8 @@ int main(int argc, char **argv) {
     long exact = 0, semantic = 0, known = 0, mismatch = 0;
     printf("\n%-14s %8s %8s %8s %8s %8s\n", "type", "values", "exact", "json=", "known", "MISMATCH");
     for (int i = 0; i < nstats; i++) {
-        printf("%-14s %8ld %8ld %8ld %8ld %8ld\n", stats[i].name, stats[i].compared, stats[i].exact,
-               stats[i].semantic, stats[i].known, stats[i].mismatch);
+        printf("%-14s %8ld %8ld %8ld %8ld %8ld\n", stats[i].name, stats[i].compared, stats[i].exact, stats[i].semantic,
+               stats[i].known, stats[i].mismatch);
         exact += stats[i].exact;
         semantic += stats[i].semantic;
         known += stats[i].known;

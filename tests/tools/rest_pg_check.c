@@ -59,7 +59,8 @@ static const char *SCHEMA_SQL =
     "GRANT INSERT ON public.audit_log TO authenticated;"
     "CREATE TABLE public.settings (user_id uuid, key text, value jsonb, PRIMARY KEY (user_id, key));"
     "GRANT SELECT, INSERT, UPDATE, DELETE ON public.settings TO authenticated;"
-    "CREATE VIEW public.booking_summary WITH (security_invoker = true) AS SELECT id, status, price FROM public.bookings;"
+    "CREATE VIEW public.booking_summary WITH (security_invoker = true) AS SELECT id, status, price FROM "
+    "public.bookings;"
     "GRANT SELECT ON public.booking_summary TO authenticated;"
     "CREATE FUNCTION public.accept_booking(booking_id bigint) RETURNS public.bookings LANGUAGE sql VOLATILE AS"
     "  $$ UPDATE public.bookings SET status = 'accepted' WHERE id = booking_id RETURNING * $$;"
@@ -92,7 +93,7 @@ static const char *SCHEMA_SQL =
 
 typedef struct {
     const char *name;
-    const char *role;   /* "A", "B", "anon" */
+    const char *role; /* "A", "B", "anon" */
     const char *method, *target, *query, *prefer, *range, *accept, *body;
     int status;
     const char *code;   /* expected error code, or NULL */
@@ -100,8 +101,8 @@ typedef struct {
     const char *expect; /* expected JSON body; "" = no body; NULL = not checked */
 } tcase_t;
 
-#define T(name, role, m, tgt, q, pref, rng, acc, body, st, code, cr, exp) \
-    {name, role, m, tgt, q, pref, rng, acc, body, st, code, cr, exp}
+#define T(name, role, m, tgt, q, pref, rng, acc, body, st, code, cr, exp)                                              \
+    { name, role, m, tgt, q, pref, rng, acc, body, st, code, cr, exp }
 #define OBJ "application/vnd.pgrst.object+json"
 #define REP "return=representation"
 
@@ -128,8 +129,8 @@ static const tcase_t cases[] = {
       "[{\"id\":2},{\"id\":3}]"),
     T("not.is.null", "A", "GET", "bookings", "select=id&scheduled_at=not.is.null", 0, 0, 0, 0, 200, 0, 0,
       "[{\"id\":1}]"),
-    T("timestamptz gte", "A", "GET", "bookings", "select=id&scheduled_at=gte.2023-12-31T00:00:00%2B00:00", 0, 0, 0,
-      0, 200, 0, 0, "[{\"id\":1}]"),
+    T("timestamptz gte", "A", "GET", "bookings", "select=id&scheduled_at=gte.2023-12-31T00:00:00%2B00:00", 0, 0, 0, 0,
+      200, 0, 0, "[{\"id\":1}]"),
     T("like *", "A", "GET", "bookings", "select=id&service=like.*sink", 0, 0, 0, 0, 200, 0, 0, "[{\"id\":1}]"),
     T("ilike *", "A", "GET", "bookings", "select=id&service=ilike.fix*&order=id", 0, 0, 0, 0, 200, 0, 0,
       "[{\"id\":1},{\"id\":3}]"),
@@ -140,11 +141,11 @@ static const tcase_t cases[] = {
       "[{\"id\":2},{\"id\":3}]"),
     T("eq(any)", "A", "GET", "bookings", "select=id&id=eq(any).%7B1,3%7D&order=id", 0, 0, 0, 0, 200, 0, 0,
       "[{\"id\":1},{\"id\":3}]"),
-    T("like(any)", "A", "GET", "bookings", "select=id&service=like(any).%7B*sink,*lamp%7D&order=id", 0, 0, 0, 0, 200,
-      0, 0, "[{\"id\":1},{\"id\":3}]"),
-    T("array cs", "A", "GET", "bookings", "select=id&tags=cs.%7Bhome%7D", 0, 0, 0, 0, 200, 0, 0, "[{\"id\":2}]"),
-    T("array ov", "A", "GET", "bookings", "select=id&tags=ov.%7Bplumbing,electrical%7D&order=id", 0, 0, 0, 0, 200, 0,
+    T("like(any)", "A", "GET", "bookings", "select=id&service=like(any).%7B*sink,*lamp%7D&order=id", 0, 0, 0, 0, 200, 0,
       0, "[{\"id\":1},{\"id\":3}]"),
+    T("array cs", "A", "GET", "bookings", "select=id&tags=cs.%7Bhome%7D", 0, 0, 0, 0, 200, 0, 0, "[{\"id\":2}]"),
+    T("array ov", "A", "GET", "bookings", "select=id&tags=ov.%7Bplumbing,electrical%7D&order=id", 0, 0, 0, 0, 200, 0, 0,
+      "[{\"id\":1},{\"id\":3}]"),
     T("jsonb cs", "A", "GET", "bookings", "select=id&meta=cs.%7B%22kind%22:%22office%22%7D", 0, 0, 0, 0, 200, 0, 0,
       "[{\"id\":2}]"),
     T("json path filter", "A", "GET", "bookings", "select=id&meta-%3E%3Ekind=eq.office", 0, 0, 0, 0, 200, 0, 0,
@@ -152,8 +153,9 @@ static const tcase_t cases[] = {
     T("fts", "A", "GET", "bookings", "select=id&service=fts.sink", 0, 0, 0, 0, 200, 0, 0, "[{\"id\":1}]"),
     T("wfts(config)", "A", "GET", "bookings", "select=id&service=wfts(english).fix%20lamp", 0, 0, 0, 0, 200, 0, 0,
       "[{\"id\":3}]"),
-    T("or with nested and", "A", "GET", "bookings", "select=id&or=(price.gt.100,and(status.eq.pending,price.is.null))&order=id",
-      0, 0, 0, 0, 200, 0, 0, "[{\"id\":2},{\"id\":3}]"),
+    T("or with nested and", "A", "GET", "bookings",
+      "select=id&or=(price.gt.100,and(status.eq.pending,price.is.null))&order=id", 0, 0, 0, 0, 200, 0, 0,
+      "[{\"id\":2},{\"id\":3}]"),
     T("not.or", "A", "GET", "bookings", "select=id&not.or=(id.eq.1,id.eq.2)", 0, 0, 0, 0, 200, 0, 0, "[{\"id\":3}]"),
     T("or with quoted in", "A", "GET", "bookings",
       "select=id&or=(service.in.(%22paint,%20walls%22),service.eq.%22fix%20sink%22)&order=id", 0, 0, 0, 0, 200, 0, 0,
@@ -165,10 +167,11 @@ static const tcase_t cases[] = {
     T("aliases, casts, json paths", "A", "GET", "bookings",
       "select=id,svc:service,price::text,kind:meta-%3E%3Ekind,meta-%3Eurgent&id=eq.1", 0, 0, 0, 0, 200, 0, 0,
       "[{\"id\":1,\"svc\":\"fix sink\",\"price\":\"50.00\",\"kind\":\"home\",\"urgent\":true}]"),
-    T("quoted column name", "A", "GET", "bookings", "select=id,%22Weird%20%5C%22Col%5C%22%22&%22Weird%20%5C%22Col%5C%22%22=eq.w",
-      0, 0, 0, 0, 200, 0, 0, "[{\"id\":3,\"Weird \\\"Col\\\"\":\"w\"}]"),
-    T("limit+count: 206", "A", "GET", "bookings", "select=id&order=id&limit=2", "count=exact", 0, 0, 0, 206, 0,
-      "0-1/3", "[{\"id\":1},{\"id\":2}]"),
+    T("quoted column name", "A", "GET", "bookings",
+      "select=id,%22Weird%20%5C%22Col%5C%22%22&%22Weird%20%5C%22Col%5C%22%22=eq.w", 0, 0, 0, 0, 200, 0, 0,
+      "[{\"id\":3,\"Weird \\\"Col\\\"\":\"w\"}]"),
+    T("limit+count: 206", "A", "GET", "bookings", "select=id&order=id&limit=2", "count=exact", 0, 0, 0, 206, 0, "0-1/3",
+      "[{\"id\":1},{\"id\":2}]"),
     T("offset+limit+count", "A", "GET", "bookings", "select=id&order=id&limit=1&offset=2", "count=exact", 0, 0, 0, 206,
       0, "2-2/3", "[{\"id\":3}]"),
     T("Range header", "A", "GET", "bookings", "select=id&order=id", "count=exact", "1-1", 0, 0, 206, 0, "1-1/3",
@@ -192,18 +195,18 @@ static const tcase_t cases[] = {
     T("schema not exposed", "A", "GET", "bookings", "", 0, 0, 0, 0, 406, "PGRST106", 0, 0),
     /* inserts */
     T("insert object, representation", "A", "POST", "bookings", "select=service,status,tags,meta", REP, 0, 0,
-      "{\"customer_id\":\"" USER_A "\",\"service\":\"new job\",\"price\":10,\"tags\":[\"x\",\"y\"],\"meta\":{\"a\":[1]}}",
-      201, 0, "*/*",
-      "[{\"service\":\"new job\",\"status\":\"pending\",\"tags\":[\"x\",\"y\"],\"meta\":{\"a\":[1]}}]"),
+      "{\"customer_id\":\"" USER_A
+      "\",\"service\":\"new job\",\"price\":10,\"tags\":[\"x\",\"y\"],\"meta\":{\"a\":[1]}}",
+      201, 0, "*/*", "[{\"service\":\"new job\",\"status\":\"pending\",\"tags\":[\"x\",\"y\"],\"meta\":{\"a\":[1]}}]"),
     T("insert array, columns, missing key = null", "A", "POST", "bookings",
-      "columns=%22customer_id%22,%22service%22,%22price%22&select=service,price", "return=representation,count=exact", 0,
-      0,
+      "columns=%22customer_id%22,%22service%22,%22price%22&select=service,price", "return=representation,count=exact",
+      0, 0,
       "[{\"customer_id\":\"" USER_A "\",\"service\":\"x1\",\"price\":1},{\"customer_id\":\"" USER_A
       "\",\"service\":\"x2\"}]",
       201, 0, "*/2", "[{\"service\":\"x1\",\"price\":1.00},{\"service\":\"x2\",\"price\":null}]"),
     T("missing key on NOT NULL column without missing=default", "A", "POST", "bookings",
-      "columns=customer_id,service,status", 0, 0, 0,
-      "[{\"customer_id\":\"" USER_A "\",\"service\":\"m0\"}]", 400, "23502", 0, 0),
+      "columns=customer_id,service,status", 0, 0, 0, "[{\"customer_id\":\"" USER_A "\",\"service\":\"m0\"}]", 400,
+      "23502", 0, 0),
     T("missing=default", "A", "POST", "bookings", "columns=customer_id,service,status&select=service,status",
       "return=representation,missing=default", 0, 0,
       "[{\"customer_id\":\"" USER_A "\",\"service\":\"m1\"},{\"customer_id\":\"" USER_A
@@ -217,8 +220,8 @@ static const tcase_t cases[] = {
       "PGRST204", 0, 0),
     T("insert without SELECT right, minimal", "A", "POST", "audit_log", "", "count=exact", 0, 0, "{\"msg\":\"hi\"}",
       201, 0, "*/1", ""),
-    T("insert without SELECT right, representation fails", "A", "POST", "audit_log", "", REP, 0, 0,
-      "{\"msg\":\"hi\"}", 403, "42501", 0, 0),
+    T("insert without SELECT right, representation fails", "A", "POST", "audit_log", "", REP, 0, 0, "{\"msg\":\"hi\"}",
+      403, "42501", 0, 0),
     T("upsert merge: insert", "A", "POST", "settings", "select=key,value", "resolution=merge-duplicates," REP, 0, 0,
       "{\"user_id\":\"" USER_A "\",\"key\":\"theme\",\"value\":{\"dark\":true}}", 201, 0, 0,
       "[{\"key\":\"theme\",\"value\":{\"dark\":true}}]"),
@@ -270,8 +273,7 @@ static const tcase_t cases[] = {
     T("rpc default arg", "A", "GET", "rpc/add", "a=1", 0, 0, 0, 0, 200, 0, 0, "11"),
     T("rpc named args in body", "A", "POST", "rpc/add", "", 0, 0, 0, "{\"b\":2,\"a\":1}", 200, 0, 0, "3"),
     T("rpc unknown arg: 404", "A", "POST", "rpc/add", "", 0, 0, 0, "{\"zzz\":1}", 404, "PGRST202", 0, 0),
-    T("rpc single json param", "A", "POST", "rpc/echo_json", "", 0, 0, 0, "{\"x\":[1,2]}", 200, 0, 0,
-      "{\"x\":[1,2]}"),
+    T("rpc single json param", "A", "POST", "rpc/echo_json", "", 0, 0, 0, "{\"x\":[1,2]}", 200, 0, 0, "{\"x\":[1,2]}"),
     T("rpc OUT params: object", "A", "GET", "rpc/stats", "", 0, 0, 0, 0, 200, 0, 0, "{\"n\":7,\"total\":188.00}"),
     T("rpc RETURNS TABLE", "A", "GET", "rpc/price_list", "select=service&price=is.null", 0, 0, 0, 0, 200, 0, 0,
       "[{\"service\":\"m1\"},{\"service\":\"m2\"},{\"service\":\"quiet\"}]"),

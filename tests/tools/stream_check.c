@@ -61,7 +61,7 @@ static struct {
     phase_t phase;
 
     /* the writer child and the restart */
-    uv_process_t writer, stopper, starter; /* distinct: a closing handle cannot be reused */
+    uv_process_t writer, stopper, starter;       /* distinct: a closing handle cannot be reused */
     int writer_alive, writer_done, restart_step; /* 0 not yet, 1 stopping, 2 starting, 3 done */
     char exe[1024];
 
@@ -70,9 +70,9 @@ static struct {
     int in_txn, cur_dup;
     uint64_t cur_commit;
     int *cur_ids, cur_n, cur_cap;
-    int *seen_raw, *seen;  /* per id: every arrival / after dedup */
-    int *order, norder;    /* deduped ids in arrival order */
-    int distinct;          /* ids seen at least once */
+    int *seen_raw, *seen; /* per id: every arrival / after dedup */
+    int *order, norder;   /* deduped ids in arrival order */
+    int distinct;         /* ids seen at least once */
     uint64_t last_commit, confirmed_max;
     long inserts, txns, dup_txns, dup_inserts, sessions, losses;
     uint64_t cf_start, keepalive_target;
@@ -80,7 +80,7 @@ static struct {
     int extra_done;
     cdc_stream_config_t cfg;
     cdc_stream_cb_t cb;
-    uv_timer_t hold;            /* resume: keeps id N+1 unconfirmed a while */
+    uv_timer_t hold; /* resume: keeps id N+1 unconfirmed a while */
     uint64_t held_commit;
     int reopened;
 } T;
@@ -251,8 +251,7 @@ static void on_commit(rd_t *r) {
         return;
     }
     if (T.resume && commit != T.held_commit)
-        fail("resume: expected the unconfirmed transaction %s again, got %s", lsn_str(T.held_commit),
-             lsn_str(commit));
+        fail("resume: expected the unconfirmed transaction %s again, got %s", lsn_str(T.held_commit), lsn_str(commit));
     if (T.cur_dup) {
         /* A repeat: it must be a transaction we delivered before. */
         for (int i = 0; i < T.cur_n; i++)
@@ -288,22 +287,14 @@ static void on_message(void *ud, uint64_t wal_start, const uint8_t *data, size_t
     (void)wal_start;
     rd_t r = {data, len, 0};
     switch (rd_uint(&r, 1)) {
-    case 'B':
-        on_begin(&r);
-        break;
-    case 'R':
-        on_relation(&r);
-        break;
-    case 'I':
-        on_insert(&r);
-        break;
-    case 'C':
-        on_commit(&r);
-        break;
-    case 'O': case 'Y': case 'M':
-        break;
-    default:
-        fail("unexpected pgoutput message '%c'", data[0]); /* rd_uint read it: len >= 1 */
+    case 'B': on_begin(&r); break;
+    case 'R': on_relation(&r); break;
+    case 'I': on_insert(&r); break;
+    case 'C': on_commit(&r); break;
+    case 'O':
+    case 'Y':
+    case 'M': break;
+    default: fail("unexpected pgoutput message '%c'", data[0]); /* rd_uint read it: len >= 1 */
     }
 }
 
@@ -328,9 +319,14 @@ static void start_extra_streams(void) {
     static const char *pubs[2] = {"supabase_realtime", "no_such_publication"};
     cdc_stream_cb_t cb = {NULL, on_extra_streaming, on_extra_lost};
     for (int i = 0; i < 2; i++) {
-        cdc_stream_config_t cfg = {.host = env("DB_HOST"), .port = env("DB_PORT"), .user = env("DB_REPLICATION_USER"),
-                                   .password = env("DB_REPLICATION_PASSWORD"), .dbname = env("DB_NAME"),
-                                   .slot = slots[i], .publication = pubs[i], .proto_version = 1};
+        cdc_stream_config_t cfg = {.host = env("DB_HOST"),
+                                   .port = env("DB_PORT"),
+                                   .user = env("DB_REPLICATION_USER"),
+                                   .password = env("DB_REPLICATION_PASSWORD"),
+                                   .dbname = env("DB_NAME"),
+                                   .slot = slots[i],
+                                   .publication = pubs[i],
+                                   .proto_version = 1};
         T.extra[i] = cdc_stream_new(T.loop, &cfg, &cb, (void *)(intptr_t)i);
         if (!T.extra[i])
             fail("cdc_stream_new refused a valid config");
@@ -419,8 +415,15 @@ static void on_restart_exit(uv_process_t *p, int64_t status, int sig) {
     if (T.restart_step == 1) {
         fprintf(stderr, "stream_check: PostgreSQL stopped; starting it again\n");
         T.restart_step = 2;
-        char *args[] = {(char *)env("STREAM_CHECK_DB_SH"), "start", "--dir", (char *)env("DB_DIR"), "--port",
-                        (char *)env("DB_PORT"), "--fast", "--no-demo", NULL};
+        char *args[] = {(char *)env("STREAM_CHECK_DB_SH"),
+                        "start",
+                        "--dir",
+                        (char *)env("DB_DIR"),
+                        "--port",
+                        (char *)env("DB_PORT"),
+                        "--fast",
+                        "--no-demo",
+                        NULL};
         spawn(&T.starter, args, on_restart_exit);
         return;
     }
@@ -492,8 +495,8 @@ static void maybe_finish(void) {
 static void on_deadline(uv_timer_t *t) {
     (void)t;
     fail("deadline: phase %d, %d of %d ids, writer %s, restart step %d, sessions %ld, slot at %s, confirmed %s",
-         (int)T.phase, T.distinct, T.resume ? 1 : T.n, T.writer_done ? "done" : "running", T.restart_step,
-         T.sessions, lsn_str(slot_confirmed()), lsn_str(T.confirmed_max));
+         (int)T.phase, T.distinct, T.resume ? 1 : T.n, T.writer_done ? "done" : "running", T.restart_step, T.sessions,
+         lsn_str(slot_confirmed()), lsn_str(T.confirmed_max));
 }
 
 /* ---- modes -------------------------------------------------------------------------- */
@@ -565,8 +568,13 @@ static void check_bad_configs(void) {
         const char *slot, *pub;
         int proto;
     } bad[] = {
-        {"Bad_Slot", "supabase_realtime", 1}, {"a;DROP", "supabase_realtime", 1}, {"", "supabase_realtime", 1},
-        {"s", "pub'x", 1}, {"s", "pub\"x", 1}, {"s", "", 1}, {"s", "supabase_realtime", 0},
+        {"Bad_Slot", "supabase_realtime", 1},
+        {"a;DROP", "supabase_realtime", 1},
+        {"", "supabase_realtime", 1},
+        {"s", "pub'x", 1},
+        {"s", "pub\"x", 1},
+        {"s", "", 1},
+        {"s", "supabase_realtime", 0},
         {"s", "supabase_realtime", 5},
         {"a234567890123456789012345678901234567890123456789012345678901234", "supabase_realtime", 1},
     };
@@ -655,8 +663,8 @@ int main(int argc, char **argv) {
     size_t exelen = sizeof(T.exe);
     if (uv_exepath(T.exe, &exelen) != 0)
         fail("uv_exepath");
-    snprintf(T.su_conninfo, sizeof(T.su_conninfo), "host=%s port=%s user=postgres dbname=%s",
-             env("DB_SOCKET_DIR"), env("DB_PORT"), env("DB_NAME"));
+    snprintf(T.su_conninfo, sizeof(T.su_conninfo), "host=%s port=%s user=postgres dbname=%s", env("DB_SOCKET_DIR"),
+             env("DB_PORT"), env("DB_NAME"));
 
     T.loop = uv_default_loop();
     check_bad_configs();

@@ -205,9 +205,9 @@ static void test_b64url_roundtrip_and_strictness(void **state) {
     assert_string_equal(e, "-_8");
     free(e);
     assert_int_equal(b64url_decode("Zm9v", 4, out), 3);
-    assert_int_equal(b64url_decode("Zm8=", 4, out), -1);  /* padding */
+    assert_int_equal(b64url_decode("Zm8=", 4, out), -1); /* padding */
     assert_int_equal(b64url_decode("Zm8", 3, out), 2);
-    assert_int_equal(b64url_decode("Zm+v", 4, out), -1);  /* plain base64 alphabet */
+    assert_int_equal(b64url_decode("Zm+v", 4, out), -1); /* plain base64 alphabet */
     assert_int_equal(b64url_decode("Zm/v", 4, out), -1);
     assert_int_equal(b64url_decode("Zm9 ", 4, out), -1);
     assert_int_equal(b64url_decode("Zm9vY", 5, out), -1); /* one char carries < 8 bits */
@@ -481,8 +481,13 @@ static void test_malformed_inputs(void **state) {
     *strchr(buf, '.') = '+';
     expect(kr, buf, JWT_MALFORMED, m);
 
-    const char *headers[] = {"not json", "[\"HS256\"]", "\"HS256\"", "{}", "{\"alg\":256}",
-                             "{\"alg\":\"HS256\",\"kid\":7}", "{\"alg\":\"HS256\",\"alg\":\"HS256\"}",
+    const char *headers[] = {"not json",
+                             "[\"HS256\"]",
+                             "\"HS256\"",
+                             "{}",
+                             "{\"alg\":256}",
+                             "{\"alg\":\"HS256\",\"kid\":7}",
+                             "{\"alg\":\"HS256\",\"alg\":\"HS256\"}",
                              "{\"alg\":\"HS256\",\"crit\":[\"b64\"],\"b64\":false}"};
     for (size_t i = 0; i < sizeof(headers) / sizeof(headers[0]); i++) {
         char *tok = tok_hmac(headers[i], GOOD_CLAIMS, "SHA256", SECRET, strlen(SECRET));
@@ -660,7 +665,7 @@ static void test_hs_kid_and_oct_keys(void **state) {
     expect(with_secret, by_secret, JWT_OK, "");
     expect(oct_only, by_secret, JWT_NO_KEY, "No key found to verify the JWT with kid gotrue");
     char *no_kid = tok_hmac("{\"alg\":\"HS512\"}", GOOD_CLAIMS, "SHA512", "oct-secret-bytes", 16);
-    expect(oct_only, no_kid, JWT_OK, ""); /* the only oct key */
+    expect(oct_only, no_kid, JWT_OK, "");                 /* the only oct key */
     expect(with_secret, no_kid, JWT_BAD_SIGNATURE, NULL); /* the secret comes first */
     free(no_kid);
     free(by_secret);

@@ -71,21 +71,23 @@ static PGresult *make_result(const row_t *rows, int n) {
     return r;
 }
 
-#define COLS "[[\"id\",\"uuid\",2950,2950,false,true],[\"customer_id\",\"uuid\",2950,2950,false,false]," \
-             "[\"meta\",\"jsonb\",3802,3802,true,false],[\"d\",\"email\",16500,25,false,false]]"
+#define COLS                                                                                                           \
+    "[[\"id\",\"uuid\",2950,2950,false,true],[\"customer_id\",\"uuid\",2950,2950,false,false],"                        \
+    "[\"meta\",\"jsonb\",3802,3802,true,false],[\"d\",\"email\",16500,25,false,false]]"
 
 static void decisions(void **state) {
     (void)state;
     const row_t rows[] = {
         /* 100: bookings, RLS, per-role policies */
-        {{"100", "public", "bookings", "\"public\".\"bookings\"", "bookings", "t", "t", COLS, "anon", "t", "f", NULL, NULL}},
+        {{"100", "public", "bookings", "\"public\".\"bookings\"", "bookings", "t", "t", COLS, "anon", "t", "f", NULL,
+          NULL}},
         {{"100", "public", "bookings", "\"public\".\"bookings\"", "bookings", "t", "t", COLS, "authenticated", "t", "f",
           "((customer_id = ( SELECT auth.uid() AS uid)))", "((customer_id IS NOT NULL))"}},
         {{"100", "public", "bookings", "\"public\".\"bookings\"", "bookings", "t", "t", COLS, "service_role", "t", "t",
           NULL, NULL}},
         /* 200: messages, RLS, USING (true) for authenticated, no SELECT for anon */
-        {{"200", "public", "messages", "\"public\".\"messages\"", "messages", "t", "t", COLS, "anon", "f", "f", "(true)",
-          NULL}},
+        {{"200", "public", "messages", "\"public\".\"messages\"", "messages", "t", "t", COLS, "anon", "f", "f",
+          "(true)", NULL}},
         {{"200", "public", "messages", "\"public\".\"messages\"", "messages", "t", "t", COLS, "authenticated", "t", "f",
           "(true)", NULL}},
         {{"200", "public", "messages", "\"public\".\"messages\"", "messages", "t", "t", COLS, "service_role", "t", "t",
@@ -115,8 +117,8 @@ static void decisions(void **state) {
     assert_int_equal(b->conv_oids[3], 25); /* a domain converts as its base */
     assert_true(b->is_pk[0] && !b->is_pk[1]);
     assert_true(b->is_json[2] && !b->is_json[0]);
-    assert_int_equal(b->vis[CDC_ROLE_ANON], CDC_VIS_NEVER);           /* RLS, no policy for anon */
-    assert_int_equal(b->vis[CDC_ROLE_SERVICE], CDC_VIS_ALWAYS);       /* bypasses RLS */
+    assert_int_equal(b->vis[CDC_ROLE_ANON], CDC_VIS_NEVER);     /* RLS, no policy for anon */
+    assert_int_equal(b->vis[CDC_ROLE_SERVICE], CDC_VIS_ALWAYS); /* bypasses RLS */
     assert_int_equal(b->vis[CDC_ROLE_AUTHENTICATED], CDC_VIS_CHECK);
     const char *sql = b->check_sql[CDC_ROLE_AUTHENTICATED];
     assert_non_null(strstr(sql, "jsonb_populate_record(NULL::\"public\".\"bookings\""));
@@ -127,7 +129,7 @@ static void decisions(void **state) {
     const cdc_table_t *m = cdc_cat_by_oid(c, 200);
     assert_non_null(m);
     assert_int_equal(m->events, CDC_EV_INSERT);
-    assert_int_equal(m->vis[CDC_ROLE_ANON], CDC_VIS_NEVER);          /* no SELECT privilege */
+    assert_int_equal(m->vis[CDC_ROLE_ANON], CDC_VIS_NEVER);           /* no SELECT privilege */
     assert_int_equal(m->vis[CDC_ROLE_AUTHENTICATED], CDC_VIS_ALWAYS); /* USING (true) alone */
     assert_null(m->check_sql[CDC_ROLE_AUTHENTICATED]);
 
@@ -152,7 +154,8 @@ static void bad_results(void **state) {
     assert_null(cdc_cat_load(r, NULL, NULL, err, sizeof(err)));
     assert_non_null(strstr(err, "catalog query failed"));
     PQclear(r);
-    const row_t bad = {{"1", "public", "t", "\"public\".\"t\"", "t", "t", "t", "{not json", "anon", "t", "f", NULL, NULL}};
+    const row_t bad = {
+        {"1", "public", "t", "\"public\".\"t\"", "t", "t", "t", "{not json", "anon", "t", "f", NULL, NULL}};
     r = make_result(&bad, 1);
     assert_null(cdc_cat_load(r, NULL, NULL, err, sizeof(err)));
     assert_non_null(strstr(err, "bad column list"));

@@ -23,9 +23,18 @@ typedef struct {
     size_t n;
 } msg_t;
 static void w_u8(msg_t *m, uint8_t v) { m->b[m->n++] = v; }
-static void w_u16(msg_t *m, uint16_t v) { w_u8(m, (uint8_t)(v >> 8)); w_u8(m, (uint8_t)v); }
-static void w_u32(msg_t *m, uint32_t v) { w_u16(m, (uint16_t)(v >> 16)); w_u16(m, (uint16_t)v); }
-static void w_str(msg_t *m, const char *s) { memcpy(m->b + m->n, s, strlen(s) + 1); m->n += strlen(s) + 1; }
+static void w_u16(msg_t *m, uint16_t v) {
+    w_u8(m, (uint8_t)(v >> 8));
+    w_u8(m, (uint8_t)v);
+}
+static void w_u32(msg_t *m, uint32_t v) {
+    w_u16(m, (uint16_t)(v >> 16));
+    w_u16(m, (uint16_t)v);
+}
+static void w_str(msg_t *m, const char *s) {
+    memcpy(m->b + m->n, s, strlen(s) + 1);
+    m->n += strlen(s) + 1;
+}
 static void w_text(msg_t *m, const char *s) {
     w_u8(m, 't');
     w_u32(m, (uint32_t)strlen(s));

@@ -18,7 +18,7 @@
 #include "cdc/policy.h"
 
 static const cdc_column_t booking_cols[] = {
-    {"id", "uuid"}, {"customer_id", "uuid"}, {"technician_id", "uuid"}, {"status", "booking_status"},
+    {"id", "uuid"},        {"customer_id", "uuid"}, {"technician_id", "uuid"}, {"status", "booking_status"},
     {"is_public", "bool"}, {"Owner Id", "uuid"}};
 #define NB (sizeof(booking_cols) / sizeof(booking_cols[0]))
 
@@ -29,8 +29,8 @@ static const char bookings_expr[] =
 
 /* A scripted row and subscriber. */
 typedef struct {
-    int uid[NB];  /* uid_eq answer per column */
-    int row[8];   /* per ROW predicate */
+    int uid[NB]; /* uid_eq answer per column */
+    int row[8];  /* per ROW predicate */
 } fake_t;
 
 static int f_uid(void *ud, uint32_t col) { return ((fake_t *)ud)->uid[col]; }

@@ -49,8 +49,8 @@ static void row_set(row_t *r, int id, const char *nm, int flag) {
 }
 
 static cdc_change_t change(const char *schema, const char *table, unsigned ev, const row_t *r) {
-    return (cdc_change_t){.schema = schema, .table = table, .event = ev, .ncols = NCOLS,
-                          .cells = r->cells, .unknown = r->unknown};
+    return (cdc_change_t){
+        .schema = schema, .table = table, .event = ev, .ncols = NCOLS, .cells = r->cells, .unknown = r->unknown};
 }
 
 static void test_basic(void **state) {
@@ -61,10 +61,10 @@ static void test_basic(void **state) {
     uint32_t a = cdc_subs_add(s, &o1, CDC_EV_ALL, "public", "todos", NULL, 0, NULL, 0, err, sizeof(err));
     uint32_t b = cdc_subs_add(s, &o1, CDC_EV_INSERT, "public", "*", NULL, 0, NULL, 0, err, sizeof(err));
     uint32_t c = cdc_subs_add(s, &o2, CDC_EV_DELETE, "*", "*", NULL, 0, NULL, 0, err, sizeof(err));
-    uint32_t d = cdc_subs_add(s, &o2, CDC_EV_ALL, "public", "todos", parse("id=eq.007"), NCOLS, NULL, 0, err,
-                              sizeof(err));
-    uint32_t e = cdc_subs_add(s, &o2, CDC_EV_UPDATE, "public", "todos", parse("id=gt.5"), NCOLS, NULL, 0, err,
-                              sizeof(err));
+    uint32_t d =
+        cdc_subs_add(s, &o2, CDC_EV_ALL, "public", "todos", parse("id=eq.007"), NCOLS, NULL, 0, err, sizeof(err));
+    uint32_t e =
+        cdc_subs_add(s, &o2, CDC_EV_UPDATE, "public", "todos", parse("id=gt.5"), NCOLS, NULL, 0, err, sizeof(err));
     assert_true(a && b && c && d && e);
     assert_int_equal(cdc_subs_count(s), 5);
     /* wildcards refuse filter and select */
@@ -145,9 +145,18 @@ typedef struct {
     size_t n;
 } msg_t;
 static void w_u8(msg_t *m, uint8_t v) { m->b[m->n++] = v; }
-static void w_u16(msg_t *m, uint16_t v) { w_u8(m, (uint8_t)(v >> 8)); w_u8(m, (uint8_t)v); }
-static void w_u32(msg_t *m, uint32_t v) { w_u16(m, (uint16_t)(v >> 16)); w_u16(m, (uint16_t)v); }
-static void w_str(msg_t *m, const char *s) { memcpy(m->b + m->n, s, strlen(s) + 1); m->n += strlen(s) + 1; }
+static void w_u16(msg_t *m, uint16_t v) {
+    w_u8(m, (uint8_t)(v >> 8));
+    w_u8(m, (uint8_t)v);
+}
+static void w_u32(msg_t *m, uint32_t v) {
+    w_u16(m, (uint16_t)(v >> 16));
+    w_u16(m, (uint16_t)v);
+}
+static void w_str(msg_t *m, const char *s) {
+    memcpy(m->b + m->n, s, strlen(s) + 1);
+    m->n += strlen(s) + 1;
+}
 static void w_text(msg_t *m, const char *s) {
     w_u8(m, 't');
     w_u32(m, (uint32_t)strlen(s));
@@ -264,8 +273,8 @@ static cdc_change_t long_change(char *buf, cdc_cell_t *cells, const char *id) {
     cells[0] = (cdc_cell_t){id, strlen(id)};
     cells[1] = (cdc_cell_t){buf, LONG_NAME};
     cells[2] = (cdc_cell_t){"t", 1};
-    return (cdc_change_t){.schema = "public", .table = "msgs", .event = CDC_EV_INSERT, .ncols = NCOLS,
-                          .cells = cells, .unknown = NULL};
+    return (cdc_change_t){
+        .schema = "public", .table = "msgs", .event = CDC_EV_INSERT, .ncols = NCOLS, .cells = cells, .unknown = NULL};
 }
 
 static void test_budget_isolation(void **state) {
@@ -276,13 +285,13 @@ static void test_budget_isolation(void **state) {
     uint32_t evil[4], admin_all, admin_eq, admin_like;
     /* The attacker's address has two channels of nested-repetition regexes. */
     for (int i = 0; i < 4; i++)
-        evil[i] = cdc_subs_add_budget(s, i < 2 ? (void *)&att_chan1 : (void *)&att_chan2, CDC_EV_ALL, "public",
-                                      "msgs", parse("name=imatch.^(a+)+$"), NCOLS, NULL, 0, NULL, 0, &attacker);
+        evil[i] = cdc_subs_add_budget(s, i < 2 ? (void *)&att_chan1 : (void *)&att_chan2, CDC_EV_ALL, "public", "msgs",
+                                      parse("name=imatch.^(a+)+$"), NCOLS, NULL, 0, NULL, 0, &attacker);
     admin_all = cdc_subs_add_budget(s, &admin_chan, CDC_EV_ALL, "public", "msgs", NULL, 0, NULL, 0, NULL, 0, &admin);
-    admin_eq = cdc_subs_add_budget(s, &admin_chan, CDC_EV_INSERT, "public", "msgs", parse("id=eq.9"), NCOLS, NULL,
-                                   0, NULL, 0, &admin);
-    admin_like = cdc_subs_add_budget(s, &admin_chan, CDC_EV_ALL, "public", "msgs", parse("name=like.aaa%"), NCOLS,
-                                     NULL, 0, NULL, 0, &admin);
+    admin_eq = cdc_subs_add_budget(s, &admin_chan, CDC_EV_INSERT, "public", "msgs", parse("id=eq.9"), NCOLS, NULL, 0,
+                                   NULL, 0, &admin);
+    admin_like = cdc_subs_add_budget(s, &admin_chan, CDC_EV_ALL, "public", "msgs", parse("name=like.aaa%"), NCOLS, NULL,
+                                     0, NULL, 0, &admin);
     static char buf[LONG_NAME];
     cdc_cell_t cells[NCOLS];
     cdc_change_t ch = long_change(buf, cells, "9");
@@ -346,8 +355,7 @@ static void test_budget_per_candidate(void **state) {
     cdc_budget_t b = {0};
     int o;
     for (int i = 0; i < 5; i++)
-        assert_int_not_equal(
-            cdc_subs_add_budget(s, &o, CDC_EV_ALL, "public", "t", NULL, 0, NULL, 0, NULL, 0, &b), 0);
+        assert_int_not_equal(cdc_subs_add_budget(s, &o, CDC_EV_ALL, "public", "t", NULL, 0, NULL, 0, NULL, 0, &b), 0);
     row_t r;
     row_set(&r, 1, "x", 0);
     cdc_change_t ch = change("public", "t", CDC_EV_INSERT, &r);
@@ -557,8 +565,8 @@ static void test_remove_owner_at_scale(void **state) {
     static cdc_budget_t budgets[OWNERS];
     for (int k = 0; k < PER; k++)
         for (int j = 0; j < OWNERS; j++)
-            cdc_subs_add_budget(s, &owners[j], CDC_EV_ALL, "public", "t", parse("name=ilike.%x%"), NCOLS, NULL, 0,
-                                NULL, 0, &budgets[j]);
+            cdc_subs_add_budget(s, &owners[j], CDC_EV_ALL, "public", "t", parse("name=ilike.%x%"), NCOLS, NULL, 0, NULL,
+                                0, &budgets[j]);
     assert_int_equal(cdc_subs_count(s), OWNERS * PER);
     row_t r;
     row_set(&r, 1, "xyz", 0);
@@ -654,8 +662,7 @@ static void test_random_vs_linear(void **state) {
             f = parse(fs);
             r->filter = parse(fs);
         }
-        r->id = cdc_subs_add_budget(s, r->owner, r->events, r->schema, r->table, f, NCOLS, NULL, 0, NULL, 0,
-                                    r->budget);
+        r->id = cdc_subs_add_budget(s, r->owner, r->events, r->schema, r->table, f, NCOLS, NULL, 0, NULL, 0, r->budget);
         assert_int_not_equal(r->id, 0);
         if (r->events == 0)
             r->events = CDC_EV_ALL;
@@ -740,7 +747,7 @@ static void test_random_vs_linear(void **state) {
         }
     }
     assert_true(comparisons >= 10000);
-    assert_true(total > 10000); /* the rows really hit subscriptions */
+    assert_true(total > 10000);  /* the rows really hit subscriptions */
     assert_true(limited > 1000); /* and the small budgets really cut */
     /* Ids are never reused, even after removals. */
     uint32_t max_id = 0;

@@ -91,8 +91,8 @@ static void test_events(void **state) {
 static void test_errors(void **state) {
     (void)state;
     static const char *const bad[] = {
-        "", "x", " {}", "{", "{1", "{1,", "{1,}", "{,1}", "{1,,2}", "{\"a}", "{\"a\\\"}", "{a\"b\"}",
-        "{a{b}}", "{\"a\" b}", "{a\\",
+        "",       "x",     " {}",       "{",        "{1",     "{1,",       "{1,}", "{,1}",
+        "{1,,2}", "{\"a}", "{\"a\\\"}", "{a\"b\"}", "{a{b}}", "{\"a\" b}", "{a\\",
     };
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++)
         scan(bad[k], ',', 6, NULL, 0);

@@ -112,7 +112,7 @@ static void test_arrays(void **state) {
     conv(PGTYPE_ARRAY, T_JSON, "{\"{\\\"a\\\": 1}\",null}", "[{\"a\": 1},null]", 1);
     conv(PGTYPE_ARRAY, 603, "{(1,1),(0,0);(2,2),(1,1)}", "[\"(1,1),(0,0)\",\"(2,2),(1,1)\"]", 1);
     conv(PGTYPE_ARRAY, T_VEC, "{\"1 2\",\"3\"}", "[[1,2],[3]]", 3); /* the array's, each vector's */
-    conv(PGTYPE_ARRAY, T_INTARR, "{\"{1,2}\"}", "[[1,2]]", 2); /* an element whose type is an array */
+    conv(PGTYPE_ARRAY, T_INTARR, "{\"{1,2}\"}", "[[1,2]]", 2);      /* an element whose type is an array */
     conv(PGTYPE_VECTOR, T_INT, " 1  2 3", "[1,2,3]", 1);
     conv(PGTYPE_VECTOR, T_INT, "", "[]", 1);
     /* malformed: the text as one string, nothing of the array left */
@@ -125,7 +125,7 @@ static void test_arrays(void **state) {
     conv(PGTYPE_ARRAY, T_INT, "{{{{{{{{1}}}}}}}}", "[[[[[[[[1]]]]]]]]", 1);
     conv(PGTYPE_ARRAY, T_INT, "{{{{{{{{{1}}}}}}}}}", "\"{{{{{{{{{1}}}}}}}}}\"", -1);
     conv(PGTYPE_ARRAY, T_SELF, "{\"{\\\"{}\\\"}\"}", "[[[]]]", 3);
-    conv(PGTYPE_ARRAY, T_SELF, "{{{{{{{\"{x}\"}}}}}}}", "[[[[[[[[\"x\"]]]]]]]]", 2); /* 8th level: "{x}" */
+    conv(PGTYPE_ARRAY, T_SELF, "{{{{{{{\"{x}\"}}}}}}}", "[[[[[[[[\"x\"]]]]]]]]", 2);     /* 8th level: "{x}" */
     conv(PGTYPE_ARRAY, T_SELF, "{{{{{{{{\"{x}\"}}}}}}}}", "[[[[[[[[\"{x}\"]]]]]]]]", 1); /* 9th: a string */
 }
 

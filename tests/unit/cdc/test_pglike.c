@@ -29,18 +29,36 @@ static void test_answers(void **state) {
         const char *t, *p;
         int fold, want;
     } c[] = {
-        {"hello", "hello", 0, 1},        {"hello", "h%", 0, 1},          {"hello", "%lo", 0, 1},
-        {"hello", "%l%", 0, 1},          {"hello", "h_llo", 0, 1},       {"hello", "h_lo", 0, 0},
-        {"hello", "HELLO", 0, 0},        {"hello", "HELLO", 1, 1},       {"HeLLo", "%ll%", 1, 1},
-        {"", "", 0, 1},                  {"", "%", 0, 1},                {"", "_", 0, 0},
-        {"a", "", 0, 0},                 {"100%", "100\\%", 0, 1},       {"1000", "100\\%", 0, 0},
-        {"a_b", "a\\_b", 0, 1},          {"axb", "a\\_b", 0, 0},     {"a\\b", "a\\\\b", 0, 1},
+        {"hello", "hello", 0, 1},
+        {"hello", "h%", 0, 1},
+        {"hello", "%lo", 0, 1},
+        {"hello", "%l%", 0, 1},
+        {"hello", "h_llo", 0, 1},
+        {"hello", "h_lo", 0, 0},
+        {"hello", "HELLO", 0, 0},
+        {"hello", "HELLO", 1, 1},
+        {"HeLLo", "%ll%", 1, 1},
+        {"", "", 0, 1},
+        {"", "%", 0, 1},
+        {"", "_", 0, 0},
+        {"a", "", 0, 0},
+        {"100%", "100\\%", 0, 1},
+        {"1000", "100\\%", 0, 0},
+        {"a_b", "a\\_b", 0, 1},
+        {"axb", "a\\_b", 0, 0},
+        {"a\\b", "a\\\\b", 0, 1},
         {"\xc3\xa9t\xc3\xa9", "_t_", 0, 1}, /* '_' is one character, not one byte */
         {"\xc3\xa9t\xc3\xa9", "__t__", 0, 0},
         {"\xc3\x89T\xc3\x89", "\xc3\xa9t\xc3\xa9", 1, 0}, /* folding is ASCII only */
-        {"abcabcabd", "%abd", 0, 1},     {"abcabcabd", "%abc", 0, 0},    {"mississippi", "%iss%ipp%", 0, 1},
-        {"aaa", "%a%a%a%", 0, 1},        {"aa", "%a%a%a%", 0, 0},        {"xAbx", "%ab%", 1, 1},
-        {"ab", "a%%%b", 0, 1},           {"abc", "%_c", 0, 1},           {"c", "%_c", 0, 0},
+        {"abcabcabd", "%abd", 0, 1},
+        {"abcabcabd", "%abc", 0, 0},
+        {"mississippi", "%iss%ipp%", 0, 1},
+        {"aaa", "%a%a%a%", 0, 1},
+        {"aa", "%a%a%a%", 0, 0},
+        {"xAbx", "%ab%", 1, 1},
+        {"ab", "a%%%b", 0, 1},
+        {"abc", "%_c", 0, 1},
+        {"c", "%_c", 0, 0},
     };
     for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
         int r = like(c[i].t, c[i].p, c[i].fold);

@@ -813,15 +813,50 @@ static void test_type_names(void **state) {
         uint32_t oid;
         const char *name;
     } want[] = {
-        {21, "int2"},      {23, "int4"},       {20, "int8"},        {700, "float4"},        {701, "float8"},
-        {1700, "numeric"}, {16, "bool"},       {25, "text"},        {1043, "varchar"},      {1042, "bpchar"},
-        {2950, "uuid"},    {114, "json"},      {3802, "jsonb"},     {1114, "timestamp"},    {1184, "timestamptz"},
-        {1082, "date"},    {1083, "time"},     {1266, "timetz"},    {1186, "interval"},     {17, "bytea"},
-        {26, "oid"},       {19, "name"},       {18, "char"},        {869, "inet"},          {650, "cidr"},
-        {829, "macaddr"},  {790, "money"},     {1560, "bit"},       {1562, "varbit"},       {3614, "tsvector"},
-        {600, "point"},    {1007, "_int4"},    {1009, "_text"},     {2951, "_uuid"},        {1016, "_int8"},
-        {1015, "_varchar"}, {3807, "_jsonb"},  {1000, "_bool"},     {1022, "_float8"},      {1231, "_numeric"},
-        {1185, "_timestamptz"}, {3904, "int4range"}, {4451, "int4multirange"}, {6157, "_int8multirange"},
+        {21, "int2"},
+        {23, "int4"},
+        {20, "int8"},
+        {700, "float4"},
+        {701, "float8"},
+        {1700, "numeric"},
+        {16, "bool"},
+        {25, "text"},
+        {1043, "varchar"},
+        {1042, "bpchar"},
+        {2950, "uuid"},
+        {114, "json"},
+        {3802, "jsonb"},
+        {1114, "timestamp"},
+        {1184, "timestamptz"},
+        {1082, "date"},
+        {1083, "time"},
+        {1266, "timetz"},
+        {1186, "interval"},
+        {17, "bytea"},
+        {26, "oid"},
+        {19, "name"},
+        {18, "char"},
+        {869, "inet"},
+        {650, "cidr"},
+        {829, "macaddr"},
+        {790, "money"},
+        {1560, "bit"},
+        {1562, "varbit"},
+        {3614, "tsvector"},
+        {600, "point"},
+        {1007, "_int4"},
+        {1009, "_text"},
+        {2951, "_uuid"},
+        {1016, "_int8"},
+        {1015, "_varchar"},
+        {3807, "_jsonb"},
+        {1000, "_bool"},
+        {1022, "_float8"},
+        {1231, "_numeric"},
+        {1185, "_timestamptz"},
+        {3904, "int4range"},
+        {4451, "int4multirange"},
+        {6157, "_int8multirange"},
     };
     pgo_decoder_t *d = pgo_decoder_new(1);
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
@@ -903,8 +938,9 @@ static void test_json_scalars(void **state) {
         {25, "", "\"\""},
         {25, "q\"b\\n\nt\tr\rb\bf\f\x01\x7f", "\"q\\\"b\\\\n\\nt\\tr\\rb\\bf\\f\\u0001\x7f\""},
         {25, "\xc3\xa9\xe6\x97\xa5\xf0\x9f\x8e\x89", "\"\xc3\xa9\xe6\x97\xa5\xf0\x9f\x8e\x89\""},
-        {25, "bad \xff \xc3 \xed\xa0\x80 \xf4\x90\x80\x80 \xc0\xaf", "\"bad \\ufffd \\ufffd \\ufffd\\ufffd\\ufffd "
-                                                                     "\\ufffd\\ufffd\\ufffd\\ufffd \\ufffd\\ufffd\""},
+        {25, "bad \xff \xc3 \xed\xa0\x80 \xf4\x90\x80\x80 \xc0\xaf",
+         "\"bad \\ufffd \\ufffd \\ufffd\\ufffd\\ufffd "
+         "\\ufffd\\ufffd\\ufffd\\ufffd \\ufffd\\ufffd\""},
         {1042, "ab   ", "\"ab   \""},
         {2950, "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "\"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11\""},
         {17, "\\xdeadbeef", "\"\\\\xdeadbeef\""},
@@ -1050,11 +1086,9 @@ static void test_json_user_types(void **state) {
         uint32_t oid;
         const char *schema, *name;
     } types[] = {
-        {17000, "public", "mood"},
-        {17001, "public", "_mood"},
-        {17002, "", "int4"},   /* a domain over int4: pgoutput names the base */
-        {17003, "public", "_posint"},
-        {17004, "", "jsonb"},
+        {17000, "public", "mood"},    {17001, "public", "_mood"},
+        {17002, "", "int4"}, /* a domain over int4: pgoutput names the base */
+        {17003, "public", "_posint"}, {17004, "", "jsonb"},
     };
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
         msg_t m = {.n = 0};

@@ -44,17 +44,36 @@ static void test_type_kinds(void **state) {
         pgv_kind_t kind;
         int sub;
     } c[] = {
-        {"int2", PGV_INT, 16}, {"smallint", PGV_INT, 16}, {"int4", PGV_INT, 32}, {"integer", PGV_INT, 32},
-        {"int8", PGV_INT, 64}, {"float4", PGV_FLOAT, 4}, {"double precision", PGV_FLOAT, 8},
-        {"numeric", PGV_NUMERIC, 0}, {"bool", PGV_BOOL, 0}, {"text", PGV_TEXT, 0}, {"varchar", PGV_TEXT, 0},
-        {"name", PGV_TEXT, PGV_SUB_NAME}, {"bpchar", PGV_BPCHAR, 0}, {"citext", PGV_CITEXT, 0},
-        {"uuid", PGV_UUID, 0}, {"date", PGV_DATE, 0}, {"time", PGV_TIME, 0}, {"timetz", PGV_TIMETZ, 0},
-        {"timestamp", PGV_TS, 0}, {"timestamp with time zone", PGV_TSTZ, 0},
+        {"int2", PGV_INT, 16},
+        {"smallint", PGV_INT, 16},
+        {"int4", PGV_INT, 32},
+        {"integer", PGV_INT, 32},
+        {"int8", PGV_INT, 64},
+        {"float4", PGV_FLOAT, 4},
+        {"double precision", PGV_FLOAT, 8},
+        {"numeric", PGV_NUMERIC, 0},
+        {"bool", PGV_BOOL, 0},
+        {"text", PGV_TEXT, 0},
+        {"varchar", PGV_TEXT, 0},
+        {"name", PGV_TEXT, PGV_SUB_NAME},
+        {"bpchar", PGV_BPCHAR, 0},
+        {"citext", PGV_CITEXT, 0},
+        {"uuid", PGV_UUID, 0},
+        {"date", PGV_DATE, 0},
+        {"time", PGV_TIME, 0},
+        {"timetz", PGV_TIMETZ, 0},
+        {"timestamp", PGV_TS, 0},
+        {"timestamp with time zone", PGV_TSTZ, 0},
         /* arrays and built-ins whose equality is not their text */
-        {"_int4", PGV_UNSUPPORTED, 0}, {"int4[]", PGV_UNSUPPORTED, 0}, {"jsonb", PGV_UNSUPPORTED, 0},
-        {"interval", PGV_UNSUPPORTED, 0}, {"bit varying", PGV_UNSUPPORTED, 0},
+        {"_int4", PGV_UNSUPPORTED, 0},
+        {"int4[]", PGV_UNSUPPORTED, 0},
+        {"jsonb", PGV_UNSUPPORTED, 0},
+        {"interval", PGV_UNSUPPORTED, 0},
+        {"bit varying", PGV_UNSUPPORTED, 0},
         /* enums, user types and built-ins compared by text */
-        {"booking_status", PGV_OPAQUE, 0}, {"pg_node_tree", PGV_OPAQUE, 0}, {"Int4", PGV_OPAQUE, 0},
+        {"booking_status", PGV_OPAQUE, 0},
+        {"pg_node_tree", PGV_OPAQUE, 0},
+        {"Int4", PGV_OPAQUE, 0},
     };
     for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
         int sub = -1;
@@ -136,7 +155,7 @@ static void test_numerics(void **state) {
     assert_int_equal(v.u.dec.sign, -1);
     assert_int_equal(v.u.dec.special, 0);
     assert_int_equal(v.u.dec.weight, 1); /* 12.3 */
-    assert_int_equal(v.u.dec.nch, 4);     /* "1.23": the point sits among the digits */
+    assert_int_equal(v.u.dec.nch, 4);    /* "1.23": the point sits among the digits */
     assert_memory_equal(v.u.dec.dig, "1.23", 4);
     assert_int_equal(parse(PGV_NUMERIC, 0, "0.000", &v), 0);
     assert_int_equal(v.u.dec.sign, 0);
@@ -152,9 +171,9 @@ static void test_numerics(void **state) {
     assert_int_equal(parse(PGV_NUMERIC, 0, "1.2.3", &v), PGV_ESYNTAX);
     assert_int_equal(parse(PGV_NUMERIC, 0, "1e", &v), PGV_ESYNTAX);
     assert_int_equal(parse(PGV_NUMERIC, 0, "1e5x", &v), PGV_ESYNTAX);
-    assert_int_equal(parse(PGV_NUMERIC, 0, "1e1073741823", &v), PGV_ERANGE); /* overflows numeric format */
+    assert_int_equal(parse(PGV_NUMERIC, 0, "1e1073741823", &v), PGV_ERANGE);   /* overflows numeric format */
     assert_int_equal(parse(PGV_NUMERIC, 0, "1e99999999999x", &v), PGV_ERANGE); /* before the junk */
-    assert_int_equal(parse(PGV_NUMERIC, 0, "1e-16384", &v), PGV_ERANGE);     /* display scale */
+    assert_int_equal(parse(PGV_NUMERIC, 0, "1e-16384", &v), PGV_ERANGE);       /* display scale */
     assert_int_equal(parse(PGV_NUMERIC, 0, "1e-16383", &v), 0);
     assert_int_equal(parse(PGV_NUMERIC, 0, "1e131071", &v), 0); /* weight 32767 base-10000 digits */
     assert_int_equal(parse(PGV_NUMERIC, 0, "1e131072", &v), PGV_ERANGE);
@@ -177,8 +196,8 @@ static void test_bools_and_uuids(void **state) {
         const char *s;
         int v; /* -1: refused */
     } b[] = {
-        {"t", 1}, {"TRUE", 1}, {" tr ", 1}, {"y", 1}, {"on", 1}, {"1", 1}, {"f", 0}, {"No", 0}, {"off", 0},
-        {"0", 0}, {"o", -1}, {"of", 0}, {"truee", -1}, {"", -1}, {"2", -1}, {"10", -1},
+        {"t", 1},   {"TRUE", 1}, {" tr ", 1}, {"y", 1},  {"on", 1},     {"1", 1}, {"f", 0},  {"No", 0},
+        {"off", 0}, {"0", 0},    {"o", -1},   {"of", 0}, {"truee", -1}, {"", -1}, {"2", -1}, {"10", -1},
     };
     for (size_t i = 0; i < sizeof b / sizeof b[0]; i++) {
         int64_t out = -1;
@@ -194,9 +213,8 @@ static void test_bools_and_uuids(void **state) {
     assert_int_equal(parse(PGV_UUID, 0, "{A0EEBC999C0B4EF8BB6D6BB9BD380A11}", &v), 0);
     assert_int_equal(v.u.uuid[0], 0xa0);
     assert_int_equal(v.u.uuid[15], 0x11);
-    assert_int_equal(cmp_text(PGV_UUID, 0, "a0ee-bc99-9c0b-4ef8-bb6d-6bb9-bd38-0a11",
-                              "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"),
-                     0);
+    assert_int_equal(
+        cmp_text(PGV_UUID, 0, "a0ee-bc99-9c0b-4ef8-bb6d-6bb9-bd38-0a11", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"), 0);
     assert_int_equal(parse(PGV_UUID, 0, "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1", &v), PGV_ESYNTAX);
     assert_int_equal(parse(PGV_UUID, 0, "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11-", &v), PGV_ESYNTAX);
     assert_int_equal(parse(PGV_UUID, 0, "a-0eebc999c0b4ef8bb6d6bb9bd380a11", &v), PGV_ESYNTAX);
@@ -310,11 +328,9 @@ static void test_scan_decimal(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_type_kinds),      cmocka_unit_test(test_integers),
-        cmocka_unit_test(test_floats),          cmocka_unit_test(test_numerics),
-        cmocka_unit_test(test_bools_and_uuids), cmocka_unit_test(test_text_kinds),
-        cmocka_unit_test(test_datetimes),       cmocka_unit_test(test_canonical),
-        cmocka_unit_test(test_scan_decimal),
+        cmocka_unit_test(test_type_kinds), cmocka_unit_test(test_integers),        cmocka_unit_test(test_floats),
+        cmocka_unit_test(test_numerics),   cmocka_unit_test(test_bools_and_uuids), cmocka_unit_test(test_text_kinds),
+        cmocka_unit_test(test_datetimes),  cmocka_unit_test(test_canonical),       cmocka_unit_test(test_scan_decimal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,14 +15,14 @@
 
 #include "http/request.h"
 
-#define UPGRADE_REQ                                                                                \
-    "GET /realtime/v1/websocket?apikey=abc%2Bdef%3D&vsn=1.0.0&log_level=info HTTP/1.1\r\n"         \
-    "Host: localhost:4000\r\n"                                                                     \
-    "Upgrade: websocket\r\n"                                                                       \
-    "Connection: Upgrade\r\n"                                                                      \
-    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"                                              \
-    "Sec-WebSocket-Version: 13\r\n"                                                                \
-    "X-Trailing:  spaced value  \r\n"                                                              \
+#define UPGRADE_REQ                                                                                                    \
+    "GET /realtime/v1/websocket?apikey=abc%2Bdef%3D&vsn=1.0.0&log_level=info HTTP/1.1\r\n"                             \
+    "Host: localhost:4000\r\n"                                                                                         \
+    "Upgrade: websocket\r\n"                                                                                           \
+    "Connection: Upgrade\r\n"                                                                                          \
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"                                                                  \
+    "Sec-WebSocket-Version: 13\r\n"                                                                                    \
+    "X-Trailing:  spaced value  \r\n"                                                                                  \
     "\r\n"
 
 /* A masked text frame "Hi" that follows the upgrade request on the wire. */
@@ -193,9 +193,9 @@ static void test_malformed_400(void **state) {
         "GET / HTTP/1.1\r\nBad Header\r\n\r\n",
         "GET / HTTP/1.x\r\n\r\n",
         "GET / HTTP/2.0\r\n\r\n",      /* only HTTP/1.x */
-        "GET /a%00b HTTP/1.1\r\n\r\n",   /* escaped NUL */
-        "GET /a%zzb HTTP/1.1\r\n\r\n",   /* not hex */
-        "GET /a%4 HTTP/1.1\r\n\r\n",     /* truncated escape */
+        "GET /a%00b HTTP/1.1\r\n\r\n", /* escaped NUL */
+        "GET /a%zzb HTTP/1.1\r\n\r\n", /* not hex */
+        "GET /a%4 HTTP/1.1\r\n\r\n",   /* truncated escape */
         "GET /a% HTTP/1.1\r\n\r\n",
         "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
         "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
@@ -420,7 +420,9 @@ static void test_headers_done(void **state) {
 static void test_query_has(void **state) {
     (void)state;
     char out[8];
-    const char *q = "a=1&flag&private=" "0123456789abcdef" "&nul=x%00y&c%5Fd=k&empty=";
+    const char *q = "a=1&flag&private="
+                    "0123456789abcdef"
+                    "&nul=x%00y&c%5Fd=k&empty=";
     assert_true(http_query_has(q, "a"));
     assert_true(http_query_has(q, "flag"));
     assert_true(http_query_has(q, "c_d")); /* keys decode */

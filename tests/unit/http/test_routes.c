@@ -23,10 +23,10 @@ static char got_rest[256];
 static int got_ka;
 
 #define HANDLER(name)                                                                                                  \
-    static void name(conn_t *c, http_req_t *r, const char *rest) {                                                    \
+    static void name(conn_t *c, http_req_t *r, const char *rest) {                                                     \
         (void)c;                                                                                                       \
         called = #name;                                                                                                \
-        snprintf(got_rest, sizeof(got_rest), "%s", rest);                                                             \
+        snprintf(got_rest, sizeof(got_rest), "%s", rest);                                                              \
         got_ka = http_req_keep_alive(r);                                                                               \
     }
 HANDLER(h_socket)

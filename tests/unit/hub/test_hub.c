@@ -82,14 +82,14 @@ static void run_op(void *arg, int run) {
 }
 
 /* Waits until pred holds (mu held), at most 10 s. */
-#define WAIT_UNTIL(pred)                                                                                             \
-    do {                                                                                                             \
-        struct timespec ts_;                                                                                         \
-        clock_gettime(CLOCK_REALTIME, &ts_);                                                                         \
-        ts_.tv_sec += 10;                                                                                            \
-        while (!(pred) && pthread_cond_timedwait(&cv, &mu, &ts_) != ETIMEDOUT) {                                     \
-        }                                                                                                            \
-        assert_true(pred);                                                                                           \
+#define WAIT_UNTIL(pred)                                                                                               \
+    do {                                                                                                               \
+        struct timespec ts_;                                                                                           \
+        clock_gettime(CLOCK_REALTIME, &ts_);                                                                           \
+        ts_.tv_sec += 10;                                                                                              \
+        while (!(pred) && pthread_cond_timedwait(&cv, &mu, &ts_) != ETIMEDOUT) {                                       \
+        }                                                                                                              \
+        assert_true(pred);                                                                                             \
     } while (0)
 
 /* Runs op on worker w and waits for it. */

@@ -202,13 +202,13 @@ static void test_track_joins(void **st) {
     char want[256];
     snprintf(want, sizeof(want),
              "{\"joins\":{\"alice\":{\"metas\":[{\"name\":\"alice\",\"n\":1,\"phx_ref\":\"%s\"}]}},"
-             "\"leaves\":{}}", ref);
+             "\"leaves\":{}}",
+             ref);
     assert_int_equal(b->len - 3, strlen(want));
     assert_memory_equal(b->data + 3, want, strlen(want));
 
     char *s = state_str(t, NULL);
-    snprintf(want, sizeof(want),
-             "{\"alice\":{\"metas\":[{\"name\":\"alice\",\"n\":1,\"phx_ref\":\"%s\"}]}}", ref);
+    snprintf(want, sizeof(want), "{\"alice\":{\"metas\":[{\"name\":\"alice\",\"n\":1,\"phx_ref\":\"%s\"}]}}", ref);
     assert_string_equal(s, want);
     assert_int_equal(pres_entries(t), 1);
     assert_int_equal(pres_keys(t), 1);
@@ -228,14 +228,14 @@ static void test_two_owners_share_key(void **st) {
     assert_string_not_equal(r1, r2);
 
     /* The second diff carries only the second meta. */
-    json_t *want = json_pack("{s:{s:{s:[{s:s,s:s}]}},s:{}}", "joins", "u", "metas", "tab", "two",
-                             "phx_ref", r2, "leaves");
+    json_t *want =
+        json_pack("{s:{s:{s:[{s:s,s:s}]}},s:{}}", "joins", "u", "metas", "tab", "two", "phx_ref", r2, "leaves");
     assert_json_eq(d2, want);
     json_decref(want);
 
     json_t *s = state_json(t);
-    want = json_pack("{s:{s:[{s:s,s:s},{s:s,s:s}]}}", "u", "metas", "tab", "one", "phx_ref", r1,
-                     "tab", "two", "phx_ref", r2);
+    want = json_pack("{s:{s:[{s:s,s:s},{s:s,s:s}]}}", "u", "metas", "tab", "one", "phx_ref", r1, "tab", "two",
+                     "phx_ref", r2);
     assert_json_eq(s, want);
     assert_int_equal(pres_entries(t), 2);
     assert_int_equal(pres_keys(t), 1);
@@ -255,9 +255,8 @@ static void test_update_leaves_old_joins_new(void **st) {
     const char *r2 = ref_at(json_object_get(d2, "joins"), "u", 0);
     assert_ref_ok(r2);
     assert_string_not_equal(r1, r2);
-    json_t *want = json_pack("{s:{s:{s:[{s:s,s:s,s:s}]}},s:{s:{s:[{s:s,s:s}]}}}",
-                             "joins", "u", "metas", "s", "b", "phx_ref", r2, "phx_ref_prev", r1,
-                             "leaves", "u", "metas", "s", "a", "phx_ref", r1);
+    json_t *want = json_pack("{s:{s:{s:[{s:s,s:s,s:s}]}},s:{s:{s:[{s:s,s:s}]}}}", "joins", "u", "metas", "s", "b",
+                             "phx_ref", r2, "phx_ref_prev", r1, "leaves", "u", "metas", "s", "a", "phx_ref", r1);
     assert_json_eq(d2, want);
     json_decref(want);
     assert_int_equal(pres_entries(t), 1);
@@ -270,14 +269,14 @@ static void test_update_leaves_old_joins_new(void **st) {
     const char *r3 = ref_at(json_object_get(d3, "joins"), "u", 0);
     json_t *d4 = track(t, 1, "u", json_pack("{s:s}", "s", "c"));
     const char *r4 = ref_at(json_object_get(d4, "joins"), "u", 0);
-    want = json_pack("{s:{s:{s:[{s:s,s:s,s:s}]}},s:{s:{s:[{s:s,s:s,s:s}]}}}",
-                     "joins", "u", "metas", "s", "c", "phx_ref", r4, "phx_ref_prev", r2,
-                     "leaves", "u", "metas", "s", "b", "phx_ref", r2, "phx_ref_prev", r1);
+    want =
+        json_pack("{s:{s:{s:[{s:s,s:s,s:s}]}},s:{s:{s:[{s:s,s:s,s:s}]}}}", "joins", "u", "metas", "s", "c", "phx_ref",
+                  r4, "phx_ref_prev", r2, "leaves", "u", "metas", "s", "b", "phx_ref", r2, "phx_ref_prev", r1);
     assert_json_eq(d4, want);
     json_decref(want);
     json_t *s = state_json(t);
-    want = json_pack("{s:{s:[{s:s,s:s},{s:s,s:s,s:s}]}}", "u", "metas",
-                     "s", "other", "phx_ref", r3, "s", "c", "phx_ref", r4, "phx_ref_prev", r2);
+    want = json_pack("{s:{s:[{s:s,s:s},{s:s,s:s,s:s}]}}", "u", "metas", "s", "other", "phx_ref", r3, "s", "c",
+                     "phx_ref", r4, "phx_ref_prev", r2);
     assert_json_eq(s, want);
     assert_int_equal(pres_entries(t), 2);
     json_decref(want);
@@ -299,9 +298,8 @@ static void test_owner_moves_to_other_key(void **st) {
     json_t *d3 = track(t, 1, "b", json_pack("{s:i}", "v", 3));
     const char *r3 = ref_at(json_object_get(d3, "joins"), "b", 0);
     /* A plain leave + join: no phx_ref_prev across keys. */
-    json_t *want = json_pack("{s:{s:{s:[{s:i,s:s}]}},s:{s:{s:[{s:i,s:s}]}}}",
-                             "joins", "b", "metas", "v", 3, "phx_ref", r3,
-                             "leaves", "a", "metas", "v", 1, "phx_ref", r1);
+    json_t *want = json_pack("{s:{s:{s:[{s:i,s:s}]}},s:{s:{s:[{s:i,s:s}]}}}", "joins", "b", "metas", "v", 3, "phx_ref",
+                             r3, "leaves", "a", "metas", "v", 1, "phx_ref", r1);
     assert_json_eq(d3, want);
     json_decref(want);
     assert_int_equal(pres_entries(t), 2);
@@ -312,8 +310,7 @@ static void test_owner_moves_to_other_key(void **st) {
     const char *r4 = ref_at(json_object_get(d4, "joins"), "b", 0);
     assert_int_equal(pres_keys(t), 1);
     json_t *s = state_json(t);
-    want = json_pack("{s:{s:[{s:i,s:s},{s:i,s:s}]}}", "b", "metas", "v", 3, "phx_ref", r3,
-                     "v", 4, "phx_ref", r4);
+    want = json_pack("{s:{s:[{s:i,s:s},{s:i,s:s}]}}", "b", "metas", "v", 3, "phx_ref", r3, "v", 4, "phx_ref", r4);
     assert_json_eq(s, want);
     assert_string_equal(ref_at(json_object_get(d4, "leaves"), "a", 0), r2);
     json_decref(want);
@@ -336,8 +333,8 @@ static void test_untrack_leaves(void **st) {
     buf_t *b = buf_new(0);
     assert_int_equal(pres_untrack(t, 1, &b), 1);
     char want[256];
-    snprintf(want, sizeof(want),
-             "{\"joins\":{},\"leaves\":{\"u\":{\"metas\":[{\"tab\":\"one\",\"phx_ref\":\"%s\"}]}}}", r1);
+    snprintf(want, sizeof(want), "{\"joins\":{},\"leaves\":{\"u\":{\"metas\":[{\"tab\":\"one\",\"phx_ref\":\"%s\"}]}}}",
+             r1);
     assert_int_equal(b->len, strlen(want));
     assert_memory_equal(b->data, want, b->len);
     buf_unref(b);
@@ -387,8 +384,7 @@ static void test_rejects_bad_input(void **st) {
     pres_topic_t *t = pres_topic_new();
     json_decref(track(t, 1, "u", json_pack("{s:i}", "keep", 1)));
     char *before = state_str(t, NULL);
-    json_t *bad[] = {json_array(), json_string("x"), json_integer(3), json_null(), json_true(),
-                     NULL};
+    json_t *bad[] = {json_array(), json_string("x"), json_integer(3), json_null(), json_true(), NULL};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         for (uint64_t owner = 1; owner <= 2; owner++) { /* existing, then new */
             buf_t *b = buf_new(0);
@@ -457,8 +453,7 @@ static void test_user_phx_ref_overridden(void **st) {
     assert_int_equal(pres_track(t, 1, "k", meta, &b), 0);
     json_t *d = parse_bytes(b->data, b->len);
     buf_unref(b);
-    json_t *m = json_array_get(json_object_get(json_object_get(json_object_get(d, "joins"), "k"),
-                                               "metas"), 0);
+    json_t *m = json_array_get(json_object_get(json_object_get(json_object_get(d, "joins"), "k"), "metas"), 0);
     const char *r1 = json_string_value(json_object_get(m, "phx_ref"));
     assert_ref_ok(r1);
     assert_null(json_object_get(m, "phx_ref_prev")); /* a fresh join has none */
@@ -466,8 +461,7 @@ static void test_user_phx_ref_overridden(void **st) {
     assert_string_equal(json_string_value(json_object_get(meta, "phx_ref")), "mine");
 
     json_t *d2 = track(t, 1, "k", meta); /* consumes meta */
-    m = json_array_get(json_object_get(json_object_get(json_object_get(d2, "joins"), "k"),
-                                       "metas"), 0);
+    m = json_array_get(json_object_get(json_object_get(json_object_get(d2, "joins"), "k"), "metas"), 0);
     assert_string_equal(json_string_value(json_object_get(m, "phx_ref_prev")), r1);
     assert_string_not_equal(json_string_value(json_object_get(m, "phx_ref")), "mine");
     json_t *s = state_json(t);
@@ -526,9 +520,7 @@ static void *track_many(void *arg) {
     return NULL;
 }
 
-static int cmp_str(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 static size_t collect_refs(const pres_topic_t *t, json_t **state, const char **out) {
     *state = state_json(t);
@@ -611,8 +603,7 @@ static json_t *m_state(const m_owner_t *own) {
         for (;;) { /* owners of k by ascending seq */
             int best = -1;
             for (int o = 0; o < M_OWNERS; o++)
-                if (own[o].key == (int)k && own[o].seq > last &&
-                    (best < 0 || own[o].seq < own[best].seq))
+                if (own[o].key == (int)k && own[o].seq > last && (best < 0 || own[o].seq < own[best].seq))
                     best = o;
             if (best < 0)
                 break;

@@ -110,13 +110,13 @@ static parts_t good_push(void) {
 /* ---- text decoding ---------------------------------------------------- */
 
 /* The join example from docs/realtime-js-protocol.md, both serializers. */
-#define JOIN_PAYLOAD                                                                                           \
-    "{\"config\":{"                                                                                            \
-    "\"broadcast\":{\"self\":true,\"ack\":true},"                                                              \
-    "\"presence\":{\"key\":\"me\",\"enabled\":true},"                                                          \
-    "\"postgres_changes\":[{\"event\":\"INSERT\",\"schema\":\"public\",\"table\":\"todos\"},"                  \
-    "{\"event\":\"*\",\"schema\":\"public\",\"table\":\"todos\",\"filter\":\"id=eq.7\"}],"                     \
-    "\"private\":false},"                                                                                      \
+#define JOIN_PAYLOAD                                                                                                   \
+    "{\"config\":{"                                                                                                    \
+    "\"broadcast\":{\"self\":true,\"ack\":true},"                                                                      \
+    "\"presence\":{\"key\":\"me\",\"enabled\":true},"                                                                  \
+    "\"postgres_changes\":[{\"event\":\"INSERT\",\"schema\":\"public\",\"table\":\"todos\"},"                          \
+    "{\"event\":\"*\",\"schema\":\"public\",\"table\":\"todos\",\"filter\":\"id=eq.7\"}],"                             \
+    "\"private\":false},"                                                                                              \
     "\"access_token\":\"eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoiYW5vbiJ9.c2ln\"}"
 
 static void check_join(const msg_in_t *m) {
@@ -174,8 +174,7 @@ static void test_decode_heartbeat(void **state) {
 
     /* vsn 1: phoenix pushes {topic, event, payload, ref}: no join_ref key at all */
     assert_int_equal(
-        decode_text(MSG_VSN_1, "{\"topic\":\"phoenix\",\"event\":\"heartbeat\",\"payload\":{},\"ref\":\"12\"}", &m),
-        0);
+        decode_text(MSG_VSN_1, "{\"topic\":\"phoenix\",\"event\":\"heartbeat\",\"payload\":{},\"ref\":\"12\"}", &m), 0);
     assert_view(m.join_ref, NULL);
     assert_view(m.ref, "12");
     assert_view(m.topic, "phoenix");
@@ -197,10 +196,10 @@ static void test_decode_heartbeat(void **state) {
 static void test_decode_access_token(void **state) {
     (void)state;
     msg_in_t m;
-    assert_int_equal(
-        decode_text(MSG_VSN_2, "[\"6\",\"9\",\"realtime:room1\",\"access_token\",{\"access_token\":\"abc.def.ghi\"}]",
-                    &m),
-        0);
+    assert_int_equal(decode_text(MSG_VSN_2,
+                                 "[\"6\",\"9\",\"realtime:room1\",\"access_token\",{\"access_token\":\"abc.def.ghi\"}]",
+                                 &m),
+                     0);
     assert_view(m.join_ref, "6");
     assert_view(m.ref, "9");
     assert_view(m.event, "access_token");
@@ -295,8 +294,8 @@ static const text_err_case_t text_errors[] = {
     {MSG_VSN_2, "[null,null,\"t\",\"e\",{}]x", 0, BAD_JSON, 1},
     {MSG_VSN_2, "[null,null,\"t\",\"e\",{}]{}", 0, BAD_JSON, 1},
     {MSG_VSN_2, "[null,null,\"t\",\"e\",{}]]", 0, BAD_JSON, 1},
-    {MSG_VSN_2, "[null,null,\"t\0\",\"e\",{}]", 23, BAD_JSON, 1},       /* raw NUL byte */
-    {MSG_VSN_2, "[null,null,\"t\xff\",\"e\",{}]", 0, BAD_JSON, 1},      /* bad UTF-8 */
+    {MSG_VSN_2, "[null,null,\"t\0\",\"e\",{}]", 23, BAD_JSON, 1},  /* raw NUL byte */
+    {MSG_VSN_2, "[null,null,\"t\xff\",\"e\",{}]", 0, BAD_JSON, 1}, /* bad UTF-8 */
     {MSG_VSN_2, "[null,null,\"t\",\"e\",{\"a\":1,}]", 0, BAD_JSON, 1},
     {MSG_VSN_2, "[null,\"1\",\"t\",\"e\"]", 0, "expected a JSON array of 5 elements", 0},
     {MSG_VSN_2, "[null,\"1\",\"t\",\"e\",{},{}]", 0, "expected a JSON array of 5 elements", 0},
@@ -425,8 +424,8 @@ static void test_decode_binary_push(void **state) {
 
     /* JSON payloads: any value (JSON.stringify of a string or number), and
      * integers past int64 (JSON.stringify(1e20)) */
-    static const char *ok_json[] = {"\"hi\"", "12", "null", "[1,2]", " {\"n\":100000000000000000000} ",
-                                    "{\"s\":\"a\\u0000b\"}"};
+    static const char *ok_json[] = {
+        "\"hi\"", "12", "null", "[1,2]", " {\"n\":100000000000000000000} ", "{\"s\":\"a\\u0000b\"}"};
     p.encoding = MSG_ENC_JSON;
     for (size_t i = 0; i < sizeof(ok_json) / sizeof(ok_json[0]); i++) {
         p.payload = ok_json[i];
@@ -466,10 +465,10 @@ static void test_decode_binary_truncated(void **state) {
         if (msg_decode_binary(frame, cut, &m, err, sizeof(err)) != -1)
             fail_msg("prefix of %zu bytes accepted", cut);
         assert_cleared(&m);
-        const char *want = cut == 0                 ? "empty binary frame"
-                           : cut < 7               ? "truncated binary frame header"
-                           : cut < strings_end     ? "binary frame shorter than its declared lengths"
-                                                   : "payload is not valid JSON";
+        const char *want = cut == 0            ? "empty binary frame"
+                           : cut < 7           ? "truncated binary frame header"
+                           : cut < strings_end ? "binary frame shorter than its declared lengths"
+                                               : "payload is not valid JSON";
         assert_string_equal(err, want);
     }
 
@@ -500,13 +499,13 @@ static void test_decode_binary_errors(void **state) {
     size_t nc = 0;
     parts_t base = good_push();
 
-#define CASE(field_assignments, message)                                                                       \
-    do {                                                                                                       \
-        parts_t q = base;                                                                                      \
-        field_assignments;                                                                                     \
-        cases[nc].p = q;                                                                                       \
-        cases[nc].err = (message);                                                                             \
-        nc++;                                                                                                  \
+#define CASE(field_assignments, message)                                                                               \
+    do {                                                                                                               \
+        parts_t q = base;                                                                                              \
+        field_assignments;                                                                                             \
+        cases[nc].p = q;                                                                                               \
+        cases[nc].err = (message);                                                                                     \
+        nc++;                                                                                                          \
     } while (0)
 #define SET(f, lit) (q.f = (lit), q.f##_len = LIT_LEN(lit))
 
@@ -536,10 +535,10 @@ static void test_decode_binary_errors(void **state) {
     CASE(SET(ref, "1\0"), "ref contains a NUL byte");
     CASE(SET(jr, "\0"), "join_ref contains a NUL byte");
     CASE(SET(topic, "t\xff"), "topic is not valid UTF-8");
-    CASE(SET(topic, "\xc0\x80"), "topic is not valid UTF-8");         /* overlong NUL */
-    CASE(SET(topic, "\xe0\x80\xaf"), "topic is not valid UTF-8");     /* overlong '/' */
-    CASE(SET(topic, "\xed\xa0\x80"), "topic is not valid UTF-8");     /* surrogate */
-    CASE(SET(topic, "x\xe2\x82"), "topic is not valid UTF-8");        /* cut sequence */
+    CASE(SET(topic, "\xc0\x80"), "topic is not valid UTF-8");     /* overlong NUL */
+    CASE(SET(topic, "\xe0\x80\xaf"), "topic is not valid UTF-8"); /* overlong '/' */
+    CASE(SET(topic, "\xed\xa0\x80"), "topic is not valid UTF-8"); /* surrogate */
+    CASE(SET(topic, "x\xe2\x82"), "topic is not valid UTF-8");    /* cut sequence */
     /* cut at the end of the field, though the next field's byte would complete it */
     CASE((SET(topic, "x\xe2\x82"), SET(event, "\x80z")), "topic is not valid UTF-8");
     CASE(SET(topic, "\xf4\x90\x80\x80"), "topic is not valid UTF-8"); /* > U+10FFFF */
@@ -578,13 +577,13 @@ static void test_decode_binary_errors(void **state) {
 static void test_encode_plain(void **state) {
     (void)state;
     const char *p = "{\"a\":1}";
-    assert_buf_str(msg_encode(MSG_VSN_1, MSG_STR("1"), MSG_STR("2"), MSG_STR("realtime:room1"), "phx_close", p,
-                              strlen(p)),
-                   "{\"join_ref\":\"1\",\"ref\":\"2\",\"topic\":\"realtime:room1\",\"event\":\"phx_close\","
-                   "\"payload\":{\"a\":1}}");
-    assert_buf_str(msg_encode(MSG_VSN_2, MSG_STR("1"), MSG_STR("2"), MSG_STR("realtime:room1"), "phx_close", p,
-                              strlen(p)),
-                   "[\"1\",\"2\",\"realtime:room1\",\"phx_close\",{\"a\":1}]");
+    assert_buf_str(
+        msg_encode(MSG_VSN_1, MSG_STR("1"), MSG_STR("2"), MSG_STR("realtime:room1"), "phx_close", p, strlen(p)),
+        "{\"join_ref\":\"1\",\"ref\":\"2\",\"topic\":\"realtime:room1\",\"event\":\"phx_close\","
+        "\"payload\":{\"a\":1}}");
+    assert_buf_str(
+        msg_encode(MSG_VSN_2, MSG_STR("1"), MSG_STR("2"), MSG_STR("realtime:room1"), "phx_close", p, strlen(p)),
+        "[\"1\",\"2\",\"realtime:room1\",\"phx_close\",{\"a\":1}]");
     assert_buf_str(msg_encode(MSG_VSN_1, MSG_STR_NULL, MSG_STR_NULL, MSG_STR("t"), "system", "{}", 2),
                    "{\"join_ref\":null,\"ref\":null,\"topic\":\"t\",\"event\":\"system\",\"payload\":{}}");
     assert_buf_str(msg_encode(MSG_VSN_2, MSG_STR_NULL, MSG_STR(""), MSG_STR("t"), "system", "{}", 2),
@@ -614,15 +613,15 @@ static void test_encode_escaping(void **state) {
 static void test_encode_reply(void **state) {
     (void)state;
     const char *resp = "{\"postgres_changes\":[{\"event\":\"*\",\"id\":1000}]}";
-    assert_buf_str(msg_encode_reply(MSG_VSN_2, MSG_STR("6"), MSG_STR("6"), MSG_STR("realtime:room1"), "ok", resp,
-                                    strlen(resp)),
-                   "[\"6\",\"6\",\"realtime:room1\",\"phx_reply\",{\"status\":\"ok\",\"response\":"
-                   "{\"postgres_changes\":[{\"event\":\"*\",\"id\":1000}]}}]");
-    assert_buf_str(msg_encode_reply(MSG_VSN_1, MSG_STR("6"), MSG_STR("6"), MSG_STR("realtime:room1"), "ok", resp,
-                                    strlen(resp)),
-                   "{\"join_ref\":\"6\",\"ref\":\"6\",\"topic\":\"realtime:room1\",\"event\":\"phx_reply\","
-                   "\"payload\":{\"status\":\"ok\",\"response\":{\"postgres_changes\":[{\"event\":\"*\","
-                   "\"id\":1000}]}}}");
+    assert_buf_str(
+        msg_encode_reply(MSG_VSN_2, MSG_STR("6"), MSG_STR("6"), MSG_STR("realtime:room1"), "ok", resp, strlen(resp)),
+        "[\"6\",\"6\",\"realtime:room1\",\"phx_reply\",{\"status\":\"ok\",\"response\":"
+        "{\"postgres_changes\":[{\"event\":\"*\",\"id\":1000}]}}]");
+    assert_buf_str(
+        msg_encode_reply(MSG_VSN_1, MSG_STR("6"), MSG_STR("6"), MSG_STR("realtime:room1"), "ok", resp, strlen(resp)),
+        "{\"join_ref\":\"6\",\"ref\":\"6\",\"topic\":\"realtime:room1\",\"event\":\"phx_reply\","
+        "\"payload\":{\"status\":\"ok\",\"response\":{\"postgres_changes\":[{\"event\":\"*\","
+        "\"id\":1000}]}}}");
     /* heartbeat reply: response {} even when none is given */
     assert_buf_str(msg_encode_reply(MSG_VSN_2, MSG_STR_NULL, MSG_STR("12"), MSG_STR("phoenix"), "ok", NULL, 0),
                    "[null,\"12\",\"phoenix\",\"phx_reply\",{\"status\":\"ok\",\"response\":{}}]");
@@ -636,12 +635,12 @@ static void test_encode_broadcast_json(void **state) {
     (void)state;
     const char *pl = "{\"x\":1}";
     const char *meta = "{\"id\":\"abc\"}";
-    assert_buf_str(msg_encode_broadcast_json(MSG_VSN_2, MSG_STR("realtime:room1"), MSG_STR("cursor"), pl,
-                                             strlen(pl), NULL, 0),
-                   "[null,null,\"realtime:room1\",\"broadcast\",{\"type\":\"broadcast\",\"event\":\"cursor\","
-                   "\"payload\":{\"x\":1}}]");
-    assert_buf_str(msg_encode_broadcast_json(MSG_VSN_2, MSG_STR("realtime:room1"), MSG_STR("cursor"), pl,
-                                             strlen(pl), meta, strlen(meta)),
+    assert_buf_str(
+        msg_encode_broadcast_json(MSG_VSN_2, MSG_STR("realtime:room1"), MSG_STR("cursor"), pl, strlen(pl), NULL, 0),
+        "[null,null,\"realtime:room1\",\"broadcast\",{\"type\":\"broadcast\",\"event\":\"cursor\","
+        "\"payload\":{\"x\":1}}]");
+    assert_buf_str(msg_encode_broadcast_json(MSG_VSN_2, MSG_STR("realtime:room1"), MSG_STR("cursor"), pl, strlen(pl),
+                                             meta, strlen(meta)),
                    "[null,null,\"realtime:room1\",\"broadcast\",{\"type\":\"broadcast\",\"event\":\"cursor\","
                    "\"payload\":{\"x\":1},\"meta\":{\"id\":\"abc\"}}]");
     assert_buf_str(msg_encode_broadcast_json(MSG_VSN_1, MSG_STR("realtime:room1"), MSG_STR("a\"b"), pl, strlen(pl),
@@ -700,18 +699,17 @@ static void test_encode_user_push_layout(void **state) {
     (void)state;
     /* what realtime-js's _encodeUserBroadcastPush writes for join_ref "4",
      * ref "17", topic "realtime:r", event "e", meta {"persist":true}, {"a":1} */
-    static const uint8_t want[] = {3,   1,   2,   10,  1,   16,  1,   '4', '1', '7', 'r', 'e', 'a', 'l',
-                                   't', 'i', 'm', 'e', ':', 'r', 'e', '{', '"', 'p', 'e', 'r', 's', 'i',
-                                   's', 't', '"', ':', 't', 'r', 'u', 'e', '}', '{', '"', 'a', '"', ':',
-                                   '1', '}'};
+    static const uint8_t want[] = {3,   1,   2,   10,  1,   16,  1,   '4', '1', '7', 'r', 'e', 'a', 'l', 't',
+                                   'i', 'm', 'e', ':', 'r', 'e', '{', '"', 'p', 'e', 'r', 's', 'i', 's', 't',
+                                   '"', ':', 't', 'r', 'u', 'e', '}', '{', '"', 'a', '"', ':', '1', '}'};
     const char *meta = "{\"persist\":true}";
     assert_buf_bytes(msg_encode_user_push(MSG_STR("4"), MSG_STR("17"), MSG_STR("realtime:r"), MSG_STR("e"), meta,
                                           strlen(meta), MSG_ENC_JSON, (const uint8_t *)"{\"a\":1}", 7),
                      want, sizeof(want));
     /* null refs are written as empty, like the client does */
     static const uint8_t want2[] = {3, 0, 0, 1, 1, 0, 0, 't', 'e', 0xAB};
-    assert_buf_bytes(msg_encode_user_push(MSG_STR_NULL, MSG_STR_NULL, MSG_STR("t"), MSG_STR("e"), NULL, 0,
-                                          MSG_ENC_RAW, (const uint8_t *)"\xab", 1),
+    assert_buf_bytes(msg_encode_user_push(MSG_STR_NULL, MSG_STR_NULL, MSG_STR("t"), MSG_STR("e"), NULL, 0, MSG_ENC_RAW,
+                                          (const uint8_t *)"\xab", 1),
                      want2, sizeof(want2));
 }
 
@@ -743,8 +741,8 @@ static void test_encode_binary_limits(void **state) {
     assert_null(msg_encode_user_push(MSG_STR_NULL, s256, MSG_STR("t"), MSG_STR("e"), NULL, 0, MSG_ENC_RAW, p, 2));
     assert_null(msg_encode_user_push(MSG_STR_NULL, MSG_STR_NULL, s256, MSG_STR("e"), NULL, 0, MSG_ENC_RAW, p, 2));
     assert_null(msg_encode_user_push(MSG_STR_NULL, MSG_STR_NULL, MSG_STR("t"), s256, NULL, 0, MSG_ENC_RAW, p, 2));
-    assert_null(msg_encode_user_push(MSG_STR_NULL, MSG_STR_NULL, MSG_STR("t"), MSG_STR("e"), big, 256, MSG_ENC_RAW,
-                                     p, 2));
+    assert_null(
+        msg_encode_user_push(MSG_STR_NULL, MSG_STR_NULL, MSG_STR("t"), MSG_STR("e"), big, 256, MSG_ENC_RAW, p, 2));
     assert_null(msg_encode_user_push(MSG_STR_NULL, MSG_STR_NULL, MSG_STR("t"), MSG_STR("e"), NULL, 0, 7, p, 2));
 }
 
@@ -762,17 +760,17 @@ static void test_user_push_round_trip(void **state) {
         const char *payload;
         size_t payload_len;
     } cases[] = {
-        {MSG_STR("1"), MSG_STR("2"), MSG_STR("realtime:room1"), MSG_STR("cursor"), "{\"persist\":true}",
-         MSG_ENC_JSON, "{\"x\":[1,2]}", 11},
+        {MSG_STR("1"), MSG_STR("2"), MSG_STR("realtime:room1"), MSG_STR("cursor"), "{\"persist\":true}", MSG_ENC_JSON,
+         "{\"x\":[1,2]}", 11},
         {MSG_STR_NULL, MSG_STR_NULL, MSG_STR("t"), MSG_STR("e"), NULL, MSG_ENC_RAW, "\0\1\2", 3},
         {MSG_STR("9"), MSG_STR_NULL, {topic255, 255}, MSG_STR("\xc3\xa9v\xe2\x82\xac"), NULL, MSG_ENC_RAW, "", 0},
         {MSG_STR("j"), MSG_STR("r"), MSG_STR("t"), MSG_STR("e"), "{}", MSG_ENC_JSON, "\"str\"", 5},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         size_t meta_len = cases[i].meta ? strlen(cases[i].meta) : 0;
-        buf_t *b = msg_encode_user_push(cases[i].jr, cases[i].ref, cases[i].topic, cases[i].event, cases[i].meta,
-                                        meta_len, cases[i].enc, (const uint8_t *)cases[i].payload,
-                                        cases[i].payload_len);
+        buf_t *b =
+            msg_encode_user_push(cases[i].jr, cases[i].ref, cases[i].topic, cases[i].event, cases[i].meta, meta_len,
+                                 cases[i].enc, (const uint8_t *)cases[i].payload, cases[i].payload_len);
         assert_non_null(b);
         msg_in_t m;
         char err[128] = "";
@@ -822,26 +820,16 @@ static void test_text_round_trip(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_decode_v2_join),
-        cmocka_unit_test(test_decode_v1_join),
-        cmocka_unit_test(test_decode_heartbeat),
-        cmocka_unit_test(test_decode_access_token),
-        cmocka_unit_test(test_decode_broadcast_nested),
-        cmocka_unit_test(test_decode_text_field_limits),
-        cmocka_unit_test(test_decode_text_errors),
-        cmocka_unit_test(test_decode_error_buffer),
-        cmocka_unit_test(test_decode_binary_push),
-        cmocka_unit_test(test_decode_binary_truncated),
-        cmocka_unit_test(test_decode_binary_errors),
-        cmocka_unit_test(test_encode_plain),
-        cmocka_unit_test(test_encode_escaping),
-        cmocka_unit_test(test_encode_reply),
-        cmocka_unit_test(test_encode_broadcast_json),
-        cmocka_unit_test(test_encode_broadcast_binary_layout),
-        cmocka_unit_test(test_encode_user_push_layout),
-        cmocka_unit_test(test_encode_binary_limits),
-        cmocka_unit_test(test_user_push_round_trip),
-        cmocka_unit_test(test_text_round_trip),
+        cmocka_unit_test(test_decode_v2_join),          cmocka_unit_test(test_decode_v1_join),
+        cmocka_unit_test(test_decode_heartbeat),        cmocka_unit_test(test_decode_access_token),
+        cmocka_unit_test(test_decode_broadcast_nested), cmocka_unit_test(test_decode_text_field_limits),
+        cmocka_unit_test(test_decode_text_errors),      cmocka_unit_test(test_decode_error_buffer),
+        cmocka_unit_test(test_decode_binary_push),      cmocka_unit_test(test_decode_binary_truncated),
+        cmocka_unit_test(test_decode_binary_errors),    cmocka_unit_test(test_encode_plain),
+        cmocka_unit_test(test_encode_escaping),         cmocka_unit_test(test_encode_reply),
+        cmocka_unit_test(test_encode_broadcast_json),   cmocka_unit_test(test_encode_broadcast_binary_layout),
+        cmocka_unit_test(test_encode_user_push_layout), cmocka_unit_test(test_encode_binary_limits),
+        cmocka_unit_test(test_user_push_round_trip),    cmocka_unit_test(test_text_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -271,12 +271,11 @@ static void test_read_full(void **state) {
     rest_plan_t p;
     plan_ok("GET", "bookings", "select=id,svc:service,price::text&status=eq.pending&order=id.desc&limit=10&offset=20",
             X(.prefer = "count=exact"), &p);
-    assert_string_equal(p.sql,
-                        "SELECT coalesce(pg_catalog.json_agg(_pgrst_t), '[]')::text AS body, "
-                        "(SELECT pg_catalog.count(*) FROM " BK " WHERE " BK ".\"status\" = $1) AS total, "
-                        "pg_catalog.count(*) AS nrows FROM (SELECT " BK ".\"id\", " BK ".\"service\" AS \"svc\", " BK
-                        ".\"price\"::text AS \"price\" FROM " BK " WHERE " BK ".\"status\" = $1 ORDER BY " BK
-                        ".\"id\" DESC LIMIT 10 OFFSET 20) _pgrst_t");
+    assert_string_equal(p.sql, "SELECT coalesce(pg_catalog.json_agg(_pgrst_t), '[]')::text AS body, "
+                               "(SELECT pg_catalog.count(*) FROM " BK " WHERE " BK ".\"status\" = $1) AS total, "
+                               "pg_catalog.count(*) AS nrows FROM (SELECT " BK ".\"id\", " BK
+                               ".\"service\" AS \"svc\", " BK ".\"price\"::text AS \"price\" FROM " BK " WHERE " BK
+                               ".\"status\" = $1 ORDER BY " BK ".\"id\" DESC LIMIT 10 OFFSET 20) _pgrst_t");
     assert_params(&p, 1, "pending");
     assert_true(p.count_exact);
     assert_int_equal(p.offset, 20);
@@ -335,8 +334,7 @@ static void test_filter_in_lists(void **state) {
     where_is("id=in.(1,2,3)", BK ".\"id\" = ANY ($1)", 1, "{\"1\",\"2\",\"3\"}");
     where_is("id=not.in.(1,2)", "NOT (" BK ".\"id\" = ANY ($1))", 1, "{\"1\",\"2\"}");
     /* supabase-js quotes values holding , ( or ); quotes and backslashes inside are escaped */
-    where_is("service=in.(%22a,b%22,c,%22d%5C%22e%22)", BK ".\"service\" = ANY ($1)", 1,
-             "{\"a,b\",\"c\",\"d\\\"e\"}");
+    where_is("service=in.(%22a,b%22,c,%22d%5C%22e%22)", BK ".\"service\" = ANY ($1)", 1, "{\"a,b\",\"c\",\"d\\\"e\"}");
     where_is("service=in.(%22(x)%22,NULL)", BK ".\"service\" = ANY ($1)", 1, "{\"(x)\",\"NULL\"}");
     where_is("service=in.(a%5Cb)", BK ".\"service\" = ANY ($1)", 1, "{\"a\\\\b\"}");
     where_is("service=in.()", BK ".\"service\" = ANY ($1)", 1, "{}");
@@ -382,8 +380,8 @@ static void test_logic_trees(void **state) {
              "(NOT (" BK ".\"status\" = $1) OR " BK ".\"id\" = ANY ($2))", 2, "{\"1\",\"2,3\"}");
     where_is("or=(service.eq.%22a,b)%22,tags.cs.%7Bx,y%7D)", "(" BK ".\"service\" = $1 OR " BK ".\"tags\" @> $2)", 2,
              "{x,y}");
-    where_is("or=(service.like.*a*,meta-%3E%3Ek.eq.v)", "(" BK ".\"service\"::text LIKE $1 OR (" BK ".\"meta\"->>$2) = $3)",
-             3, "v");
+    where_is("or=(service.like.*a*,meta-%3E%3Ek.eq.v)",
+             "(" BK ".\"service\"::text LIKE $1 OR (" BK ".\"meta\"->>$2) = $3)", 3, "v");
     where_is("id=eq.1&or=(id.eq.2)", BK ".\"id\" = $1 AND (" BK ".\"id\" = $2)", 2, "2");
     expect_err("GET", "bookings", "or=(id.eq.1", NOX, 400, "PGRST100", "failed to parse logic tree ((id.eq.1)");
     expect_err("GET", "bookings", "or=id.eq.1", NOX, 400, "PGRST100", NULL);
@@ -543,8 +541,8 @@ static void test_insert_object(void **state) {
     assert_true(p.is_insert);
     rest_plan_free(&p);
 
-    plan_ok("POST", "bookings", "select=id,service", X(.prefer = "return=representation", .body = "{\"service\":\"x\"}"),
-            &p);
+    plan_ok("POST", "bookings", "select=id,service",
+            X(.prefer = "return=representation", .body = "{\"service\":\"x\"}"), &p);
     assert_string_equal(p.sql, "WITH _pgrst_w AS (INSERT INTO " BK " (\"service\") SELECT _pgrst_b.\"service\" FROM "
                                "pg_catalog.json_to_recordset($1::json) AS _pgrst_b(\"service\" text) RETURNING " BK
                                ".*) SELECT coalesce(pg_catalog.json_agg(_pgrst_t), '[]')::text AS body, "
@@ -630,8 +628,9 @@ static void test_upsert(void **state) {
     plan_ok("POST", "settings", "on_conflict=key", X(.body = "{\"key\":\"k\"}"), &p);
     assert_null(strstr(p.sql, "ON CONFLICT"));
     rest_plan_free(&p);
-    expect_err("POST", "settings", "on_conflict=nope", X(.prefer = "resolution=merge-duplicates", .body = "{\"key\":1}"),
-               400, "42703", "column settings.nope does not exist");
+    expect_err("POST", "settings", "on_conflict=nope",
+               X(.prefer = "resolution=merge-duplicates", .body = "{\"key\":1}"), 400, "42703",
+               "column settings.nope does not exist");
 }
 
 static void test_update(void **state) {
@@ -646,8 +645,8 @@ static void test_update(void **state) {
     assert_false(p.is_insert);
     assert_false(p.is_delete);
     rest_plan_free(&p);
-    plan_ok("PATCH", "bookings", "id=eq.7&select=id&order=id", X(.prefer = "return=representation", .body = "{\"price\":3}"),
-            &p);
+    plan_ok("PATCH", "bookings", "id=eq.7&select=id&order=id",
+            X(.prefer = "return=representation", .body = "{\"price\":3}"), &p);
     assert_contains(p.sql, "WHERE " BK ".\"id\" = $1 RETURNING " BK ".*) SELECT");
     assert_contains(p.sql, "FROM (SELECT _pgrst_w.\"id\" FROM _pgrst_w ORDER BY _pgrst_w.\"id\") _pgrst_t");
     rest_plan_free(&p);
@@ -703,8 +702,7 @@ static void test_rpc_composite(void **state) {
     assert_true(p.is_rpc);
     assert_false(p.is_write);
     rest_plan_free(&p);
-    plan_ok("GET", "rpc/bookings_by_status", "s=pending&id=gt.3&order=id.desc&limit=2",
-            X(.prefer = "count=exact"), &p);
+    plan_ok("GET", "rpc/bookings_by_status", "s=pending&id=gt.3&order=id.desc&limit=2", X(.prefer = "count=exact"), &p);
     assert_string_equal(p.sql, "WITH _pgrst_s AS (SELECT _pgrst_r.* FROM "
                                "\"public\".\"bookings_by_status\"(\"s\" := $1::booking_status) AS _pgrst_r WHERE "
                                "_pgrst_r.\"id\" > $2) SELECT coalesce(pg_catalog.json_agg(_pgrst_t), '[]')::text AS "
@@ -730,7 +728,8 @@ static void test_rpc_scalar_void(void **state) {
     (void)state;
     rest_plan_t p;
     plan_ok("GET", "rpc/count_bookings", "", NOX, &p);
-    assert_string_equal(p.sql, "SELECT coalesce(pg_catalog.to_json(\"public\".\"count_bookings\"())::text, 'null') AS body");
+    assert_string_equal(p.sql,
+                        "SELECT coalesce(pg_catalog.to_json(\"public\".\"count_bookings\"())::text, 'null') AS body");
     assert_int_equal(p.result, REST_RESULT_SCALAR);
     assert_int_equal(p.nparams, 0);
     rest_plan_free(&p);
@@ -820,8 +819,9 @@ static void test_respond_reads(void **state) {
     a = respond(&p, "[]", 1, 0);
     assert_int_equal(a.status, 416);
     assert_string_equal(a.headers, "Preference-Applied: count=exact\r\nContent-Range: */1\r\n");
-    assert_string_equal(a.body, "{\"code\":\"PGRST103\",\"details\":\"An offset of 2 was requested, but there are only 1 "
-                                "rows.\",\"hint\":null,\"message\":\"Requested range not satisfiable\"}");
+    assert_string_equal(a.body,
+                        "{\"code\":\"PGRST103\",\"details\":\"An offset of 2 was requested, but there are only 1 "
+                        "rows.\",\"hint\":null,\"message\":\"Requested range not satisfiable\"}");
     a = respond(&p, "[]", 2, 0);
     assert_int_equal(a.status, 206); /* offset == total: empty, not an error */
     assert_string_equal(a.headers, "Preference-Applied: count=exact\r\nContent-Range: */2\r\n");
@@ -867,8 +867,10 @@ static void test_respond_single(void **state) {
     a = respond(&p, NULL, -1, 1);
     assert_int_equal(a.status, 204);
     rest_plan_free(&p);
-    plan_ok("POST", "bookings", "", X(.accept = "application/vnd.pgrst.object+json",
-                                      .prefer = "return=representation", .body = "{\"service\":\"s\"}"), &p);
+    plan_ok("POST", "bookings", "",
+            X(.accept = "application/vnd.pgrst.object+json", .prefer = "return=representation",
+              .body = "{\"service\":\"s\"}"),
+            &p);
     a = respond(&p, "[{\"id\":9}]", 1, 1);
     assert_int_equal(a.status, 201);
     assert_string_equal(a.body, "{\"id\":9}");
@@ -905,7 +907,8 @@ static void test_respond_writes(void **state) {
     plan_ok("PATCH", "bookings", "", X(.prefer = "return=representation,count=exact", .body = "{\"price\":1}"), &p);
     a = respond(&p, "[{\"id\":1},{\"id\":2}]", 2, 2);
     assert_int_equal(a.status, 200);
-    assert_string_equal(a.headers, "Preference-Applied: return=representation, count=exact\r\nContent-Range: 0-1/2\r\n");
+    assert_string_equal(a.headers,
+                        "Preference-Applied: return=representation, count=exact\r\nContent-Range: 0-1/2\r\n");
     rest_plan_free(&p);
     plan_ok("PATCH", "bookings", "", X(.prefer = "handling=strict,max-affected=2", .body = "{\"price\":1}"), &p);
     a = respond(&p, NULL, -1, 2);
@@ -1001,36 +1004,21 @@ static void test_error_from_pg(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_catalog_lookup),
-        cmocka_unit_test(test_catalog_malformed_rows),
-        cmocka_unit_test(test_read_default),
-        cmocka_unit_test(test_read_full),
-        cmocka_unit_test(test_filter_operators),
-        cmocka_unit_test(test_filter_is),
-        cmocka_unit_test(test_filter_in_lists),
-        cmocka_unit_test(test_filter_negation_and_multi),
-        cmocka_unit_test(test_filter_json_path),
-        cmocka_unit_test(test_logic_trees),
-        cmocka_unit_test(test_select_variants),
-        cmocka_unit_test(test_order_variants),
-        cmocka_unit_test(test_ranges),
-        cmocka_unit_test(test_read_head_and_accept),
-        cmocka_unit_test(test_read_errors),
-        cmocka_unit_test(test_insert_object),
-        cmocka_unit_test(test_insert_array),
-        cmocka_unit_test(test_insert_missing_default),
-        cmocka_unit_test(test_upsert),
-        cmocka_unit_test(test_update),
-        cmocka_unit_test(test_delete),
-        cmocka_unit_test(test_rpc_composite),
-        cmocka_unit_test(test_rpc_scalar_void),
-        cmocka_unit_test(test_rpc_variadic_and_set_scalar),
-        cmocka_unit_test(test_rpc_errors),
-        cmocka_unit_test(test_respond_reads),
-        cmocka_unit_test(test_respond_single),
-        cmocka_unit_test(test_respond_writes),
-        cmocka_unit_test(test_respond_rpc),
-        cmocka_unit_test(test_error_from_pg),
+        cmocka_unit_test(test_catalog_lookup),   cmocka_unit_test(test_catalog_malformed_rows),
+        cmocka_unit_test(test_read_default),     cmocka_unit_test(test_read_full),
+        cmocka_unit_test(test_filter_operators), cmocka_unit_test(test_filter_is),
+        cmocka_unit_test(test_filter_in_lists),  cmocka_unit_test(test_filter_negation_and_multi),
+        cmocka_unit_test(test_filter_json_path), cmocka_unit_test(test_logic_trees),
+        cmocka_unit_test(test_select_variants),  cmocka_unit_test(test_order_variants),
+        cmocka_unit_test(test_ranges),           cmocka_unit_test(test_read_head_and_accept),
+        cmocka_unit_test(test_read_errors),      cmocka_unit_test(test_insert_object),
+        cmocka_unit_test(test_insert_array),     cmocka_unit_test(test_insert_missing_default),
+        cmocka_unit_test(test_upsert),           cmocka_unit_test(test_update),
+        cmocka_unit_test(test_delete),           cmocka_unit_test(test_rpc_composite),
+        cmocka_unit_test(test_rpc_scalar_void),  cmocka_unit_test(test_rpc_variadic_and_set_scalar),
+        cmocka_unit_test(test_rpc_errors),       cmocka_unit_test(test_respond_reads),
+        cmocka_unit_test(test_respond_single),   cmocka_unit_test(test_respond_writes),
+        cmocka_unit_test(test_respond_rpc),      cmocka_unit_test(test_error_from_pg),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

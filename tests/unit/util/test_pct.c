@@ -83,8 +83,8 @@ static void bounded(void **state) {
     memset(out, 'x', sizeof out);
     n = 99;
     assert_int_equal(dec("abcde", 0, out, 5, &n), PCT_E_SPACE);
-    assert_int_equal(n, 99); /* untouched on a refusal */
-    assert_int_equal(out[5], 'x'); /* nothing written past outlen */
+    assert_int_equal(n, 99);                                      /* untouched on a refusal */
+    assert_int_equal(out[5], 'x');                                /* nothing written past outlen */
     assert_int_equal(dec("%41%42%43%44", 0, out, 5, &n), PCT_OK); /* the bound is on the output */
     assert_string_equal(out, "ABCD");
     assert_int_equal(dec("", 0, out, 0, &n), PCT_E_SPACE); /* not even room for the NUL */
@@ -127,12 +127,8 @@ static void callers(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(escapes),
-        cmocka_unit_test(plus),
-        cmocka_unit_test(malformed_escapes),
-        cmocka_unit_test(nul_is_refused),
-        cmocka_unit_test(bounded),
-        cmocka_unit_test(dup_owns_its_result),
+        cmocka_unit_test(escapes),        cmocka_unit_test(plus),    cmocka_unit_test(malformed_escapes),
+        cmocka_unit_test(nul_is_refused), cmocka_unit_test(bounded), cmocka_unit_test(dup_owns_its_result),
         cmocka_unit_test(callers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -55,13 +55,15 @@ static int any_jwt(const char *s, size_t n) {
 
 static void test_secret_keys(void **state) {
     (void)state;
-    const char *secret[] = {"access_token", "user_token", "apikey", "token", "refresh_token", "password",
-                            "authorization", "Authorization", "ACCESS_TOKEN", "X-Api-Key", "api_key",
-                            "provider_refresh_token", "client_secret", "new_password", "Cookie", "jwt"};
+    const char *secret[] = {"access_token",  "user_token",   "apikey",        "token",
+                            "refresh_token", "password",     "authorization", "Authorization",
+                            "ACCESS_TOKEN",  "X-Api-Key",    "api_key",       "provider_refresh_token",
+                            "client_secret", "new_password", "Cookie",        "jwt"};
     for (size_t i = 0; i < sizeof(secret) / sizeof(secret[0]); i++)
         assert_true(redact_key_is_secret(secret[i], strlen(secret[i])));
-    const char *plain[] = {"topic", "event", "payload", "ref", "join_ref", "config", "presence", "key", "email",
-                           "postgres_changes", "filter", "user_id", "status", "message", ""};
+    const char *plain[] = {"topic",  "event",    "payload", "ref",     "join_ref",
+                           "config", "presence", "key",     "email",   "postgres_changes",
+                           "filter", "user_id",  "status",  "message", ""};
     for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++)
         assert_false(redact_key_is_secret(plain[i], strlen(plain[i])));
 }
@@ -117,7 +119,8 @@ static void test_secret_values_of_every_type(void **state) {
            "\"[redacted]\"],\"after\":\"kept\"}");
     expect("{\"Authorization\" : \"Bearer abc\" , \"x\":1}", "{\"Authorization\" : \"[redacted]\" , \"x\":1}");
     /* deep inside a payload */
-    expect("{\"a\":{\"b\":{\"c\":[{\"refresh_token\":\"zzz\"}]}}}", "{\"a\":{\"b\":{\"c\":[{\"refresh_token\":\"[redacted]\"}]}}}");
+    expect("{\"a\":{\"b\":{\"c\":[{\"refresh_token\":\"zzz\"}]}}}",
+           "{\"a\":{\"b\":{\"c\":[{\"refresh_token\":\"[redacted]\"}]}}}");
     /* a secret key as a value is just a word */
     expect("{\"event\":\"password\",\"x\":\"y\"}", "{\"event\":\"password\",\"x\":\"y\"}");
     expect("[\"password\",\"hunter2\"]", "[\"password\",\"hunter2\"]");
@@ -238,9 +241,10 @@ static uint32_t rnd(void) {
 
 /* Bytes drawn from pieces that matter to the redactor. */
 static size_t random_text(char *out, size_t cap) {
-    static const char *const pieces[] = {"{", "}", "[", "]", ":", ",", "\"", "\\", "\\u0065", "\\u", "\\\"",
-                                         " ", "eyJ", ".", "abc", "-", "_", "1", "e5", "access_token", "password",
-                                         "x", "Bearer ", JWT, "true", "\\ud83d", "\n", "=", "eyJhbGciOi"};
+    static const char *const pieces[] = {
+        "{",        "}", "[",       "]", ":",    ",",       "\"", "\\", "\\u0065",   "\\u",
+        "\\\"",     " ", "eyJ",     ".", "abc",  "-",       "_",  "1",  "e5",        "access_token",
+        "password", "x", "Bearer ", JWT, "true", "\\ud83d", "\n", "=",  "eyJhbGciOi"};
     size_t n = 0, want = rnd() % 200;
     while (n < want) {
         const char *p = pieces[rnd() % (sizeof(pieces) / sizeof(pieces[0]))];

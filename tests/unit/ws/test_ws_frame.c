@@ -242,7 +242,10 @@ static void test_byte_by_byte_equals_whole(void **state) {
     n += frame(wire + n, FIN | WS_OP_TEXT, "", 0);
     n += frame(wire + n, FIN | WS_OP_BINARY, blob, big);
     n += frame(wire + n, FIN | WS_OP_TEXT, "caf\xc3\xa9", 5);
-    n += frame(wire + n, FIN | WS_OP_CLOSE, "\x03\xe8" "bye", 5);
+    n += frame(wire + n, FIN | WS_OP_CLOSE,
+               "\x03\xe8"
+               "bye",
+               5);
     n += frame(wire + n, FIN | WS_OP_TEXT, "ignored", 7); /* after close */
 
     rec_t whole = {0};
@@ -417,29 +420,31 @@ static void test_utf8_split_across_fragments(void **state) {
     }
 }
 
-#define S(lit) {lit, sizeof(lit) - 1}
+#define S(lit)                                                                                                         \
+    { lit, sizeof(lit) - 1 }
 
 static const struct {
     const char *s;
     size_t n;
 } BAD_UTF8[] = {
-    S("\x80"),                 /* stray continuation */
+    S("\x80"), /* stray continuation */
     S("\xbf"),
-    S("\xc0\x80"),             /* overlong NUL */
-    S("\xc1\xbf"),             /* overlong */
-    S("\xe0\x80\x80"),         /* overlong 3-byte */
+    S("\xc0\x80"),     /* overlong NUL */
+    S("\xc1\xbf"),     /* overlong */
+    S("\xe0\x80\x80"), /* overlong 3-byte */
     S("\xe0\x9f\xbf"),
-    S("\xf0\x80\x80\x80"),     /* overlong 4-byte */
+    S("\xf0\x80\x80\x80"), /* overlong 4-byte */
     S("\xf0\x8f\xbf\xbf"),
-    S("\xed\xa0\x80"),         /* U+D800 surrogate */
-    S("\xed\xbf\xbf"),         /* U+DFFF */
-    S("\xf4\x90\x80\x80"),     /* U+110000 */
+    S("\xed\xa0\x80"),     /* U+D800 surrogate */
+    S("\xed\xbf\xbf"),     /* U+DFFF */
+    S("\xf4\x90\x80\x80"), /* U+110000 */
     S("\xf5\x80\x80\x80"),
     S("\xfe"),
     S("\xff"),
-    S("\xc2\x41"),             /* lead without continuation */
-    S("\xe2\x82"),             /* truncated at the end */
-    S("\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80" "edited"),
+    S("\xc2\x41"), /* lead without continuation */
+    S("\xe2\x82"), /* truncated at the end */
+    S("\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80"
+      "edited"),
 };
 
 static const struct {
@@ -448,14 +453,14 @@ static const struct {
 } GOOD_UTF8[] = {
     S(""),
     S("\x7f"),
-    S("\xc2\x80"),             /* U+0080 */
-    S("\xdf\xbf"),             /* U+07FF */
-    S("\xe0\xa0\x80"),         /* U+0800 */
-    S("\xed\x9f\xbf"),         /* U+D7FF */
-    S("\xee\x80\x80"),         /* U+E000 */
-    S("\xef\xbf\xbf"),         /* U+FFFF */
-    S("\xf0\x90\x80\x80"),     /* U+10000 */
-    S("\xf4\x8f\xbf\xbf"),     /* U+10FFFF */
+    S("\xc2\x80"),         /* U+0080 */
+    S("\xdf\xbf"),         /* U+07FF */
+    S("\xe0\xa0\x80"),     /* U+0800 */
+    S("\xed\x9f\xbf"),     /* U+D7FF */
+    S("\xee\x80\x80"),     /* U+E000 */
+    S("\xef\xbf\xbf"),     /* U+FFFF */
+    S("\xf0\x90\x80\x80"), /* U+10000 */
+    S("\xf4\x8f\xbf\xbf"), /* U+10FFFF */
     S("\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5 plain ascii long enough for the fast path"),
 };
 
@@ -514,7 +519,8 @@ static void test_close_payloads(void **state) {
         n = frame(wire, FIN | WS_OP_CLOSE, pl, 2);
         expect_code(wire, n, 100, WS_CLOSE_PROTOCOL);
     }
-    const uint16_t good[] = {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999};
+    const uint16_t good[] = {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010,
+                             1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999};
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
         uint8_t pl[2] = {(uint8_t)(good[i] >> 8), (uint8_t)good[i]};
         n = frame(wire, FIN | WS_OP_CLOSE, pl, 2);
@@ -698,11 +704,11 @@ static void test_accept_key(void **state) {
     assert_string_equal(out, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
     const char *bad[] = {
         "",
-        "dGhlIHNhbXBsZSBub25jZQ=",     /* short */
-        "dGhlIHNhbXBsZSBub25jZQ===",   /* long */
-        "dGhlIHNhbXBsZSBub25jZQAA",    /* 18 bytes, no padding */
-        "dGhlIHNhbXBsZSBub25j*Q==",    /* not base64 */
-        "dGhlIHNhbXBsZSBub25jZ===",    /* padding too early */
+        "dGhlIHNhbXBsZSBub25jZQ=",   /* short */
+        "dGhlIHNhbXBsZSBub25jZQ===", /* long */
+        "dGhlIHNhbXBsZSBub25jZQAA",  /* 18 bytes, no padding */
+        "dGhlIHNhbXBsZSBub25j*Q==",  /* not base64 */
+        "dGhlIHNhbXBsZSBub25jZ===",  /* padding too early */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_int_equal(ws_accept_key(bad[i], strlen(bad[i]), out), -1);
