@@ -43,6 +43,8 @@ step() { # name, command...
   if [ "$rc" -eq 0 ]; then echo "--- ok: $name ($p passed)"; else broken=1; echo "--- FAILED: $name"; fi
 }
 step "layers: src/ includes point one way" scripts/check-layers.sh
+step "format: C files as .clang-format writes them" scripts/check-format.sh
+step "static analysis (cppcheck, clang-tidy) of src/" scripts/check-static.sh
 step "database (schema, RLS, auth functions)" tests/db/run.sh
 # Module checks against a real PostgreSQL (each builds its tool with ASan
 # and UBSan and uses a throwaway cluster).
