@@ -52,6 +52,25 @@ static void close_walk(uv_handle_t *h, void *arg) {
         uv_close(h, NULL);
 }
 
+/* Watches SIGTERM and SIGINT on loop (once each: on_signal then ignores
+ * them). Returns 0, or a libuv error (logged). */
+static int watch_signals(uv_loop_t *loop) {
+    int r;
+    if ((r = uv_signal_init(loop, &sigterm)) < 0 || (r = uv_signal_init(loop, &sigint)) < 0 ||
+        (r = uv_signal_start_oneshot(&sigterm, on_signal, SIGTERM)) < 0 ||
+        (r = uv_signal_start_oneshot(&sigint, on_signal, SIGINT)) < 0)
+        log_error("cannot watch signals", "\"error\":\"%s\"", uv_strerror(r));
+    return r < 0 ? r : 0;
+}
+
+/* Closes every handle left on loop (the signal watchers) and the loop. */
+static void close_loop(uv_loop_t *loop) {
+    uv_walk(loop, close_walk, NULL);
+    uv_run(loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(loop) < 0)
+        log_warn("main loop still busy at exit", "%s", "\"loop\":\"default\"");
+}
+
 /* The modules above net get their part of the configuration here, before
  * any worker runs. */
 static void init_modules(const config_t *c, const jwt_keyring_t *keys) {
@@ -145,31 +164,32 @@ int main(int argc, char **argv) {
     }
     init_modules(&cfg, keys);
     hub_init(cfg.workers);
+    /* Signals are watched before anything listens: a supervisor (or a
+     * test) that sees the port open may stop us at once, and that SIGTERM
+     * must drain, not kill. One that comes early waits in libuv's pipe
+     * until uv_run below. */
+    uv_loop_t *loop = uv_default_loop();
+    if (watch_signals(loop) < 0)
+        goto out_loop;
     if (start_cdc(&cfg) < 0)
-        goto out_keys;
+        goto out_loop;
     if (start_workers(&cfg) < 0)
         goto out_cdc;
     log_info("listening", "\"host\":\"%s\",\"port\":%d,\"workers\":%d,\"path\":\"/realtime/v1/websocket\"", cfg.host,
              cfg.port, srv.nworkers);
-
-    uv_loop_t *loop = uv_default_loop();
-    uv_signal_init(loop, &sigterm);
-    uv_signal_init(loop, &sigint);
-    uv_signal_start_oneshot(&sigterm, on_signal, SIGTERM);
-    uv_signal_start_oneshot(&sigint, on_signal, SIGINT);
     uv_run(loop, UV_RUN_DEFAULT);
     /* Before the workers are freed: the CDC thread posts to them. */
     cdc_engine_stop();
     srv_join();
-    uv_walk(loop, close_walk, NULL);
-    uv_run(loop, UV_RUN_DEFAULT);
-    uv_loop_close(loop);
+    close_loop(loop);
     hub_shutdown();
     log_info("stopped", "%s", "\"exit\":0");
     rc = 0;
     goto out_keys;
 out_cdc:
     cdc_engine_stop();
+out_loop:
+    close_loop(loop);
 out_keys:
     jwt_keyring_free(keys);
 out_cfg:
