@@ -82,7 +82,7 @@ static const opt_t opts[] = {
      "hours realtime.messages keeps rows: older day partitions are dropped, days ahead created, hourly (0: the "
      "server leaves partitions alone)",
      T_INT, OFF(messages_retention_hours), 0, 0, 87600},
-    {"--replication-ready-timeout-ms", "REPLICATION_READY_TIMEOUT_MS", "60000",
+    {"--replication-ready-ms", "REPLICATION_READY_TIMEOUT_MS", "60000",
      "a join with config.broadcast.replication_ready waits this long for the replication stream before the system "
      "error",
      T_INT, OFF(replication_ready_timeout_ms), 0, 1000, 3600000},
