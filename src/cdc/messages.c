@@ -191,8 +191,8 @@ void cdc_msg_publish(const cdc_msg_t *b) {
     if (!t)
         return; /* nobody listens */
     size_t mlen = strlen(b->meta);
-    hub_publish(hub_msg_broadcast(t, NULL, b->event, b->event_len, mlen ? b->meta : NULL, mlen, b->encoding,
-                                  b->payload, b->payload_len));
+    hub_publish(hub_msg_broadcast(t, NULL, b->event, b->event_len, mlen ? b->meta : NULL, mlen, b->encoding, b->payload,
+                                  b->payload_len));
     met_add(M_BROADCASTS, 1);
     hub_topic_release(t);
 }

@@ -21,9 +21,9 @@
 enum { C_TOPIC, C_EXT, C_PAYLOAD, C_EVENT, C_PRIVATE, C_UPDATED, C_INSERTED, C_ID, C_BIN, NCOLS };
 
 static pgo_column_t cols[NCOLS] = {
-    {"topic", 25, -1, 0},         {"extension", 25, -1, 0},  {"payload", 3802, -1, 0},
-    {"event", 25, -1, 0},         {"private", 16, -1, 0},    {"updated_at", 1114, -1, 0},
-    {"inserted_at", 1114, -1, 0}, {"id", 2950, -1, 1},       {"binary_payload", 17, -1, 0},
+    {"topic", 25, -1, 0},         {"extension", 25, -1, 0}, {"payload", 3802, -1, 0},
+    {"event", 25, -1, 0},         {"private", 16, -1, 0},   {"updated_at", 1114, -1, 0},
+    {"inserted_at", 1114, -1, 0}, {"id", 2950, -1, 1},      {"binary_payload", 17, -1, 0},
 };
 static pgo_relation_t rel = {16400, "realtime", "messages", 'd', NCOLS, cols};
 
@@ -204,7 +204,7 @@ static void test_refused(void **state) {
 static void test_other_shape(void **state) {
     (void)state;
     pgo_column_t c2[4] = {{"id", 2950, -1, 1}, {"private", 16, -1, 0}, {"event", 25, -1, 0}, {"topic", 25, -1, 0}};
-    pgo_column_t c3[6] = {{"id", 2950, -1, 1}, {"private", 16, -1, 0}, {"event", 25, -1, 0},
+    pgo_column_t c3[6] = {{"id", 2950, -1, 1},  {"private", 16, -1, 0},   {"event", 25, -1, 0},
                           {"topic", 25, -1, 0}, {"extension", 25, -1, 0}, {"payload", 25, -1, 0}};
     pgo_relation_t r2 = {1, "realtime", "messages", 'd', 4, c2};
     pgo_relation_t r3 = {1, "realtime", "messages", 'd', 6, c3};
