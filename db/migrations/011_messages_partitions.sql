@@ -89,7 +89,9 @@ create or replace function realtime.tc_messages_maintain(p_keep interval default
                                                          p_ahead integer default 3,
                                                          out created integer, out dropped integer,
                                                          out pruned bigint)
-language plpgsql volatile security definer set search_path = '' as $$
+-- lock_timeout: creating or dropping a partition locks the table; a long
+-- transaction on it makes this call fail (and be tried again), not wait.
+language plpgsql volatile security definer set search_path = '' set lock_timeout = '5s' as $$
 declare
   today date := localtimestamp::date;
   horizon timestamp := localtimestamp - greatest(p_keep, interval '1 hour');
