@@ -20,7 +20,8 @@
 --     inserted_at) land there and are pruned row by row;
 --   * the publication supabase_realtime_messages_publication publishes
 --     through the root (publish_via_partition_root = true): the server sees
---     every row as realtime.messages, whatever partition holds it.
+--     every row as realtime.messages, whatever partition holds it; and it
+--     publishes inserts only (the only rows that become broadcasts).
 --
 -- Retention: realtime.tc_messages_maintain(keep, ahead) drops the day
 -- partitions whose whole day is older than `keep`, deletes rows older than
@@ -148,6 +149,9 @@ insert into realtime.messages (topic, extension, payload, event, private, update
 drop table realtime.messages_unpartitioned;
 
 -- 6. The publication: dropping the old table took it out; the new one goes
--- in through its root.
-alter publication supabase_realtime_messages_publication set (publish_via_partition_root = true);
+-- in through its root. Only inserts are broadcast, so only inserts are
+-- published: the default partition's pruning and any UPDATE stay out of the
+-- stream.
+alter publication supabase_realtime_messages_publication
+  set (publish_via_partition_root = true, publish = 'insert');
 alter publication supabase_realtime_messages_publication add table realtime.messages;

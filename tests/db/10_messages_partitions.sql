@@ -87,6 +87,8 @@ select tests.logout();
 -- the publication
 select tests.ok((select pubviaroot from pg_publication where pubname = 'supabase_realtime_messages_publication'),
                 'the messages publication publishes through the root');
+select tests.ok((select pubinsert and not pubupdate and not pubdelete and not pubtruncate from pg_publication
+                  where pubname = 'supabase_realtime_messages_publication'), 'inserts only');
 select tests.is((select string_agg(schemaname || '.' || tablename, ',') from pg_publication_tables
                   where pubname = 'supabase_realtime_messages_publication'), 'realtime.messages',
                 'and lists realtime.messages only');
