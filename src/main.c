@@ -74,9 +74,10 @@ static void close_loop(uv_loop_t *loop) {
 /* The modules above net get their part of the configuration here, before
  * any worker runs. */
 static void init_modules(const config_t *c, const jwt_keyring_t *keys) {
-    chan_config_t cc = {c->max_channels,          c->events_per_second,     c->joins_per_second, c->presence_per_second,
-                        c->max_bindings_per_join, c->max_bindings_per_conn, c->max_filter_bytes, c->max_presence_bytes,
-                        c->max_presence_per_conn, c->max_channels_per_ip};
+    chan_config_t cc = {c->max_channels,        c->events_per_second,           c->joins_per_second,
+                        c->presence_per_second, c->max_bindings_per_join,       c->max_bindings_per_conn,
+                        c->max_filter_bytes,    c->max_presence_bytes,          c->max_presence_per_conn,
+                        c->max_channels_per_ip, c->replication_ready_timeout_ms};
     chan_socket_init(&cc, keys);
     http_session_config_t hc = {c->max_body, c->http_header_timeout_ms, c->http_body_timeout_ms,
                                 c->http_idle_timeout_ms};
@@ -108,7 +109,10 @@ static int start_cdc(const config_t *c) {
                               c->cdc_queue_max,
                               c->cdc_backlog_max,
                               c->cdc_match_budget,
-                              c->cdc_match_rate};
+                              c->cdc_match_rate,
+                              c->messages_publication,
+                              c->messages_retention_hours,
+                              c->max_message};
     return cdc_engine_start(&ec);
 }
 

@@ -156,6 +156,8 @@ static long plan_batch(cdc_eng_t *e, cdc_tx_t *batch) {
     for (cdc_tx_t *t = batch; t; t = t->next)
         for (size_t i = 0; i < t->n; i++) {
             cdc_qchange_t *ch = &t->ch[i];
+            if (!ch->nm)
+                continue; /* a broadcast from the database (cdc/messages): nobody to judge */
             const cdc_table_t *tb = cdc_cat_by_oid(e->cat, ch->relid);
             if (!tb && e->cat_loaded_ms <= ch->recv_ms)
                 return -1; /* read the catalog again first */

@@ -23,6 +23,7 @@
 
 #include "cdc/engine_int.h"
 #include "cdc/join.h"
+#include "cdc/messages.h"
 #include "hub/hub.h"
 #include "metrics/metrics.h"
 #include "util/log.h"
@@ -31,7 +32,9 @@
 #define PROTO_VERSION 1
 #define CATALOG_MAX_AGE_MS 5000 /* policies and tables are re-read this often while in use */
 #define TICK_MS 100
-#define TRIM_BYTES (16u << 20) /* after a burst that held this much, memory goes back to the system */
+#define TRIM_BYTES (16u << 20)              /* after a burst that held this much, memory goes back to the system */
+#define MAINTAIN_EVERY_MS UINT64_C(3600000) /* realtime.messages partitions: created ahead, dropped when old */
+#define MAINTAIN_AHEAD_DAYS "3"
 
 /* The engine. The public API (engine.h) has no handle, so its functions
  * reach it here; nothing else does. */
@@ -194,6 +197,7 @@ void cdc_engine_claims(uint64_t client, const char *role, const char *claims) {
 }
 
 int cdc_engine_running(void) { return atomic_load(&engine.running); }
+int cdc_engine_messages_live(void) { return atomic_load(&engine.running) && atomic_load(&engine.messages_live); }
 
 /* A worker saw the clients' backlog drain (hub_paced_notify). */
 void cdc_eng_backlog_low(void) {
@@ -228,6 +232,8 @@ static void on_message(void *ud, uint64_t wal_start, const uint8_t *data, size_t
     case PGO_COMMIT: cdc_txq_commit(e, &m); break;
     case PGO_RELATION: {
         const cdc_table_t *tb = e->cat ? cdc_cat_by_oid(e->cat, m.rel->relid) : NULL;
+        if (!tb && cdc_msg_is_messages(m.rel))
+            break; /* Broadcast from the database: not a Postgres Changes table */
         if (!tb || tb->ncols != m.rel->ncols)
             cdc_eng_request_catalog(e); /* new or altered table */
         else
@@ -248,7 +254,9 @@ static void on_streaming(void *ud) {
     apply_type_bases(e);
     e->streaming = 1;
     atomic_store(&e->streaming_now, 1);
-    log_info("postgres changes: streaming", "\"slot\":\"%s\",\"publication\":\"%s\"", e->cfg.slot, e->cfg.publication);
+    atomic_store(&e->messages_live, e->stream && cdc_stream_has_second(e->stream));
+    log_info("postgres changes: streaming", "\"slot\":\"%s\",\"publication\":\"%s\",\"broadcast_from_database\":%s",
+             e->cfg.slot, e->cfg.publication, atomic_load(&e->messages_live) ? "true" : "false");
     cdc_join_try(e);
 }
 
@@ -258,20 +266,22 @@ static void on_lost(void *ud, const char *why) {
         log_warn("postgres changes: replication stream lost", "\"why\":\"%.*s\"", (int)strcspn(why, "\"\\\n"), why);
     e->streaming = 0;
     atomic_store(&e->streaming_now, 0);
+    atomic_store(&e->messages_live, 0);
     cdc_txq_lost(e);
 }
 
 static cdc_stream_t *open_stream(cdc_eng_t *e) {
-    cdc_stream_config_t sc = {e->cfg.host,
-                              e->cfg.port,
-                              e->cfg.repl_user,
-                              e->cfg.repl_password,
-                              e->cfg.dbname,
-                              e->cfg.slot,
-                              e->cfg.publication,
-                              PROTO_VERSION,
-                              0,
-                              1000};
+    cdc_stream_config_t sc = {.host = e->cfg.host,
+                              .port = e->cfg.port,
+                              .user = e->cfg.repl_user,
+                              .password = e->cfg.repl_password,
+                              .dbname = e->cfg.dbname,
+                              .slot = e->cfg.slot,
+                              .publication = e->cfg.publication,
+                              .publication2 = e->cfg.messages_publication,
+                              .proto_version = PROTO_VERSION,
+                              .streaming = 0,
+                              .status_interval_ms = 1000};
     cdc_stream_cb_t cb = {on_message, on_streaming, on_lost};
     cdc_stream_t *st = cdc_stream_new(&e->loop, &sc, &cb, e);
     if (st && e->q.paused)
@@ -287,6 +297,38 @@ void cdc_eng_restart_stream(cdc_eng_t *e, const char *why) {
     e->stream = NULL;
     e->stream_retry_at = cdc_eng_now(e) + CDC_ENG_RETRY_MS;
     on_lost(e, why);
+}
+
+/* ---- realtime.messages upkeep ------------------------------------------------- */
+
+static void on_maintained(void *ud, PGresult *const *results, int n, const char *error) {
+    cdc_eng_t *e = ud;
+    e->maintaining = 0;
+    if (error || n < 1 || PQresultStatus(results[0]) != PGRES_TUPLES_OK || PQntuples(results[0]) != 1) {
+        const char *why = error ? error : n >= 1 ? PQresultErrorMessage(results[0]) : "no result";
+        /* a database without migration 011 has nothing to maintain: say so, try again later */
+        log_warn("broadcast from database: realtime.messages partition upkeep failed", "\"error\":\"%.*s\"",
+                 (int)strcspn(why, "\"\\\n"), why);
+        return;
+    }
+    log_info("broadcast from database: realtime.messages partitions kept",
+             "\"created\":%s,\"dropped\":%s,\"pruned\":%s,\"retention_hours\":%d", PQgetvalue(results[0], 0, 0),
+             PQgetvalue(results[0], 0, 1), PQgetvalue(results[0], 0, 2), e->cfg.messages_retention_hours);
+}
+
+/* Creates the days ahead and drops the days past retention, at start and
+ * every hour, as service_role (the function is SECURITY DEFINER as the
+ * table's owner). */
+static void maintain_messages(cdc_eng_t *e, uint64_t now) {
+    if (!e->cfg.messages_publication || e->cfg.messages_retention_hours <= 0 || e->maintaining || now < e->maintain_at)
+        return;
+    char keep[32];
+    snprintf(keep, sizeof(keep), "%d hours", e->cfg.messages_retention_hours);
+    const char *params[] = {keep, MAINTAIN_AHEAD_DAYS};
+    db_stmt_t st[1] = {{cdc_msg_maintain_sql(), 2, params, 0}};
+    e->maintain_at = now + MAINTAIN_EVERY_MS;
+    if (db_run(e->db, "service_role", "{\"role\":\"service_role\"}", st, 1, on_maintained, e))
+        e->maintaining = 1;
 }
 
 /* ---- the thread ---------------------------------------------------------------- */
@@ -321,6 +363,7 @@ static void on_timer(uv_timer_t *t) {
     process_commands(e);
     if (e->joins)
         cdc_join_try(e);
+    maintain_messages(e, now);
     int in_use = cdc_cli_count(&e->reg) || e->joins;
     if (!e->cat_loading && in_use && now - e->cat_loaded_ms > CATALOG_MAX_AGE_MS)
         cdc_eng_request_catalog(e);
@@ -388,6 +431,8 @@ static void copy_config(cdc_eng_t *e, const cdc_engine_config_t *cfg) {
         [CDC_STR_SLOT] = cfg->slot,
         [CDC_STR_PUBLICATION] = cfg->publication,
         [CDC_STR_TABLE_EVENTS] = cfg->table_events,
+        [CDC_STR_MESSAGES_PUBLICATION] =
+            cfg->messages_publication && cfg->messages_publication[0] ? cfg->messages_publication : NULL,
     };
     for (int i = 0; i < CDC_STR_COUNT; i++)
         e->strs[i] = src[i] ? xstrdup(src[i]) : NULL;
@@ -401,6 +446,9 @@ static void copy_config(cdc_eng_t *e, const cdc_engine_config_t *cfg) {
     e->cfg.slot = e->strs[CDC_STR_SLOT];
     e->cfg.publication = e->strs[CDC_STR_PUBLICATION];
     e->cfg.table_events = e->strs[CDC_STR_TABLE_EVENTS];
+    e->cfg.messages_publication = e->strs[CDC_STR_MESSAGES_PUBLICATION];
+    e->cfg.messages_retention_hours = cfg->messages_retention_hours;
+    e->cfg.messages_max_bytes = cfg->messages_max_bytes ? cfg->messages_max_bytes : (1u << 20);
     e->cfg.join_timeout_ms = cfg->join_timeout_ms > 0 ? cfg->join_timeout_ms : 8000;
     e->cfg.write_grace_ms = cfg->write_grace_ms >= 0 ? cfg->write_grace_ms : 0;
     e->cfg.queue_max = cfg->queue_max ? cfg->queue_max : (64u << 20);

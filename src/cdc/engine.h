@@ -11,6 +11,10 @@
  * command queue) and it answers joins through hub_call; it never touches a
  * connection or a channel.
  *
+ * Broadcast from the database rides the same stream: rows inserted into
+ * realtime.messages (the second publication) are queued in their
+ * transaction and broadcast in commit order by cdc/messages.
+ *
  * Guarantees: a change reaches a subscription only if its filter matches
  * and the table's row-level security admits the change's row image for the
  * subscriber's role and claims (or the table has no RLS, or the role
@@ -35,6 +39,13 @@ typedef struct {
     size_t backlog_max;       /* published bytes not yet written to clients before publishing waits */
     size_t match_budget;      /* filter work per client address per change */
     size_t match_rate;        /* ... and per second (0: 100,000,000) */
+    /* Broadcast from the database (cdc/messages): the publication of
+     * realtime.messages read from the same slot (NULL or "": none), the
+     * hours of messages kept (partitions older are dropped; 0: the server
+     * does no partition upkeep), the largest payload delivered (0: 1 MiB). */
+    const char *messages_publication;
+    int messages_retention_hours;
+    size_t messages_max_bytes;
 } cdc_engine_config_t;
 
 /* What a join asked for; copied. */
@@ -61,6 +72,10 @@ int cdc_engine_start(const cdc_engine_config_t *cfg);
 /* Stops the thread (closes the stream after a last status update). */
 void cdc_engine_stop(void);
 int cdc_engine_running(void);
+/* 1 while the replication stream is live with the messages publication
+ * (what a join's config.broadcast.replication_ready waits for). Any
+ * thread. */
+int cdc_engine_messages_live(void);
 
 /* Registers the join's bindings; returns the client id (> 0) that names
  * them in the calls below, and done will run on req->worker; or 0 when the

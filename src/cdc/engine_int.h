@@ -58,6 +58,7 @@ enum {
     CDC_STR_SLOT,
     CDC_STR_PUBLICATION,
     CDC_STR_TABLE_EVENTS,
+    CDC_STR_MESSAGES_PUBLICATION,
     CDC_STR_COUNT
 };
 
@@ -78,6 +79,7 @@ struct cdc_eng {
     _Atomic uint64_t next_client; /* any thread */
     _Atomic uint64_t next_mark;   /* any thread */
     atomic_int streaming_now;     /* any thread: streaming, for cdc_engine_mark */
+    atomic_int messages_live;     /* any thread: streaming with the messages publication */
     uint64_t instance;            /* random, names this process in write marks */
     int stopping;
     uint64_t drained_ms; /* when the budgets' rate bound was last drained */
@@ -91,7 +93,9 @@ struct cdc_eng {
     cdc_catalog_t *cat;
     uint64_t cat_gen, cat_loaded_ms;
     int cat_loading;
-    uint64_t claims_gen; /* txq.c bumps it on changes to tables cached CLAIM values depend on */
+    uint64_t claims_gen;  /* txq.c bumps it on changes to tables cached CLAIM values depend on */
+    uint64_t maintain_at; /* next realtime.messages partition upkeep (0: now, once the pool is up) */
+    int maintaining;
 
     cdc_reg_t reg;    /* clients.c */
     cdc_cmd_t *joins; /* join.c: joins waiting for catalog or stream */

@@ -107,7 +107,10 @@ void cdc_pub_some(cdc_eng_t *e) {
             if (backlog_full(e))
                 return;
             cdc_qchange_t *ch = &t->ch[p->i++];
-            publish_change(e, ch);
+            if (ch->bcast)
+                cdc_msg_publish(ch->bcast); /* a broadcast from the database */
+            else
+                publish_change(e, ch);
             cdc_txq_change_clear(e, ch); /* its memory goes now, not with the batch */
             continue;
         }

@@ -49,8 +49,9 @@ struct cdc_stream {
     uv_loop_t *loop;
     cdc_stream_cb_t cb;
     void *ud;
-    char *host, *port, *user, *password, *dbname, *slot, *publication;
+    char *host, *port, *user, *password, *dbname, *slot, *publication, *publication2;
     int proto_version, streaming, status_interval_ms;
+    int second_exists; /* 1: the lookup found publication2, it is in publication_names; -1: not (warned) */
 
     st_t state;
     PGconn *pg;
@@ -160,6 +161,7 @@ static void on_closed(uv_handle_t *h) {
     free(s->dbname);
     free(s->slot);
     free(s->publication);
+    free(s->publication2);
     free(s);
 }
 
@@ -248,20 +250,15 @@ static void connect_step(cdc_stream_t *s) {
     }
 }
 
+/* The decoder reads timestamps, intervals, floats and bytea in their text
+ * forms: the settings those forms depend on. */
+#define OPTIONS "-c datestyle=ISO -c timezone=UTC -c intervalstyle=postgres -c extra_float_digits=3 -c bytea_output=hex"
+
 static void connect_start(cdc_stream_t *s) {
-    /* The decoder reads timestamps, intervals and floats in their text
-     * forms: pin the settings those forms depend on. */
     const char *keys[] = {"host",    "port", "user", "password", "dbname", "replication", "application_name",
                           "options", NULL};
-    const char *vals[] = {s->host,
-                          s->port,
-                          s->user,
-                          s->password,
-                          s->dbname,
-                          "database",
-                          "techcare-realtime-cdc",
-                          "-c datestyle=ISO -c timezone=UTC -c intervalstyle=postgres -c extra_float_digits=3",
-                          NULL};
+    const char *vals[] = {s->host, s->port, s->user, s->password, s->dbname, "database", "techcare-realtime-cdc",
+                          OPTIONS, NULL};
     s->state = ST_CONNECTING;
     s->pg = PQconnectStartParams(keys, vals, 0);
     if (!s->pg || PQstatus(s->pg) == CONNECTION_BAD) {
@@ -403,8 +400,10 @@ static void stream_started(cdc_stream_t *s) {
     s->backoff_ms = 0;
     cdc_lsn_text(s->floor, from);
     log_info("replication stream started",
-             "\"slot\":\"%s\",\"publication\":\"%s\",\"proto_version\":%d,\"streaming\":%s,\"from\":\"%s\"", s->slot,
-             s->publication, s->proto_version, s->streaming && s->proto_version >= 2 ? "true" : "false", from);
+             "\"slot\":\"%s\",\"publication\":\"%s\",\"publication2\":\"%s\",\"proto_version\":%d,\"streaming\":%s,"
+             "\"from\":\"%s\"",
+             s->slot, s->publication, s->second_exists == 1 ? s->publication2 : "", s->proto_version,
+             s->streaming && s->proto_version >= 2 ? "true" : "false", from);
     uv_timer_start(&s->status, on_status_timer, (uint64_t)s->status_interval_ms, (uint64_t)s->status_interval_ms);
     if (s->paused) {
         flush_out(s); /* stop watching for reads: a readable socket nobody reads would spin the loop */
@@ -422,21 +421,27 @@ static void stream_started(cdc_stream_t *s) {
 /* ---- the commands before streaming ----------------------------------------------- */
 
 static void send_check(cdc_stream_t *s) {
-    char sql[512];
+    char sql[640];
     snprintf(sql, sizeof(sql),
              "SELECT EXISTS (SELECT FROM pg_catalog.pg_publication WHERE pubname = '%s'), s.slot_type, s.plugin, "
-             "s.database, s.temporary, s.confirmed_flush_lsn, s.wal_status "
+             "s.database, s.temporary, s.confirmed_flush_lsn, s.wal_status, "
+             "EXISTS (SELECT FROM pg_catalog.pg_publication WHERE pubname = '%s') "
              "FROM (VALUES (1)) v LEFT JOIN pg_catalog.pg_replication_slots s ON s.slot_name = '%s'",
-             s->publication, s->slot);
+             s->publication, s->publication2 ? s->publication2 : "", s->slot);
     send_cmd(s, ST_CHECK, sql);
 }
 
 static void send_start(cdc_stream_t *s) {
-    char sql[512];
-    snprintf(
-        sql, sizeof(sql),
-        "START_REPLICATION SLOT %s LOGICAL 0/0 (proto_version '%d', publication_names '\"%s\"', messages 'true'%s)",
-        s->slot, s->proto_version, s->publication, s->streaming && s->proto_version >= 2 ? ", streaming 'on'" : "");
+    char sql[640], second[80] = "";
+    /* A publication that does not exist would fail the decoding at its
+     * first change, not here: only one the lookup found is named. */
+    if (s->second_exists == 1)
+        snprintf(second, sizeof(second), ",\"%s\"", s->publication2);
+    snprintf(sql, sizeof(sql),
+             "START_REPLICATION SLOT %s LOGICAL 0/0 (proto_version '%d', publication_names '\"%s\"%s', messages "
+             "'true'%s)",
+             s->slot, s->proto_version, s->publication, second,
+             s->streaming && s->proto_version >= 2 ? ", streaming 'on'" : "");
     send_cmd(s, ST_START, sql);
 }
 
@@ -471,7 +476,7 @@ static void identified(cdc_stream_t *s, const PGresult *r) {
 static void checked(cdc_stream_t *s, const PGresult *r) {
     if (!result_is(s, r, PGRES_TUPLES_OK, "slot lookup failed"))
         return;
-    if (PQntuples(r) != 1 || PQnfields(r) != 7) {
+    if (PQntuples(r) != 1 || PQnfields(r) != 8) {
         lost(s, "slot lookup failed", "unexpected result");
         return;
     }
@@ -479,6 +484,10 @@ static void checked(cdc_stream_t *s, const PGresult *r) {
         lost(s, "publication does not exist", s->publication);
         return;
     }
+    int second = s->publication2 && strcmp(PQgetvalue(r, 0, 7), "t") == 0;
+    if (s->publication2 && !second && s->second_exists != -1)
+        log_warn("publication does not exist: streaming without it", "\"publication\":\"%s\"", s->publication2);
+    s->second_exists = second ? 1 : -1; /* -1: warned once */
     if (PQgetisnull(r, 0, 1)) {
         char sql[160];
         snprintf(sql, sizeof(sql), "CREATE_REPLICATION_SLOT %s LOGICAL pgoutput (SNAPSHOT 'nothing')", s->slot);
@@ -598,6 +607,8 @@ static void on_poll(uv_poll_t *h, int status, int events) {
 
 /* ---- public ------------------------------------------------------------------------ */
 
+int cdc_stream_has_second(const cdc_stream_t *s) { return s->state == ST_STREAMING && s->second_exists == 1; }
+
 static char *dup_or_null(const char *v) { return v ? xstrdup(v) : NULL; }
 
 cdc_stream_t *cdc_stream_new(uv_loop_t *loop, const cdc_stream_config_t *cfg, const cdc_stream_cb_t *cb, void *ud) {
@@ -609,6 +620,11 @@ cdc_stream_t *cdc_stream_new(uv_loop_t *loop, const cdc_stream_config_t *cfg, co
     }
     if (!valid_name(cfg->publication, 1)) {
         clean_text(cfg->publication ? cfg->publication : "", shown, sizeof(shown));
+        log_error("invalid publication name", "\"publication\":\"%s\",\"allowed\":\"[A-Za-z0-9_]{1,63}\"", shown);
+        return NULL;
+    }
+    if (cfg->publication2 && cfg->publication2[0] && !valid_name(cfg->publication2, 1)) {
+        clean_text(cfg->publication2, shown, sizeof(shown));
         log_error("invalid publication name", "\"publication\":\"%s\",\"allowed\":\"[A-Za-z0-9_]{1,63}\"", shown);
         return NULL;
     }
@@ -628,6 +644,7 @@ cdc_stream_t *cdc_stream_new(uv_loop_t *loop, const cdc_stream_config_t *cfg, co
     s->dbname = dup_or_null(cfg->dbname);
     s->slot = xstrdup(cfg->slot);
     s->publication = xstrdup(cfg->publication);
+    s->publication2 = cfg->publication2 && cfg->publication2[0] ? xstrdup(cfg->publication2) : NULL;
     s->proto_version = cfg->proto_version;
     s->streaming = cfg->streaming;
     s->status_interval_ms = cfg->status_interval_ms > 0 ? cfg->status_interval_ms : 1000;

@@ -47,9 +47,14 @@ typedef struct {
     const char *host, *port, *user, *password, *dbname;
     const char *slot;        /* SLOT_NAME: [a-z0-9_], 1..63 bytes (it goes into the command text) */
     const char *publication; /* supabase_realtime: [A-Za-z0-9_], 1..63 bytes, case kept */
-    int proto_version;       /* 1..4 (PostgreSQL 15 knows up to 3); 2+ allows streaming=on */
-    int streaming;           /* ask for streaming of large in-progress transactions */
-    int status_interval_ms;  /* standby status update period (<= 0: 1000) */
+    /* A second publication read from the same slot (Broadcast from the
+     * database: supabase_realtime_messages_publication), same character
+     * set; NULL or "" for none. When it does not exist the stream runs on
+     * the first alone (logged) and cdc_stream_has_second says so. */
+    const char *publication2;
+    int proto_version;      /* 1..4 (PostgreSQL 15 knows up to 3); 2+ allows streaming=on */
+    int streaming;          /* ask for streaming of large in-progress transactions */
+    int status_interval_ms; /* standby status update period (<= 0: 1000) */
 } cdc_stream_config_t;
 
 typedef struct {
@@ -89,6 +94,8 @@ void cdc_stream_pause(cdc_stream_t *s, int paused);
 /* Sends a last status update if it can without blocking, closes the
  * connection and handles; memory goes once libuv closed them. */
 void cdc_stream_close(cdc_stream_t *s);
+/* 1 while streaming with the second publication among publication_names. */
+int cdc_stream_has_second(const cdc_stream_t *s);
 /* Text form of an LSN ("16/B374D848"). */
 void cdc_lsn_text(uint64_t lsn, char out[24]);
 

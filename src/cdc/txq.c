@@ -114,6 +114,7 @@ void cdc_txq_change_clear(cdc_eng_t *e, cdc_qchange_t *c) {
         free(c->uv[i].val);
     free(c->uv);
     free(c->preds);
+    cdc_msg_free(c->bcast);
     e->q.queued_bytes -= c->cost;
     memset(c, 0, sizeof(*c));
 }
@@ -308,16 +309,21 @@ static void budget_exhausted(cdc_eng_t *e, const cdc_change_t *cc, size_t n) {
              (int)strcspn(cc->table, "\"\\\n"), cc->table, n, e->cfg.match_budget);
 }
 
-/* Stores a matched change in the transaction being received. */
-static void keep_change(cdc_eng_t *e, const pgo_msg_t *m, const cdc_change_t *cc, const cdc_table_t *tb, size_t nm) {
-    cdc_txq_t *q = &e->q;
-    cdc_tx_t *t = q->cur;
+static cdc_qchange_t *new_change(cdc_tx_t *t) {
     if (t->n == t->cap) {
         t->cap = t->cap ? t->cap * 2 : 8;
         t->ch = xrealloc(t->ch, t->cap * sizeof(*t->ch));
     }
     cdc_qchange_t *ch = &t->ch[t->n++];
     memset(ch, 0, sizeof(*ch));
+    return ch;
+}
+
+/* Stores a matched change in the transaction being received. */
+static void keep_change(cdc_eng_t *e, const pgo_msg_t *m, const cdc_change_t *cc, const cdc_table_t *tb, size_t nm) {
+    cdc_txq_t *q = &e->q;
+    cdc_tx_t *t = q->cur;
+    cdc_qchange_t *ch = new_change(t);
     ch->relid = m->rel->relid;
     ch->recv_ms = cdc_eng_now(e);
     ch->nm = (uint32_t)nm;
@@ -344,10 +350,52 @@ static void keep_change(cdc_eng_t *e, const pgo_msg_t *m, const cdc_change_t *cc
     t->bytes += ch->cost;
 }
 
+/* After something was kept in the transaction being received. Over the
+ * bound, what this transaction holds is queued first: a pause must only
+ * ever wait for queued work, which drains, never for the transaction being
+ * received, which cannot grow while paused. */
+static void check_bounds(cdc_eng_t *e) {
+    cdc_txq_t *q = &e->q;
+    if (q->cur->n >= PART_CHANGES || q->cur->bytes >= PART_BYTES || q->queued_bytes > e->cfg.queue_max)
+        queue_part(e);
+    if (q->queued_bytes > e->cfg.queue_max)
+        pause_stream(e, 1);
+}
+
+/* A row of realtime.messages: queued in its transaction like a change, so
+ * it goes out in commit order, after a REST write's answer, is skipped if
+ * resent after a reconnect, and its LSN is confirmed only once it is out. */
+static void keep_broadcast(cdc_eng_t *e, const pgo_msg_t *m) {
+    const char *why = NULL;
+    cdc_msg_t *b = cdc_msg_from_insert(m, e->cfg.messages_max_bytes, &why);
+    if (!b) {
+        if (why && cdc_eng_now(e) >= e->q.msg_log_ms) {
+            e->q.msg_log_ms = cdc_eng_now(e) + 1000; /* the table is writable by users: bounded logging */
+            log_warn("broadcast from database: row not delivered", "\"why\":\"%s\"", why);
+        }
+        return;
+    }
+    cdc_qchange_t *ch = new_change(e->q.cur);
+    ch->relid = m->rel->relid;
+    ch->recv_ms = cdc_eng_now(e);
+    ch->bcast = b;
+    ch->cost = cdc_msg_cost(b);
+    e->q.queued_bytes += ch->cost;
+    e->q.cur->bytes += ch->cost;
+    check_bounds(e);
+}
+
 static void on_change(cdc_eng_t *e, const pgo_msg_t *m) {
     cdc_txq_t *q = &e->q;
     if (!q->cur || q->cur_skip || !m->rel)
         return;
+    if (cdc_msg_is_messages(m->rel)) {
+        if (e->cfg.messages_publication && m->kind == PGO_INSERT)
+            keep_broadcast(e, m);
+        /* Postgres Changes on it too only if someone put it in their publication */
+        if (!e->cat || !cdc_cat_by_oid(e->cat, m->rel->relid))
+            return;
+    }
     size_t n = m->rel->ncols;
     if (n > q->cells_cap) {
         q->cells_cap = n * 2;
@@ -370,13 +418,7 @@ static void on_change(cdc_eng_t *e, const pgo_msg_t *m) {
     if (!nm)
         return;
     keep_change(e, m, &cc, tb, nm);
-    /* Over the bound, what this transaction holds is queued first: a pause
-     * must only ever wait for queued work, which drains, never for the
-     * transaction being received, which cannot grow while paused. */
-    if (q->cur->n >= PART_CHANGES || q->cur->bytes >= PART_BYTES || q->queued_bytes > e->cfg.queue_max)
-        queue_part(e);
-    if (q->queued_bytes > e->cfg.queue_max)
-        pause_stream(e, 1);
+    check_bounds(e);
 }
 
 void cdc_txq_begin(cdc_eng_t *e, const pgo_msg_t *m) {

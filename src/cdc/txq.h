@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "cdc/catalog.h"
+#include "cdc/messages.h"
 #include "cdc/pgoutput.h"
 #include "cdc/subs.h"
 #include "util/buf.h"
@@ -36,7 +37,9 @@ typedef struct {
     int8_t val;
 } cdc_pred_val_t;
 
-/* One matched change. */
+/* One matched change, or one broadcast from the database (bcast set, no
+ * matches: nothing to authorize, cdc/messages publishes it in its place
+ * in commit order). */
 typedef struct cdc_qchange {
     uint32_t relid;
     uint32_t nm;
@@ -50,7 +53,8 @@ typedef struct cdc_qchange {
     uint16_t nuv, npreds;
     cdc_uid_val_t *uv;
     cdc_pred_val_t *preds;
-    size_t cost; /* bytes counted in queued_bytes until cleared */
+    size_t cost;      /* bytes counted in queued_bytes until cleared */
+    cdc_msg_t *bcast; /* a row of realtime.messages to broadcast (cdc/messages) */
 } cdc_qchange_t;
 
 typedef struct cdc_tx cdc_tx_t;
@@ -97,6 +101,7 @@ typedef struct {
     size_t mcap;
     uint64_t change_gen;    /* numbers decoded changes: budgets refill per change */
     uint64_t budget_log_ms; /* next time an exhausted budget may be logged */
+    uint64_t msg_log_ms;    /* next time a dropped realtime.messages row may be logged */
 } cdc_txq_t;
 
 void cdc_txq_init(cdc_txq_t *q);

@@ -44,6 +44,7 @@ struct chan {
     /* Postgres Changes: the CDC thread's name for this channel (events
      * are routed to it by that name) */
     uint64_t cdc_client;
+    int64_t ready_deadline; /* config.broadcast.replication_ready not yet answered: give up then (s); 0: none */
 };
 
 /* A join waiting for the database to authorize a private channel. */
@@ -72,7 +73,8 @@ typedef struct {
     char *pg_bindings;   /* config.postgres_changes (JSON text), NULL when none */
     char *role, *claims; /* the token's, for Postgres Changes authorization */
     uint8_t self, ack, presence_enabled, is_private;
-    int nbindings; /* entries of pg_bindings, counted against the connection while pending */
+    uint8_t replication_ready; /* config.broadcast.replication_ready (channel/ready.c) */
+    int nbindings;             /* entries of pg_bindings, counted against the connection while pending */
     int64_t exp;
     uint64_t token_hash;
 } join_t;
@@ -120,6 +122,12 @@ uint64_t chan_token_hash(const char *s, size_t n);
 const char *chan_token_pick(chan_socket_t *s, json_t *payload);
 int chan_token_verify(chan_socket_t *s, const char *token, tok_info_t *claims, char *msg, size_t msglen);
 void chan_token_refresh(chan_socket_t *s, chan_t *ch, const msg_in_t *m);
+
+/* ready.c: config.broadcast.replication_ready. chan_ready_start after the
+ * join reply (may shut ch down: touch it no more); chan_ready_check from
+ * the tick, 1 if it shut ch down. */
+void chan_ready_start(chan_t *ch);
+int chan_ready_check(chan_t *ch, int64_t now);
 
 /* fanout.c: the hub's side. */
 void chan_fanout_deliver(hub_sub_t *sub, hub_msg_t *m);

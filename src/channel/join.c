@@ -226,6 +226,8 @@ static void join_finish(chan_socket_t *s, join_t *j, const uint8_t perms[4], con
         chan_push_presence_state(ch);
     if (pg)
         chan_push_system(ch, "postgres_changes", "ok", "Subscribed to PostgreSQL");
+    if (j->replication_ready)
+        chan_ready_start(ch); /* last: it may shut ch down */
     join_clear(j);
 }
 
@@ -466,6 +468,7 @@ void chan_join_handle(chan_socket_t *s, const msg_in_t *m) {
     j.ack = flag(bc, "ack");
     j.presence_enabled = flag(pres, "enabled");
     j.is_private = flag(config, "private");
+    j.replication_ready = flag(bc, "replication_ready");
     if (pg_join) {
         j.nbindings = (int)json_array_size(pgc);
         j.pg_bindings = json_dumps(pgc, JSON_COMPACT);

@@ -234,6 +234,8 @@ void chan_socket_tick(chan_socket_t *s, int64_t now) {
             char msg[96];
             snprintf(msg, sizeof(msg), "Token has expired %lld seconds ago", (long long)(now - ch->exp));
             chan_shutdown(ch, msg);
+        } else {
+            (void)chan_ready_check(ch, now);
         }
     }
 }

@@ -27,13 +27,14 @@ typedef struct {
     int max_channels;      /* per connection */
     int events_per_second; /* per connection, all inbound messages */
     int joins_per_second;
-    int presence_per_second;   /* track/untrack */
-    int max_bindings_per_join; /* postgres_changes bindings in one join */
-    int max_bindings_per_conn; /* ... across a connection's channels */
-    int max_filter_bytes;      /* one binding's filter text */
-    int max_presence_bytes;    /* a presence payload (JSON text) or key */
-    int max_presence_per_conn; /* channels one connection tracks presence on */
-    int max_channels_per_ip;   /* joined channels from one client address (0: no limit) */
+    int presence_per_second;          /* track/untrack */
+    int max_bindings_per_join;        /* postgres_changes bindings in one join */
+    int max_bindings_per_conn;        /* ... across a connection's channels */
+    int max_filter_bytes;             /* one binding's filter text */
+    int max_presence_bytes;           /* a presence payload (JSON text) or key */
+    int max_presence_per_conn;        /* channels one connection tracks presence on */
+    int max_channels_per_ip;          /* joined channels from one client address (0: no limit) */
+    int replication_ready_timeout_ms; /* config.broadcast.replication_ready: wait for the stream this long */
 } chan_config_t;
 
 /* From main, before the workers start: copies cfg; keys are borrowed

@@ -75,6 +75,17 @@ static const opt_t opts[] = {
      "permanent logical replication slot for Postgres Changes ([a-z0-9_])", T_BUF, OFF(slot_name), 64, 0, 0},
     {"--publication", "PUBLICATION", "supabase_realtime", "publication whose tables Postgres Changes streams", T_BUF,
      OFF(publication), 64, 0, 0},
+    {"--messages-publication", "MESSAGES_PUBLICATION", "supabase_realtime_messages_publication",
+     "publication of realtime.messages read from the same slot for Broadcast from the database (\"\": off)", T_BUF,
+     OFF(messages_publication), 64, 0, 0},
+    {"--messages-retention-hours", "MESSAGES_RETENTION_HOURS", "72",
+     "hours realtime.messages keeps rows: older day partitions are dropped, days ahead created, hourly (0: the "
+     "server leaves partitions alone)",
+     T_INT, OFF(messages_retention_hours), 0, 0, 87600},
+    {"--replication-ready-ms", "REPLICATION_READY_TIMEOUT_MS", "60000",
+     "a join with config.broadcast.replication_ready waits this long for the replication stream before the system "
+     "error",
+     T_INT, OFF(replication_ready_timeout_ms), 0, 1000, 3600000},
     {"--table-events", "TABLE_EVENTS", "public.messages:INSERT,public.notifications:INSERT,public.payments:INSERT",
      "events published per table, schema.table:EVENT[|EVENT],... (tables not listed: all events)", T_STR,
      OFF(table_events), 0, 0, 0},

@@ -32,10 +32,13 @@ typedef struct {
     char *db_repl_user, *db_repl_password; /* replication connection (NULL: db_user / db_password) */
     char slot_name[64];                    /* SLOT_NAME */
     char publication[64];
-    char *table_events;      /* per-table event limits (cdc/catalog syntax) */
-    int postgres_changes;    /* stream Postgres Changes when a database is configured */
-    int rest_write_grace_ms; /* REST write answered -> its changes delivered */
-    int jwt_exp;             /* seconds: lifetime of access tokens the auth subset issues */
+    char messages_publication[64];    /* Broadcast from the database ("": off) */
+    int messages_retention_hours;     /* realtime.messages partitions kept (0: no upkeep) */
+    int replication_ready_timeout_ms; /* config.broadcast.replication_ready's wait */
+    char *table_events;               /* per-table event limits (cdc/catalog syntax) */
+    int postgres_changes;             /* stream Postgres Changes when a database is configured */
+    int rest_write_grace_ms;          /* REST write answered -> its changes delivered */
+    int jwt_exp;                      /* seconds: lifetime of access tokens the auth subset issues */
     char log_level[16];
     int debug_protocol;
     /* isolation: what one client (connection or address) may cost others;

@@ -25,6 +25,9 @@
  *                          more streams must fail through on_lost (and
  *                          close themselves from it): one on the busy
  *                          slot, one naming a publication that is not.
+ *   In both modes the stream names a second publication: run one that does
+ *   not exist (left out, streaming goes on without it), resume the
+ *   messages publication (named in publication_names).
  *   stream_check writer CONNINFO N   the writer child (internal).
  *
  * Environment (scripts/db.sh start prints it): DB_HOST DB_PORT DB_NAME
@@ -358,6 +361,12 @@ static void on_streaming(void *ud) {
     T.sessions++;
     T.in_txn = 0;
     fprintf(stderr, "stream_check: streaming (session %ld)\n", T.sessions);
+    /* The second publication: run names one that does not exist (left
+     * out, the stream runs on the first), resume names the messages
+     * publication of migration 003/011 (in publication_names). */
+    if (cdc_stream_has_second(T.stream) != T.resume)
+        fail("second publication %s, expected %s", cdc_stream_has_second(T.stream) ? "in" : "left out",
+             T.resume ? "in" : "left out");
     if (T.sessions == 1 && !T.resume) {
         char *tmp = su_value("SELECT temporary FROM pg_replication_slots WHERE slot_name = '" SLOT "'");
         if (!tmp || strcmp(tmp, "f") != 0)
@@ -681,6 +690,7 @@ int main(int argc, char **argv) {
         .dbname = env("DB_NAME"),
         .slot = SLOT,
         .publication = "supabase_realtime",
+        .publication2 = T.resume ? "supabase_realtime_messages_publication" : "no_such_publication",
         .proto_version = T.resume ? 1 : 2,
         .streaming = !T.resume,
         .status_interval_ms = 250,
