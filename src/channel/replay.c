@@ -49,7 +49,9 @@ struct chan_replay {
     char ids[CHAN_REPLAY_MAX][37];
 };
 
-static const char SET_TOPIC_SQL[] = "SELECT set_config('realtime.topic', $1, true)";
+/* The query gets 5 s, as supabase/realtime's: live broadcasts wait for it. */
+static const char SET_TOPIC_SQL[] =
+    "SELECT set_config('realtime.topic', $1, true), set_config('statement_timeout', '5000', true)";
 /* The newest $3 since $2, then oldest first; rows "from the future" (past
  * a minute of clock drift) are not searched, as supabase/realtime does. */
 static const char REPLAY_SQL[] = "SELECT id::text, coalesce(event, ''), payload::text, binary_payload FROM ("
