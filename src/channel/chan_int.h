@@ -26,6 +26,8 @@
 #define TOPIC_PREFIX_LEN (sizeof(TOPIC_PREFIX) - 1)
 
 typedef struct chan chan_t;
+typedef struct chan_replay chan_replay_t;
+typedef struct chan_persist chan_persist_t;
 
 struct chan {
     hub_sub_t sub; /* first: the hub hands it back to chan_fanout_deliver */
@@ -45,6 +47,10 @@ struct chan {
      * are routed to it by that name) */
     uint64_t cdc_client;
     int64_t ready_deadline; /* config.broadcast.replication_ready not yet answered: give up then (s); 0: none */
+    /* private channels: the token's role and claims (persisted broadcasts
+     * are inserted under them); NULL on public ones */
+    char *role, *claims;
+    chan_replay_t *replay; /* config.broadcast.replay: its state (replay.c), or NULL */
 };
 
 /* A join waiting for the database to authorize a private channel. */
@@ -55,9 +61,11 @@ struct chan_socket {
     char *apikey;
     chan_t *chans;
     int nchans;
-    int nbindings;           /* postgres_changes bindings of joined channels */
-    int ntracked;            /* channels with a presence tracked (the connection's budget) */
-    pending_join_t *pending; /* private joins being authorized */
+    int nbindings;            /* postgres_changes bindings of joined channels */
+    int ntracked;             /* channels with a presence tracked (the connection's budget) */
+    pending_join_t *pending;  /* private joins being authorized */
+    chan_persist_t *persists; /* persisted broadcasts being stored (fanout.c) */
+    int npersists;
     msg_vsn_t vsn;
     uint8_t log_debug;
     /* one-second fixed windows for the rate limits */
@@ -75,6 +83,9 @@ typedef struct {
     uint8_t self, ack, presence_enabled, is_private;
     uint8_t replication_ready; /* config.broadcast.replication_ready (channel/ready.c) */
     int nbindings;             /* entries of pg_bindings, counted against the connection while pending */
+    int nbindings;        /* entries of pg_bindings, counted against the connection while pending */
+    int replay_limit;     /* config.broadcast.replay: 0 without, else 1..CHAN_REPLAY_MAX */
+    int64_t replay_since; /* ... its since, milliseconds since the epoch */
     int64_t exp;
     uint64_t token_hash;
 } join_t;
@@ -134,5 +145,24 @@ void chan_fanout_deliver(hub_sub_t *sub, hub_msg_t *m);
 void chan_fanout_broadcast(chan_socket_t *s, chan_t *ch, const msg_in_t *m);
 void chan_fanout_presence(chan_socket_t *s, chan_t *ch, const msg_in_t *m);
 void chan_push_presence_state(chan_t *ch);
+/* Sends hub message m to ch in ch's wire form (no filter: the caller's). */
+void chan_fanout_send(chan_t *ch, hub_msg_t *m);
+/* The socket is going: pending persisted broadcasts answer nobody. */
+void chan_fanout_persist_detach(chan_socket_t *s);
+
+/* replay.c: config.broadcast.replay. At most CHAN_REPLAY_MAX messages per
+ * join, as supabase/realtime's hard limit. */
+#define CHAN_REPLAY_MAX 25
+/* Reads config.broadcast.replay into j (replay_since, replay_limit).
+ * Returns 0 (also when absent), or -1 with the refusal in reason. */
+int chan_replay_parse(json_t *broadcast, int is_private, join_t *j, char *reason, size_t len);
+/* After the join's ok: runs the replay query under the channel's role
+ * and claims; live broadcasts are held until the replayed ones are sent. */
+void chan_replay_start(chan_t *ch, const join_t *j);
+/* From delivery, for a broadcast while ch->replay is set: 1 if the message
+ * is consumed (held for after the replay, or a live copy of a replayed
+ * one), 0 to deliver it now. Never frees or closes anything. */
+int chan_replay_filter(chan_t *ch, hub_msg_t *m);
+void chan_replay_free(chan_t *ch);
 
 #endif

@@ -47,11 +47,14 @@ void chan_free(chan_t *ch) {
         s->ntracked--;
     }
     hub_unsubscribe(&ch->sub);
+    chan_replay_free(ch);
     if (ch->cdc_client)
         cdc_engine_leave(ch->cdc_client);
     met_add(M_CHANNELS, -1);
     free(ch->join_ref);
     free(ch->presence_key);
+    free(ch->role);
+    free(ch->claims);
     free(ch);
 }
 
@@ -207,6 +210,11 @@ static void join_finish(chan_socket_t *s, join_t *j, const uint8_t perms[4], con
     ch->read_presence = perms[1];
     ch->write_broadcast = perms[2];
     ch->write_presence = perms[3];
+    if (ch->is_private) { /* persisted broadcasts and the replay run under them */
+        ch->role = j->role;
+        ch->claims = j->claims;
+        j->role = j->claims = NULL;
+    }
     hub_subscribe(&ch->sub, j->topic, strlen(j->topic), ch->is_private);
     ch->next = s->chans;
     s->chans = ch;
@@ -226,6 +234,7 @@ static void join_finish(chan_socket_t *s, join_t *j, const uint8_t perms[4], con
         chan_push_presence_state(ch);
     if (pg)
         chan_push_system(ch, "postgres_changes", "ok", "Subscribed to PostgreSQL");
+    chan_replay_start(ch, j); /* after the ok, before any live broadcast (replay.c) */
     if (j->replication_ready)
         chan_ready_start(ch); /* last: it may shut ch down */
     join_clear(j);
@@ -288,6 +297,15 @@ static void start_pg_join(chan_socket_t *s, join_t *j, const uint8_t perms[4]) {
 /* Authorized (public, or by realtime.messages for a private channel):
  * finish, or set up Postgres Changes first. */
 static void join_continue(chan_socket_t *s, join_t *j, const uint8_t perms[4]) {
+    if (j->replay_limit && !perms[0]) { /* supabase/realtime's can_replay? */
+        char msg[512];
+        msg_in_t m = join_msg(j);
+        snprintf(msg, sizeof(msg), "You do not have permissions to read from this Channel topic: %s",
+                 j->topic + TOPIC_PREFIX_LEN);
+        chan_join_failed(s, &m, msg);
+        join_clear(j);
+        return;
+    }
     if (j->pg_bindings)
         start_pg_join(s, j, perms);
     else
@@ -469,13 +487,20 @@ void chan_join_handle(chan_socket_t *s, const msg_in_t *m) {
     j.presence_enabled = flag(pres, "enabled");
     j.is_private = flag(config, "private");
     j.replication_ready = flag(bc, "replication_ready");
+    if (chan_replay_parse(bc, j.is_private, &j, msg, sizeof(msg)) < 0) {
+        chan_join_failed(s, m, msg);
+        join_clear(&j);
+        return;
+    }
+    if (pg_join || j.is_private) {
+        j.role = xstrdup(claims.role);
+        j.claims = xstrdup(claims.claims_json ? claims.claims_json : "{}");
+    }
     if (pg_join) {
         j.nbindings = (int)json_array_size(pgc);
         j.pg_bindings = json_dumps(pgc, JSON_COMPACT);
         if (!j.pg_bindings)
             abort(); /* jansson only fails here out of memory */
-        j.role = xstrdup(claims.role);
-        j.claims = xstrdup(claims.claims_json ? claims.claims_json : "{}");
     }
     if (json_is_string(key) && json_string_length(key) > 0)
         j.presence_key = xstrndup(json_string_value(key), json_string_length(key));

@@ -254,6 +254,7 @@ chan_socket_t *chan_socket_new(conn_t *c, msg_vsn_t vsn, const char *apikey, int
 void chan_socket_free(chan_socket_t *s) {
     while (s->pending)
         chan_join_pending_unlink(s->pending); /* their answers arrive and are dropped */
+    chan_fanout_persist_detach(s);
     while (s->chans)
         chan_free(s->chans);
     free(s->apikey);

@@ -12,6 +12,7 @@
 #include "cdc/engine.h"
 #include "util/hash.h"
 #include "util/log.h"
+#include "util/mem.h"
 
 uint64_t chan_token_hash(const char *s, size_t n) {
     uint64_t h = hash_bytes(HASH_INIT, s, n);
@@ -61,8 +62,13 @@ void chan_token_refresh(chan_socket_t *s, chan_t *ch, const msg_in_t *m) {
     ch->token_hash = h;
     if (ch->cdc_client)
         cdc_engine_claims(ch->cdc_client, claims.role, claims.claims_json);
-    if (ch->is_private)
+    if (ch->is_private) {
+        /* persisted broadcasts from now on are inserted under the new token */
+        free(ch->role), free(ch->claims);
+        ch->role = xstrdup(claims.role);
+        ch->claims = xstrdup(claims.claims_json ? claims.claims_json : "{}");
         chan_join_recheck_private(s, ch, &claims);
+    }
     log_debug("token refreshed", "\"conn\":%llu,\"exp\":%lld", (unsigned long long)conn_id(s->conn),
               (long long)ch->exp);
 }
