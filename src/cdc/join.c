@@ -13,8 +13,6 @@
 #include "hub/hub.h"
 #include "util/mem.h"
 
-#define JOIN_UNREACHABLE "Realtime was unable to connect to the project database"
-
 typedef struct {
     void (*done)(void *, int, const char *, const char *);
     void *ud;
@@ -215,7 +213,7 @@ void cdc_join_try(cdc_eng_t *e) {
                 cdc_eng_request_catalog(e);
             }
         } else if (cdc_eng_now(e) >= c->deadline_ms) {
-            answer(c, NULL, JOIN_UNREACHABLE);
+            answer(c, NULL, CDC_JOIN_UNREACHABLE);
             done = 1;
         } else if (!e->cat) {
             cdc_eng_request_catalog(e);

@@ -14,6 +14,11 @@
 #ifndef TC_CDC_JOIN_H
 #define TC_CDC_JOIN_H
 
+/* The reason a join is refused with when the stream or the catalog was
+ * not there within the join timeout: the one refusal a later attempt may
+ * not get (channel/pgwait.c tries again while its client's wait lasts). */
+#define CDC_JOIN_UNREACHABLE "Realtime was unable to connect to the project database"
+
 typedef struct cdc_eng cdc_eng_t;
 typedef struct cdc_cmd cdc_cmd_t;
 

@@ -83,9 +83,9 @@ typedef struct {
     uint8_t self, ack, presence_enabled, is_private;
     uint8_t replication_ready; /* config.broadcast.replication_ready (channel/ready.c) */
     int nbindings;             /* entries of pg_bindings, counted against the connection while pending */
-    int nbindings;        /* entries of pg_bindings, counted against the connection while pending */
-    int replay_limit;     /* config.broadcast.replay: 0 without, else 1..CHAN_REPLAY_MAX */
-    int64_t replay_since; /* ... its since, milliseconds since the epoch */
+    int wait_ms;               /* postgres_changes_options.wait: the reply waits this long at most (pgwait.c); 0: no wait */
+    int replay_limit;          /* config.broadcast.replay: 0 without, else 1..CHAN_REPLAY_MAX */
+    int64_t replay_since;      /* ... its since, milliseconds since the epoch */
     int64_t exp;
     uint64_t token_hash;
 } join_t;
@@ -100,6 +100,10 @@ struct pending_join {
     uint8_t cancelled;    /* the client left the topic before the join finished */
     uint8_t perms[4];     /* a private channel's, while Postgres Changes are set up */
     uint64_t cdc_client;  /* Postgres Changes registration being set up */
+    /* pgwait.c: a join with postgres_changes_options.wait, on its worker's list */
+    pending_join_t *wait_next;
+    uint64_t wait_deadline_ms; /* loop time */
+    uint8_t wait_listed;
 };
 
 /* chan_socket_init's: read-only once the workers run. */
@@ -127,6 +131,14 @@ void chan_join_handle(chan_socket_t *s, const msg_in_t *m);
 void chan_join_leave(chan_socket_t *s, chan_t *ch, const msg_in_t *m);
 void chan_join_recheck_private(chan_socket_t *s, chan_t *ch, const tok_info_t *claims);
 void chan_join_pending_unlink(pending_join_t *p);
+
+/* pgwait.c: postgres_changes_options {wait, timeout}: the join's reply
+ * waits until its Postgres Changes are live, or says why they are not. */
+int chan_pgwait_parse(json_t *config);
+void chan_pgwait_start(pending_join_t *p);
+int chan_pgwait_retry(pending_join_t *p, int run, const char *response, const char *reason);
+const char *chan_pgwait_reason(const pending_join_t *p, const char *reason, char *buf, size_t n);
+void chan_pgwait_forget(pending_join_t *p);
 
 /* token.c: which token a message carries, whether it is valid, refresh. */
 uint64_t chan_token_hash(const char *s, size_t n);

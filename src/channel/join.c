@@ -242,8 +242,17 @@ static void join_finish(chan_socket_t *s, join_t *j, const uint8_t perms[4], con
 
 /* ---- Postgres Changes ----------------------------------------------------- */
 
+static int post_pg_join(chan_socket_t *s, pending_join_t *p);
+
 static void on_pg_joined(void *ud, int run, const char *response, const char *reason) {
     pending_join_t *p = ud;
+    char why[512];
+    if (p->j.wait_ms) { /* postgres_changes_options.wait (pgwait.c) */
+        if (chan_pgwait_retry(p, run, response, reason) && post_pg_join(p->s, p))
+            return;
+        if (!response)
+            reason = chan_pgwait_reason(p, reason, why, sizeof(why));
+    }
     chan_socket_t *s = run ? p->s : NULL;
     int cancelled = p->cancelled;
     chan_join_pending_unlink(p);
@@ -261,15 +270,32 @@ static void on_pg_joined(void *ud, int run, const char *response, const char *re
     free(p);
 }
 
+/* Hands p's bindings to the CDC thread (again, for a join that waits);
+ * returns 0 when the thread is stopping. */
+static int post_pg_join(chan_socket_t *s, pending_join_t *p) {
+    cdc_join_req_t req = {worker_self->id,    p->j.topic,
+                          strlen(p->j.topic), p->j.is_private,
+                          p->j.role,          p->j.claims,
+                          p->j.pg_bindings,   peer_key(conn_peer_entry(s->conn)),
+                          on_pg_joined,       p};
+    p->cdc_client = cdc_engine_join(&req);
+    return p->cdc_client != 0;
+}
+
 /* Hands the join's postgres_changes bindings to the CDC thread, which
  * checks them against the publication and answers in on_pg_joined. */
 static void start_pg_join(chan_socket_t *s, join_t *j, const uint8_t perms[4]) {
     msg_in_t m = join_msg(j);
     if (!cdc_engine_running()) {
-        chan_join_failed(s, &m,
-                         worker_self->db
-                             ? "Postgres Changes are turned off on this server"
-                             : "Postgres Changes are not available: this server has no database configured");
+        const char *why = worker_self->db
+                              ? "Postgres Changes are turned off on this server"
+                              : "Postgres Changes are not available: this server has no database configured";
+        char buf[256];
+        if (j->wait_ms) { /* as pgwait.c words a refusal */
+            snprintf(buf, sizeof(buf), "RealtimeDisabledForConfiguration: %s", why);
+            why = buf;
+        }
+        chan_join_failed(s, &m, why);
         join_clear(j);
         return;
     }
@@ -280,12 +306,8 @@ static void start_pg_join(chan_socket_t *s, join_t *j, const uint8_t perms[4]) {
     p->s = s;
     p->next = s->pending;
     s->pending = p;
-    cdc_join_req_t req = {worker_self->id,    p->j.topic,
-                          strlen(p->j.topic), p->j.is_private,
-                          p->j.role,          p->j.claims,
-                          p->j.pg_bindings,   peer_key(conn_peer_entry(s->conn)),
-                          on_pg_joined,       p};
-    p->cdc_client = cdc_engine_join(&req);
+    if (post_pg_join(s, p) && p->j.wait_ms)
+        chan_pgwait_start(p);
     if (!p->cdc_client) {
         chan_join_pending_unlink(p);
         chan_join_failed(s, &m, "Realtime was unable to connect to the project database");
@@ -317,6 +339,7 @@ static void join_continue(chan_socket_t *s, join_t *j, const uint8_t perms[4]) {
 void chan_join_pending_unlink(pending_join_t *p) {
     if (!p->s)
         return;
+    chan_pgwait_forget(p); /* on its worker's list only while it has a socket */
     for (pending_join_t **q = &p->s->pending; *q; q = &(*q)->next)
         if (*q == p) {
             *q = p->next;
@@ -501,6 +524,7 @@ void chan_join_handle(chan_socket_t *s, const msg_in_t *m) {
         j.pg_bindings = json_dumps(pgc, JSON_COMPACT);
         if (!j.pg_bindings)
             abort(); /* jansson only fails here out of memory */
+        j.wait_ms = chan_pgwait_parse(config); /* role and claims: set above */
     }
     if (json_is_string(key) && json_string_length(key) > 0)
         j.presence_key = xstrndup(json_string_value(key), json_string_length(key));

@@ -3,7 +3,8 @@
  *
  * One request is one pipeline (libpq pipeline mode, PostgreSQL 14+):
  *   BEGIN
- *   SELECT set_config('request.jwt.claims', $2, true), set_config('role', $1, true)
+ *   SELECT set_config('request.jwt.claims', $1, true), set_config('role', $2, true)
+ *          [, set_config($3, $4, true) ...]     -- the caller's other settings
  *   <the caller's statements>
  *   COMMIT
  *   Sync
@@ -45,6 +46,10 @@ struct db_req {
     int ending;    /* the COMMIT/ROLLBACK of an open transaction is running */
     pconn_t *conn; /* while open */
     char *role, *claims;
+    int nset;
+    struct {
+        char *name, *value;
+    } * set; /* the caller's settings, copied */
     int n;
     char **sql;
     int *nparams;
@@ -126,6 +131,11 @@ static void req_free(db_req_t *r) {
     free(r->params);
     free(r->role);
     free(r->claims);
+    for (int i = 0; i < r->nset; i++) {
+        free(r->set[i].name);
+        free(r->set[i].value);
+    }
+    free(r->set);
     free(r);
 }
 
@@ -253,15 +263,36 @@ static int count_prepares(pconn_t *c, const db_req_t *r) {
     return n;
 }
 
+#define SETUP_SQL                                                                                                      \
+    "SELECT set_config('request.jwt.claims', $1, true), "                                                              \
+    "CASE WHEN $2::text IS NULL THEN NULL ELSE set_config('role', $2, true) END"
+
+/* The setup statement: claims and role, then the request's own settings
+ * in the same SELECT (still one statement, one result). Only the number
+ * of settings shapes the text; names and values are parameters. */
+static int send_setup(PGconn *pg, const db_req_t *r) {
+    const char *params[2 + 2 * DB_MAX_SETTINGS];
+    char sql[sizeof(SETUP_SQL) + (size_t)DB_MAX_SETTINGS * 40];
+    size_t len = strlen(SETUP_SQL);
+    memcpy(sql, SETUP_SQL, len + 1);
+    params[0] = r->claims ? r->claims : "";
+    params[1] = r->role;
+    for (int i = 0; i < r->nset; i++) {
+        int w = snprintf(sql + len, sizeof(sql) - len, ", set_config($%d, $%d, true)", 3 + 2 * i, 4 + 2 * i);
+        if (w < 0 || (size_t)w >= sizeof(sql) - len)
+            return 0; /* cannot happen: nset <= DB_MAX_SETTINGS, checked in run() */
+        len += (size_t)w;
+        params[2 + (size_t)i * 2] = r->set[i].name;
+        params[3 + (size_t)i * 2] = r->set[i].value;
+    }
+    return PQsendQueryParams(pg, sql, 2 + 2 * r->nset, NULL, params, NULL, NULL, 0);
+}
+
 static int send_all(pconn_t *c, db_req_t *r) {
     PGconn *pg = c->pg;
-    const char *setup_params[2] = {r->claims ? r->claims : "", r->role};
     if (!PQsendQueryParams(pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 0))
         return -1;
-    if (!PQsendQueryParams(pg,
-                           "SELECT set_config('request.jwt.claims', $1, true), "
-                           "CASE WHEN $2::text IS NULL THEN NULL ELSE set_config('role', $2, true) END",
-                           2, NULL, setup_params, NULL, NULL, 0))
+    if (!send_setup(pg, r))
         return -1;
     /* Prepares after the role is set (parse analysis checks schema
      * privileges as the current role); finish() checks them. Prepared
@@ -494,8 +525,12 @@ static void dispatch(db_pool_t *p) {
 
 /* ---- public ------------------------------------------------------------------ */
 
-static db_req_t *run(db_pool_t *p, const char *role, const char *claims_json, const db_stmt_t *stmts, int n, db_cb cb,
-                     void *ud, int open) {
+static db_req_t *run(db_pool_t *p, const db_ctx_t *ctx, const db_stmt_t *stmts, int n, db_cb cb, void *ud, int open) {
+    if (ctx->nsettings < 0 || ctx->nsettings > DB_MAX_SETTINGS) {
+        log_error("database request with too many settings", "\"settings\":%d,\"max\":%d", ctx->nsettings,
+                  DB_MAX_SETTINGS);
+        return NULL;
+    }
     /* Queue while connections are up or coming up; refuse at once only when
      * every one is down (the database is unreachable: say so now, not after
      * a timeout). */
@@ -508,8 +543,14 @@ static db_req_t *run(db_pool_t *p, const char *role, const char *claims_json, co
     r->cb = cb;
     r->ud = ud;
     r->open = open;
-    r->role = role ? xstrdup(role) : NULL;
-    r->claims = claims_json ? xstrdup(claims_json) : NULL;
+    r->role = ctx->role ? xstrdup(ctx->role) : NULL;
+    r->claims = ctx->claims_json ? xstrdup(ctx->claims_json) : NULL;
+    r->nset = ctx->nsettings;
+    r->set = xcalloc((size_t)r->nset + 1, sizeof(*r->set));
+    for (int i = 0; i < r->nset; i++) {
+        r->set[i].name = xstrdup(ctx->settings[i].name);
+        r->set[i].value = xstrdup(ctx->settings[i].value ? ctx->settings[i].value : "");
+    }
     r->n = n;
     r->sql = xcalloc((size_t)n, sizeof(char *));
     r->nparams = xcalloc((size_t)n, sizeof(int));
@@ -535,12 +576,18 @@ static db_req_t *run(db_pool_t *p, const char *role, const char *claims_json, co
 
 db_req_t *db_run(db_pool_t *p, const char *role, const char *claims_json, const db_stmt_t *stmts, int n, db_cb cb,
                  void *ud) {
-    return run(p, role, claims_json, stmts, n, cb, ud, 0);
+    db_ctx_t ctx = {role, claims_json, NULL, 0};
+    return run(p, &ctx, stmts, n, cb, ud, 0);
 }
 
 db_req_t *db_run_open(db_pool_t *p, const char *role, const char *claims_json, const db_stmt_t *stmts, int n, db_cb cb,
                       void *ud) {
-    return run(p, role, claims_json, stmts, n, cb, ud, 1);
+    db_ctx_t ctx = {role, claims_json, NULL, 0};
+    return run(p, &ctx, stmts, n, cb, ud, 1);
+}
+
+db_req_t *db_run_ctx(db_pool_t *p, const db_ctx_t *ctx, const db_stmt_t *stmts, int n, int open, db_cb cb, void *ud) {
+    return run(p, ctx, stmts, n, cb, ud, open != 0);
 }
 
 void db_tx_end(db_req_t *r, int commit, db_cb cb, void *ud) {

@@ -3,10 +3,10 @@
  * by the worker's libuv loop, so database work never blocks the loop that
  * serves WebSockets. A request is one transaction, sent as one pipeline:
  * BEGIN; set the role and request.jwt.claims the way PostgREST does (so
- * row-level security decides); the caller's statements; COMMIT. One round
- * trip. Requests queue (bounded) when every connection is busy; broken
- * connections reconnect with backoff.
- * It never builds SQL from values: callers pass parameters.
+ * row-level security decides), plus any other transaction-local settings
+ * the caller names (PostgREST's request.headers, request.method...), all
+ * in one statement; the caller's statements; COMMIT. One round trip. Requests queue (bounded) when every connection is
+ * busy; broken connections reconnect with backoff. It never builds SQL from values: callers pass parameters.
  */
 #ifndef TC_DB_POOL_H
 #define TC_DB_POOL_H
@@ -52,6 +52,29 @@ typedef struct {
  * (after the loop stopped using it: it closes its handles). */
 db_pool_t *db_pool_new(uv_loop_t *loop, const db_config_t *cfg);
 void db_pool_close(db_pool_t *p);
+
+/* One more transaction-local setting, set with set_config(name, value,
+ * true) after the role and claims: name and value are both bind
+ * parameters, never SQL text. value NULL sets "" (PostgreSQL's reset value
+ * of a custom setting). */
+typedef struct {
+    const char *name, *value;
+} db_setting_t;
+
+#define DB_MAX_SETTINGS 16 /* per request: the setup statement's parameters stay few */
+
+/* What a transaction runs as: role (NULL: stay the login role),
+ * claims_json (NULL: none) and up to DB_MAX_SETTINGS more settings. */
+typedef struct {
+    const char *role, *claims_json;
+    const db_setting_t *settings;
+    int nsettings;
+} db_ctx_t;
+
+/* As db_run (open = 0) or db_run_open (open = 1), with ctx's settings too.
+ * Copies everything. NULL when the queue is full, or nsettings is outside
+ * 0..DB_MAX_SETTINGS (a caller's bug: logged). */
+db_req_t *db_run_ctx(db_pool_t *p, const db_ctx_t *ctx, const db_stmt_t *stmts, int n, int open, db_cb cb, void *ud);
 
 /* Starts a transaction: role (NULL: stay the login role) and claims_json
  * (NULL: none) are set with set_config(..., true) before stmts run. Copies

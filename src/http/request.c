@@ -280,6 +280,12 @@ const char *http_req_header(const http_req_t *r, const char *lname) {
     return NULL;
 }
 
+size_t http_req_header_count(const http_req_t *r) { return r->nheaders; }
+
+const http_header_t *http_req_header_at(const http_req_t *r, size_t i) {
+    return i < r->nheaders ? &r->headers[i] : NULL;
+}
+
 const char *http_req_body(const http_req_t *r, size_t *len) {
     if (len)
         *len = r->body.len;

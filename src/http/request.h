@@ -39,6 +39,10 @@ const char *http_req_path(const http_req_t *r);   /* percent-decoded path, no qu
 const char *http_req_query(const http_req_t *r);  /* raw query string after '?', "" if none */
 /* Header value by lower-case name, NULL if absent. Repeated headers: the first. */
 const char *http_req_header(const http_req_t *r, const char *lname);
+/* Every header, in arrival order (repeated ones too), names lower-cased:
+ * at most HTTP_MAX_HEADERS, within HTTP_MAX_HEAD bytes. i < the count. */
+size_t http_req_header_count(const http_req_t *r);
+const http_header_t *http_req_header_at(const http_req_t *r, size_t i);
 const char *http_req_body(const http_req_t *r, size_t *len);
 int http_req_keep_alive(const http_req_t *r);
 /* Overrides the client's choice: 0 when the answer must close (http/routes

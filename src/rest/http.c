@@ -25,6 +25,7 @@
 #include "http/routes.h"
 #include "metrics/metrics.h"
 #include "net/server.h"
+#include "rest/context.h"
 #include "rest/query.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -49,6 +50,10 @@ struct rest_op {
     size_t body_len;
     char *bad_media; /* a body of this media type is not read: refused (refuse_media_type) */
     char *role, *claims;
+    /* PostgREST's request context (rest/context): set with the claims in
+     * every transaction of the request. headers holds Authorization and
+     * apikey, as PostgREST's does: it is never logged. */
+    char *ctx_path, *ctx_headers, *ctx_cookies;
     int is_anon, retried;
     rest_plan_t plan;
     int have_plan;
@@ -86,6 +91,7 @@ static void op_free(rest_op_t *op) {
     free(op->method), free(op->target), free(op->query), free(op->prefer), free(op->range);
     free(op->accept), free(op->profile), free(op->body), free(op->role), free(op->claims);
     free(op->bad_media);
+    free(op->ctx_path), free(op->ctx_headers), free(op->ctx_cookies);
     if (op->have_plan)
         rest_plan_free(&op->plan);
     if (op->headers)
@@ -314,13 +320,16 @@ static void plan_and_run(rest_op_t *op) {
         }
     }
     int two_phase = (op->plan.is_write || op->plan.is_rpc) && (op->plan.single_object || op->plan.max_affected >= 0);
-    db_req_t *dr;
-    if (two_phase) {
-        dr = db_run_open(worker_self->db, op->role, op->claims, first, nst, on_result, op);
+    /* PostgREST's order: after the role and claims, method, path, headers,
+     * cookies. Values are parameters of the pool's setup statement. */
+    const db_setting_t settings[] = {{"request.method", op->method},
+                                     {"request.path", op->ctx_path},
+                                     {"request.headers", op->ctx_headers},
+                                     {"request.cookies", op->ctx_cookies}};
+    db_ctx_t ctx = {op->role, op->claims, settings, (int)(sizeof(settings) / sizeof(settings[0]))};
+    db_req_t *dr = db_run_ctx(worker_self->db, &ctx, first, nst, two_phase, on_result, op);
+    if (two_phase)
         op->open_tx = dr;
-    } else {
-        dr = db_run(worker_self->db, op->role, op->claims, first, nst, on_result, op);
-    }
     if (!dr)
         simple_error(op, 503, "PGRST003", "Timed out acquiring connection from connection pool.");
 }
@@ -432,6 +441,17 @@ static void rest_http_handle(conn_t *c, http_req_t *r, const char *target) {
     op->role = xstrdup(ti.role);
     op->claims = xstrdup(ti.claims_json);
     op->is_anon = !strcmp(ti.role, "anon");
+    /* request.path: the path below /rest/v1, as PostgREST behind Supabase's
+     * gateway sees it ("/bookings", "/rpc/fn"); percent-decoded, since
+     * http/request keeps no raw path (PostgREST's is raw: they differ only
+     * for escaped characters). */
+    size_t tlen = strlen(target);
+    op->ctx_path = xmalloc(tlen + 2);
+    op->ctx_path[0] = '/';
+    memcpy(op->ctx_path + 1, target, tlen + 1);
+    size_t nh = http_req_header_count(r);
+    op->ctx_headers = rest_ctx_headers_json(nh ? http_req_header_at(r, 0) : NULL, nh);
+    op->ctx_cookies = rest_ctx_cookies_json(http_req_header(r, "cookie"));
     plan_and_run(op);
 }
 
