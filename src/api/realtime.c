@@ -266,7 +266,8 @@ static void on_authorized(void *ud, chan_store_status_t st, int failed, const ch
 static void run_private(conn_t *c, http_req_t *r, bc_op_t *op, const char *role, const char *claims, int64_t ttl_s) {
     int ka = http_req_keep_alive(r);
     if (!worker_self->db) {
-        respond_error(c, 503, "private broadcasts are not available: this server has no database configured", ka);
+        /* the server's configuration, not a passing outage: as before */
+        respond_error(c, 400, "private broadcasts are not available: this server has no database configured", ka);
         bc_op_free(op);
         return;
     }

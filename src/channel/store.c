@@ -202,10 +202,13 @@ int chan_store_run(db_pool_t *db, const char *role, const char *claims, const ch
                 vals[i][4] = bytea_hex(m->payload, m->len);
             else
                 vals[i][3] = xstrndup(m->payload, m->len);
-            char ttl[24];
-            int64_t t = m->ttl_s <= 0 || m->ttl_s > CHAN_STORE_MAX_TTL_S ? CHAN_STORE_MAX_TTL_S : m->ttl_s;
-            snprintf(ttl, sizeof(ttl), "%lld", (long long)t);
-            vals[i][5] = xstrdup(ttl);
+            /* the whole retention (persist: true, or a ttl clamped to it)
+             * is NULL: the row lives as long as the table keeps it */
+            if (m->ttl_s > 0 && m->ttl_s < CHAN_STORE_MAX_TTL_S) {
+                char ttl[24];
+                snprintf(ttl, sizeof(ttl), "%lld", (long long)m->ttl_s);
+                vals[i][5] = xstrdup(ttl);
+            }
         }
         for (int k = 0; k < PARAMS; k++)
             params[i][k] = vals[i][k];

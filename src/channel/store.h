@@ -34,7 +34,7 @@ typedef struct {
     uint8_t encoding; /* MSG_ENC_JSON (payload is JSON text) or MSG_ENC_RAW (bytes) */
     const void *payload;
     size_t len;
-    int64_t ttl_s; /* stored messages: seconds to keep for replay (1..CHAN_STORE_MAX_TTL_S) */
+    int64_t ttl_s; /* stored: seconds to keep for replay; CHAN_STORE_MAX_TTL_S (or more, or 0) stores no expiry */
 } chan_store_msg_t;
 
 typedef enum {
