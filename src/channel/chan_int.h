@@ -104,6 +104,7 @@ struct pending_join {
     pending_join_t *wait_next;
     uint64_t wait_deadline_ms; /* loop time */
     uint8_t wait_listed;
+    int wait_worker; /* whose list: forget may run off its thread at shutdown (cdc_engine_stop) */
 };
 
 /* chan_socket_init's: read-only once the workers run. */

@@ -151,6 +151,7 @@ void chan_pgwait_start(pending_join_t *p) {
     p->wait_next = l->head;
     l->head = p;
     p->wait_listed = 1;
+    p->wait_worker = worker_self->id;
     arm(l);
 }
 
@@ -173,7 +174,10 @@ const char *chan_pgwait_reason(const pending_join_t *p, const char *reason, char
     return buf;
 }
 
+/* By the list's index, not worker_self: the engine's stop may give a
+ * join back on the main thread while its worker drains (main.c stops the
+ * CDC thread before it joins the workers). */
 void chan_pgwait_forget(pending_join_t *p) {
     if (p->wait_listed)
-        unlist(my_list(), p);
+        unlist(&lists[p->wait_worker], p);
 }
