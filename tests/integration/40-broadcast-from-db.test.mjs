@@ -240,11 +240,12 @@ describe('broadcast from the database', { timeout: 180000 }, () => {
     // A second server on the same database, its own slot, the messages
     // publication missing: the stream runs without it, so never ready.
     const late = await startServer({
+      secret: stack.secret,
       env: { ...stack.db.serverEnv, SLOT_NAME: 'tc_test_not_ready', MESSAGES_PUBLICATION: 'no_such_publication',
         REPLICATION_READY_TIMEOUT_MS: '1000' },
     });
     extra.push(late);
-    const off = await startServer({ env: { ...stack.db.serverEnv, POSTGRES_CHANGES: 'off' } });
+    const off = await startServer({ secret: stack.secret, env: { ...stack.db.serverEnv, POSTGRES_CHANGES: 'off' } });
     extra.push(off);
     for (const server of [late, off]) {
       const { createClient } = await import('@supabase/supabase-js');
