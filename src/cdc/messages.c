@@ -121,6 +121,10 @@ cdc_msg_t *cdc_msg_from_insert(const pgo_msg_t *m, size_t max_payload, const cha
     const pgo_value_t *id = column(m, "id", NULL);
     if (!is_text(ext, "broadcast"))
         return NULL;
+    /* The server stored and published it itself (channel/store: persisted
+     * and private HTTP broadcasts): delivering it again would be a copy. */
+    if (is_text(column(m, "tc_delivered", NULL), "t"))
+        return NULL;
     if (!present(topic) || !present(event) || !present(priv) || !present(id)) {
         *why = "topic, event, private or id missing";
         return NULL;

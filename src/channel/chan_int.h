@@ -83,9 +83,9 @@ typedef struct {
     uint8_t self, ack, presence_enabled, is_private;
     uint8_t replication_ready; /* config.broadcast.replication_ready (channel/ready.c) */
     int nbindings;             /* entries of pg_bindings, counted against the connection while pending */
-    int wait_ms;               /* postgres_changes_options.wait: the reply waits this long at most (pgwait.c); 0: no wait */
-    int replay_limit;          /* config.broadcast.replay: 0 without, else 1..CHAN_REPLAY_MAX */
-    int64_t replay_since;      /* ... its since, milliseconds since the epoch */
+    int wait_ms;          /* postgres_changes_options.wait: the reply waits this long at most (pgwait.c); 0: no wait */
+    int replay_limit;     /* config.broadcast.replay: 0 without, else 1..CHAN_REPLAY_MAX */
+    int64_t replay_since; /* ... its since, milliseconds since the epoch */
     int64_t exp;
     uint64_t token_hash;
 } join_t;

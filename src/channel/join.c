@@ -523,7 +523,7 @@ void chan_join_handle(chan_socket_t *s, const msg_in_t *m) {
         j.nbindings = (int)json_array_size(pgc);
         j.pg_bindings = json_dumps(pgc, JSON_COMPACT);
         if (!j.pg_bindings)
-            abort(); /* jansson only fails here out of memory */
+            abort();                           /* jansson only fails here out of memory */
         j.wait_ms = chan_pgwait_parse(config); /* role and claims: set above */
     }
     if (json_is_string(key) && json_string_length(key) > 0)
