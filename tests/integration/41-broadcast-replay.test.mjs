@@ -70,6 +70,25 @@ describe('broadcast replay, persist, private HTTP broadcast', { timeout: T(24000
     return id;
   }
 
+  /** Waits until the replication stream has passed every row committed so
+   * far: a marker row on a public topic, committed after them, reaches a
+   * subscriber only once the stream has decoded them (commit order). Rows
+   * stored as history are then behind the stream, and Broadcast from the
+   * database cannot also deliver them live to a channel that joins next. */
+  async function settle() {
+    const topic = topicName('settle');
+    const c = client();
+    const ch = c.channel(topic, { config: { private: false } });
+    const box = listen(ch);
+    await joined(ch);
+    await stack.db.psql(
+      `insert into realtime.messages (topic, extension, private, event, payload)
+       values (:'topic', 'broadcast', false, 'settled', '{}'::jsonb)`, { topic });
+    await box.waitCount(1);
+    await c.removeAllChannels();
+    c.disconnect();
+  }
+
   function replayChannel(c, topic, replay, extra = {}) {
     return c.channel(topic, { config: { private: true, broadcast: { replay, ...extra } } });
   }
@@ -82,6 +101,7 @@ describe('broadcast replay, persist, private HTTP broadcast', { timeout: T(24000
       await store(topic, 'm', { n: -1 }, base - 60000); // before since
       for (let i = 0; i < 5; i++) ids.push(await store(topic, 'm', { n: i }, base + i * 100));
       await store(topicName(), 'm', { other: true }, base + 50); // another topic
+      await settle();
       const since = base - 30000;
       const c = client(vsn);
       const ch = replayChannel(c, topic, { since, limit: 3 });
@@ -137,6 +157,7 @@ describe('broadcast replay, persist, private HTTP broadcast', { timeout: T(24000
     const bytes = [0xde, 0xad, 0xbe, 0xef, 0x00, 0xff];
     await stack.db.psql(`select realtime.send_binary('\\xdeadbeef00ff'::bytea, 'bin', :'topic', true)`, { topic });
     await store(topic, 'json', { after: true }, Date.now());
+    await settle();
     const since = Date.now() - 10000;
     const c2 = client('2.0.0');
     const ch2 = replayChannel(c2, topic, { since, limit: 5 });
@@ -160,6 +181,7 @@ describe('broadcast replay, persist, private HTTP broadcast', { timeout: T(24000
       const topic = topicName('seam');
       const base = Date.now() - 3000;
       for (let i = 0; i < 3; i++) await store(topic, 'm', { n: `r${i}` }, base + i * 100);
+      await settle();
       const sender = client();
       const sch = sender.channel(topic, { config: { private: true, broadcast: { ack: true } } });
       await joined(sch);
