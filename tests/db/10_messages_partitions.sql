@@ -12,8 +12,8 @@ select tests.is((select relowner::regrole::text from pg_class where oid = 'realt
                 'supabase_realtime_admin', 'owned by supabase_realtime_admin');
 select tests.is((select string_agg(a.attname, ',' order by a.attnum) from pg_attribute a
                   where a.attrelid = 'realtime.messages'::regclass and a.attnum > 0 and not a.attisdropped),
-                'topic,extension,payload,event,private,updated_at,inserted_at,id,binary_payload',
-                'the columns of 003, in order');
+                'topic,extension,payload,event,private,updated_at,inserted_at,id,binary_payload,tc_expires_at,tc_delivered',
+                'the columns of 003, in order, then 012''s (persisted broadcasts)');
 select tests.is((select string_agg(policyname, ',' order by policyname) from pg_policies
                   where schemaname = 'realtime' and tablename = 'messages'),
                 'techcare: parties receive on their topics,techcare: parties send on their topics',
