@@ -23,6 +23,7 @@
 #include "hub/hub.h"
 #include "metrics/metrics.h"
 #include "proto/msg.h"
+#include "util/hex.h"
 #include "util/mem.h"
 
 #define OID_JSON 114
@@ -66,16 +67,6 @@ static int is_text(const pgo_value_t *v, const char *want) {
     return present(v) && v->len == n && !memcmp(v->data, want, n);
 }
 
-static int hexval(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* bytea's hex output ("\x0102ff") into out (len / 2 - 1 bytes). -1 if it
  * is not that form (the stream sets bytea_output=hex). */
 static long unhex(const char *s, size_t len, uint8_t *out) {
@@ -83,7 +74,7 @@ static long unhex(const char *s, size_t len, uint8_t *out) {
         return -1;
     size_t n = 0;
     for (size_t i = 2; i < len; i += 2) {
-        int hi = hexval(s[i]), lo = hexval(s[i + 1]);
+        int hi = hex_digit((unsigned char)s[i]), lo = hex_digit((unsigned char)s[i + 1]);
         if (hi < 0 || lo < 0)
             return -1;
         out[n++] = (uint8_t)(hi << 4 | lo);
@@ -99,7 +90,7 @@ static void set_meta(cdc_msg_t *b, const pgo_value_t *id) {
         return;
     for (uint32_t i = 0; i < id->len; i++) {
         char c = id->data[i];
-        if (!(c == '-' || hexval(c) >= 0))
+        if (!(c == '-' || hex_digit((unsigned char)c) >= 0))
             return;
     }
     memcpy(b->meta, "{\"id\":\"", 7);
