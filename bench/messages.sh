@@ -19,7 +19,7 @@
 #   DURATION [10] (s the writer writes per scenario)  DRAIN_MAX [5]
 #   REPLAY_STORED [1000] (stored messages on "bench:replay", 1 s apart)
 #   REPLAY_JOINS [40] (replaying joins, sequential and concurrent)
-#   REPLAY_REPEAT [20] (single joins timed, with and without replay)
+#   REPLAY_REPEAT [50] (single joins timed, with and without replay)
 #   WORKERS [2]  BUILD_DIR [<repo>/build]  SERVER [$BUILD_DIR/techcare-realtime]
 #   KEEP [0] (1: keep logs)  QUIET_WAIT [20]
 set -euo pipefail
@@ -35,7 +35,7 @@ export DURATION=${DURATION:-10}
 export DRAIN_MAX=${DRAIN_MAX:-5}
 export REPLAY_STORED=${REPLAY_STORED:-1000}
 export REPLAY_JOINS=${REPLAY_JOINS:-40}
-export REPLAY_REPEAT=${REPLAY_REPEAT:-20}
+export REPLAY_REPEAT=${REPLAY_REPEAT:-50}
 WORKERS=${WORKERS:-2}
 BUILD_DIR=${BUILD_DIR:-$ROOT/build}
 KEEP=${KEEP:-0}
