@@ -67,21 +67,6 @@ static int is_text(const pgo_value_t *v, const char *want) {
     return present(v) && v->len == n && !memcmp(v->data, want, n);
 }
 
-/* bytea's hex output ("\x0102ff") into out (len / 2 - 1 bytes). -1 if it
- * is not that form (the stream sets bytea_output=hex). */
-static long unhex(const char *s, size_t len, uint8_t *out) {
-    if (len < 2 || s[0] != '\\' || s[1] != 'x' || len % 2)
-        return -1;
-    size_t n = 0;
-    for (size_t i = 2; i < len; i += 2) {
-        int hi = hex_digit((unsigned char)s[i]), lo = hex_digit((unsigned char)s[i + 1]);
-        if (hi < 0 || lo < 0)
-            return -1;
-        out[n++] = (uint8_t)(hi << 4 | lo);
-    }
-    return (long)n;
-}
-
 /* The id as meta: a uuid's text only (the column's type), so nothing in
  * it needs escaping. */
 static void set_meta(cdc_msg_t *b, const pgo_value_t *id) {
@@ -145,7 +130,7 @@ cdc_msg_t *cdc_msg_from_insert(const pgo_msg_t *m, size_t max_payload, const cha
     cdc_msg_t *b = xcalloc(1, sizeof(*b));
     b->payload = xmalloc(plen ? plen : 1);
     if (binary) {
-        long n = unhex(bin->data, bin->len, b->payload);
+        long n = hex_bytea_decode(bin->data, bin->len, b->payload);
         if (n < 0) {
             *why = "binary_payload not in hex form";
             cdc_msg_free(b);

@@ -6,6 +6,7 @@
  * (socket.c does) and never sends a fan-out frame (fanout.c does).
  */
 #include "channel/chan_int.h"
+#include "channel/store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -405,9 +406,7 @@ static void on_access(void *ud, PGresult *const *results, int n, const char *err
 static int start_access_check(chan_socket_t *s, pending_join_t *p, const tok_info_t *claims) {
     const char *params[] = {p->j.topic + TOPIC_PREFIX_LEN};
     db_stmt_t st = {"SELECT * FROM realtime.tc_channel_access($1)", 1, params, 0};
-    const char *role = claims->role;
-    if (strcmp(role, "anon") && strcmp(role, "authenticated") && strcmp(role, "service_role"))
-        role = "anon";
+    const char *role = chan_store_role(claims->role);
     p->s = s;
     p->req = db_run_open(worker_self->db, role, claims->claims_json, &st, 1, on_access, p);
     if (!p->req)

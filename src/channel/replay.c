@@ -98,26 +98,6 @@ int chan_replay_parse(json_t *broadcast, int is_private, join_t *j, char *reason
     return 0;
 }
 
-/* libpq's text form of bytea: \x and hex pairs. Returns a malloc'd copy
- * of the bytes in *out, or -1. */
-static int unhex_bytea(const char *s, size_t n, uint8_t **out, size_t *outlen) {
-    if (n < 2 || s[0] != '\\' || s[1] != 'x' || (n - 2) % 2)
-        return -1;
-    size_t k = (n - 2) / 2;
-    uint8_t *b = xmalloc(k ? k : 1);
-    for (size_t i = 0; i < k; i++) {
-        int hi = hex_digit((unsigned char)s[2 + 2 * i]), lo = hex_digit((unsigned char)s[3 + 2 * i]);
-        if (hi < 0 || lo < 0) {
-            free(b);
-            return -1;
-        }
-        b[i] = (uint8_t)(hi << 4 | lo);
-    }
-    *out = b;
-    *outlen = k;
-    return 0;
-}
-
 /* Sends one replayed row to ch in its wire form. */
 static void send_row(chan_t *ch, PGresult *res, int row) {
     size_t tlen;
@@ -132,11 +112,15 @@ static void send_row(chan_t *ch, PGresult *res, int row) {
          * skips it on vsn 1.0.0 as well) */
         if (ch->sock->vsn != MSG_VSN_2)
             return;
-        uint8_t *bytes;
-        size_t n;
-        if (unhex_bytea(PQgetvalue(res, row, 3), (size_t)PQgetlength(res, row, 3), &bytes, &n) < 0)
+        size_t hlen = (size_t)PQgetlength(res, row, 3);
+        uint8_t *bytes = xmalloc(hlen / 2 + 1);
+        long n = hex_bytea_decode(PQgetvalue(res, row, 3), hlen, bytes);
+        if (n < 0) {
+            free(bytes);
             return;
-        b = msg_encode_broadcast_binary((msg_str_t){topic, tlen}, event, meta, strlen(meta), MSG_ENC_RAW, bytes, n);
+        }
+        b = msg_encode_broadcast_binary((msg_str_t){topic, tlen}, event, meta, strlen(meta), MSG_ENC_RAW, bytes,
+                                        (size_t)n);
         free(bytes);
         if (!b) {
             log_info("replayed message skipped", "\"reason\":\"event longer than 255 bytes\"");
@@ -226,9 +210,7 @@ void chan_replay_start(chan_t *ch, const join_t *j) {
     const char *p1[] = {sub_topic};
     const char *p2[] = {sub_topic, since, limit};
     db_stmt_t st[2] = {{SET_TOPIC_SQL, 1, p1, 1}, {REPLAY_SQL, 3, p2, 1}};
-    const char *role = ch->role ? ch->role : "anon";
-    if (strcmp(role, "anon") && strcmp(role, "authenticated") && strcmp(role, "service_role"))
-        role = "anon";
+    const char *role = chan_store_role(ch->role);
     ch->replay = xcalloc(1, sizeof(*ch->replay));
     ch->replay->req = worker_self->db ? db_run(worker_self->db, role, ch->claims, st, 2, on_replay, ch) : NULL;
     free(sub_topic);
@@ -253,8 +235,7 @@ int chan_replay_filter(chan_t *ch, hub_msg_t *m) {
         r->cap = r->cap ? 2 * r->cap : 16;
         r->held = xrealloc(r->held, r->cap * sizeof(*r->held));
     }
-    atomic_fetch_add(&m->refs, 1);
-    r->held[r->nheld++] = m;
+    r->held[r->nheld++] = hub_msg_ref(m);
     r->held_bytes += m->payload_len;
     return 1;
 }

@@ -178,8 +178,7 @@ int chan_store_run(db_pool_t *db, const char *role, const char *claims, const ch
                    chan_store_cb cb, void *ud, db_req_t **req) {
     if (!db || n <= 0 || n > CHAN_STORE_MAX_BATCH)
         return -1;
-    if (strcmp(role, "anon") && strcmp(role, "authenticated") && strcmp(role, "service_role"))
-        role = "anon";
+    role = chan_store_role(role);
     op_t *op = xcalloc(1, sizeof(*op));
     op->cb = cb;
     op->ud = ud;

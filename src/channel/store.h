@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "db/pool.h"
 
@@ -77,5 +78,13 @@ void chan_store_meta(const char *id, char *out, size_t outlen);
 int chan_store_meta_id(const char *meta, size_t len, char *out, size_t outlen);
 /* A fresh random (version 4) uuid as text. */
 void chan_store_uuid(char out[37]);
+
+/* The database role a token's role runs as: the three the database knows,
+ * anything else (or NULL) as anon, never a role a token merely names. */
+static inline const char *chan_store_role(const char *role) {
+    if (role && (!strcmp(role, "anon") || !strcmp(role, "authenticated") || !strcmp(role, "service_role")))
+        return role;
+    return "anon";
+}
 
 #endif

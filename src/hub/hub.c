@@ -256,6 +256,11 @@ int hub_msg_routes_to(const hub_msg_t *m, uint64_t route) {
 
 void hub_call(int w, void (*fn)(void *arg, int run), void *arg) { worker_post(&srv.workers[w], fn, arg); }
 
+hub_msg_t *hub_msg_ref(hub_msg_t *m) {
+    atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
+    return m;
+}
+
 void hub_msg_unref(hub_msg_t *m) {
     if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) != 1)
         return;

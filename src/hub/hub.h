@@ -94,6 +94,9 @@ void hub_publish(hub_msg_t *m);
  * carry it (raw binary payloads have no vsn 1 form). Borrowed: valid while
  * the caller holds m. */
 buf_t *hub_msg_frame(hub_msg_t *m, int form);
+/* Another reference to m (for a holder that keeps it past the delivery
+ * call); the holder drops it with hub_msg_unref. */
+hub_msg_t *hub_msg_ref(hub_msg_t *m);
 void hub_msg_unref(hub_msg_t *m);
 
 /* Presence. owner identifies the tracking channel; key its presence key.
