@@ -15,6 +15,8 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 # A race report makes the server exit 66, which the harness counts as a failure.
 export TSAN_OPTIONS="halt_on_error=0:exitcode=66:suppressions=$PWD/tests/tsan.supp"
 passed=0; failed=0; broken=0
+# What failed, repeated at the end: CI shows only the tail of the output.
+recap=""
 log=$(mktemp); trap 'rm -f "$log"' EXIT
 # Runs one suite and adds its test counts (read from ctest's or node's own
 # summary) to the totals; a suite that fails without counting a failed
@@ -40,7 +42,11 @@ step() { # name, command...
   # A suite that reports no count (the PostgreSQL check tools) counts as one test.
   [ "$rc" -eq 0 ] && [ "$p" -eq 0 ] && [ "$f" -eq 0 ] && p=1
   passed=$((passed + p)); failed=$((failed + f))
-  if [ "$rc" -eq 0 ]; then echo "--- ok: $name ($p passed)"; else broken=1; echo "--- FAILED: $name"; fi
+  if [ "$rc" -eq 0 ]; then echo "--- ok: $name ($p passed)"; else
+    broken=1; echo "--- FAILED: $name"
+    recap+="FAILED: $name"$'\n'
+    recap+=$(grep -E '^ *not ok |tests failed|FAIL|error:' "$log" | head -20 | sed 's/^ */  /')$'\n'
+  fi
 }
 step "layers: src/ includes point one way" scripts/check-layers.sh
 step "format: C files as .clang-format writes them" scripts/check-format.sh
@@ -72,5 +78,6 @@ done
 step "integration (realtime-js, tsan)" env TC_SERVER_BIN="$PWD/build-tsan/techcare-realtime" TC_RANDOM_CASES=2000 \
   node --test --test-concurrency=1 'tests/integration/*.test.mjs'
 echo
+[ -n "$recap" ] && printf '%s' "$recap"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$broken" -eq 0 ]
