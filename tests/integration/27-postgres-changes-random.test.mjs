@@ -299,7 +299,8 @@ insert into public.profiles (id, role, full_name, phone) values ('${id}', ${q(pi
       const set = pick([`is_verified = not is_verified, verified_at = ${maybe(tsLit())}`, `hourly_rate = ${maybe(numLit())}`,
         `rating = ${maybe(pick(['1', '2.5', '4.75', '5']))}`, `rating_count = ${int(5)}`, `bio = ${maybe(textLit())}`,
         `services = ${pick(["'{}'", "'{hvac}'", "'{plumbing,electrical}'"])}`]);
-      return { table, op, sql: `update public.technicians set ${set}${touch} where id = ${rnd('technicians')} returning id;` };
+      // Never the sync technician: its profile must stay visible to every user.
+      return { table, op, sql: `update public.technicians set ${set}${touch} where id = ${rnd('technicians', `id <> ${q(st.syncId)}`)} returning id;` };
     }
     case 'technicians.DELETE':
       return del('public.tc_rnd_deletable_technician(id)');
@@ -307,21 +308,47 @@ insert into public.profiles (id, role, full_name, phone) values ('${id}', ${q(pi
   }
 }
 
+// ---- positions (docs/PROTOCOL.md, "Postgres Changes: positions and resume") --
+
+/** "0/16B3748:2" -> [commit LSN, index] as BigInts; null if not a position. */
+function parsePos(s) {
+  const m = /^([0-9A-F]{1,8})\/([0-9A-F]{1,8}):(\d+)$/i.exec(String(s ?? ''));
+  return m ? [(BigInt(`0x${m[1]}`) << 32n) | BigInt(`0x${m[2]}`), BigInt(m[3])] : null;
+}
+const cmpParsed = (x, y) => (x[0] !== y[0] ? (x[0] < y[0] ? -1 : 1) : x[1] !== y[1] ? (x[1] < y[1] ? -1 : 1) : 0);
+
+// ---- replayed changes: the knobs -------------------------------------------
+
+const REPLAY_CHANNELS = 3; // per principal, on a second connection that goes down and comes back
+const LATE_CHANNELS = 2; // per principal and late round: new channels joining with an old position
+const DOWN_SHARE = 0.6; // the chance that a replay connection is down during a round
+const ROUND = Math.max(4, Math.min(60, Math.round(CASES / 1500))); // changes per round
+// Every replay channel except anon's has this binding: the writer's sync
+// marker (an UPDATE of the sync technician's profile, which every signed-in
+// user may read) ends each boundary, so a channel that has it has had every
+// replayed change before it.
+const SYNC = { table: 'profiles', event: 'UPDATE', filter: 'avatar_url=like.tc_sync%',
+  conds: [{ col: 'avatar_url', text: 'avatar_url=like.tc_sync%', sql: "(avatar_url like 'tc_sync%')" }] };
+
 // ---- the test -------------------------------------------------------------
 
-describe('postgres changes: randomized agreement with PostgreSQL', { timeout: T(Math.max(600000, CASES * 20)) }, () => {
+describe('postgres changes: randomized agreement with PostgreSQL', { timeout: T(Math.max(600000, CASES * 10)) }, () => {
   let stack, session;
-  const principals = []; // {name, role, claims, client, channels: [{topic, bindings}], raw: []}
+  const principals = []; // {name, role, claims, client, rclient, channels: [{topic, bindings}], raw: []}
   const bindings = []; // {principal, topic, idx, id, table, event, conds, filter, callbacks}
 
   before(async () => {
-    stack = await startStack();
+    // The history must hold the whole run (a slow sanitizer build included):
+    // every resume here is within it and must be recovered.
+    stack = await startStack({ serverEnv: { CDC_HISTORY_SECONDS: '7200' } });
     const db = stack.db;
     // Extra users, made as db/demo.sql makes them (cheaper bcrypt): the
-    // sign-up trigger writes their profiles and technician rows.
+    // sign-up trigger writes their profiles and technician rows. The sync
+    // technician signs in nowhere: its profile is the writer's sync marker.
     const extra = [];
     for (let i = 1; i <= 10; i++) extra.push({ email: `cust${i}@random.demo`, role: 'customer' });
     for (let i = 1; i <= 6; i++) extra.push({ email: `tech${i}@random.demo`, role: 'technician', verified: i <= 4 });
+    extra.push({ email: 'sync@random.demo', role: 'technician', verified: true, sync: true });
     await db.psql(`
       create temp table r_users (email text, role text, verified boolean);
       insert into r_users values ${extra.map((u) => `(${q(u.email)}, ${q(u.role)}, ${u.verified ? 'true' : 'false'})`).join(', ')};
@@ -353,7 +380,7 @@ describe('postgres changes: randomized agreement with PostgreSQL', { timeout: T(
            and not exists (select 1 from public.reviews x where x.customer_id = p) $$;
     `);
     // The sign-ins (supabase-js, through the server).
-    const emails = [...Object.values(DEMO).map((u) => u.email), ...extra.map((u) => u.email)];
+    const emails = [...Object.values(DEMO).map((u) => u.email), ...extra.filter((u) => !u.sync).map((u) => u.email)];
     for (const email of emails) {
       const s = await stack.signIn(email);
       principals.push({ name: email, role: 'authenticated', claims: s.claims, client: s.client });
@@ -361,6 +388,12 @@ describe('postgres changes: randomized agreement with PostgreSQL', { timeout: T(
     principals.push({ name: 'anon', role: 'anon', claims: { role: 'anon' }, client: stack.client(stack.anonKey) });
     for (const n of [1, 2]) {
       principals.push({ name: `service${n}`, role: 'service_role', claims: { role: 'service_role' }, client: stack.client(stack.serviceKey) });
+    }
+    // Each principal's second connection, for the channels that go away and
+    // resume (a second sign-in: same user, same policies).
+    for (const p of principals) {
+      p.rclient = p.role === 'authenticated' ? (await stack.signIn(p.name)).client
+        : stack.client(p.role === 'anon' ? stack.anonKey : stack.serviceKey);
     }
     session = db.session();
     // The test cluster runs with synchronous_commit off, where a commit
@@ -373,7 +406,7 @@ describe('postgres changes: randomized agreement with PostgreSQL', { timeout: T(
     await stack?.stop();
   });
 
-  test(`${CASES} random (binding, change) cases agree with PostgreSQL (seed ${SEED})`, async () => {
+  test(`${CASES} random (binding, change) cases, live and replayed, agree with PostgreSQL (seed ${SEED})`, async () => {
     const db = stack.db;
     const refreshPools = async () => {
       const out = await session.run(TABLE_NAMES.filter((t) => t !== 'profiles' && t !== 'technicians')
@@ -389,11 +422,23 @@ describe('postgres changes: randomized agreement with PostgreSQL', { timeout: T(
     for (const r of await db.rows(`select r.rolname || '.' || c.relname as k, has_table_privilege(r.oid, c.oid, 'SELECT') as ok
         from pg_roles r cross join pg_class c where r.rolname in ('anon', 'authenticated', 'service_role')
          and c.relnamespace = 'public'::regnamespace and c.relname in (${TABLE_NAMES.map(q).join(', ')})`)) canSelect[r.k] = r.ok;
+    // Unique constraints besides the key: the replay oracle puts an old row
+    // image back in place, which may collide with a row made since.
+    const dropUnique = Object.fromEntries(TABLE_NAMES.map((t) => [t, '']));
+    for (const r of await db.rows(`select c.relname as t, i.relname as index, con.conname as constraint
+        from pg_index x join pg_class i on i.oid = x.indexrelid join pg_class c on c.oid = x.indrelid
+        left join pg_constraint con on con.conindid = x.indexrelid and con.conrelid = c.oid
+       where x.indisunique and not x.indisprimary and c.relnamespace = 'public'::regnamespace
+         and c.relname in (${TABLE_NAMES.map(q).join(', ')})`)) {
+      dropUnique[r.t] += r.constraint ? `alter table public.${r.t} drop constraint "${r.constraint}";\n` : `drop index public."${r.index}";\n`;
+    }
     const st = {
       customers: (await db.rows("select id from public.profiles where role = 'customer'")).map((r) => r.id),
       technicians: (await db.rows('select id from public.technicians')).map((r) => r.id),
       demoIds: Object.values(DEMO).map((u) => u.id),
+      syncId: await db.value("select id from auth.users where email = 'sync@random.demo'"),
     };
+    assert.match(String(st.syncId), /^[0-9a-f-]{36}$/);
 
     // Subscribers: each principal gets two channels of 2..5 random bindings.
     const subscribed = [];
@@ -427,10 +472,11 @@ describe('postgres changes: randomized agreement with PostgreSQL', { timeout: T(
         subscribed.push({ p, ch, bs, sys, statuses });
       }
     }
-    // The sentinel: every table, every event, no filter, service_role.
-    const sentinel = { raw: [], client: stack.client(stack.serviceKey) };
+    // The sentinel: every table, every event, no filter, service_role. Its
+    // events' refs are the changes' positions.
+    const sentinel = { raw: [], pos: [], client: stack.client(stack.serviceKey) };
     sentinel.client.realtime.socketAdapter.onMessage((m) => {
-      if (m.event === 'postgres_changes') sentinel.raw.push(m.payload.data);
+      if (m.event === 'postgres_changes') { sentinel.raw.push(m.payload.data); sentinel.pos.push(m.ref); }
     });
     const sch = sentinel.client.channel('rnd-sentinel');
     for (const t of TABLE_NAMES) sch.on('postgres_changes', { event: '*', schema: 'public', table: t }, () => {});
@@ -465,50 +511,143 @@ describe('postgres changes: randomized agreement with PostgreSQL', { timeout: T(
     const key = (d) => `${d.table}|${d.type}|${d.commit_timestamp}|${JSON.stringify(d.record ?? null)}|${JSON.stringify(d.old_record ?? null)}`;
     const preKeys = new Set(sentinel.raw.map(key));
     let sentinelSeen = sentinel.raw.length;
+    const startPos = sentinel.pos[sentinel.raw.findIndex((d) => d.table === 'notifications' && d.record?.type === 'tc_random_start')];
+    assert.ok(parsePos(startPos), `a postgres_changes event carries its position as the message ref (got ${JSON.stringify(startPos)})`);
+
+    // ---- the replay subscribers ----
+    // Per principal a second connection with REPLAY_CHANNELS channels of
+    // random bindings (and SYNC), each joined with a resume position; each
+    // binding's callback stores the position it is handed (realtime-js's
+    // second argument) as the channel's next resume point, as an app would.
+    // Per binding: expect (position -> the last verdict on that change:
+    // {kind: live | replay, want, fil, rls}), raw and cbs (position ->
+    // deliveries, from the frames and from the callbacks).
+    const rclients = [];
+    const rchannels = [];
+    const rbindings = [];
+    const rbyTable = Object.fromEntries(TABLE_NAMES.map((t) => [t, []]));
+    const problems = []; // what went wrong during the run (resume points, joins, sync)
+    let rchNo = 0;
+    const addReplayChannel = (rcl, after, late) => {
+      const name = `rpl-${rcl.pi}-${rchNo++}`;
+      const ch = rcl.client.channel(name);
+      const rc = { rcl, pi: rcl.pi, name, topic: `realtime:${name}`, ch, bs: [], sys: [], statuses: [], P: after, late, unknownIds: [] };
+      const seen = new Set();
+      const specs = Array.from({ length: 2 + int(4) }, () => randomBinding(pick(TABLE_NAMES)));
+      if (principals[rcl.pi].role !== 'anon') specs.push(SYNC);
+      for (const spec of specs) {
+        const same = `${spec.table}|${spec.event}|${spec.filter}`;
+        if (seen.has(same)) continue;
+        seen.add(same);
+        const b = { principal: rcl.pi, rc, topic: rc.topic, idx: rc.bs.length, ...spec, sync: spec === SYNC,
+          expect: new Map(), raw: new Map(), cbs: new Map() };
+        b.cb = (_payload, position) => {
+          const k = String(position);
+          b.cbs.set(k, (b.cbs.get(k) ?? 0) + 1);
+          ch.updateJoinPayload({ postgres_changes_resume: { after: position } });
+        };
+        ch.on('postgres_changes', { event: b.event, schema: 'public', table: b.table, ...(b.filter ? { filter: b.filter } : {}) }, b.cb);
+        rc.bs.push(b);
+        rbindings.push(b);
+        rbyTable[b.table].push(b);
+      }
+      ch.on('system', {}, (m) => rc.sys.push(m));
+      ch.updateJoinPayload({ postgres_changes_resume: { after } });
+      ch.subscribe((status, err) => rc.statuses.push(`${status}${err ? `: ${err.message}` : ''}`));
+      rcl.byTopic.set(rc.topic, rc);
+      rcl.channels.push(rc);
+      rchannels.push(rc);
+      return rc;
+    };
+    const isPgSys = (m) => m.extension === 'postgres_changes';
+    /** Waits for the "Subscribed to PostgreSQL" of a (re)join that asked to resume after `after`. */
+    const awaitResumed = async ({ rc, after, before, beforeStatus = 0 }) => {
+      await waitFor(() => rc.sys.slice(before).some(isPgSys) || rc.statuses.slice(beforeStatus).some((x) => /ERROR|TIMED_OUT|CLOSED/.test(x)),
+        { timeout: T(20000), message: `${rc.name} to (re)join resuming after ${after}` });
+      const m = rc.sys.slice(before).find(isPgSys);
+      assert.ok(m && m.status === 'ok', `${rc.name} resumed: ${JSON.stringify(m)} ${rc.statuses.join(' | ')}`);
+      if (m.recovered !== true || m.position !== after) {
+        problems.push(`${rc.name} asked to resume after ${after}: ${JSON.stringify(m)}`);
+      }
+    };
+    for (const [pi, p] of principals.entries()) {
+      const rcl = { pi, client: p.rclient, up: true, channels: [], byTopic: new Map(), stray: [] };
+      p.rclient.realtime.socketAdapter.onMessage((m) => {
+        if (m.event !== 'postgres_changes') return;
+        const rc = rcl.byTopic.get(m.topic);
+        if (!rc) { rcl.stray.push({ topic: m.topic, ref: m.ref }); return; }
+        // Binding ids are the server's answer to the latest join.
+        const current = rc.ch.bindings.postgres_changes ?? [];
+        const k = String(m.ref);
+        for (const id of m.payload?.ids ?? []) {
+          const cb = current.find((x) => x.id === id)?.callback;
+          const b = cb && rc.bs.find((x) => x.cb === cb);
+          if (!b) { rc.unknownIds.push({ id, ref: k }); continue; }
+          b.raw.set(k, (b.raw.get(k) ?? 0) + 1);
+        }
+      });
+      rclients.push(rcl);
+      for (let k = 0; k < REPLAY_CHANNELS; k++) addReplayChannel(rcl, startPos, false);
+    }
+    for (const rc of rchannels) await awaitResumed({ rc, after: startPos, before: 0 });
 
     // The writer and the oracle.
     const changes = []; // {seq, table, op, id, key, expected: Set('topic#id'), detail}
+    const pchanges = []; // the published ones, in commit order: {..., pos, pv (parsed), image, keyOnlyDelete, rfil}
     let cases = 0;
     let skipped = 0;
     let seq = 0;
     const stats = { filterTrue: 0, rlsTrue: 0, expected: 0 };
+    const rs = { live: 0, replay: 0, liveWant: 0, replayWant: 0, rounds: 0, late: 0, rejoins: 0, sqlMs: 0, boundaryMs: 0 };
     const timing = { sentinel: 0, start: Date.now() };
+    const total = () => cases + rs.live + rs.replay;
 
     /** Filter results: bindings of the table -> boolean, on the row as it is now (superuser). */
-    const filterSql = (table, id, bs) => {
+    const filterSql = (table, id, bs, tag = 'F|') => {
       const exprs = bs.map((b, i) => `coalesce(${b.conds.length ? b.conds.map((c) => c.sql).join(' and ') : 'true'}, false) as f${i}`);
-      return `select 'F|' || concat_ws(',', ${bs.map((_, i) => `f${i}`).join(', ')}) from (select ${exprs.join(', ')} from public.${table} where id = '${id}') x;`;
+      return `select '${tag}' || concat_ws(',', ${bs.map((_, i) => `f${i}`).join(', ')}) from (select ${exprs.join(', ')} from public.${table} where id = '${id}') x;`;
     };
     /** RLS results per principal: EXISTS(row) run as that principal. */
-    const rlsSql = (table, id, pis) => pis.map((pi) => {
+    const rlsSql = (table, id, pis, tag = 'R|') => pis.map((pi) => {
       const p = principals[pi];
       // No SELECT privilege: nothing is visible (and the query would fail).
-      if (!canSelect[`${p.role}.${table}`]) return `select 'R|${pi}|f';`;
+      if (!canSelect[`${p.role}.${table}`]) return `select '${tag}${pi}|f';`;
       return `set local role ${p.role};\nset local request.jwt.claims to ${q(JSON.stringify(p.claims))};\n` +
-        `select 'R|${pi}|' || exists (select 1 from public.${table} where id = '${id}');\nreset role;`;
+        `select '${tag}${pi}|' || exists (select 1 from public.${table} where id = '${id}');\nreset role;`;
     }).join('\n');
     const parseOracle = (out, bs) => {
       const f = new Map();
       const r = new Map();
+      let image = null;
       for (const line of out.split('\n')) {
         if (line.startsWith('F|')) line.slice(2).split(',').forEach((v, i) => f.set(bs[i], v === 't'));
         else if (line.startsWith('R|')) { const [, pi, v] = line.split('|'); r.set(Number(pi), v === 't' || v === 'true'); }
+        else if (line.startsWith('I|')) image = line.slice(2);
       }
-      return { f, r };
+      return { f, r, image };
     };
+    // On a DELETE of a table with replica identity DEFAULT only the key
+    // comes: a condition on another column is unknown and fails.
+    const keyOnlyFails = (table, op, b) => op === 'DELETE' && TABLES[table].keyOnly && b.conds.some((c) => c.col !== 'id');
 
     const published = (table, op) => TABLES[table].events.includes(op);
-    let lastRefresh = 0;
-    while (cases < CASES) {
-      if (seq - lastRefresh >= 25) { await refreshPools(); lastRefresh = seq; }
-      const ch = randomChange(st);
+    /**
+     * Writes one change and judges it: for the live channels (as before),
+     * and for the replay channels that are up (live verdicts); records its
+     * position, row image and filter results for later replays. Returns the
+     * change, or null when the random write changed nothing.
+     */
+    const writeOne = async (ch) => {
       const bs = byTable[ch.table];
-      const pis = principalsOn[ch.table];
+      const rbs = rbyTable[ch.table];
+      const allBs = [...bs, ...rbs];
+      const pis = [...new Set([...principalsOn[ch.table], ...rbs.filter((b) => b.rc.rcl.up).map((b) => b.principal)])];
       let id;
       let oracle;
+      const imageSql = (table, id) => `select 'I|' || to_jsonb(t)::text from public.${table} t where id = '${id}';`;
       if (ch.op === 'DELETE') {
         const picked = (await session.run(ch.pickSql)).trim();
-        if (!picked) { skipped++; continue; }
+        if (!picked) { skipped++; return null; }
         id = picked;
         // The old image as the server gets it: the whole row (replica
         // identity FULL) or only the key (DEFAULT: every other column NULL).
@@ -517,15 +656,15 @@ describe('postgres changes: randomized agreement with PostgreSQL', { timeout: T(
           ? `alter table public.${ch.table} ${nonKey.map((c) => `alter column ${c} drop not null`).join(', ')};\n` +
             `update public.${ch.table} set ${nonKey.map((c) => `${c} = null`).join(', ')} where id = '${id}';\n`
           : '';
-        const out = await session.run(`${bs.length ? filterSql(ch.table, id, bs) : ''}
+        const out = await session.run(`${allBs.length ? filterSql(ch.table, id, allBs) : ''}
+${TABLES[ch.table].keyOnly ? '' : imageSql(ch.table, id)}
 begin;
 set local session_replication_role = replica;
 ${nulling}${rlsSql(ch.table, id, pis)}
 rollback;`);
-        oracle = parseOracle(out, bs);
-        if (TABLES[ch.table].keyOnly) {
-          for (const b of bs) if (b.conds.some((c) => c.col !== 'id')) oracle.f.set(b, false);
-        }
+        oracle = parseOracle(out, allBs);
+        if (TABLES[ch.table].keyOnly) oracle.image = JSON.stringify({ id });
+        for (const b of allBs) if (keyOnlyFails(ch.table, ch.op, b)) oracle.f.set(b, false);
         const del = await session.run(`begin; set local session_replication_role = replica;
 delete from public.${ch.table} where id = '${id}' returning id;
 commit;`);
@@ -535,17 +674,18 @@ commit;`);
         try {
           out = await session.run(`begin; set local session_replication_role = replica;\n${ch.sql}\ncommit;`);
         } catch (e) {
-          if (/duplicate key|violates/.test(e.message)) { skipped++; continue; } // e.g. a second live bid
+          if (/duplicate key|violates/.test(e.message)) { skipped++; return null; } // e.g. a second live bid
           throw e;
         }
         const ids = out.trim().split('\n').filter((l) => /^[0-9a-f-]{36}$/.test(l));
-        if (ids.length !== 1) { skipped++; continue; } // nothing to update / no candidate row
+        if (ids.length !== 1) { skipped++; return null; } // nothing to update / no candidate row
         id = ids[0];
-        const o = await session.run(`${bs.length ? filterSql(ch.table, id, bs) : ''}
+        const o = await session.run(`${allBs.length ? filterSql(ch.table, id, allBs) : ''}
+${imageSql(ch.table, id)}
 begin;
 ${rlsSql(ch.table, id, pis)}
 rollback;`);
-        oracle = parseOracle(o, bs);
+        oracle = parseOracle(o, allBs);
       }
       seq++;
       if (ch.op === 'INSERT' && ch.table === 'profiles') st.customers.push(id);
@@ -553,7 +693,9 @@ rollback;`);
       if (ch.op === 'DELETE' && ch.table === 'technicians') st.technicians = st.technicians.filter((x) => x !== id);
 
       let k = null;
-      if (published(ch.table, ch.op)) {
+      let pos = null;
+      const pub = published(ch.table, ch.op);
+      if (pub) {
         // Wait until the server has handled this change (so the next write
         // cannot change what its checks read).
         const t0 = Date.now();
@@ -561,6 +703,7 @@ rollback;`);
           timeout: T(10000), message: `the sentinel to get change #${seq} (${ch.op} ${ch.table} ${id})`,
         });
         timing.sentinel += Date.now() - t0;
+        pos = sentinel.pos[sentinelSeen];
         const d = sentinel.raw[sentinelSeen++];
         const did = (d.type === 'DELETE' ? d.old_record : d.record)?.id;
         assert.deepEqual([d.table, d.type, did], [ch.table, ch.op, id], `the sentinel's change #${seq} is the one written`);
@@ -574,18 +717,208 @@ rollback;`);
         const rls = oracle.r.get(b.principal);
         if (fil) stats.filterTrue++;
         if (rls) stats.rlsTrue++;
-        if (ev && fil && rls && published(ch.table, ch.op)) expected.add(`${b.topic}#${b.id}`);
-        b.expectedCount = (b.expectedCount ?? 0) + (ev && fil && rls && published(ch.table, ch.op) ? 1 : 0);
+        if (ev && fil && rls && pub) expected.add(`${b.topic}#${b.id}`);
+        b.expectedCount = (b.expectedCount ?? 0) + (ev && fil && rls && pub ? 1 : 0);
       }
       stats.expected += expected.size;
-      changes.push({ seq, table: ch.table, op: ch.op, id, key: k, expected, oracle });
+      const c = { seq, table: ch.table, op: ch.op, id, key: k, expected, oracle, pos };
+      changes.push(c);
+      // The replay channels that are up judge it live; the others will when
+      // they come back.
+      const pv = pub ? parsePos(pos) : null;
+      if (pub) {
+        assert.ok(pv, `change #${seq} has a position (ref ${JSON.stringify(pos)})`);
+        if (pchanges.length) assert.equal(cmpParsed(pchanges[pchanges.length - 1].pv, pv), -1, `positions grow: ${pchanges[pchanges.length - 1].pos} then ${pos}`);
+        Object.assign(c, { pv, image: oracle.image, rfil: new Map(rbs.map((b) => [b, oracle.f.get(b)])), t: Date.now() });
+        pchanges.push(c);
+      }
+      const hit = new Set();
+      for (const b of rbs) {
+        if (!b.rc.rcl.up) continue;
+        rs.live++;
+        const ev = b.event === '*' || b.event === ch.op;
+        const fil = oracle.f.get(b);
+        const rls = oracle.r.get(b.principal);
+        const want = !!(ev && fil && rls && pub);
+        if (pub) b.expect.set(pos, { kind: 'live', want, fil, rls, seq });
+        if (want) { rs.liveWant++; hit.add(b.rc); }
+      }
+      for (const rc of hit) rc.P = pos;
+      return c;
+    };
+
+    /**
+     * The replay oracle, for channels that just resumed: every published
+     * change after each one's resume point, judged now (the writer is
+     * paused): its filter results as recorded (or, for a binding made since,
+     * on the row image), and EXISTS as the principal with the change's row
+     * image put back in place of whatever has that id now, in a transaction
+     * that is rolled back.
+     */
+    const judgeReplays = async (rcs) => {
+      const t0 = Date.now();
+      const ranges = new Map();
+      const needs = new Map(); // change -> {fb: Set(binding), pis: Set(principal)}
+      for (const rc of rcs) {
+        const from = parsePos(rc.P);
+        const range = [];
+        for (let i = pchanges.length - 1; i >= 0 && cmpParsed(pchanges[i].pv, from) > 0; i--) range.push(pchanges[i]);
+        range.reverse();
+        ranges.set(rc, range);
+        for (const c of range) {
+          for (const b of rc.bs) {
+            if (b.table !== c.table || !(b.event === '*' || b.event === c.op)) continue;
+            const fil = keyOnlyFails(c.table, c.op, b) ? false : c.rfil.get(b);
+            if (fil === false) continue;
+            if (!needs.has(c)) needs.set(c, { fb: new Set(), pis: new Set() });
+            if (fil === undefined) needs.get(c).fb.add(b);
+            needs.get(c).pis.add(b.principal);
+          }
+        }
+      }
+      const script = [];
+      const order = [...needs.entries()].sort((x, y) => x[0].seq - y[0].seq);
+      for (const [c, n] of order) {
+        const nonKey = Object.keys(TABLES[c.table].cols).filter((x) => x !== 'id');
+        const keyOnly = c.op === 'DELETE' && TABLES[c.table].keyOnly;
+        const fb = [...n.fb];
+        n.fbList = fb;
+        script.push(`begin;
+set local session_replication_role = replica;
+${dropUnique[c.table]}${keyOnly ? `alter table public.${c.table} ${nonKey.map((x) => `alter column ${x} drop not null`).join(', ')};\n` : ''}delete from public.${c.table} where id = '${c.id}';
+insert into public.${c.table} select * from jsonb_populate_record(null::public.${c.table}, ${q(c.image)}::jsonb);
+${fb.length ? filterSql(c.table, c.id, fb, `G|${c.seq}|`) : ''}
+${rlsSql(c.table, c.id, [...n.pis], `S|${c.seq}|`)}
+rollback;`);
+      }
+      const gfil = new Map();
+      const srls = new Map();
+      if (script.length) {
+        const out = await session.run(script.join('\n'));
+        const bySeq = new Map(order.map(([c, n]) => [c.seq, n]));
+        for (const line of out.split('\n')) {
+          const [tag, s, a, v] = line.split('|');
+          if (tag === 'G' && bySeq.has(Number(s))) a.split(',').forEach((x, i) => gfil.set(`${s}|${i}`, x === 't'));
+          else if (tag === 'S') srls.set(`${s}|${a}`, v === 't' || v === 'true');
+        }
+      }
+      for (const rc of rcs) {
+        let last = null;
+        for (const c of ranges.get(rc)) {
+          let any = false;
+          for (const b of rc.bs) {
+            if (b.table !== c.table) continue;
+            rs.replay++;
+            const prev = b.expect.get(c.pos);
+            if (prev?.want) problems.push(`model: ${rc.name}#${b.idx} had change #${c.seq} (${c.pos}) delivered, yet resumes before it`);
+            const ev = b.event === '*' || b.event === c.op;
+            let fil = keyOnlyFails(c.table, c.op, b) ? false : c.rfil.get(b);
+            if (fil === undefined && ev) {
+              const i = needs.get(c)?.fbList.indexOf(b);
+              fil = gfil.get(`${c.seq}|${i}`);
+              if (fil === undefined) throw new Error(`no filter result for ${rc.name}#${b.idx} on change #${c.seq}`);
+              c.rfil.set(b, fil);
+            }
+            const rls = ev && fil ? srls.get(`${c.seq}|${b.principal}`) : undefined;
+            if (ev && fil && rls === undefined) throw new Error(`no RLS result for principal ${b.principal} on change #${c.seq}`);
+            const want = !!(ev && fil && rls);
+            b.expect.set(c.pos, { kind: 'replay', want, fil, rls, seq: c.seq });
+            if (want) { rs.replayWant++; any = true; }
+          }
+          if (any) last = c.pos;
+        }
+        if (last) rc.P = last;
+      }
+      rs.sqlMs += Date.now() - t0;
+    };
+
+    let syncNo = 0;
+    const syncChange = () => ({ table: 'profiles', op: 'UPDATE', sync: true,
+      sql: `update public.profiles set avatar_url = 'tc_sync_${++syncNo}', updated_at = clock_timestamp() where id = ${q(st.syncId)} returning id;` });
+    let lateDone = 0;
+    /**
+     * Between rounds, the writer paused: the connections that were down come
+     * back (realtime-js rejoins their channels with the last position each
+     * got), new channels join with an old position (twice per run), the
+     * oracle judges what they must now be sent, a sync marker ends the
+     * replays, and a random share of the replay connections goes down for
+     * the next round.
+     */
+    const boundary = async (final) => {
+      const t0 = Date.now();
+      rs.rounds++;
+      const joins = [];
+      for (const rcl of rclients) {
+        if (rcl.up) continue;
+        for (const rc of rcl.channels) {
+          const sent = rc.ch.joinPush.payload().postgres_changes_resume?.after;
+          if (sent !== rc.P) problems.push(`${rc.name} resumes after ${sent}, but the last change it was sent is ${rc.P}`);
+          joins.push({ rc, after: rc.P, before: rc.sys.length, beforeStatus: rc.statuses.length });
+        }
+        rcl.client.realtime.connect();
+      }
+      rs.rejoins += joins.length;
+      for (const j of joins) await awaitResumed(j);
+      const late = (final || (!lateDone && total() >= CASES / 2)) && pchanges.length > 0;
+      if (late) {
+        lateDone++;
+        const lateJoins = [];
+        for (const rcl of rclients) {
+          for (let k = 0; k < LATE_CHANNELS; k++) {
+            const from = chance(0.2) ? startPos : pick(pchanges).pos;
+            lateJoins.push({ rc: addReplayChannel(rcl, from, true), after: from, before: 0 });
+            rs.late++;
+          }
+        }
+        for (const j of lateJoins) await awaitResumed(j);
+        joins.push(...lateJoins);
+      }
+      for (const rcl of rclients) rcl.up = true;
+      await judgeReplays(joins.map((j) => j.rc));
+      const c = await writeOne(syncChange());
+      assert.ok(c?.pos, 'the sync marker was written and published');
+      const owed = rchannels.filter((rc) => rc.bs.some((b) => b.expect.get(c.pos)?.want));
+      for (const rc of rchannels) {
+        if (principals[rc.pi].role !== 'anon' && !owed.includes(rc)) problems.push(`oracle: ${rc.name} may not read sync marker ${c.pos}`);
+      }
+      try {
+        await waitFor(() => owed.every((rc) => rc.bs.some((b) => b.raw.has(c.pos))), { timeout: T(20000), message: 'the sync marker' });
+      } catch {
+        const late = owed.filter((rc) => !rc.bs.some((b) => b.raw.has(c.pos))).map((rc) => rc.name);
+        problems.push(`sync marker ${c.pos} (round ${rs.rounds}) never reached ${late.length} replay channels: ${late.slice(0, 5).join(', ')}`);
+        return false;
+      }
+      if (!final) {
+        const down = rclients.filter(() => chance(DOWN_SHARE));
+        for (const rcl of down) rcl.up = false;
+        await Promise.all(down.map((rcl) => rcl.client.realtime.disconnect()));
+        await waitFor(() => down.every((rcl) => !rcl.client.realtime.isConnected() && rcl.channels.every((rc) => rc.ch.state === 'errored')),
+          { timeout: T(10000), message: 'the replay connections to go down' });
+      }
+      rs.boundaryMs += Date.now() - t0;
+      return true;
+    };
+
+    let lastRefresh = 0;
+    let lastBoundary = 0;
+    let ok = true;
+    while (ok && total() < CASES) {
+      if (seq - lastRefresh >= 25) { await refreshPools(); lastRefresh = seq; }
+      if (seq - lastBoundary >= ROUND) {
+        ok = await boundary(false);
+        lastBoundary = seq;
+        continue;
+      }
+      await writeOne(randomChange(st));
     }
+    if (ok) await boundary(true);
 
     // Every expected delivery has had time to arrive once the sentinel has
     // a last marker and every binding has its expected count.
     await session.run(`insert into public.notifications (user_id, type, title) values ('${DEMO.alice.id}', 'tc_random_end', 'end');`);
     await waitFor(() => sentinel.raw.some((d) => d.table === 'notifications' && d.record?.type === 'tc_random_end'),
       { timeout: T(10000), message: 'the end marker at the sentinel' });
+    const endPos = sentinel.pos[sentinel.raw.findIndex((d) => d.table === 'notifications' && d.record?.type === 'tc_random_end')];
     const receivedCount = (b) => principals[b.principal].raw.filter((m) => m.topic === b.topic && m.ids.includes(b.id) &&
       m.data?.record?.type !== 'tc_random_end' && !preKeys.has(key(m.data))).length;
     await waitFor(() => bindings.every((b) => receivedCount(b) >= b.expectedCount), { timeout: T(15000), message: 'expected deliveries' })
@@ -610,7 +943,6 @@ rollback;`);
         }
       }
     }
-    const bindingOf = new Map(bindings.map((b) => [`${b.topic}#${b.id}`, b]));
     const mismatches = [];
     let agreements = 0;
     for (const c of changes) {
@@ -632,6 +964,29 @@ rollback;`);
     const callbackMismatches = bindings.filter((b) => b.callbacks !== (b.expectedCount ?? 0))
       .map((b) => `${principals[b.principal].name} ${b.topic}#${b.id} ${b.table} ${b.event} ${b.filter}: callbacks ${b.callbacks}, expected ${b.expectedCount ?? 0}`);
 
+    // The replay channels: per binding, every judged change delivered once
+    // iff its last verdict says so; nothing else (the end marker aside).
+    const seqOf = new Map(pchanges.map((c) => [c.pos, c]));
+    const r = { refusedByRls: [], refusedOther: [], missing: [], dupes: [], unknown: [], callbacks: [], agree: 0, deliveredReplayed: 0, deliveredLive: 0 };
+    for (const b of rbindings) {
+      const who = `${principals[b.principal].name} ${b.rc.name}#${b.idx} ${b.table} ${b.event} ${b.filter || '(none)'}`;
+      for (const [pos, e] of b.expect) {
+        const got = b.raw.get(pos) ?? 0;
+        const c = seqOf.get(pos);
+        const what = `${who}: change #${e.seq} ${c.op} ${c.table} ${c.id} at ${pos} (${e.kind}; filter ${e.fil}, rls ${e.rls})`;
+        if (got > 1) r.dupes.push(`${what}: ${got} times`);
+        if (e.want && got === 0) r.missing.push(what);
+        else if (!e.want && got > 0) (e.rls === false ? r.refusedByRls : r.refusedOther).push(what);
+        else r.agree++;
+        if (e.want && got) r[e.kind === 'replay' ? 'deliveredReplayed' : 'deliveredLive']++;
+        if ((b.cbs.get(pos) ?? 0) !== got) r.callbacks.push(`${what}: ${got} frames, ${b.cbs.get(pos) ?? 0} callbacks`);
+      }
+      for (const [pos, n] of b.raw) if (!b.expect.has(pos) && pos !== endPos) r.unknown.push(`${who}: ${n} × ${pos} (${seqOf.get(pos) ? `change #${seqOf.get(pos).seq}, never judged for it` : 'not a change of the writer'})`);
+      for (const [pos, n] of b.cbs) if (!b.expect.has(pos) && pos !== endPos && !b.raw.has(pos)) r.callbacks.push(`${who}: ${n} callbacks for ${pos}, no frame`);
+    }
+    for (const rc of rchannels) for (const u of rc.unknownIds) r.unknown.push(`${rc.name}: binding id ${u.id} at ${u.ref} is none of the channel's`);
+    for (const rcl of rclients) for (const s of rcl.stray) r.unknown.push(`${principals[rcl.pi].name}: event for unknown topic ${s.topic} at ${s.ref}`);
+
     const byOp = {};
     for (const c of changes) byOp[`${c.table}.${c.op}`] = (byOp[`${c.table}.${c.op}`] ?? 0) + 1;
     console.log(`# random postgres changes: seed ${SEED}, ${principals.length} subscribers, ${bindings.length} bindings, ` +
@@ -639,7 +994,16 @@ rollback;`);
       `${mismatches.length} mismatches, ${stats.expected} expected deliveries (filter true ${stats.filterTrue}, ` +
       `RLS true ${stats.rlsTrue}), ${dupes.length} duplicates, ${unknown.length} unknown deliveries, ` +
       `${callbackMismatches.length} bindings whose supabase-js callback count differs`);
-    console.log(`# changes by kind: ${JSON.stringify(byOp)}; ${Date.now() - timing.start} ms, ${timing.sentinel} ms waiting for the server`);
+    console.log(`# replay channels: ${rchannels.length} (${rs.late} joined late with an old position) on ${rclients.length} connections, ` +
+      `${rbindings.length} bindings, ${rs.rounds} rounds of ${ROUND} changes, ${rs.rejoins} resumed rejoins; ` +
+      `${rs.live} live cases (${rs.liveWant} to deliver, ${r.deliveredLive} delivered), ` +
+      `${rs.replay} replayed cases (${rs.replayWant} to deliver, ${r.deliveredReplayed} delivered); ` +
+      `${r.refusedByRls.length} delivered though RLS refuses, ${r.refusedOther.length} delivered though filter/event refuse, ` +
+      `${r.missing.length} missing, ${r.dupes.length} duplicated, ${r.unknown.length} unknown, ${r.callbacks.length} callback mismatches, ` +
+      `${problems.length} run problems`);
+    console.log(`# cases: ${cases + rs.live} live + ${rs.replay} replayed = ${total()} (TC_RANDOM_CASES ${CASES})`);
+    console.log(`# changes by kind: ${JSON.stringify(byOp)}; ${Date.now() - timing.start} ms, ${timing.sentinel} ms waiting for the server, ` +
+      `${rs.boundaryMs} ms in ${rs.rounds} round boundaries (${rs.sqlMs} ms of it in the replay oracle)`);
     assert.ok(stats.expected > cases / 50, `the random cases deliver something often enough (${stats.expected} of ${cases})`);
     assert.deepEqual({ mismatches: mismatches.length, dupes: dupes.length, unknown: unknown.length, callbacks: callbackMismatches.length },
       { mismatches: 0, dupes: 0, unknown: 0, callbacks: 0 },
@@ -647,5 +1011,13 @@ rollback;`);
       `duplicates: ${JSON.stringify(dupes.slice(0, 5))}\nunknown: ${JSON.stringify(unknown.slice(0, 5))}\n` +
       `callbacks: ${callbackMismatches.slice(0, 5).join('\n')}`);
     assert.equal(agreements, cases);
+    const show = (xs) => xs.slice(0, 6).join('\n  ');
+    assert.deepEqual({ problems: problems.length, refusedByRls: r.refusedByRls.length, refusedOther: r.refusedOther.length,
+      missing: r.missing.length, dupes: r.dupes.length, unknown: r.unknown.length, callbacks: r.callbacks.length },
+    { problems: 0, refusedByRls: 0, refusedOther: 0, missing: 0, dupes: 0, unknown: 0, callbacks: 0 },
+    `replay channels (seed ${SEED}):\nproblems:\n  ${show(problems)}\nRLS refuses:\n  ${show(r.refusedByRls)}\n` +
+      `filter/event refuse:\n  ${show(r.refusedOther)}\nmissing:\n  ${show(r.missing)}\nduplicated:\n  ${show(r.dupes)}\n` +
+      `unknown:\n  ${show(r.unknown)}\ncallbacks:\n  ${show(r.callbacks)}`);
+    assert.ok(rs.replay > 0 && rs.replayWant > 0, `replays happened and had something to deliver (${rs.replay} cases, ${rs.replayWant} to deliver)`);
   });
 });
