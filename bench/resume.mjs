@@ -154,6 +154,7 @@ async function worker() {
     },
     async up({ phase, perTopic, t0 }) {
       batch = { phase, perTopic };
+      const cpu0 = process.cpuUsage();
       for (const cl of clients) { cl.sysBefore = cl.sys.length; cl.caught = 0; }
       const tSent = nowMs();
       for (const cl of clients) cl.c.connect();
@@ -186,7 +187,8 @@ async function worker() {
         expected: clients.reduce((a, cl) => a + perTopic[cl.k], 0),
         dup: clients.reduce((a, cl) => a + cl.dup, 0),
         other: clients.reduce((a, cl) => a + cl.other, 0),
-        cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
+        cpuMs: ((u) => (u.user + u.system) / 1000)(process.cpuUsage(cpu0)),
+        caughtAt: Math.max(...clients.map((cl) => (cl.caught ? cl.caught : 0))),
       });
     },
     async quit() {
@@ -250,6 +252,20 @@ function ticksOf(pid) {
   } catch {
     return NaN;
   }
+}
+/** CPU ticks of PostgreSQL: the postmaster and all its children. */
+function pgTicks() {
+  const pgPid = Number(env.PG_PID);
+  let t = ticksOf(pgPid);
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const st = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      if (Number(f[1]) === pgPid) t += Number(f[11]) + Number(f[12]);
+    } catch { /* gone */ }
+  }
+  return t;
 }
 function rssKiB(pid) {
   try {
@@ -391,10 +407,13 @@ async function main() {
   const tRestart = await startServer();
   const t0 = nowMs();
   const ticks0 = ticksOf(server.pid);
+  const pg0 = pgTicks();
   const perTopic = Array.from({ length: TOPICS }, (_, k) => Math.floor((CHANGES - 1 - k) / TOPICS) + 1);
   workers.forEach((w) => w.p.send({ type: 'up', phase, perTopic, t0 }));
   const ups = await Promise.all(workers.map((w) => w.next('up')));
   const ticks1 = ticksOf(server.pid);
+  const pg1 = pgTicks();
+  const tUpDone = nowMs();
   const live = ups.flatMap((u) => u.live).sort((a, b) => a - b);
   const caught = ups.flatMap((u) => u.caught).sort((a, b) => a - b);
   const sum = (f) => ups.reduce((a, u) => a + f(u), 0);
@@ -416,6 +435,8 @@ async function main() {
   log(`slot after the catch-up: ${walAfter.held} bytes held, ${walAfter.unconfirmed} unconfirmed (active ${walAfter.active}); ` +
     `history gauges: ${JSON.stringify(historyGauges(m1))}`);
   const workerCpuMs = sum((u) => u.cpuMs);
+  const upS = (tUpDone - t0) / 1000;
+  const cpuPct = (ticks, secs) => `${((ticks / 100 / secs) * 100).toFixed(0)}`;
 
   workers.forEach((w) => w.p.send({ type: 'quit' }));
   await Promise.all(workers.map((w) => w.next('quit')));
@@ -432,6 +453,13 @@ async function main() {
   await settle();
   const rssNone = rssKiB(server.pid);
   const mNone = await metrics();
+  // With no history the server confirms what it has decoded: one more
+  // change, then the slot's unconfirmed WAL should fall to about nothing.
+  await db.run(`insert into public.bench_resume (k, seq, phase) values (0, 0, 'window0')`);
+  const tw0 = nowMs();
+  let walNone = await slotWal();
+  await waitUntil(async () => (walNone = await slotWal()).unconfirmed < 8192, 30000, 200);
+  const confirmS = (nowMs() - tw0) / 1000;
   await killServer('SIGTERM');
   const retainedRows = Number(await db.run('select count(*) from public.bench_resume'));
   const gFull = historyGauges(mFull);
@@ -457,18 +485,28 @@ async function main() {
     ['first / last replayed delivery', `${ms(firstDelivery)} / ${ms(lastDelivery)}`],
     ['replayed deliveries', `${n(delivered)} of ${n(expected)} (lost ${n(expected - delivered)}, duplicated ${n(dup)})`],
     ['replayed deliveries/s (to the last caught up)', n(delivered / (catchupWindow / 1000))],
-    ['server CPU during the catch-up', `${(((ticks1 - ticks0) / 100) / ((catchupWindow + 500) / 1000) * 100).toFixed(0)} % of one core`],
-    ['clients CPU (all Node workers, whole run)', `${n(workerCpuMs / 1000)} s`],
+    ['CPU, t0 to last caught up + 0.5 s, % of one core: server / PostgreSQL / clients',
+      `${cpuPct(ticks1 - ticks0, upS)} / ${cpuPct(pg1 - pg0, upS)} / ${((workerCpuMs / 1000 / upS) * 100).toFixed(0)} % over ${upS.toFixed(1)} s`],
     ['server RSS after the catch-up', kb(rssAfter * 1024)],
     ['WAL written per change (the batch)', `${n(walBatch / CHANGES)} bytes (${kb(walBatch)} for ${n(CHANGES)})`],
     ['slot WAL held / unconfirmed, server down', `${kb(walDown.held)} / ${kb(walDown.unconfirmed)}`],
     ['slot WAL held / unconfirmed, after the catch-up', `${kb(walAfter.held)} / ${kb(walAfter.unconfirmed)}`],
     ['slot WAL held / unconfirmed, restarted, idle', `${kb(walKept.held)} / ${kb(walKept.unconfirmed)}`],
+    ['slot WAL held / unconfirmed, CDC_HISTORY_SECONDS=0, one change later',
+      `${kb(walNone.held)} / ${kb(walNone.unconfirmed)} (${walNone.unconfirmed < 8192 ? `confirmed within ${confirmS.toFixed(1)} s` : `NOT confirmed within ${confirmS.toFixed(0)} s`})`],
     ['server RSS, no client: default window / window 0', `${kb(rssFull * 1024)} / ${kb(rssNone * 1024)} (exec -> listening ${ms(tRebuild)})`],
     ['history: changes held (gauge or rows committed)', `${n(retained)}${changesGauge ? ` (${changesGauge[0]})` : ' (rows committed; no gauge)'}`],
     ['history bytes (gauge)', bytesGauge ? `${kb(bytesGauge[1])} (${bytesGauge[0]}), ${n(bytesGauge[1] / retained)} bytes per change` : '-'],
     ['RSS per retained change', `${n(((rssFull - rssNone) * 1024) / retained)} bytes`],
   ];
+  if (bytesGauge) {
+    const per = bytesGauge[1] / retained;
+    const cap = 64 * 1024 * 1024 / per;
+    rows.push(['derived: changes the 64 MiB bound holds; rate that fills it in 600 s',
+      `${n(cap)} changes; ${n(cap / 600)} changes/s (above it the window is shorter than 600 s)`]);
+    rows.push(['derived: slot WAL held at the default window, per change/s of steady load',
+      `${kb(600 * (walBatch / CHANGES))} (600 s x ${n(walBatch / CHANGES)} bytes), up to ${n(cap / 600)} changes/s`]);
+  }
   console.log();
   console.log(`== Postgres Changes resume after a server restart: ${CLIENTS} realtime-js clients resume at once; ` +
     `${os.cpus().length} cores shared by server, PostgreSQL (fsync off) and clients; policy ${POLICY}; ` +

@@ -31,8 +31,36 @@
 // binding ids each channel really received (raw frames) and with the
 // supabase-js callbacks per binding.
 //
-// TC_RANDOM_CASES (default 20000) sets how many (binding, change) cases,
-// counting bindings on the changed table; TC_RANDOM_SEED replays a run.
+// Replayed changes (docs/PROTOCOL.md, "Postgres Changes: positions and
+// resume"): every principal also has a second connection with 3 channels
+// of random bindings, each joined with postgres_changes_resume, whose
+// binding callbacks store the position realtime-js hands them as the
+// second argument (channel.updateJoinPayload), as an app would. The writer
+// works in rounds of up to 60 changes; between rounds (the writer paused)
+// the connections that were down connect() again and realtime-js rejoins
+// their channels with their positions, twice per run every principal
+// opens 2 more channels that join late with an old position (the start, or
+// any earlier change), and the oracle judges, per channel, every change
+// after its position, now: the filter on the change's row image, and RLS
+// as EXISTS run as the subscriber with the image put back in place of
+// whatever has that id now (in a transaction that is rolled back; the
+// state of the other tables the policies read is the current one). Then a
+// sync marker (an UPDATE of a verified technician's profile, which every
+// replay channel but anon's has a binding for, delivered in order after
+// the replay) ends the boundary, and 60 % of the replay connections go down
+// (realtime-js disconnect()) for the next round. While up, a replay
+// channel's changes are judged live like the others. The model: a change
+// is judged for a channel live when it is up, else at its next resume,
+// again at every later resume while the channel's position is older (a
+// change refused then may be owed now); each (change, binding) must be
+// delivered exactly once iff its last verdict says so, by frame and by
+// callback, with `recovered: true` and `position` = the position each
+// (re)join asked for, and each rejoin asking with the last position
+// delivered. Replayed (change, binding) judgments count as cases too.
+//
+// TC_RANDOM_CASES (default 100000) sets how many (binding, change) cases,
+// live and replayed, counting bindings on the changed table; TC_RANDOM_SEED
+// replays a run.
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
@@ -40,7 +68,7 @@ import { after, before, describe, test } from 'node:test';
 import { T, waitFor } from './harness.mjs';
 import { DEMO, startStack } from './dbharness.mjs';
 
-const CASES = Number(process.env.TC_RANDOM_CASES || 20000);
+const CASES = Number(process.env.TC_RANDOM_CASES || 100000);
 const SEED = Number(process.env.TC_RANDOM_SEED || crypto.randomInt(1, 2 ** 31));
 
 // ---- deterministic randomness -------------------------------------------
@@ -598,14 +626,16 @@ describe('postgres changes: randomized agreement with PostgreSQL', { timeout: T(
     let skipped = 0;
     let seq = 0;
     const stats = { filterTrue: 0, rlsTrue: 0, expected: 0 };
-    const rs = { live: 0, replay: 0, liveWant: 0, replayWant: 0, rounds: 0, late: 0, rejoins: 0, sqlMs: 0, boundaryMs: 0 };
+    const rs = { live: 0, replay: 0, liveWant: 0, replayWant: 0, rounds: 0, late: 0, rejoins: 0, sqlMs: 0, boundaryMs: 0,
+      rlsNowTrue: 0, rlsNowFalse: 0, owedNow: 0, replayRlsRefused: 0, seam: 0 };
     const timing = { sentinel: 0, start: Date.now() };
     const total = () => cases + rs.live + rs.replay;
 
     /** Filter results: bindings of the table -> boolean, on the row as it is now (superuser). */
     const filterSql = (table, id, bs, tag = 'F|') => {
       const exprs = bs.map((b, i) => `coalesce(${b.conds.length ? b.conds.map((c) => c.sql).join(' and ') : 'true'}, false) as f${i}`);
-      return `select '${tag}' || concat_ws(',', ${bs.map((_, i) => `f${i}`).join(', ')}) from (select ${exprs.join(', ')} from public.${table} where id = '${id}') x;`;
+      // (an array: a function takes at most 100 arguments)
+      return `select '${tag}' || array_to_string(array[${bs.map((_, i) => `f${i}`).join(', ')}], ',') from (select ${exprs.join(', ')} from public.${table} where id = '${id}') x;`;
     };
     /** RLS results per principal: EXISTS(row) run as that principal. */
     const rlsSql = (table, id, pis, tag = 'R|') => pis.map((pi) => {
@@ -620,7 +650,7 @@ describe('postgres changes: randomized agreement with PostgreSQL', { timeout: T(
       const r = new Map();
       let image = null;
       for (const line of out.split('\n')) {
-        if (line.startsWith('F|')) line.slice(2).split(',').forEach((v, i) => f.set(bs[i], v === 't'));
+        if (line.startsWith('F|')) line.slice(2).split(',').forEach((v, i) => f.set(bs[i], v === 't' || v === 'true'));
         else if (line.startsWith('R|')) { const [, pi, v] = line.split('|'); r.set(Number(pi), v === 't' || v === 'true'); }
         else if (line.startsWith('I|')) image = line.slice(2);
       }
@@ -755,14 +785,14 @@ rollback;`);
      * image put back in place of whatever has that id now, in a transaction
      * that is rolled back.
      */
-    const judgeReplays = async (rcs) => {
+    const judgeReplays = async (joins) => {
       const t0 = Date.now();
       const ranges = new Map();
       const needs = new Map(); // change -> {fb: Set(binding), pis: Set(principal)}
-      for (const rc of rcs) {
-        const from = parsePos(rc.P);
+      for (const { rc, after, end } of joins) {
+        const from = parsePos(after);
         const range = [];
-        for (let i = pchanges.length - 1; i >= 0 && cmpParsed(pchanges[i].pv, from) > 0; i--) range.push(pchanges[i]);
+        for (let i = end - 1; i >= 0 && cmpParsed(pchanges[i].pv, from) > 0; i--) range.push(pchanges[i]);
         range.reverse();
         ranges.set(rc, range);
         for (const c of range) {
@@ -798,11 +828,12 @@ rollback;`);
         const bySeq = new Map(order.map(([c, n]) => [c.seq, n]));
         for (const line of out.split('\n')) {
           const [tag, s, a, v] = line.split('|');
-          if (tag === 'G' && bySeq.has(Number(s))) a.split(',').forEach((x, i) => gfil.set(`${s}|${i}`, x === 't'));
+          if (tag === 'G' && bySeq.has(Number(s))) a.split(',').forEach((x, i) => gfil.set(`${s}|${i}`, x === 't' || x === 'true'));
           else if (tag === 'S') srls.set(`${s}|${a}`, v === 't' || v === 'true');
         }
       }
-      for (const rc of rcs) {
+      const owed = [];
+      for (const { rc, after } of joins) {
         let last = null;
         for (const c of ranges.get(rc)) {
           let any = false;
@@ -822,19 +853,32 @@ rollback;`);
             const rls = ev && fil ? srls.get(`${c.seq}|${b.principal}`) : undefined;
             if (ev && fil && rls === undefined) throw new Error(`no RLS result for principal ${b.principal} on change #${c.seq}`);
             const want = !!(ev && fil && rls);
+            // How often "now" matters: the row-level security verdict
+            // differs from the one at commit, or a change refused before is
+            // owed now.
+            const then = c.oracle.r.get(b.principal);
+            if (ev && fil && then !== undefined && then !== rls) rs[rls ? 'rlsNowTrue' : 'rlsNowFalse']++;
+            if (prev && !prev.want && want) rs.owedNow++;
+            if (ev && fil && !rls) rs.replayRlsRefused++;
             b.expect.set(c.pos, { kind: 'replay', want, fil, rls, seq: c.seq });
-            if (want) { rs.replayWant++; any = true; }
+            if (want) { rs.replayWant++; any = true; owed.push([b, c.pos]); }
           }
           if (any) last = c.pos;
         }
-        if (last) rc.P = last;
+        // (Unless a seam change, later than all of these, moved it already.)
+        if (last && rc.P === after) rc.P = last;
       }
       rs.sqlMs += Date.now() - t0;
+      return owed;
     };
 
     let syncNo = 0;
     const syncChange = () => ({ table: 'profiles', op: 'UPDATE', sync: true,
       sql: `update public.profiles set avatar_url = 'tc_sync_${++syncNo}', updated_at = clock_timestamp() where id = ${q(st.syncId)} returning id;` });
+    let seamNo = 0;
+    const seamChange = () => (chance(0.7)
+      ? { table: 'notifications', op: 'INSERT', sql: `insert into public.notifications (user_id, type, title, body) values (${q(pick(pools.users))}, ${textLit()}, 'seam ${++seamNo}', ${maybe(textLit())}) returning id;` }
+      : { table: 'profiles', op: 'UPDATE', sql: `update public.profiles set avatar_url = ${maybe(textLit())}, updated_at = clock_timestamp() where id = ${q(st.syncId)} returning id;` });
     let lateDone = 0;
     /**
      * Between rounds, the writer paused: the connections that were down come
@@ -848,17 +892,42 @@ rollback;`);
       const t0 = Date.now();
       rs.rounds++;
       const joins = [];
+      const end = pchanges.length; // a rejoin replays up to here; the seam changes below are judged at commit
       for (const rcl of rclients) {
         if (rcl.up) continue;
         for (const rc of rcl.channels) {
           const sent = rc.ch.joinPush.payload().postgres_changes_resume?.after;
           if (sent !== rc.P) problems.push(`${rc.name} resumes after ${sent}, but the last change it was sent is ${rc.P}`);
-          joins.push({ rc, after: rc.P, before: rc.sys.length, beforeStatus: rc.statuses.length });
+          joins.push({ rc, after: rc.P, end, before: rc.sys.length, beforeStatus: rc.statuses.length });
         }
         rcl.client.realtime.connect();
+        rcl.up = true;
       }
       rs.rejoins += joins.length;
-      for (const j of joins) await awaitResumed(j);
+      // The seam: while the channels resume and catch up, the writer commits
+      // changes whose verdicts cannot depend on when they are judged (no
+      // policy reads notifications or a profile's avatar_url): each goes to
+      // a resuming channel by replay or live, depending on the moment, and
+      // must arrive exactly once either way.
+      let caughtUp = false;
+      const seam = (async () => {
+        for (let n = 0; !caughtUp && n < 60; n++) if (await writeOne(seamChange())) rs.seam++;
+      })();
+      try {
+        for (const j of joins) await awaitResumed(j);
+        const owed = await judgeReplays(joins);
+        try {
+          await waitFor(() => owed.every(([b, pos]) => b.raw.has(pos)), { timeout: T(20000), message: 'the replays' });
+        } catch {
+          const miss = owed.filter(([b, pos]) => !b.raw.has(pos));
+          problems.push(`round ${rs.rounds}: ${miss.length} of ${owed.length} replayed deliveries never came, e.g. ` +
+            `${miss.slice(0, 3).map(([b, pos]) => `${b.rc.name}#${b.idx} ${pos}`).join(', ')}`);
+          return false;
+        }
+      } finally {
+        caughtUp = true;
+        await seam;
+      }
       const late = (final || (!lateDone && total() >= CASES / 2)) && pchanges.length > 0;
       if (late) {
         lateDone++;
@@ -866,15 +935,13 @@ rollback;`);
         for (const rcl of rclients) {
           for (let k = 0; k < LATE_CHANNELS; k++) {
             const from = chance(0.2) ? startPos : pick(pchanges).pos;
-            lateJoins.push({ rc: addReplayChannel(rcl, from, true), after: from, before: 0 });
+            lateJoins.push({ rc: addReplayChannel(rcl, from, true), after: from, end: pchanges.length, before: 0 });
             rs.late++;
           }
         }
         for (const j of lateJoins) await awaitResumed(j);
-        joins.push(...lateJoins);
+        await judgeReplays(lateJoins);
       }
-      for (const rcl of rclients) rcl.up = true;
-      await judgeReplays(joins.map((j) => j.rc));
       const c = await writeOne(syncChange());
       assert.ok(c?.pos, 'the sync marker was written and published');
       const owed = rchannels.filter((rc) => rc.bs.some((b) => b.expect.get(c.pos)?.want));
@@ -921,7 +988,8 @@ rollback;`);
     const endPos = sentinel.pos[sentinel.raw.findIndex((d) => d.table === 'notifications' && d.record?.type === 'tc_random_end')];
     const receivedCount = (b) => principals[b.principal].raw.filter((m) => m.topic === b.topic && m.ids.includes(b.id) &&
       m.data?.record?.type !== 'tc_random_end' && !preKeys.has(key(m.data))).length;
-    await waitFor(() => bindings.every((b) => receivedCount(b) >= b.expectedCount), { timeout: T(15000), message: 'expected deliveries' })
+    // (A binding on a table no change touched has no expectedCount.)
+    await waitFor(() => bindings.every((b) => receivedCount(b) >= (b.expectedCount ?? 0)), { timeout: T(15000), message: 'expected deliveries' })
       .catch(() => {}); // reported below as mismatches
 
     // Compare.
@@ -995,9 +1063,11 @@ rollback;`);
       `RLS true ${stats.rlsTrue}), ${dupes.length} duplicates, ${unknown.length} unknown deliveries, ` +
       `${callbackMismatches.length} bindings whose supabase-js callback count differs`);
     console.log(`# replay channels: ${rchannels.length} (${rs.late} joined late with an old position) on ${rclients.length} connections, ` +
-      `${rbindings.length} bindings, ${rs.rounds} rounds of ${ROUND} changes, ${rs.rejoins} resumed rejoins; ` +
+      `${rbindings.length} bindings, ${rs.rounds} rounds of ${ROUND} changes, ${rs.rejoins} resumed rejoins, ${rs.seam} changes at the seams; ` +
       `${rs.live} live cases (${rs.liveWant} to deliver, ${r.deliveredLive} delivered), ` +
-      `${rs.replay} replayed cases (${rs.replayWant} to deliver, ${r.deliveredReplayed} delivered); ` +
+      `${rs.replay} replayed cases (${rs.replayWant} to deliver, ${r.deliveredReplayed} delivered; ${rs.replayRlsRefused} matched ` +
+      `but refused by RLS now; the principal's RLS verdict changed since the commit: to readable in ${rs.rlsNowTrue}, ` +
+      `to refused in ${rs.rlsNowFalse}; refused to the channel before and owed now ${rs.owedNow}); ` +
       `${r.refusedByRls.length} delivered though RLS refuses, ${r.refusedOther.length} delivered though filter/event refuse, ` +
       `${r.missing.length} missing, ${r.dupes.length} duplicated, ${r.unknown.length} unknown, ${r.callbacks.length} callback mismatches, ` +
       `${problems.length} run problems`);
