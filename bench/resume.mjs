@@ -57,6 +57,7 @@ const TOPICS = Number(env.TOPICS ?? 100);
 const PROCS = Math.max(1, Number(env.PROCS ?? 2));
 const POLICY = env.POLICY ?? 'db';
 const CATCHUP_MAX = Number(env.CATCHUP_MAX ?? 120);
+const UP_DELAY_MS = Number(env.UP_DELAY_MS ?? 0);
 const PSQL = '/usr/lib/postgresql/15/bin/psql';
 
 const nowMs = () => performance.timeOrigin + performance.now();
@@ -321,19 +322,21 @@ async function killServer(sig = 'SIGKILL') {
   if (!s.exited()) s.p.kill('SIGKILL');
   await waitUntil(() => s.exited(), 5000, 10);
 }
-/** Until the history gauges stop changing (or, without gauges, the
- * replication stream is up: a join answered), at most 30 s. */
+/** Until the history gauges stop changing (1 s the same; without gauges,
+ * 3 s), at most 30 s. Returns when they last changed, ms after the call. */
 async function settle() {
   let prev = '';
-  let same = 0;
+  let changedAt = 0;
   const t0 = nowMs();
   while (nowMs() - t0 < 30000) {
     const g = JSON.stringify(historyGauges(await metrics()));
-    if (g === prev && g !== '{}') { if (++same >= 5) return; } else same = 0;
-    if (g === '{}' && nowMs() - t0 > 3000) return;
+    if (g !== prev) changedAt = nowMs() - t0;
+    else if (g !== '{}' && nowMs() - t0 - changedAt >= 1000) return changedAt;
+    if (g === '{}' && nowMs() - t0 > 3000) return changedAt;
     prev = g;
-    await sleep(200);
+    await sleep(20);
   }
+  return changedAt;
 }
 
 async function main() {
@@ -405,6 +408,7 @@ async function main() {
 
   // ---- 4. restart; everyone resumes at once ----
   const tRestart = await startServer();
+  if (UP_DELAY_MS) { await settle(); await sleep(UP_DELAY_MS); }
   const t0 = nowMs();
   const ticks0 = ticksOf(server.pid);
   const pg0 = pgTicks();
@@ -428,6 +432,8 @@ async function main() {
   const catchupWindow = Number.isFinite(lastCaught) ? lastCaught : lastDelivery;
   const rssAfter = rssKiB(server.pid);
   const m1 = await metrics();
+  const counters = ['realtime_cdc_resumes_total', 'realtime_cdc_resume_misses_total', 'realtime_cdc_replayed_changes_total',
+    'realtime_cdc_rls_checks_total'].map((k) => (m1[k] === undefined ? '-' : Math.round(m1[k]).toLocaleString('en-US')));
   for (const u of ups) for (const [why, n] of u.reasons) log(`not recovered (${n}): ${why}`);
   log(`restart: listening ${tRestart.toFixed(0)} ms after exec; ${recovered}/${CLIENTS} recovered; ` +
     `${delivered}/${expected} replayed deliveries, ${dup} duplicated, ${sum((u) => u.other)} unexpected`);
@@ -444,7 +450,7 @@ async function main() {
   // ---- 5. memory per retained change: default window vs none, no client ----
   await killServer('SIGKILL');
   const tRebuild = await startServer();
-  await settle();
+  const tRebuilt = tRebuild + (await settle());
   const rssFull = rssKiB(server.pid);
   const mFull = await metrics();
   const walKept = await slotWal();
@@ -488,13 +494,15 @@ async function main() {
     ['CPU, t0 to last caught up + 0.5 s, % of one core: server / PostgreSQL / clients',
       `${cpuPct(ticks1 - ticks0, upS)} / ${cpuPct(pg1 - pg0, upS)} / ${((workerCpuMs / 1000 / upS) * 100).toFixed(0)} % over ${upS.toFixed(1)} s`],
     ['server RSS after the catch-up', kb(rssAfter * 1024)],
+    ['/metrics after: resumes / resume misses / replayed changes / RLS checks in PostgreSQL', counters.join(' / ')],
     ['WAL written per change (the batch)', `${n(walBatch / CHANGES)} bytes (${kb(walBatch)} for ${n(CHANGES)})`],
     ['slot WAL held / unconfirmed, server down', `${kb(walDown.held)} / ${kb(walDown.unconfirmed)}`],
     ['slot WAL held / unconfirmed, after the catch-up', `${kb(walAfter.held)} / ${kb(walAfter.unconfirmed)}`],
     ['slot WAL held / unconfirmed, restarted, idle', `${kb(walKept.held)} / ${kb(walKept.unconfirmed)}`],
     ['slot WAL held / unconfirmed, CDC_HISTORY_SECONDS=0, one change later',
       `${kb(walNone.held)} / ${kb(walNone.unconfirmed)} (${walNone.unconfirmed < 8192 ? `confirmed within ${confirmS.toFixed(1)} s` : `NOT confirmed within ${confirmS.toFixed(0)} s`})`],
-    ['server RSS, no client: default window / window 0', `${kb(rssFull * 1024)} / ${kb(rssNone * 1024)} (exec -> listening ${ms(tRebuild)})`],
+    ['server RSS, no client: default window / window 0', `${kb(rssFull * 1024)} / ${kb(rssNone * 1024)}`],
+    ['restart, no client: exec -> history rebuilt (gauges final)', `${ms(tRebuilt)} (listening after ${ms(tRebuild)})`],
     ['history: changes held (gauge or rows committed)', `${n(retained)}${changesGauge ? ` (${changesGauge[0]})` : ' (rows committed; no gauge)'}`],
     ['history bytes (gauge)', bytesGauge ? `${kb(bytesGauge[1])} (${bytesGauge[0]}), ${n(bytesGauge[1] / retained)} bytes per change` : '-'],
     ['RSS per retained change', `${n(((rssFull - rssNone) * 1024) / retained)} bytes`],

@@ -25,6 +25,9 @@
 #     from bench.readable)), so every replayed change is authorized in
 #     PostgreSQL; "plain": using (true), decided in the server)
 #   CATCHUP_MAX [120] (s to wait for every client to catch up)
+#   UP_DELAY_MS [0] (after the restart, wait for the history gauges to settle
+#     and this long before the clients connect: with CDC_HISTORY_MAX_BYTES
+#     below the batch, their positions are then older than the history)
 #   WORKERS [2]  BUILD_DIR [<repo>/build]  SERVER [$BUILD_DIR/techcare-realtime]
 #   KEEP [0] (1: keep logs)  QUIET_WAIT [20]
 set -euo pipefail
@@ -38,6 +41,7 @@ export CHANGES=${CHANGES:-10000}
 export TOPICS=${TOPICS:-100}
 export PROCS=${PROCS:-2}
 export CATCHUP_MAX=${CATCHUP_MAX:-120}
+export UP_DELAY_MS=${UP_DELAY_MS:-0}
 POLICIES=${POLICIES:-db}
 export WORKERS=${WORKERS:-2}
 BUILD_DIR=${BUILD_DIR:-$ROOT/build}
