@@ -180,8 +180,8 @@ void cdc_hist_stream_start(cdc_hist_t *h, uint64_t start_lsn, uint64_t confirmed
     cdc_pos_t start = {start_lsn, 0};
     if (confirmed && start_lsn <= confirmed)
         return; /* the slot resends from where we kept it: nothing is missing */
-    if (cdc_pos_cmp(start, h->floor) <= 0)
-        return;
+    if (cdc_pos_cmp(start, h->head) <= 0)
+        return; /* the slot resends from head or before: nothing is missing */
     while (h->n)
         drop_oldest(h);
     h->floor = start;
