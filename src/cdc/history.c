@@ -28,7 +28,8 @@ struct cdc_hist_rel {
 /* ---- positions -------------------------------------------------------------- */
 
 void cdc_pos_text(cdc_pos_t p, char out[CDC_POS_TEXT_MAX]) {
-    snprintf(out, CDC_POS_TEXT_MAX, "%" PRIX32 "/%" PRIX32 ":%" PRIu32, (uint32_t)(p.lsn >> 32), (uint32_t)p.lsn, p.ord);
+    snprintf(out, CDC_POS_TEXT_MAX, "%" PRIX32 "/%" PRIX32 ":%" PRIu32, (uint32_t)(p.lsn >> 32), (uint32_t)p.lsn,
+             p.ord);
 }
 
 /* Up to max hex digits (at least one) of s[*i..n); -1 if none. */
@@ -37,7 +38,10 @@ static int hex_field(const char *s, size_t n, size_t *i, int max, uint64_t *out)
     int d = 0;
     for (; *i < n && d < max; (*i)++, d++) {
         char c = s[*i];
-        int x = c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        int x = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                       : -1;
         if (x < 0)
             break;
         v = v << 4 | (uint64_t)x;
@@ -176,8 +180,8 @@ void cdc_hist_stream_start(cdc_hist_t *h, uint64_t start_lsn, uint64_t confirmed
     cdc_pos_t start = {start_lsn, 0};
     if (confirmed && start_lsn <= confirmed)
         return; /* the slot resends from where we kept it: nothing is missing */
-    if (cdc_pos_cmp(start, h->floor) <= 0)
-        return;
+    if (cdc_pos_cmp(start, h->head) <= 0)
+        return; /* the slot resends from head or before: nothing is missing */
     while (h->n)
         drop_oldest(h);
     h->floor = start;

@@ -23,6 +23,12 @@
 
 #define CHUNK_CHANGES 256 /* matched changes per replay chunk */
 #define SCAN_STEP 16384   /* history entries looked at per cdc_resume_pump */
+/* What looking at one history entry costs a channel's client address, in
+ * cdc/subs' work units (about 1-4 ns each): rebuilding its values is some
+ * 50-100 ns. Charged to the address's rate bound (CDC_MATCH_RATE), so
+ * rejoining again and again with an old position costs that address its
+ * own share of the CDC thread, not everyone's. */
+#define SCAN_UNITS 32
 #define TOPIC_PREFIX "realtime:"
 
 static cdc_pos_t pos_max(cdc_pos_t a, cdc_pos_t b) { return cdc_pos_cmp(a, b) >= 0 ? a : b; }
@@ -157,8 +163,8 @@ static void lost(cdc_eng_t *e, cdc_client_t *c) {
     char a[CDC_POS_TEXT_MAX], b[CDC_POS_TEXT_MAX], why[192];
     cdc_pos_text(c->cursor, a);
     cdc_pos_text(e->hist.floor, b);
-    snprintf(why, sizeof(why), "the retained history moved past %s (it starts after %s) while this channel caught up", a,
-             b);
+    snprintf(why, sizeof(why), "the retained history moved past %s (it starts after %s) while this channel caught up",
+             a, b);
     c->live_after = newest(e);
     send_subscribed(c, c->live_after, 1, why);
     met_add(M_CDC_RESUME_MISSES, 1);
@@ -176,8 +182,12 @@ static int next_chunk(cdc_eng_t *e, cdc_client_t *c, size_t *budget) {
         return 1;
     }
     cdc_tx_t *t = NULL;
+    cdc_budget_t *b = &c->budget->b;
     size_t i = cdc_hist_after(h, c->cursor), end = cdc_hist_len(h);
     for (; i < end && *budget && (!t || t->n < CHUNK_CHANGES); i++, (*budget)--) {
+        if (b->cap && b->spent >= b->cap)
+            break; /* its address used its share: it goes on as the bound drains */
+        b->spent += SCAN_UNITS;
         const cdc_hist_entry_t *he = cdc_hist_at(h, i);
         c->cursor = he->pos;
         pgo_msg_t m;
@@ -207,6 +217,10 @@ int cdc_resume_pump(cdc_eng_t *e) {
     cdc_resume_t *r = &e->rs;
     size_t budget = SCAN_STEP;
     int more = 0;
+    /* Replays wait while the queue is half full, as the stream does: what
+     * chunks hold counts in the same bound. */
+    if (e->q.queued_bytes > e->cfg.queue_max / 2)
+        return 0;
     for (size_t k = r->n; k > 0 && r->n && budget; k--) {
         if (r->next >= r->n)
             r->next = 0;
@@ -215,12 +229,13 @@ int cdc_resume_pump(cdc_eng_t *e) {
             r->next++;
             continue;
         }
+        size_t before = budget;
         if (next_chunk(e, c, &budget))
             unlist(r, r->next); /* the last entry moved here: look at it next */
-        else if (!c->chunk_out)
-            more = 1, r->next++; /* its budget ran out before a chunk filled */
+        else if (!c->chunk_out && budget != before && budget == 0)
+            more = 1, r->next++; /* this call's step ran out before a chunk filled */
         else
-            r->next++;
+            r->next++; /* a chunk is out, or its address's bound stopped it (the tick retries) */
     }
     return more || (!budget && r->n);
 }
