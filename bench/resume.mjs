@@ -117,8 +117,11 @@ async function worker() {
   async function start({ from, count }) {
     for (let i = from; i < from + count; i++) {
       const c = new RealtimeClient(`ws://127.0.0.1:${PORT}/realtime/v1`, {
+        // No reconnect of its own: a reconnect timer that fired just before
+        // disconnect() still connects (phoenix's teardown callback), and the
+        // benchmark decides when every client connects.
         transport: WebSocket, vsn: '2.0.0', params: { apikey: APIKEY }, timeout: 30000,
-        reconnectAfterMs: () => 1000, logger: () => {},
+        reconnectAfterMs: () => 3600 * 1000, logger: () => {},
       });
       await c.setAuth(sign({ role: 'authenticated', aud: 'authenticated', sub: crypto.randomUUID(), iat: nowS(), exp: nowS() + 3 * 3600 }));
       const k = i % TOPICS;
@@ -157,6 +160,7 @@ async function worker() {
       batch = { phase, perTopic };
       const cpu0 = process.cpuUsage();
       for (const cl of clients) { cl.sysBefore = cl.sys.length; cl.caught = 0; }
+      const early = clients.filter((cl) => cl.c.isConnected() || cl.c.isConnecting()).length;
       const tSent = nowMs();
       for (const cl of clients) cl.c.connect();
       const tConnectCalled = nowMs();
@@ -179,7 +183,7 @@ async function worker() {
         }
       }
       reply({
-        type: 'up', tConnect: tConnectCalled - tSent,
+        type: 'up', tConnect: tConnectCalled - tSent, early,
         live, recovered, notRecovered, reasons: [...reasons.entries()].slice(0, 5),
         caught: clients.map((cl) => (cl.caught ? cl.caught - t0 : Infinity)),
         first: Math.min(...clients.map((cl) => cl.first ?? Infinity)) - t0,
@@ -435,6 +439,7 @@ async function main() {
   const counters = ['realtime_cdc_resumes_total', 'realtime_cdc_resume_misses_total', 'realtime_cdc_replayed_changes_total',
     'realtime_cdc_rls_checks_total'].map((k) => (m1[k] === undefined ? '-' : Math.round(m1[k]).toLocaleString('en-US')));
   for (const u of ups) for (const [why, n] of u.reasons) log(`not recovered (${n}): ${why}`);
+  if (sum((u) => u.early)) log(`WARNING: ${sum((u) => u.early)} clients were connected or connecting before they were told to`);
   log(`restart: listening ${tRestart.toFixed(0)} ms after exec; ${recovered}/${CLIENTS} recovered; ` +
     `${delivered}/${expected} replayed deliveries, ${dup} duplicated, ${sum((u) => u.other)} unexpected`);
   const walAfter = await slotWal();
