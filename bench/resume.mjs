@@ -126,7 +126,12 @@ async function worker() {
       await c.setAuth(sign({ role: 'authenticated', aud: 'authenticated', sub: crypto.randomUUID(), iat: nowS(), exp: nowS() + 3 * 3600 }));
       const k = i % TOPICS;
       const ch = c.channel(`resume-${i}`);
-      const cl = { i, c, ch, k, got: new Uint8Array(CHANGES), n: 0, dup: 0, other: 0, sys: [], pos: null, warm: false };
+      const cl = { i, c, ch, k, got: new Uint8Array(CHANGES), n: 0, dup: 0, other: 0, sys: [], pos: null, warm: false, events: [] };
+      // What happened to its connection, for a client that never resumed.
+      const ev = (what) => { cl.events.push(`${((nowMs() - (batch?.t0 ?? nowMs())) / 1000).toFixed(2)}s ${what}`); if (cl.events.length > 8) cl.events.shift(); };
+      c.socketAdapter.onOpen(() => ev('open'));
+      c.socketAdapter.onClose((e) => ev(`close ${e?.code ?? ''} ${e?.reason ?? ''}`.trim()));
+      c.socketAdapter.onError((e) => ev(`error ${e?.message ?? e?.type ?? ''}`.trim()));
       ch.on('postgres_changes', { event: 'INSERT', schema: 'public', table: 'bench_resume', filter: `k=eq.${k}` },
         (m, position) => onRow(cl, m.new, position));
       ch.on('system', {}, (m) => {
@@ -142,7 +147,10 @@ async function worker() {
       clients.push(cl);
     }
     const ok = await waitUntil(() => clients.every((cl) => cl.sys.some((x) => x.m.status === 'ok')), 60000, 20);
-    reply({ type: 'started', ok, joined: clients.filter((cl) => cl.sys.some((x) => x.m.status === 'ok')).length });
+    const stuck = clients.filter((cl) => !cl.sys.some((x) => x.m.status === 'ok'))
+      .map((cl) => `client ${cl.i}: socket ${cl.c.connectionState()}, channel ${cl.ch.state}; ${cl.events.join(', ')}`);
+    reply({ type: 'started', ok, joined: clients.length - stuck.length, stuck: stuck.slice(0, 5),
+      failedOpens: clients.reduce((a, cl) => a + cl.events.filter((x) => / (close|error)/.test(x)).length, 0) });
   }
 
   const handlers = {
@@ -152,18 +160,24 @@ async function worker() {
       reply({ type: 'warm', ok, n: clients.filter((cl) => cl.warm).length });
     },
     async down() {
+      // realtime-js's disconnect() does nothing while the socket is still
+      // closing, and a later connect() then does nothing either (phoenix
+      // keeps the old conn): wait until the sockets are closed first, then
+      // until each disconnect() has dropped its conn.
+      await waitUntil(() => clients.every((cl) => cl.c.connectionState() === 'closed'), 10000, 10);
       await Promise.all(clients.map((cl) => cl.c.disconnect()));
-      const ok = await waitUntil(() => clients.every((cl) => !cl.c.isConnected()), 10000, 10);
+      const ok = await waitUntil(() => clients.every((cl) => !cl.c.socketAdapter.getSocket().conn), 10000, 10);
       reply({ type: 'down', ok, resumeSet: clients.filter((cl) => parsePos(cl.ch.joinPush.payload().postgres_changes_resume?.after)).length });
     },
     async up({ phase, perTopic, t0 }) {
-      batch = { phase, perTopic };
+      batch = { phase, perTopic, t0 };
       const cpu0 = process.cpuUsage();
       for (const cl of clients) { cl.sysBefore = cl.sys.length; cl.caught = 0; }
       const early = clients.filter((cl) => cl.c.isConnected() || cl.c.isConnecting()).length;
       const tSent = nowMs();
       for (const cl of clients) cl.c.connect();
       const tConnectCalled = nowMs();
+      const noop = clients.filter((cl) => cl.c.connectionState() === 'closed').length;
       const deadline = tSent + CATCHUP_MAX * 1000;
       await waitUntil(() => clients.every((cl) => cl.caught) || nowMs() > deadline, CATCHUP_MAX * 1000 + 1000, 20);
       // A little longer for duplicates that would come after the last row.
@@ -178,12 +192,13 @@ async function worker() {
         if (s?.m.recovered === true) recovered++;
         else {
           notRecovered++;
-          const why = s ? `recovered ${s.m.recovered}: ${s.m.reason ?? ''}` : `no "Subscribed to PostgreSQL" (${cl.sys.slice(cl.sysBefore).map((x) => JSON.stringify(x.m)).join(' ')})`;
+          const why = s ? `recovered ${s.m.recovered}: ${s.m.reason ?? ''}`
+            : `no "Subscribed to PostgreSQL" (socket ${cl.c.connectionState()}, channel ${cl.ch.state}; ${cl.events.join(', ')})`;
           reasons.set(why, (reasons.get(why) ?? 0) + 1);
         }
       }
       reply({
-        type: 'up', tConnect: tConnectCalled - tSent, early,
+        type: 'up', tConnect: tConnectCalled - tSent, early, noop,
         live, recovered, notRecovered, reasons: [...reasons.entries()].slice(0, 5),
         caught: clients.map((cl) => (cl.caught ? cl.caught - t0 : Infinity)),
         first: Math.min(...clients.map((cl) => cl.first ?? Infinity)) - t0,
@@ -205,6 +220,7 @@ async function worker() {
   process.on('message', (m) => {
     handlers[m.type](m).catch((e) => { console.error(`worker: ${e.stack || e}`); process.exit(1); });
   });
+  process.on('disconnect', () => process.exit(0)); // the parent is gone
   reply({ type: 'hello' });
 }
 
@@ -386,7 +402,9 @@ async function main() {
   workers.forEach((w, i) => w.p.send({ type: 'start', from: i * per, count: Math.max(0, Math.min(per, CLIENTS - i * per)) }));
   const started = await Promise.all(workers.map((w) => w.next('started')));
   const joined = started.reduce((a, s) => a + s.joined, 0);
-  log(`${joined}/${CLIENTS} channels joined (Subscribed to PostgreSQL) in ${(nowMs() - tj).toFixed(0)} ms`);
+  log(`${joined}/${CLIENTS} channels joined (Subscribed to PostgreSQL) in ${(nowMs() - tj).toFixed(0)} ms; ` +
+    `${started.reduce((a, s) => a + s.failedOpens, 0)} socket closes or errors on the way`);
+  for (const s of started) for (const x of s.stuck) log(`not joined: ${x}`);
   if (joined !== CLIENTS) throw new Error('not every client joined');
 
   await db.run(`insert into public.bench_resume (k, seq, phase) select k, k, 'warm' from generate_series(0, ${TOPICS - 1}) k`);
@@ -398,6 +416,7 @@ async function main() {
   await killServer('SIGKILL');
   workers.forEach((w) => w.p.send({ type: 'down' }));
   const downs = await Promise.all(workers.map((w) => w.next('down')));
+  if (!downs.every((d) => d.ok)) log('WARNING: not every client dropped its connection');
   log(`server killed (SIGKILL); clients disconnected, ${downs.reduce((a, d) => a + d.resumeSet, 0)} with a resume position`);
   const phase = `batch_${Date.now()}`;
   const lsnA = await lsn();
@@ -440,6 +459,7 @@ async function main() {
     'realtime_cdc_rls_checks_total'].map((k) => (m1[k] === undefined ? '-' : Math.round(m1[k]).toLocaleString('en-US')));
   for (const u of ups) for (const [why, n] of u.reasons) log(`not recovered (${n}): ${why}`);
   if (sum((u) => u.early)) log(`WARNING: ${sum((u) => u.early)} clients were connected or connecting before they were told to`);
+  if (sum((u) => u.noop)) log(`WARNING: connect() did nothing for ${sum((u) => u.noop)} clients`);
   log(`restart: listening ${tRestart.toFixed(0)} ms after exec; ${recovered}/${CLIENTS} recovered; ` +
     `${delivered}/${expected} replayed deliveries, ${dup} duplicated, ${sum((u) => u.other)} unexpected`);
   const walAfter = await slotWal();

@@ -22,7 +22,7 @@
 #   PROCS [2] (Node processes the clients are spread over)
 #   POLICIES ["db"] (one scenario each, on a fresh cluster state and slot:
 #     "db": a SELECT policy the server cannot decide itself (k in (select k
-#     from bench.readable)), so every replayed change is authorized in
+#     from public.bench_readable)), so every replayed change is authorized in
 #     PostgreSQL; "plain": using (true), decided in the server)
 #   CATCHUP_MAX [120] (s to wait for every client to catch up)
 #   UP_DELAY_MS [0] (after the restart, wait for the history gauges to settle
@@ -84,10 +84,11 @@ echo "# public.bench_resume (RLS, in supabase_realtime), bench.write_batch"
 psql_su -v topics="$TOPICS" <<'SQL'
 set client_min_messages = warning;
 create schema bench;
-grant usage on schema bench to authenticated;
-create table bench.readable (k int primary key);
-insert into bench.readable select generate_series(0, :topics - 1);
-grant select on bench.readable to authenticated;
+-- In public: the server prepares its checks before it takes the subscriber's
+-- role, as its pool's login role, which needs to see the schema.
+create table public.bench_readable (k int primary key);
+insert into public.bench_readable select generate_series(0, :topics - 1);
+grant select on public.bench_readable to authenticated;
 create table public.bench_resume (id bigserial primary key, k int not null, seq int not null, phase text not null,
                                   pad text not null default repeat('x', 64), t timestamptz not null default clock_timestamp());
 alter table public.bench_resume enable row level security;
@@ -110,7 +111,7 @@ flags=(--host 127.0.0.1 --port "$TC_PORT" --workers "$WORKERS" --max-events-per-
        --max-joins-per-second 1000 --drain-timeout-ms 1000 "${ISOLATION_FLAGS[@]}" --log-level warn)
 for policy in $POLICIES; do
     case $policy in
-        db) using='k in (select r.k from bench.readable r)' ;;
+        db) using='k in (select r.k from public.bench_readable r)' ;;
         plain) using='true' ;;
         *) echo "resume.sh: unknown policy $policy (db, plain)" >&2; exit 2 ;;
     esac
