@@ -64,7 +64,12 @@ bench_build() {
 # fills the array ISOLATION_FLAGS.
 isolation_flags() {
     ISOLATION_FLAGS=()
-    if "$1" --help 2>/dev/null | grep -q -- --max-connections-per-ip; then
+    # The help text first, then grep: piped, grep -q's early exit can kill
+    # the binary with SIGPIPE, which under set -o pipefail (every script
+    # here) failed the test now and then, and the limits stayed on.
+    local help
+    help=$("$1" --help 2>/dev/null || true)
+    if grep -q -- --max-connections-per-ip <<<"$help"; then
         ISOLATION_FLAGS=(--max-connections-per-ip 0 --max-channels-per-ip 0)
     fi
 }

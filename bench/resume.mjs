@@ -107,6 +107,7 @@ async function worker() {
     if (!(s >= 0 && s < CHANGES) || s % TOPICS !== cl.k) { cl.other++; return; }
     if (cl.got[s]) { cl.dup++; return; }
     cl.got[s] = 1;
+    (cl.posOf ??= new Map()).set(s, position);
     cl.n++;
     const t = nowMs();
     if (!cl.first) cl.first = t;
@@ -130,6 +131,11 @@ async function worker() {
       // What happened to its connection, for a client that never resumed.
       const ev = (what) => { cl.events.push(`${((nowMs() - (batch?.t0 ?? nowMs())) / 1000).toFixed(2)}s ${what}`); if (cl.events.length > 8) cl.events.shift(); };
       c.socketAdapter.onOpen(() => ev('open'));
+      // The frames themselves, to tell a frame that never came from one realtime-js did not hand over.
+      c.socketAdapter.onMessage((m) => {
+        const r = m.event === 'postgres_changes' ? m.payload?.data?.record : null;
+        if (r && batch && r.phase === batch.phase) (cl.frames ??= new Set()).add(r.seq);
+      });
       c.socketAdapter.onClose((e) => ev(`close ${e?.code ?? ''} ${e?.reason ?? ''}`.trim()));
       c.socketAdapter.onError((e) => ev(`error ${e?.message ?? e?.type ?? ''}`.trim()));
       ch.on('postgres_changes', { event: 'INSERT', schema: 'public', table: 'bench_resume', filter: `k=eq.${k}` },
@@ -172,7 +178,11 @@ async function worker() {
     async up({ phase, perTopic, t0 }) {
       batch = { phase, perTopic, t0 };
       const cpu0 = process.cpuUsage();
-      for (const cl of clients) { cl.sysBefore = cl.sys.length; cl.caught = 0; }
+      for (const cl of clients) {
+        cl.sysBefore = cl.sys.length;
+        cl.caught = 0;
+        cl.resumedAfter = cl.ch.joinPush.payload().postgres_changes_resume?.after;
+      }
       const early = clients.filter((cl) => cl.c.isConnected() || cl.c.isConnecting()).length;
       const tSent = nowMs();
       for (const cl of clients) cl.c.connect();
@@ -197,8 +207,19 @@ async function worker() {
           reasons.set(why, (reasons.get(why) ?? 0) + 1);
         }
       }
+      // For a client that missed rows: which, and the positions around them.
+      const lostDetail = [];
+      for (const cl of clients) {
+        if (cl.n >= perTopic[cl.k]) continue;
+        const missing = [];
+        for (let s = cl.k; s < CHANGES; s += TOPICS) if (!cl.got[s]) missing.push(s);
+        const around = missing.slice(0, 3).map((s) => `seq ${s} (frame ${cl.frames?.has(s) ? 'received' : 'never received'}; ` +
+          `between ${cl.posOf?.get(s - TOPICS) ?? '-'} and ${cl.posOf?.get(s + TOPICS) ?? '-'})`);
+        const sys = cl.sys.slice(cl.sysBefore).map((x) => JSON.stringify(x.m)).join(' ');
+        lostDetail.push(`client ${cl.i} (topic ${cl.k}) resumed after ${cl.resumedAfter}: missing ${missing.length}: ${around.join(', ')}; ${sys}`);
+      }
       reply({
-        type: 'up', tConnect: tConnectCalled - tSent, early, noop,
+        type: 'up', tConnect: tConnectCalled - tSent, early, noop, lostDetail: lostDetail.slice(0, 5),
         live, recovered, notRecovered, reasons: [...reasons.entries()].slice(0, 5),
         caught: clients.map((cl) => (cl.caught ? cl.caught - t0 : Infinity)),
         first: Math.min(...clients.map((cl) => cl.first ?? Infinity)) - t0,
@@ -456,10 +477,11 @@ async function main() {
   const rssAfter = rssKiB(server.pid);
   const m1 = await metrics();
   const counters = ['realtime_cdc_resumes_total', 'realtime_cdc_resume_misses_total', 'realtime_cdc_replayed_changes_total',
-    'realtime_cdc_rls_checks_total'].map((k) => (m1[k] === undefined ? '-' : Math.round(m1[k]).toLocaleString('en-US')));
+    'realtime_cdc_rls_checks_total', 'realtime_cdc_match_budget_exceeded_total'].map((k) => (m1[k] === undefined ? '-' : Math.round(m1[k]).toLocaleString('en-US')));
   for (const u of ups) for (const [why, n] of u.reasons) log(`not recovered (${n}): ${why}`);
   if (sum((u) => u.early)) log(`WARNING: ${sum((u) => u.early)} clients were connected or connecting before they were told to`);
   if (sum((u) => u.noop)) log(`WARNING: connect() did nothing for ${sum((u) => u.noop)} clients`);
+  for (const u of ups) for (const x of u.lostDetail) log(`LOST: ${x}`);
   log(`restart: listening ${tRestart.toFixed(0)} ms after exec; ${recovered}/${CLIENTS} recovered; ` +
     `${delivered}/${expected} replayed deliveries, ${dup} duplicated, ${sum((u) => u.other)} unexpected`);
   const walAfter = await slotWal();
@@ -519,7 +541,7 @@ async function main() {
     ['CPU, t0 to last caught up + 0.5 s, % of one core: server / PostgreSQL / clients',
       `${cpuPct(ticks1 - ticks0, upS)} / ${cpuPct(pg1 - pg0, upS)} / ${((workerCpuMs / 1000 / upS) * 100).toFixed(0)} % over ${upS.toFixed(1)} s`],
     ['server RSS after the catch-up', kb(rssAfter * 1024)],
-    ['/metrics after: resumes / resume misses / replayed changes / RLS checks in PostgreSQL', counters.join(' / ')],
+    ['/metrics after: resumes / misses / replayed changes / RLS checks in PostgreSQL / match budget exceeded', counters.join(' / ')],
     ['WAL written per change (the batch)', `${n(walBatch / CHANGES)} bytes (${kb(walBatch)} for ${n(CHANGES)})`],
     ['slot WAL held / unconfirmed, server down', `${kb(walDown.held)} / ${kb(walDown.unconfirmed)}`],
     ['slot WAL held / unconfirmed, after the catch-up', `${kb(walAfter.held)} / ${kb(walAfter.unconfirmed)}`],
