@@ -187,7 +187,7 @@ function resumer({ label, endpoint, apikey, vsn, token, topic, bindings, resume,
     heartbeatIntervalMs: T(5000),
   });
   const ch = client.channel(topic);
-  const r = { label, vsn, client, ch, topic, events: [], system: [], statuses: [], last: null, resumesSent: [] };
+  const r = { label, vsn, client, ch, topic, events: [], system: [], statuses: [], last: null };
   const setAfter = (pos) => {
     r.last = pos;
     ch.updateJoinPayload({ postgres_changes_resume: { after: pos } });
@@ -462,8 +462,16 @@ describe('postgres_changes positions and resume', { timeout: T(300000) }, () => 
     const type = 'resume_snapshot';
     const w = new Writer(stack.db, type);
     t.after(() => w.close());
-    // Rows before the joins, and more committed all through them.
+    // Rows before the joins, already decoded by the server (a subscriber
+    // got them): they come before the position, so only the snapshot has
+    // them. Then more rows committed all through the joins.
+    const watcher = resumer({ label: 'snapshot/watcher', endpoint: stack.server.wsEndpoint, apikey: stack.anonKey, vsn: '2.0.0',
+      token: stack.serviceKey, topic: 'snapshot-watcher', bindings: { n: { event: 'INSERT', table: 'notifications', filter: `type=eq.${type}` } } });
+    t.after(() => closeAll([watcher]));
+    await watcher.subscribed(1);
     for (let i = 0; i < 5; i++) await w.txn(['alice']);
+    await until(() => watcher.events.length >= 5, T(10000), () => `the watcher: the 5 rows before the joins (${watcher.events.length})`);
+    const early = watcher.events.map((e) => e.p.new.id);
     const writing = w.loop(5, ['alice']);
     const rest = u.alice.client;
     const snapshots = {};
@@ -492,7 +500,8 @@ describe('postgres_changes positions and resume', { timeout: T(300000) }, () => 
       await waitFor(() => r.events.some((e) => e.p.new.id === markId), { timeout: T(10000), message: `${r.label}: the last row` });
       const sys = r.ok()[0];
       const evIds = r.events.map((e) => e.p.new.id);
-      assert.ok(snaps[r.label].length >= 5, `${r.label}: the snapshot has the rows from before the join`);
+      assert.deepEqual(early.filter((id) => !snaps[r.label].includes(id)), [], `${r.label}: the snapshot has the rows from before the join`);
+      assert.deepEqual(early.filter((id) => evIds.includes(id)), [], `${r.label}: rows decoded before the join are not events`);
       assert.deepEqual([...new Set([...snaps[r.label], ...evIds])].sort(), table, `${r.label}: snapshot ∪ events = the table`);
       assert.equal(new Set(evIds).size, evIds.length, `${r.label}: no event twice`);
       assert.equal(firstBadPos(r.events.map((e) => e.pos)), -1, `${r.label}: positions strictly increase`);
