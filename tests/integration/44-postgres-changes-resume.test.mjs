@@ -178,7 +178,8 @@ class CutProxy {
  * which keeps postgres_changes_resume.after at the last position seen, as a
  * real app does. A "Subscribed to PostgreSQL" that did not recover (a fresh
  * join, or recovered:false) resets it to the message's position.
- * onSystem(m, r) runs for each postgres_changes system message. */
+ * onSystem(m, r) (also r.onSystem) runs for each postgres_changes system
+ * message. */
 function resumer({ label, endpoint, apikey, vsn, token, topic, bindings, resume, onSystem }) {
   const client = newClient({ wsEndpoint: endpoint, apikey }, {
     vsn,
@@ -187,7 +188,7 @@ function resumer({ label, endpoint, apikey, vsn, token, topic, bindings, resume,
     heartbeatIntervalMs: T(5000),
   });
   const ch = client.channel(topic);
-  const r = { label, vsn, client, ch, topic, events: [], system: [], statuses: [], last: null };
+  const r = { label, vsn, client, ch, topic, events: [], system: [], statuses: [], last: null, onSystem };
   const setAfter = (pos) => {
     r.last = pos;
     ch.updateJoinPayload({ postgres_changes_resume: { after: pos } });
@@ -205,7 +206,7 @@ function resumer({ label, endpoint, apikey, vsn, token, topic, bindings, resume,
     const entry = { ...m, asked: asked === undefined ? undefined : JSON.parse(JSON.stringify(asked)), eventsBefore: r.events.length };
     r.system.push(entry);
     if (m.status === 'ok' && m.recovered !== true && parsePos(m.position)) setAfter(m.position);
-    if (onSystem) onSystem(entry, r);
+    if (r.onSystem) r.onSystem(entry, r);
   });
   if (resume !== undefined) ch.updateJoinPayload({ postgres_changes_resume: resume });
   ch.subscribe((status, err) => r.statuses.push({ status, err: err?.message }));
@@ -621,31 +622,81 @@ describe('postgres_changes positions and resume', { timeout: T(300000) }, () => 
     }
   });
 
+  test('a new client (a page reload) resumes from the position the old one stored', async (t) => {
+    const type = 'resume_reload';
+    const w = new Writer(stack.db, type);
+    t.after(() => w.close());
+    const mk = (vsn, resume) => resumer({
+      label: `reload/carol (vsn ${vsn})`, endpoint: stack.server.wsEndpoint, apikey: stack.anonKey, vsn, token: u.carol.token,
+      topic: 'reload-carol', bindings: { n: { event: 'INSERT', table: 'notifications', filter: `type=eq.${type}` } }, resume,
+    });
+    const a = mk('2.0.0');
+    t.after(() => closeAll([a]));
+    await a.subscribed(1);
+    for (let i = 0; i < 10; i++) await w.txn(['carol']);
+    await until(() => a.events.length >= 10, T(10000), () => `the first page: 10 changes (${a.events.length})`);
+    const stored = a.last; // what the page kept (say in localStorage)
+    await closeAll([a]);
+    for (let i = 0; i < 10; i++) await w.txn(['carol']);
+    const b = mk('1.0.0', { after: stored });
+    t.after(() => closeAll([b]));
+    const sys = await b.subscribed(1);
+    assert.equal(sys.recovered, true, `resumed by a new client: ${JSON.stringify(sys)}`);
+    assert.equal(sys.position, stored);
+    for (let i = 0; i < 5; i++) await w.txn(['carol']);
+    const want = (await w.truth()).map((x) => x.label);
+    await until(() => b.events.some((e) => labelOf(e.p) === want[want.length - 1]), T(10000),
+      () => `the second page: the last change (${b.events.length})`);
+    const got = [...a.events, ...b.events].map((e) => labelOf(e.p));
+    assert.deepEqual(compare(got, want), clean(want.length), 'both pages together: every change once, in order');
+    assert.equal(firstBadPos([...a.events, ...b.events].map((e) => e.pos)), -1, 'positions strictly increase across the pages');
+  });
+
   test(`(a) a ${CUT_MS / 1000} s network cut: realtime-js reconnects by itself and resumes, nothing lost or doubled`, async (t) => {
     const w = new Writer(stack.db, 'resume_cut');
     t.after(() => w.close());
     const clients = await sixClients(t, 'cut', 'resume_cut');
-    const cut = { alice: 'hard', bob: 'silent', carol: 'silent', tom: 'hard' };
+    // alice and tom are cut hard, bob and service silently; carol and tina
+    // stay connected (the control). The service client misses more changes
+    // than one replay chunk holds (256).
+    const cut = { alice: 'hard', bob: 'silent', tom: 'hard', service: 'silent' };
     const who = (r) => r.topic.slice('cut-'.length);
+    const tom = clients.find((r) => who(r) === 'tom');
     await w.burst(30);
     for (const r of clients) {
       if (cut[who(r)]) await until(() => r.events.length >= 5, T(10000), () => `${r.label}: changes before the cut (${r.events.length})`);
     }
-    const during = w.loop(200);
+    let writing = w.loop(80);
     await until(() => w.txns >= 35, T(5000), 'the writer going');
     const t0 = Date.now();
     for (const r of clients) if (cut[who(r)]) r.proxy.cut({ silent: cut[who(r)] === 'silent' });
     await delay(CUT_MS);
+    const atRestore = w.c; // changes numbered up to this one committed during the cut or before
+    // Back, with the writer going fast while everyone rejoins. tom's network
+    // drops again the moment his resume is answered, in the middle of his
+    // replay, and comes back once realtime-js has tried to reconnect.
+    await writing.stop();
+    writing = w.loop(2);
+    tom.onSystem = (m) => { if (tom.ok().length === 2) tom.proxy.cut(); };
     for (const r of clients) if (cut[who(r)]) r.proxy.restore();
     const cutMs = Date.now() - t0;
+    await tom.subscribed(2, T(30000));
+    const tomAtSecondCut = tom.events.length;
+    await until(() => tom.proxy.refused >= 1, T(10000), 'tom to try to reconnect');
+    tom.proxy.restore();
     for (const r of clients) {
       if (!cut[who(r)]) continue;
-      const sys = await r.subscribed(2, T(30000));
-      assert.equal(sys.recovered, true, `${r.label}: resumed after the cut: ${JSON.stringify(sys)}`);
-      assert.equal(sys.position, sys.asked?.after, `${r.label}: position = the after it sent`);
-      assert.ok(sys.eventsBefore > 0, `${r.label}: it had events before the cut`);
+      const n = r === tom ? 3 : 2;
+      const sys = await r.subscribed(n, T(30000));
+      for (const m of r.ok().slice(1)) {
+        assert.equal(m.recovered, true, `${r.label}: resumed after the cut: ${JSON.stringify(m)}`);
+        assert.equal(m.position, m.asked?.after, `${r.label}: position = the after it sent`);
+      }
+      assert.ok(r.ok()[1].eventsBefore > 0, `${r.label}: it had events before the cut`);
+      assert.equal(r.ok().length, n, `${r.label}: rejoined ${n - 1} time(s): ${JSON.stringify(r.system)}`);
+      void sys;
     }
-    await during.stop();
+    await writing.stop();
     await w.burst(20);
     const truth = await settle(w, clients, 'network cut');
     for (const r of clients) {
@@ -654,11 +705,14 @@ describe('postgres_changes positions and resume', { timeout: T(300000) }, () => 
     }
     // The marker is one transaction of five INSERTs: one LSN, increasing index.
     const svc = clients.find((r) => who(r) === 'service');
+    const replayed = svc.events.slice(svc.ok()[1].eventsBefore).filter((e) => Number(labelOf(e.p).slice(1)) <= atRestore).length;
+    assert.ok(replayed > 256, `the service client's resume replayed more than one chunk (${replayed} changes)`);
     const tail = svc.events.slice(-5).map((e) => parsePos(e.pos));
     assert.ok(tail.every((p) => p.lsn === tail[0].lsn), 'one transaction: one commit LSN');
     assert.ok(tail.every((p, i) => i === 0 || p.i > tail[i - 1].i), 'index increases within the transaction');
-    console.log(`# network cut: ${truth.length} changes in ${w.txns} transactions, cut ${cutMs} ms, ` +
-      `changes per client ${clients.map((r) => `${who(r)} ${r.events.length}`).join(', ')}`);
+    console.log(`# network cut: ${truth.length} changes in ${w.txns} transactions, cut ${cutMs} ms; the service client ` +
+      `resumed with ${replayed} missed changes; changes per client ${clients.map((r) => `${who(r)} ${r.events.length}`).join(', ')}; ` +
+      `tom cut again after ${tomAtSecondCut - tom.ok()[1].eventsBefore} replayed changes`);
   });
 
   test('(b) the server killed with SIGKILL and restarted: every client resumes, nothing lost or doubled', async (t) => {
@@ -685,6 +739,20 @@ describe('postgres_changes positions and resume', { timeout: T(300000) }, () => 
       assert.equal(sys.position, sys.asked?.after, `${r.label}: position = the after it sent`);
     }
     await writing.stop();
+    // A fresh join on the new process, once the service client has every
+    // change committed so far (so the server has decoded them all): the
+    // window the restart decoded again is not news to it; it gets exactly
+    // what commits after its join.
+    const svc = clients.find((r) => r.topic === 'kill-service');
+    const lastInsert = (await w.truth()).filter((x) => x.op === 'INSERT').pop().label;
+    await until(() => svc.events.some((e) => labelOf(e.p) === lastInsert), T(20000), `the service client: ${lastInsert}`);
+    const cAtJoin = w.c;
+    const fresh = resumer({ label: 'kill/fresh service (vsn 2.0.0)', endpoint: stack.server.wsEndpoint, apikey: stack.anonKey, vsn: '2.0.0',
+      token: stack.serviceKey, topic: 'kill-fresh', bindings: { n: { event: 'INSERT', table: 'notifications', filter: 'type=eq.resume_kill' } } });
+    fresh.sees = (x) => x.op === 'INSERT' && x.c > cAtJoin;
+    t.after(() => closeAll([fresh]));
+    await fresh.subscribed(1);
+    clients.push(fresh);
     await w.burst(20);
     const truth = await settle(w, clients, 'server SIGKILL');
     console.log(`# SIGKILL: ${truth.length} changes; killed after change ${atKill} (burst ended at ${before}), ` +
