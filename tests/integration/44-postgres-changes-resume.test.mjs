@@ -14,22 +14,32 @@
 // client must receive exactly the changes it may see: none lost, none twice,
 // in commit order, with strictly increasing positions, across
 //   (a) a 30 s network cut (two hard cuts, two silent black holes; two
-//       clients stay connected as a control),
+//       clients stay connected as a control); the service client misses
+//       more than one replay chunk and is cut again in the middle of its
+//       replay; the writer runs fast while they all rejoin,
 //   (b) the server killed with SIGKILL and restarted on the same port, while
-//       the writer commits before, during the down time and after,
+//       the writer commits before, during the down time and after (and a
+//       fresh join on the new process gets only what commits after it),
 //   (c) PostgreSQL restarted in immediate mode under the writer (two clients
 //       also cut across it),
 // and:
 //   - a fresh join's `position` is a consistent start (snapshot after the
 //     system message + events = the table),
+//   - a new client (a page reload) resumes from the position the old one
+//     stored,
 //   - malformed, ancient and future positions answer recovered:false with a
 //     reason, and the channel is live,
 //   - replay authorizes "now": messages of a booking whose technician was
 //     replaced are not replayed to the old technician (who saw them live
-//     only before the change) and are replayed to the new one,
+//     only before the change) and are all replayed to the new one (even
+//     those she could not read when they committed),
 //   - (d) a position older than the retained history (a server restarted
 //     with CDC_HISTORY_SECONDS=1): recovered:false with the reason, then a
 //     REST re-read plus the live events from `position` on equal the table.
+// The server publishes notification UPDATEs here (TABLE_EVENTS), so bob's
+// '*' binding gets both kinds. A failed comparison writes every client's
+// deliveries (label, position) and the server's log tail to a JSON file in
+// the temp directory, named in the assertion message.
 //
 // No sleeping to hope something arrived: every wait is on an event or a
 // polled predicate with a timeout. The only fixed wait is the network cut
@@ -179,7 +189,7 @@ class CutProxy {
  * real app does. A "Subscribed to PostgreSQL" that did not recover (a fresh
  * join, or recovered:false) resets it to the message's position.
  * onSystem(m, r) (also r.onSystem) runs for each postgres_changes system
- * message. */
+ * message, r.onEvent(r) after each event. */
 function resumer({ label, endpoint, apikey, vsn, token, topic, bindings, resume, onSystem }) {
   const client = newClient({ wsEndpoint: endpoint, apikey }, {
     vsn,
@@ -197,6 +207,7 @@ function resumer({ label, endpoint, apikey, vsn, token, topic, bindings, resume,
     ch.on('postgres_changes', { schema: 'public', ...filter }, (p, pos) => {
       r.events.push({ key, p, pos });
       setAfter(pos);
+      if (r.onEvent) r.onEvent(r);
     });
   }
   ch.on('system', {}, (m) => {
@@ -661,7 +672,7 @@ describe('postgres_changes positions and resume', { timeout: T(300000) }, () => 
     // than one replay chunk holds (256).
     const cut = { alice: 'hard', bob: 'silent', tom: 'hard', service: 'silent' };
     const who = (r) => r.topic.slice('cut-'.length);
-    const tom = clients.find((r) => who(r) === 'tom');
+    const svc = clients.find((r) => who(r) === 'service');
     await w.burst(30);
     for (const r of clients) {
       if (cut[who(r)]) await until(() => r.events.length >= 5, T(10000), () => `${r.label}: changes before the cut (${r.events.length})`);
@@ -672,29 +683,34 @@ describe('postgres_changes positions and resume', { timeout: T(300000) }, () => 
     for (const r of clients) if (cut[who(r)]) r.proxy.cut({ silent: cut[who(r)] === 'silent' });
     await delay(CUT_MS);
     const atRestore = w.c; // changes numbered up to this one committed during the cut or before
-    // Back, with the writer going fast while everyone rejoins. tom's network
-    // drops again the moment his resume is answered, in the middle of his
-    // replay, and comes back once realtime-js has tried to reconnect.
+    // Back, with the writer going fast while everyone rejoins. The service
+    // client's network drops again (hard) after the tenth change of its
+    // replay, while the server still has chunks of it to send, and comes
+    // back once realtime-js has tried to reconnect.
     await writing.stop();
     writing = w.loop(2);
-    tom.onSystem = (m) => { if (tom.ok().length === 2) tom.proxy.cut(); };
+    let recutAt = null;
+    svc.onEvent = () => {
+      if (recutAt === null && svc.ok().length === 2 && svc.events.length - svc.ok()[1].eventsBefore >= 10) {
+        recutAt = svc.events.length;
+        svc.proxy.cut();
+      }
+    };
     for (const r of clients) if (cut[who(r)]) r.proxy.restore();
     const cutMs = Date.now() - t0;
-    await tom.subscribed(2, T(30000));
-    const tomAtSecondCut = tom.events.length;
-    await until(() => tom.proxy.refused >= 1, T(10000), 'tom to try to reconnect');
-    tom.proxy.restore();
+    await svc.subscribed(2, T(30000));
+    await until(() => recutAt !== null && svc.proxy.refused >= 1, T(10000), () => `the service client cut again (at ${recutAt}) and trying to reconnect`);
+    svc.proxy.restore();
     for (const r of clients) {
       if (!cut[who(r)]) continue;
-      const n = r === tom ? 3 : 2;
-      const sys = await r.subscribed(n, T(30000));
+      const n = r === svc ? 3 : 2;
+      await r.subscribed(n, T(30000));
       for (const m of r.ok().slice(1)) {
         assert.equal(m.recovered, true, `${r.label}: resumed after the cut: ${JSON.stringify(m)}`);
         assert.equal(m.position, m.asked?.after, `${r.label}: position = the after it sent`);
       }
       assert.ok(r.ok()[1].eventsBefore > 0, `${r.label}: it had events before the cut`);
       assert.equal(r.ok().length, n, `${r.label}: rejoined ${n - 1} time(s): ${JSON.stringify(r.system)}`);
-      void sys;
     }
     await writing.stop();
     await w.burst(20);
@@ -703,16 +719,17 @@ describe('postgres_changes positions and resume', { timeout: T(300000) }, () => 
       if (cut[who(r)]) assert.ok(r.proxy.accepted >= 2, `${r.label}: reconnected (${r.proxy.accepted} connections, ${r.proxy.refused} refused)`);
       else assert.equal(r.ok().length, 1, `${r.label}: the control client never rejoined`);
     }
-    // The marker is one transaction of five INSERTs: one LSN, increasing index.
-    const svc = clients.find((r) => who(r) === 'service');
+    // What the service client got back of what it missed: more than one chunk.
     const replayed = svc.events.slice(svc.ok()[1].eventsBefore).filter((e) => Number(labelOf(e.p).slice(1)) <= atRestore).length;
-    assert.ok(replayed > 256, `the service client's resume replayed more than one chunk (${replayed} changes)`);
+    assert.ok(replayed > 256, `the service client's resumes replayed more than one chunk (${replayed} changes)`);
+    // The marker is one transaction of five INSERTs: one LSN, increasing index.
     const tail = svc.events.slice(-5).map((e) => parsePos(e.pos));
     assert.ok(tail.every((p) => p.lsn === tail[0].lsn), 'one transaction: one commit LSN');
     assert.ok(tail.every((p, i) => i === 0 || p.i > tail[i - 1].i), 'index increases within the transaction');
     console.log(`# network cut: ${truth.length} changes in ${w.txns} transactions, cut ${cutMs} ms; the service client ` +
       `resumed with ${replayed} missed changes; changes per client ${clients.map((r) => `${who(r)} ${r.events.length}`).join(', ')}; ` +
-      `tom cut again after ${tomAtSecondCut - tom.ok()[1].eventsBefore} replayed changes`);
+      `the service client cut again after ${recutAt - svc.ok()[1].eventsBefore} changes of its replay, ` +
+      `resumed with ${svc.ok()[2].eventsBefore - recutAt} more taken before the cut`);
   });
 
   test('(b) the server killed with SIGKILL and restarted: every client resumes, nothing lost or doubled', async (t) => {
