@@ -103,7 +103,7 @@ function firstBadPos(ps) {
  * at once) or silent (bytes are dropped both ways and nothing is closed:
  * the client finds out from its heartbeat, the server from nothing);
  * meanwhile new connections are accepted and closed at once. restore()
- * ends whatever is left of the old connections and lets new ones through. */
+ * lets new ones through. */
 class CutProxy {
   constructor(targetPort) {
     this.target = targetPort;
@@ -163,13 +163,11 @@ class CutProxy {
     }
   }
 
+  /** A silently cut connection ends on the client's side only: the server
+   * still has it (its writes go nowhere) while the client connects again,
+   * as after a NAT or Wi-Fi change. stop() ends it. */
   restore() {
-    for (const p of [...this.pairs]) {
-      if (p.live) continue;
-      this.pairs.delete(p);
-      p.c.destroy();
-      p.u.destroy();
-    }
+    for (const p of this.pairs) if (!p.live) p.c.destroy();
     this.up = true;
   }
 
@@ -723,6 +721,34 @@ describe('postgres_changes positions and resume', { timeout: T(300000) }, () => 
       await until(() => r.events.some((e) => id(e) === v), T(10000), () => `${r.label}: the last change (${r.events.length})`);
       assert.deepEqual(r.events.map(wire), live.events.slice(from[i][1]).map(wire), `${r.label}: replayed = what was live after its position`);
     }
+  });
+
+  test('a change that matches two bindings of a channel: replayed to both, as live', async (t) => {
+    const type = 'resume_two_bindings';
+    const w = new Writer(stack.db, type);
+    t.after(() => w.close());
+    const bindings = {
+      byType: { event: 'INSERT', table: 'notifications', filter: `type=eq.${type}` },
+      mine: { event: '*', table: 'notifications', filter: `user_id=eq.${DEMO.alice.id}` },
+    };
+    const mk = (name, vsn, resume) => resumer({ label: `two/${name} (vsn ${vsn})`, endpoint: stack.server.wsEndpoint, apikey: stack.anonKey,
+      vsn, token: u.alice.token, topic: `two-${name}`, bindings, resume });
+    const live = mk('live', '1.0.0');
+    t.after(() => closeAll([live]));
+    const start = (await live.subscribed(1)).position;
+    for (let i = 0; i < 6; i++) await w.txn(['alice', 'bob']); // bob's: RLS keeps them from alice
+    const want = (await w.truth()).filter((x) => x.user === DEMO.alice.id).map((x) => x.label);
+    const last = want[want.length - 1];
+    const done = (r) => r.events.filter((e) => labelOf(e.p) === last).length === 2;
+    await until(() => done(live), T(10000), () => `live: both bindings got ${last} (${live.events.length})`);
+    const got = (r, key) => r.events.filter((e) => e.key === key).map((e) => labelOf(e.p));
+    assert.deepEqual([got(live, 'byType'), got(live, 'mine')], [want, want], 'live: every change of alice to both bindings');
+    const resumed = mk('resumed', '2.0.0', { after: start });
+    t.after(() => closeAll([resumed]));
+    assert.equal((await resumed.subscribed(1)).recovered, true);
+    await until(() => done(resumed), T(10000), () => `resumed: both bindings got ${last} (${resumed.events.length})`);
+    const wire = (e) => JSON.stringify([e.key, e.pos, e.p]);
+    assert.deepEqual(resumed.events.map(wire), live.events.map(wire), 'the replay is what was live: each change once per binding');
   });
 
   test(`(a) a ${CUT_MS / 1000} s network cut: realtime-js reconnects by itself and resumes, nothing lost or doubled`, async (t) => {
