@@ -52,7 +52,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { RawWs, Server, T, disconnectClient, httpRequest, newClient, waitFor } from './harness.mjs';
+import { RawWs, Server, T, disconnectClient, httpRequest, metrics, newClient, waitFor } from './harness.mjs';
 import { DEMO, startStack } from './dbharness.mjs';
 
 const CUT_MS = Number(process.env.TC_RESUME_CUT_MS || 30000);
@@ -973,5 +973,49 @@ describe('postgres_changes positions and resume', { timeout: T(300000) }, () => 
     assert.equal(firstBadPos(r.events.map((e) => e.pos)), -1, 'positions strictly increase');
     console.log(`# eviction: rejoined ${Date.now() - t0} ms after the restore; re-read ${snap.length} rows, ${after.length} live ` +
       `changes after the rejoin, table ${table.length}`);
+  });
+
+  test('(d) by bytes: a position pushed out by CDC_HISTORY_MAX_BYTES answers recovered:false, and the history stays in its bound', async (t) => {
+    const old = stack.server;
+    await old.stop();
+    const max = 65536; // the smallest bound the server takes: a few hundred notifications
+    const env = { ...old.env, CDC_HISTORY_MAX_BYTES: String(max) };
+    delete env.CDC_HISTORY_SECONDS;
+    stack.server = await new Server({ port: old.port, secret: old.secret, flags: old.flags, env }).start();
+    const type = 'resume_bytes';
+    const p = await proxy();
+    const r = resumer({
+      label: 'bytes/alice (vsn 2.0.0)', endpoint: p.wsEndpoint, apikey: stack.anonKey, vsn: '2.0.0', token: u.alice.token,
+      topic: 'bytes-alice', bindings: { n: { event: 'INSERT', table: 'notifications', filter: `type=eq.${type}` } },
+    });
+    t.after(() => closeAll([r]));
+    r.proxy = p;
+    await r.subscribed(1);
+    const insertMany = (n) => stack.db.psql(`insert into public.notifications (user_id, type, title, data) ` +
+      `select '${DEMO.alice.id}', '${type}', 'bulk ' || i, jsonb_build_object('n', i) from generate_series(1, ${n}) i;`);
+    await insertMany(3);
+    await until(() => r.events.length >= 3, T(10000), () => `the first 3 changes (${r.events.length})`);
+    const P = r.last;
+    p.cut();
+    await insertMany(2000); // far more than 64 KiB of history
+    const m = await until(async () => {
+      const x = await metrics(stack.server);
+      return x.get('realtime_cdc_history_changes') >= 100 ? x : null;
+    }, T(10000), 'the history to fill');
+    assert.ok(m.get('realtime_cdc_history_bytes') <= max, `history bytes ${m.get('realtime_cdc_history_bytes')} within ${max}`);
+    assert.ok(m.get('realtime_cdc_history_changes') < 2000, `the oldest changes went (${m.get('realtime_cdc_history_changes')} kept)`);
+    p.restore();
+    const sys = await r.subscribed(2, T(20000));
+    assert.equal(sys.recovered, false, `not recovered: ${JSON.stringify(sys)}`);
+    assert.equal(sys.asked?.after, P);
+    assert.match(sys.reason, /older than the retained history/, JSON.stringify(sys));
+    const before = r.events.length;
+    const id = uuid();
+    await stack.db.psql(`insert into public.notifications (id, user_id, type, title) values ('${id}', '${DEMO.alice.id}', '${type}', 'after');`);
+    const e = await until(() => r.events.find((x) => x.p.new.id === id), T(10000), 'a live change after the rejoin');
+    assert.equal(r.events.length, before + 1, 'nothing of the 2000 was replayed');
+    assert.ok(cmpPos(e.pos, sys.position) > 0);
+    console.log(`# history by bytes: ${m.get('realtime_cdc_history_changes')} changes in ${m.get('realtime_cdc_history_bytes')} bytes ` +
+      `kept of 2000; resume refused: ${sys.reason}`);
   });
 });
