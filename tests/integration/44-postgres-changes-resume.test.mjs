@@ -281,13 +281,16 @@ class Writer {
       this.rows.push(...ids);
       return true;
     } catch (e) {
+      if (this.closed) return false; // closed under it (a failed test's cleanup)
       if (!e.sessionLost && !/terminating connection|server closed|connection|shutting down|starting up/i.test(e.message)) throw e;
       this.failed++;
       await this.session.close().catch(() => {});
-      this.session = await waitFor(async () => {
-        const s = this.db.session();
-        try { await s.run('select 1;'); return s; } catch { await s.close().catch(() => {}); return null; }
+      const s = await waitFor(async () => {
+        const x = this.db.session();
+        try { await x.run('select 1;'); return x; } catch { await x.close().catch(() => {}); return null; }
       }, { timeout: T(30000), interval: 100, message: 'PostgreSQL to accept connections again' });
+      if (this.closed) await s.close();
+      else this.session = s;
       return false;
     }
   }
@@ -309,6 +312,7 @@ class Writer {
         if (gapMs) await delay(gapMs);
       }
     })();
+    done.catch(() => {}); // a failure is seen by whoever awaits stop()
     return { stop: async () => { stopping = true; await done; } };
   }
 
