@@ -153,7 +153,10 @@ static size_t match_entry(cdc_eng_t *e, cdc_client_t *c, const cdc_hist_entry_t 
     *tb = e->cat ? cdc_cat_by_oid(e->cat, m->rel->relid) : NULL;
     if (*tb && !((*tb)->events & cc->event))
         return 0; /* an event the server does not publish for the table (TABLE_EVENTS) */
-    return cdc_subs_match_owner(e->reg.subs, c, cc, &r->mbuf, &r->mcap, ++e->q.change_gen, e->cfg.match_budget);
+    uint64_t used = 0;
+    size_t n = cdc_subs_match_owner(e->reg.subs, c, cc, &r->mbuf, &r->mcap, e->cfg.match_budget, &used);
+    c->budget->b.spent += used; /* its address's rate bound pays, and the replay waits when it is spent */
+    return n;
 }
 
 /* The history moved past c's cursor while it caught up (its bounds, under
