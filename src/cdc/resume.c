@@ -79,8 +79,9 @@ static const char *refusal(cdc_eng_t *e, const cdc_client_t *c, cdc_pos_t *from,
         snprintf(buf, n, "this server keeps no history of changes (CDC_HISTORY_SECONDS=0): %s cannot be resumed", a);
         return buf;
     }
-    if (cdc_pos_cmp(*from, h->floor) < 0) {
-        cdc_pos_text(h->floor, b);
+    cdc_pos_t floor = cdc_hist_floor(h, cdc_eng_pg_now_us());
+    if (cdc_pos_cmp(*from, floor) < 0) {
+        cdc_pos_text(floor, b);
         snprintf(buf, n, "position %s is older than the retained history, which starts after %s", a, b);
         return buf;
     }
