@@ -112,7 +112,9 @@ static int start_cdc(const config_t *c) {
                               c->cdc_match_rate,
                               c->messages_publication,
                               c->messages_retention_hours,
-                              c->max_message};
+                              c->max_message,
+                              c->cdc_history_seconds,
+                              c->cdc_history_max};
     return cdc_engine_start(&ec);
 }
 

@@ -143,6 +143,7 @@ void cdc_cli_unref(cdc_client_t *c) {
         hub_topic_release(c->t);
     free(c->topic);
     free(c->claims);
+    free(c->resume);
     free(c->sub);
     free(c->cvals);
     free(c->subs);

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cdc/history.h"
 #include "cdc/subs.h"
 #include "hub/hub.h"
 #include "util/htab.h"
@@ -48,6 +49,13 @@ typedef struct cdc_client {
     int8_t *cvals;         /* cached CLAIM term values, valid while cgen/cfp match (cdc/authz) */
     uint64_t cgen;
     uint64_t cfp; /* catalog fingerprint they were computed with */
+    /* cdc/resume: where its deliveries start */
+    uint8_t resume_asked; /* the join named a position to resume after */
+    uint8_t catching_up;  /* replayed from the history; live changes are not delivered */
+    uint8_t chunk_out;    /* a replay chunk of its is queued */
+    char *resume;         /* the position as sent, until LIVE */
+    cdc_pos_t cursor;     /* catching up: the last history position looked at */
+    cdc_pos_t live_after; /* live changes at or before it are not delivered (replayed, or before its start) */
     /* per-batch scratch of cdc/authz */
     uint64_t batch;
     uint32_t group;

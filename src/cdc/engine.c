@@ -48,8 +48,11 @@ static void apply_type_bases(cdc_eng_t *e) {
     for (size_t i = 0; i < cdc_cat_count(e->cat); i++) {
         const cdc_table_t *t = cdc_cat_at(e->cat, i);
         for (size_t k = 0; k < t->ncols; k++)
-            if (t->conv_oids[k] != t->type_oids[k])
+            if (t->conv_oids[k] != t->type_oids[k]) {
                 pgo_type_set_base(e->dec, t->type_oids[k], t->conv_oids[k]);
+                if (e->hist.types) /* replays encode with the history's types */
+                    pgo_type_set_base(e->hist.types, t->type_oids[k], t->conv_oids[k]);
+            }
     }
 }
 
@@ -93,6 +96,7 @@ void cdc_cmd_free(cdc_cmd_t *c) {
     free(c->topic);
     free(c->claims);
     free(c->bindings);
+    free(c->resume);
     free(c);
 }
 
@@ -120,8 +124,10 @@ static void process_commands(cdc_eng_t *e) {
         switch (c->kind) {
         case CDC_CMD_JOIN: cdc_join_enqueue(e, c, &joins_tail); continue;
         case CDC_CMD_LIVE:
-            if ((cl = cdc_cli_find(&e->reg, c->client)))
+            if ((cl = cdc_cli_find(&e->reg, c->client)) && !cl->live) {
                 cl->live = 1;
+                cdc_resume_live(e, cl); /* its start, its system message, its catching up */
+            }
             break;
         case CDC_CMD_LEAVE: cdc_cli_remove(&e->reg, c->client); break;
         case CDC_CMD_WRITTEN: cdc_txq_written(e, c->client); break;
@@ -166,6 +172,7 @@ uint64_t cdc_engine_join(const cdc_join_req_t *req) {
     c->claims = xstrdup(req->claims ? req->claims : "{}");
     c->bindings = xstrdup(req->bindings);
     c->peer = req->peer;
+    c->resume = req->resume ? xstrdup(req->resume) : NULL;
     c->done = req->done;
     c->ud = req->ud;
     uint64_t id = c->client;
@@ -230,7 +237,9 @@ static void on_message(void *ud, uint64_t wal_start, const uint8_t *data, size_t
     case PGO_DELETE: cdc_txq_change(e, &m); break;
     case PGO_MESSAGE: cdc_txq_message(e, &m); break;
     case PGO_COMMIT: cdc_txq_commit(e, &m); break;
+    case PGO_TYPE: cdc_hist_type(&e->hist, data, len); break;
     case PGO_RELATION: {
+        cdc_hist_relation(&e->hist, m.rel); /* the history keeps each shape its changes had */
         const cdc_table_t *tb = e->cat ? cdc_cat_by_oid(e->cat, m.rel->relid) : NULL;
         if (!tb && cdc_msg_is_messages(m.rel))
             break; /* Broadcast from the database: not a Postgres Changes table */
@@ -255,6 +264,8 @@ static void on_streaming(void *ud) {
     e->streaming = 1;
     atomic_store(&e->streaming_now, 1);
     atomic_store(&e->messages_live, e->stream && cdc_stream_has_second(e->stream));
+    if (e->stream)
+        cdc_hist_stream_start(&e->hist, cdc_stream_start_lsn(e->stream), e->confirmed);
     log_info("postgres changes: streaming", "\"slot\":\"%s\",\"publication\":\"%s\",\"broadcast_from_database\":%s",
              e->cfg.slot, e->cfg.publication, atomic_load(&e->messages_live) ? "true" : "false");
     cdc_join_try(e);
@@ -299,6 +310,32 @@ void cdc_eng_restart_stream(cdc_eng_t *e, const char *why) {
     on_lost(e, why);
 }
 
+/* ---- what the slot may let go ----------------------------------------------- */
+
+/* The slot keeps what a restart needs: what was not handed to the workers
+ * yet, and the history's window (cdc/history), which a restarted server
+ * decodes again (so a resume survives kill -9). */
+void cdc_eng_confirm(cdc_eng_t *e, uint64_t delivered_end) {
+    if (delivered_end > e->delivered)
+        e->delivered = delivered_end;
+    uint64_t lsn = e->delivered, keep = cdc_hist_keep_lsn(&e->hist);
+    if (keep && keep < lsn)
+        lsn = keep;
+    if (!lsn)
+        return;
+    if (lsn > e->confirmed)
+        e->confirmed = lsn;
+    if (e->stream)
+        cdc_stream_confirm(e->stream, lsn);
+}
+
+uint64_t cdc_eng_wal_end(cdc_eng_t *e) {
+    uint64_t now = e->stream ? cdc_stream_wal_end(e->stream) : 0;
+    if (now > e->wal_end)
+        e->wal_end = now; /* kept across reconnects: the WAL only grows */
+    return e->wal_end;
+}
+
 /* ---- realtime.messages upkeep ------------------------------------------------- */
 
 static void on_maintained(void *ud, PGresult *const *results, int n, const char *error) {
@@ -340,6 +377,9 @@ static void update_gauges(cdc_eng_t *e) {
     size_t backlog = hub_paced_backlog();
     met_set(M_CDC_QUEUE_BYTES, e->q.queued_bytes);
     met_set(M_CDC_BACKLOG, backlog);
+    met_set(M_CDC_HISTORY_CHANGES, cdc_hist_len(&e->hist));
+    met_set(M_CDC_HISTORY_BYTES, e->hist.bytes);
+    met_set(M_CDC_CATCHING_UP, e->rs.n);
     if (e->q.queued_bytes > TRIM_BYTES || backlog > TRIM_BYTES)
         e->q.trim_due = 1;
     /* A burst's memory was freed across threads in many small pieces: give
@@ -364,6 +404,8 @@ static void on_timer(uv_timer_t *t) {
     if (e->joins)
         cdc_join_try(e);
     maintain_messages(e, now);
+    if (cdc_hist_evict(&e->hist, cdc_eng_pg_now_us()))
+        cdc_eng_confirm(e, 0); /* the oldest changes left the window: the slot may let them go */
     int in_use = cdc_cli_count(&e->reg) || e->joins;
     if (!e->cat_loading && in_use && now - e->cat_loaded_ms > CATALOG_MAX_AGE_MS)
         cdc_eng_request_catalog(e);
@@ -455,6 +497,8 @@ static void copy_config(cdc_eng_t *e, const cdc_engine_config_t *cfg) {
     e->cfg.backlog_max = cfg->backlog_max ? cfg->backlog_max : (64u << 20);
     e->cfg.match_budget = cfg->match_budget ? cfg->match_budget : 1000000;
     e->cfg.match_rate = cfg->match_rate ? cfg->match_rate : 100000000;
+    e->cfg.history_seconds = cfg->history_seconds > 0 ? cfg->history_seconds : 0;
+    e->cfg.history_max_bytes = cfg->history_max_bytes ? cfg->history_max_bytes : (64u << 20);
 }
 
 /* The loop's handles. Returns 0, or -1 (logged) with the loop initialized
@@ -465,9 +509,10 @@ static int init_handles(cdc_eng_t *e) {
     if ((rc = uv_async_init(&e->loop, &e->wake, on_wake)) || (rc = uv_async_init(&e->loop, &e->drained, on_drained)))
         goto fail;
     what = "uv_timer_init";
-    if ((rc = uv_timer_init(&e->loop, &e->timer)) || (rc = uv_timer_init(&e->loop, &e->hold_timer)))
+    if ((rc = uv_timer_init(&e->loop, &e->timer)) || (rc = uv_timer_init(&e->loop, &e->hold_timer)) ||
+        (rc = uv_timer_init(&e->loop, &e->resume_timer)))
         goto fail;
-    e->wake.data = e->drained.data = e->timer.data = e->hold_timer.data = e;
+    e->wake.data = e->drained.data = e->timer.data = e->hold_timer.data = e->resume_timer.data = e;
     what = "uv_timer_start";
     if ((rc = uv_timer_start(&e->timer, on_timer, TICK_MS, TICK_MS)))
         goto fail;
@@ -503,7 +548,9 @@ static void free_state(cdc_eng_t *e) {
     cdc_txq_free_batch(e, e->az.batch);
     e->az.batch = NULL;
     cdc_pub_free(e);
-    cdc_cli_free(&e->reg); /* after every batch: they hold client references */
+    cdc_resume_free(e);
+    cdc_cli_free(&e->reg); /* after every batch and the resume list: they hold client references */
+    cdc_hist_free(&e->hist);
     cdc_cat_unref(e->cat);
     e->cat = NULL;
     pgo_decoder_free(e->dec);
@@ -530,6 +577,7 @@ int cdc_engine_start(const cdc_engine_config_t *cfg) {
     e->cmds_tail = &e->cmds;
     cdc_cli_init(&e->reg);
     cdc_txq_init(&e->q);
+    cdc_hist_init(&e->hist, e->cfg.history_seconds, e->cfg.history_max_bytes);
     int rc = uv_loop_init(&e->loop);
     if (rc) {
         log_error("postgres changes: CDC loop setup failed", "\"call\":\"uv_loop_init\",\"error\":\"%s\"",

@@ -46,6 +46,11 @@ typedef struct {
     const char *messages_publication;
     int messages_retention_hours;
     size_t messages_max_bytes;
+    /* The change history resumes are served from (cdc/history): changes
+     * committed within the last history_seconds (0: none kept), at most
+     * history_max_bytes of them. */
+    int history_seconds;
+    size_t history_max_bytes;
 } cdc_engine_config_t;
 
 /* What a join asked for; copied. */
@@ -58,6 +63,10 @@ typedef struct {
     const char *claims;   /* the token's payload, JSON */
     const char *bindings; /* config.postgres_changes, a JSON array */
     uint64_t peer;        /* the client address (net/peer key): filter work is budgeted per address */
+    /* postgres_changes_resume.after (docs/PROTOCOL.md): NULL when the join
+     * did not ask to resume, else the position text as sent ("" when it
+     * was not a string). */
+    const char *resume;
     /* Runs on the worker with the answer: response is the join reply's
      * {"postgres_changes":[...]} (each binding with its wire id), or
      * reason says why the join is refused (response NULL). run = 0: the
@@ -82,7 +91,10 @@ int cdc_engine_messages_live(void);
  * thread is stopping (done never runs). */
 uint64_t cdc_engine_join(const cdc_join_req_t *req);
 /* The channel is subscribed to its topic on its worker: deliveries may
- * start. */
+ * start. The CDC thread answers through the hub with the system message
+ * "Subscribed to PostgreSQL" routed to the channel (its start position,
+ * and for a resume whether it could), then replays what a resume missed
+ * (cdc/resume). */
 void cdc_engine_live(uint64_t client);
 /* The channel left (or never finished joining): forget its bindings. */
 void cdc_engine_leave(uint64_t client);

@@ -14,14 +14,17 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <time.h>
 #include <uv.h>
 
 #include "cdc/authz.h"
 #include "cdc/catalog.h"
 #include "cdc/clients.h"
 #include "cdc/engine.h"
+#include "cdc/history.h"
 #include "cdc/pgoutput.h"
 #include "cdc/publish.h"
+#include "cdc/resume.h"
 #include "cdc/stream.h"
 #include "cdc/txq.h"
 #include "db/pool.h"
@@ -38,6 +41,7 @@ struct cdc_cmd {
     uint64_t client; /* WRITTEN: the mark */
     int worker, is_private, role;
     char *topic, *claims, *bindings;
+    char *resume; /* JOIN: postgres_changes_resume.after as sent, or NULL */
     size_t topic_len;
     void (*done)(void *, int, const char *, const char *);
     void *ud;
@@ -71,8 +75,9 @@ struct cdc_eng {
     uv_async_t wake;
     uv_async_t drained; /* a worker saw the clients' backlog drain */
     uv_timer_t timer;
-    uv_timer_t hold_timer; /* txq.c starts it: a held transaction's hold ends */
-    pthread_mutex_t mu;    /* any thread: cmds, stop_requested */
+    uv_timer_t hold_timer;   /* txq.c starts it: a held transaction's hold ends */
+    uv_timer_t resume_timer; /* txq.c starts it: replay chunks remain to be built (cdc/resume) */
+    pthread_mutex_t mu;      /* any thread: cmds, stop_requested */
     cdc_cmd_t *cmds, **cmds_tail;
     int stop_requested;
     atomic_int running;           /* any thread */
@@ -97,6 +102,12 @@ struct cdc_eng {
     uint64_t maintain_at; /* next realtime.messages partition upkeep (0: now, once the pool is up) */
     int maintaining;
 
+    uint64_t delivered; /* highest end LSN handed to the workers (cdc_eng_confirm) */
+    uint64_t confirmed; /* highest LSN given to the stream to confirm */
+    uint64_t wal_end;   /* the database's WAL end as last heard (cdc_eng_wal_end) */
+
+    cdc_hist_t hist;  /* history.c: fed by txq.c, trimmed by engine.c's timer */
+    cdc_resume_t rs;  /* resume.c */
     cdc_reg_t reg;    /* clients.c */
     cdc_cmd_t *joins; /* join.c: joins waiting for catalog or stream */
     cdc_txq_t q;      /* txq.c */
@@ -116,5 +127,20 @@ void cdc_eng_restart_stream(cdc_eng_t *e, const char *why);
  * engine's loop (any thread). */
 void cdc_eng_backlog_low(void);
 void cdc_cmd_free(cdc_cmd_t *c);
+/* engine.c: everything up to delivered_end was handed to the workers (0:
+ * nothing new, the history's floor moved): confirms to the slot what
+ * neither delivery nor the history still needs. */
+void cdc_eng_confirm(cdc_eng_t *e, uint64_t delivered_end);
+/* engine.c: the database's WAL end as last heard (the start position of a
+ * join that does not resume). */
+uint64_t cdc_eng_wal_end(cdc_eng_t *e);
+
+/* Now in PostgreSQL's epoch (µs since 2000-01-01), by this machine's
+ * clock: what commit times are compared with. */
+static inline int64_t cdc_eng_pg_now_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return ((int64_t)ts.tv_sec - 946684800) * 1000000 + ts.tv_nsec / 1000;
+}
 
 #endif

@@ -179,6 +179,9 @@ static int do_join(cdc_eng_t *e, cdc_cmd_t *c) {
         answer(c, NULL, reason);
         return 1;
     }
+    cl->resume_asked = c->resume != NULL; /* decided when it goes live (cdc/resume) */
+    cl->resume = c->resume;
+    c->resume = NULL;
     cdc_cli_insert(&e->reg, cl);
     json_t *o = json_object();
     json_object_set_new(o, "postgres_changes", resp);

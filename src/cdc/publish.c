@@ -38,19 +38,26 @@ static int u32_cmp(const void *a, const void *b) {
  * supabase/realtime, so the list stays short however many subscribers
  * share a topic); its routes are the authorized channels: a channel on the
  * topic that is not among them never sees the frame. */
-static void publish_change(cdc_eng_t *e, cdc_qchange_t *ch) {
+static void publish_change(cdc_eng_t *e, const cdc_tx_t *tx, cdc_qchange_t *ch) {
     out_t *o = xmalloc((ch->nm ? ch->nm : 1) * sizeof(*o));
     size_t n = 0;
     for (uint32_t i = 0; i < ch->nm; i++) {
         if (!ch->ok[i])
             continue;
         cdc_client_t *c = ch->m[i].owner;
+        /* A live change goes to a channel only after its start, and not
+         * while it catches up from the history (cdc/resume), which holds
+         * this change too: each change exactly once, in order. */
+        if (!tx->replay_for && (c->catching_up || cdc_pos_cmp(ch->pos, c->live_after) <= 0))
+            continue;
         hub_topic_t *t = cdc_cli_topic(c);
         if (!t)
             continue;
         o[n++] = (out_t){t, ch->mdata[i] ? ch->mdata[i] : ch->data, cdc_cli_wire_id(&e->reg, ch->m[i].id), c->id};
     }
     qsort(o, n, sizeof(*o), out_cmp);
+    char ref[CDC_POS_TEXT_MAX];
+    cdc_pos_text(ch->pos, ref);
     uint32_t *ids = xmalloc((n ? n : 1) * sizeof(*ids));
     uint64_t *routes = xmalloc((n ? n : 1) * sizeof(*routes));
     for (size_t i = 0; i < n;) {
@@ -66,7 +73,7 @@ static void publish_change(cdc_eng_t *e, cdc_qchange_t *ch) {
             if (!u || ids[u - 1] != ids[q])
                 ids[u++] = ids[q];
         buf_t *ev = cdc_payload_event(ids, u, o[i].data);
-        hub_publish(hub_msg_postgres_changes(o[i].t, routes, r, ev->data, ev->len));
+        hub_publish(hub_msg_postgres_changes(o[i].t, routes, r, ref, ev->data, ev->len));
         buf_unref(ev);
         met_add(M_CDC_EVENTS, 1);
         i = j;
@@ -110,21 +117,23 @@ void cdc_pub_some(cdc_eng_t *e) {
             if (ch->bcast)
                 cdc_msg_publish(ch->bcast); /* a broadcast from the database */
             else
-                publish_change(e, ch);
+                publish_change(e, t, ch);
             cdc_txq_change_clear(e, ch); /* its memory goes now, not with the batch */
             continue;
         }
         if (t->end_lsn)
             p->end = t->end_lsn;
-        if (!t->partial) {
+        if (t->replay_for)
+            cdc_resume_chunk_done(e, t->replay_for);
+        else if (!t->partial) {
             met_add(M_CDC_TXS, 1);
             met_set(M_CDC_LAG_MS, lag_ms(t->commit_time));
         }
         p->tx = t->next;
         p->i = 0;
         if (!p->tx) {
-            if (p->end && e->stream)
-                cdc_stream_confirm(e->stream, p->end);
+            if (p->end)
+                cdc_eng_confirm(e, p->end);
             cdc_txq_free_batch(e, p->batch);
             p->batch = NULL;
             p->end = 0;

@@ -69,6 +69,7 @@ struct cdc_stream {
     uint64_t data_end;  /* highest WAL end of an XLogData */
     uint64_t confirmed; /* highest cdc_stream_confirm */
     uint64_t floor;     /* the slot's confirmed_flush_lsn when this session started */
+    uint64_t xlogpos;   /* the server's WAL position at IDENTIFY_SYSTEM */
     int status_pending; /* a status update did not fit the output buffer */
 };
 
@@ -292,13 +293,22 @@ static int64_t now_pg_us(void) {
  * (stream.h says why that is safe). Never below the slot's position at the
  * start of the session: PostgreSQL 15 would move the slot back. Returns
  * PQputCopyData's answer: 1 queued, 0 no room yet, -1 failed. */
-static int put_status(cdc_stream_t *s) {
+static int put_status(cdc_stream_t *s, int reply) {
     uint64_t flush = s->confirmed >= s->data_end ? s->received : s->confirmed;
     if (flush > s->received)
         flush = s->received;
     if (flush < s->floor)
         flush = s->floor;
     uint64_t write = s->received > flush ? s->received : flush;
+    /* The answer to a keepalive that asks for one reports no flush
+     * position (InvalidXLogRecPtr, as pg_receivewal does when it does not
+     * fsync): the walsender then counts what we received as replicated.
+     * A PostgreSQL shutdown waits until the position it reads there
+     * reaches all it sent; what we confirm may stay far behind on purpose
+     * (the history's window), and must not hold a shutdown. The slot
+     * still moves with the periodic updates, which carry it. */
+    if (reply && flush < write)
+        flush = 0;
     uint8_t m[34];
     m[0] = 'r';
     put_u64(m + 1, write);
@@ -309,8 +319,8 @@ static int put_status(cdc_stream_t *s) {
     return PQputCopyData(s->pg, (const char *)m, (int)sizeof(m));
 }
 
-static void send_status(cdc_stream_t *s) {
-    int r = put_status(s);
+static void send_status(cdc_stream_t *s, int reply) {
+    int r = put_status(s, reply);
     if (r < 0) {
         lost(s, "write failed", NULL);
         return;
@@ -322,7 +332,7 @@ static void send_status(cdc_stream_t *s) {
 static void on_status_timer(uv_timer_t *t) {
     cdc_stream_t *s = t->data;
     if (s->state == ST_STREAMING)
-        send_status(s);
+        send_status(s, 0);
 }
 
 /* ---- streaming ------------------------------------------------------------------ */
@@ -345,7 +355,7 @@ static int copy_data(cdc_stream_t *s, const uint8_t *p, size_t n) {
         if (end > s->received)
             s->received = end;
         if (p[17])
-            send_status(s);
+            send_status(s, 1);
         return s->state == ST_STREAMING;
     }
     lost(s, "unexpected replication message", "");
@@ -464,6 +474,7 @@ static void identified(cdc_stream_t *s, const PGresult *r) {
     clean_text(PQgetvalue(r, 0, 1), tli, sizeof(tli));
     clean_text(PQgetvalue(r, 0, 2), pos, sizeof(pos));
     clean_text(PQgetvalue(r, 0, 3), s->dbname_seen, sizeof(s->dbname_seen));
+    s->xlogpos = lsn_parse(pos);
     log_info("replication connected",
              "\"slot\":\"%s\",\"systemid\":\"%s\",\"timeline\":\"%s\",\"xlogpos\":\"%s\","
              "\"dbname\":\"%s\"",
@@ -592,7 +603,7 @@ static void on_poll(uv_poll_t *h, int status, int events) {
         if (s->state != st)
             return;
         if (st == ST_STREAMING && s->status_pending) {
-            send_status(s);
+            send_status(s, 1);
             if (s->state != st)
                 return;
         }
@@ -661,6 +672,10 @@ cdc_stream_t *cdc_stream_new(uv_loop_t *loop, const cdc_stream_config_t *cfg, co
     return s;
 }
 
+uint64_t cdc_stream_start_lsn(const cdc_stream_t *s) { return s->floor; }
+
+uint64_t cdc_stream_wal_end(const cdc_stream_t *s) { return s->received > s->xlogpos ? s->received : s->xlogpos; }
+
 void cdc_stream_confirm(cdc_stream_t *s, uint64_t lsn) {
     if (lsn > s->confirmed)
         s->confirmed = lsn;
@@ -671,7 +686,7 @@ void cdc_stream_close(cdc_stream_t *s) {
         return;
     /* Best effort, without waiting: the walsender reads it before our
      * Terminate, so the slot has the last confirm when the next run starts. */
-    if (s->state == ST_STREAMING && put_status(s) > 0)
+    if (s->state == ST_STREAMING && put_status(s, 0) > 0)
         (void)PQflush(s->pg);
     s->state = ST_CLOSED;
     drop_conn(s);

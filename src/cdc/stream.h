@@ -84,8 +84,18 @@ cdc_stream_t *cdc_stream_new(uv_loop_t *loop, const cdc_stream_config_t *cfg, co
  * confirmed too (like PostgreSQL's own subscriber), so the slot keeps
  * moving while the published tables are quiet and the rest of the
  * database is not; that skips nothing, since a keepalive comes after every
- * transaction that committed before its position. */
+ * transaction that committed before its position. Answers to keepalives
+ * that ask for one carry no flush position (only the write position), so
+ * that what the caller holds back never holds a PostgreSQL shutdown; the
+ * periodic updates move the slot. */
 void cdc_stream_confirm(cdc_stream_t *s, uint64_t lsn);
+/* The slot's confirmed position when this session started (PostgreSQL
+ * sends every transaction committed at or after it). */
+uint64_t cdc_stream_start_lsn(const cdc_stream_t *s);
+/* The server's WAL end as last heard (XLogData, keepalives, or
+ * IDENTIFY_SYSTEM at connect): every commit before it was already
+ * written. */
+uint64_t cdc_stream_wal_end(const cdc_stream_t *s);
 /* Pauses (1) or resumes (0) reading: while paused no message is delivered
  * (the current callback's loop stops after it returns), the socket is not
  * read, and PostgreSQL keeps the WAL; status updates continue. A pause

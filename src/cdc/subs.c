@@ -650,6 +650,41 @@ size_t cdc_subs_match_budget(const cdc_subs_t *s, const cdc_change_t *c, cdc_mat
     return n;
 }
 
+/* 1 if x is filed under the change's schema and table, or a wildcard. */
+static int sub_names_match(const sub_t *x, const cdc_change_t *c) {
+    const table_t *t = x->tab;
+    const char *schema = t->names, *table = t->names + t->sl + 1;
+    return (is_wild(schema, t->sl) || strcmp(schema, c->schema) == 0) &&
+           (is_wild(table, t->tl) || strcmp(table, c->table) == 0);
+}
+
+size_t cdc_subs_match_owner(const cdc_subs_t *s, const void *owner, const cdc_change_t *c, cdc_match_t **out,
+                            size_t *cap, uint64_t gen, uint64_t per_change) {
+    const owner_t *o = htab_find(&s->owners, owner_hash(owner), owner_eq, &owner);
+    mctx_t m = {.c = c, .out = out, .cap = cap, .budgeted = 1, .gen = gen, .per_change = per_change};
+    for (const sub_t *x = o ? o->head : NULL; x; x = x->own_next) {
+        if (!sub_names_match(x, c))
+            continue;
+        cdc_budget_t *b = x->budget;
+        uint64_t unlimited = UINT64_MAX, *left = &unlimited;
+        if (b) {
+            if (b->gen != gen)
+                refill(b, &m);
+            if (b->left < CDC_SUBS_CANDIDATE_UNITS) {
+                b->left = 0;
+                break; /* its budget is the owner's: the rest would miss too */
+            }
+            b->left -= CDC_SUBS_CANDIDATE_UNITS;
+            left = &b->left;
+        }
+        if (sub_passes(x, c, left) == 1)
+            out_push(&m, x);
+    }
+    if (m.n > 1)
+        qsort(*m.out, m.n, sizeof(**m.out), cmp_match);
+    return m.n;
+}
+
 int cdc_subs_change_from_msg(const pgo_msg_t *m, cdc_cell_t *cells, uint8_t *unknown, cdc_change_t *c) {
     const pgo_tuple_t *row;
     int key_only = 0;

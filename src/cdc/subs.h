@@ -148,6 +148,11 @@ size_t cdc_subs_match(const cdc_subs_t *s, const cdc_change_t *c, cdc_match_t **
 size_t cdc_subs_match_budget(const cdc_subs_t *s, const cdc_change_t *c, cdc_match_t **out, size_t *cap, uint64_t gen,
                              uint64_t per_change, size_t *exhausted);
 
+/* As cdc_subs_match_budget, for owner's subscriptions only (a replay to
+ * one channel): work proportional to that owner's subscriptions. */
+size_t cdc_subs_match_owner(const cdc_subs_t *s, const void *owner, const cdc_change_t *c, cdc_match_t **out,
+                            size_t *cap, uint64_t gen, uint64_t per_change);
+
 /* Prepares the cdc_change_t of a decoded INSERT/UPDATE/DELETE message.
  * cells and unknown must have room for m->rel->ncols entries; they and the
  * message must outlive *c. Columns the change does not carry (unchanged

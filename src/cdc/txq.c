@@ -209,17 +209,17 @@ buf_t *cdc_txq_row_image(const cdc_change_t *c, const pgo_relation_t *rel, const
 
 /* A select list keeps the chosen columns and the primary key, as
  * supabase/realtime does. */
-static buf_t *data_selected(cdc_eng_t *e, const pgo_msg_t *m, const cdc_table_t *tb, const cdc_tx_t *t,
-                            const char *const *sel, size_t ns) {
+static buf_t *data_selected(const pgo_decoder_t *dec, const pgo_msg_t *m, const cdc_table_t *tb, int64_t commit_time,
+                            uint64_t lsn, const char *const *sel, size_t ns) {
     if (!tb || tb->ncols != m->rel->ncols)
-        return cdc_payload_data_select(e->dec, m, t->commit_time, t->commit_lsn, sel, ns);
+        return cdc_payload_data_select(dec, m, commit_time, lsn, sel, ns);
     uint8_t *want = xcalloc(tb->ncols ? tb->ncols : 1, 1);
     for (size_t i = 0; i < tb->ncols; i++) {
         want[i] = tb->is_pk[i];
         for (size_t k = 0; k < ns && !want[i]; k++)
             want[i] = !strcmp(sel[k], m->rel->cols[i].name);
     }
-    buf_t *b = cdc_payload_data_cols(e->dec, m, t->commit_time, t->commit_lsn, want);
+    buf_t *b = cdc_payload_data_cols(dec, m, commit_time, lsn, want);
     free(want);
     return b;
 }
@@ -319,25 +319,24 @@ static cdc_qchange_t *new_change(cdc_tx_t *t) {
     return ch;
 }
 
-/* Stores a matched change in the transaction being received. */
-static void keep_change(cdc_eng_t *e, const pgo_msg_t *m, const cdc_change_t *cc, const cdc_table_t *tb, size_t nm) {
-    cdc_txq_t *q = &e->q;
-    cdc_tx_t *t = q->cur;
+void cdc_txq_fill(cdc_eng_t *e, cdc_tx_t *t, const pgo_decoder_t *dec, const pgo_msg_t *m, const cdc_change_t *cc,
+                  const cdc_table_t *tb, const cdc_match_t *ms, size_t nm, cdc_pos_t pos, int64_t commit_time) {
     cdc_qchange_t *ch = new_change(t);
     ch->relid = m->rel->relid;
     ch->recv_ms = cdc_eng_now(e);
+    ch->pos = pos;
     ch->nm = (uint32_t)nm;
     ch->m = xmalloc(nm * sizeof(*ch->m));
-    memcpy(ch->m, q->mbuf, nm * sizeof(*ch->m));
+    memcpy(ch->m, ms, nm * sizeof(*ch->m));
     ch->mdata = xcalloc(nm, sizeof(*ch->mdata));
     ch->ok = xcalloc(nm, 1);
-    ch->data = cdc_payload_data(e->dec, m, t->commit_time, t->commit_lsn);
+    ch->data = cdc_payload_data(dec, m, commit_time, pos.lsn);
     for (size_t i = 0; i < nm; i++) {
         ((cdc_client_t *)ch->m[i].owner)->refs++;
         size_t ns;
         const char *const *sel = cdc_subs_select(e->reg.subs, ch->m[i].id, &ns);
         if (sel)
-            ch->mdata[i] = data_selected(e, m, tb, t, sel, ns);
+            ch->mdata[i] = data_selected(dec, m, tb, commit_time, pos.lsn, sel, ns);
     }
     if (!tb || tb->rls)
         ch->row = cdc_txq_row_image(cc, m->rel, tb);
@@ -346,8 +345,14 @@ static void keep_change(cdc_eng_t *e, const pgo_msg_t *m, const cdc_change_t *cc
         cdc_txq_policy_inputs(e->cat, ch, tb, cc);
     }
     ch->cost = change_cost(ch);
-    q->queued_bytes += ch->cost;
+    e->q.queued_bytes += ch->cost;
     t->bytes += ch->cost;
+}
+
+void cdc_txq_append(cdc_eng_t *e, cdc_tx_t *t) {
+    t->next = NULL;
+    *e->q.tail = t;
+    e->q.tail = &t->next;
 }
 
 /* After something was kept in the transaction being received. Over the
@@ -385,7 +390,7 @@ static void keep_broadcast(cdc_eng_t *e, const pgo_msg_t *m) {
     check_bounds(e);
 }
 
-static void on_change(cdc_eng_t *e, const pgo_msg_t *m) {
+static void on_change(cdc_eng_t *e, const pgo_msg_t *m, cdc_pos_t pos) {
     cdc_txq_t *q = &e->q;
     if (!q->cur || q->cur_skip || !m->rel)
         return;
@@ -417,7 +422,7 @@ static void on_change(cdc_eng_t *e, const pgo_msg_t *m) {
         budget_exhausted(e, &cc, exhausted);
     if (!nm)
         return;
-    keep_change(e, m, &cc, tb, nm);
+    cdc_txq_fill(e, q->cur, e->dec, m, &cc, tb, q->mbuf, nm, pos, q->cur->commit_time);
     check_bounds(e);
 }
 
@@ -430,15 +435,31 @@ void cdc_txq_begin(cdc_eng_t *e, const pgo_msg_t *m) {
     q->cur->commit_time = m->commit_time;
     q->cur_skip = m->lsn < q->accepted_lsn;
     q->cur_seen = 0;
+    q->cur_ord = 0;
     /* parts of it were queued before the stream dropped: skip those */
     q->cur_skip_changes = q->part_lsn && m->lsn == q->part_lsn ? q->part_done : 0;
 }
 
+/* A change the history serves: any of a published table, not the rows of
+ * realtime.messages (Broadcast from the database), unless someone put that
+ * table in the Postgres Changes publication too. */
+static int history_keeps(const cdc_eng_t *e, const pgo_msg_t *m) {
+    return m->rel && (!cdc_msg_is_messages(m->rel) || (e->cat && cdc_cat_by_oid(e->cat, m->rel->relid)));
+}
+
 void cdc_txq_change(cdc_eng_t *e, const pgo_msg_t *m) {
     cdc_txq_t *q = &e->q;
-    if (q->cur && !q->cur_skip && ++q->cur_seen <= q->cur_skip_changes)
+    if (!q->cur)
         return;
-    on_change(e, m);
+    /* Every change gets its position and goes to the history first, sent
+     * again or not (the history knows what it already has). */
+    cdc_pos_t pos = {q->cur->commit_lsn, ++q->cur_ord};
+    cdc_hist_add(&e->hist, m, pos, q->cur->commit_time, history_keeps(e, m), cdc_eng_pg_now_us());
+    if (e->hist.bytes > e->hist.max_bytes && cdc_hist_evict(&e->hist, cdc_eng_pg_now_us()))
+        cdc_eng_confirm(e, 0);
+    if (!q->cur_skip && ++q->cur_seen <= q->cur_skip_changes)
+        return;
+    on_change(e, m, pos);
 }
 
 void cdc_txq_message(cdc_eng_t *e, const pgo_msg_t *m) {
@@ -463,7 +484,7 @@ void cdc_txq_commit(cdc_eng_t *e, const pgo_msg_t *m) {
         q->part_done = 0;
         if (!q->cur->n && !q->head && !cdc_authz_busy(&e->az) && !cdc_pub_busy(&e->pub)) {
             tx_free(e, q->cur); /* nothing to deliver and nothing ahead of it */
-            cdc_stream_confirm(e->stream, m->end_lsn);
+            cdc_eng_confirm(e, m->end_lsn);
         } else {
             *q->tail = q->cur;
             q->tail = &q->cur->next;
@@ -580,7 +601,21 @@ static void pump_batches(cdc_eng_t *e) {
     }
 }
 
+static void on_resume_timer(uv_timer_t *t) { cdc_txq_pump(t->data); }
+
+/* Replay chunks to build for resuming channels (cdc/resume): a bounded
+ * step now, and the loop comes back soon if more remains. */
+static void pump_resumes(cdc_eng_t *e) {
+    if (!e->rs.n || !cdc_resume_pump(e) || e->stopping)
+        return;
+    int rc = uv_timer_start(&e->resume_timer, on_resume_timer, 1, 0);
+    if (rc)
+        log_warn("postgres changes: resume timer not started; replays wait for the next tick", "\"error\":\"%s\"",
+                 uv_strerror(rc));
+}
+
 void cdc_txq_pump(cdc_eng_t *e) {
+    pump_resumes(e);
     cdc_pub_some(e);
     if (cdc_pub_busy(&e->pub))
         return; /* the rest waits for the clients to take what is out */

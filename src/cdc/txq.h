@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "cdc/catalog.h"
+#include "cdc/history.h"
 #include "cdc/messages.h"
 #include "cdc/pgoutput.h"
 #include "cdc/subs.h"
@@ -55,12 +56,14 @@ typedef struct cdc_qchange {
     cdc_pred_val_t *preds;
     size_t cost;      /* bytes counted in queued_bytes until cleared */
     cdc_msg_t *bcast; /* a row of realtime.messages to broadcast (cdc/messages) */
+    cdc_pos_t pos;    /* where it is in the WAL (cdc/history): sent as the event's ref */
 } cdc_qchange_t;
 
 typedef struct cdc_tx cdc_tx_t;
 struct cdc_tx {
     cdc_tx_t *next;
     uint8_t partial;     /* a part of a transaction still being received: no end LSN to confirm */
+    uint64_t replay_for; /* a replay chunk (cdc/resume) for this client alone, or 0: a transaction */
     size_t bytes;        /* its changes' cost when queued (decides when to cut a part) */
     uint64_t mark;       /* a REST write of this server (cdc_engine_mark), or 0 */
     uint64_t hold_until; /* waiting for that write's answer until then (0: not held) */
@@ -89,6 +92,7 @@ typedef struct {
     uint64_t part_lsn;       /* commit LSN of the transaction whose parts are queued (0: none) */
     size_t part_done;        /* its change messages covered by those parts */
     size_t cur_seen;         /* change messages of cur's transaction seen so far */
+    uint32_t cur_ord;        /* ... counted for positions (sent again or not) */
     size_t cur_skip_changes; /* ... of which the first ones were queued before a reconnect */
     /* answered REST writes (cdc_txq_written): mark -> when */
     htab_t written;
@@ -123,6 +127,16 @@ void cdc_txq_written(cdc_eng_t *e, uint64_t mark);
 void cdc_txq_pump(cdc_eng_t *e);
 /* Transactions queued (gauges). */
 size_t cdc_txq_length(const cdc_eng_t *e);
+
+/* Adds to t a change decoded from m (by dec, which names its types),
+ * matched by the nm matches ms (copied; each takes a reference to its
+ * owner): its data encoded once (and once per select list), its row image
+ * and policy inputs kept for cdc/authz. Live changes and replay chunks
+ * (cdc/resume) are both made here. */
+void cdc_txq_fill(cdc_eng_t *e, cdc_tx_t *t, const pgo_decoder_t *dec, const pgo_msg_t *m, const cdc_change_t *cc,
+                  const cdc_table_t *tb, const cdc_match_t *ms, size_t nm, cdc_pos_t pos, int64_t commit_time);
+/* Queues a complete replay chunk (takes t) behind everything queued. */
+void cdc_txq_append(cdc_eng_t *e, cdc_tx_t *t);
 
 /* Frees what c holds (it may be cleared again: published changes are
  * cleared at once, their transaction later). */

@@ -79,6 +79,7 @@ struct chan_socket {
 typedef struct {
     char *topic, *join_ref, *ref, *presence_key;
     char *pg_bindings;   /* config.postgres_changes (JSON text), NULL when none */
+    char *pg_resume;     /* postgres_changes_resume.after as sent ("" if not a string), NULL when not asked */
     char *role, *claims; /* the token's, for Postgres Changes authorization */
     uint8_t self, ack, presence_enabled, is_private;
     uint8_t replication_ready; /* config.broadcast.replication_ready (channel/ready.c) */
@@ -166,6 +167,9 @@ void chan_fanout_persist_detach(chan_socket_t *s);
 /* replay.c: config.broadcast.replay. At most CHAN_REPLAY_MAX messages per
  * join, as supabase/realtime's hard limit. */
 #define CHAN_REPLAY_MAX 25
+/* join.c: the longest postgres_changes_resume.after taken as a position
+ * candidate ("FFFFFFFF/FFFFFFFF:4294967295" is 28 bytes). */
+#define CHAN_RESUME_MAX 64
 /* Reads config.broadcast.replay into j (replay_since, replay_limit).
  * Returns 0 (also when absent), or -1 with the refusal in reason. */
 int chan_replay_parse(json_t *broadcast, int is_private, join_t *j, char *reason, size_t len);

@@ -147,7 +147,7 @@ static int check_bindings(chan_socket_t *s, const msg_in_t *m, json_t *pgc) {
 
 static void join_clear(join_t *j) {
     free(j->topic), free(j->join_ref), free(j->ref), free(j->presence_key);
-    free(j->pg_bindings), free(j->role), free(j->claims);
+    free(j->pg_bindings), free(j->pg_resume), free(j->role), free(j->claims);
     memset(j, 0, sizeof(*j));
 }
 
@@ -226,15 +226,15 @@ static void join_finish(chan_socket_t *s, join_t *j, const uint8_t perms[4], con
         ch->nbindings = j->nbindings;
         s->nbindings += j->nbindings;
         ch->cdc_client = pg->client;
-        /* Subscribed to the topic first, so nothing published once the
-         * client hears "Subscribed" can miss it. */
+        /* Subscribed to the topic first: the CDC thread answers "live"
+         * with the system message "Subscribed to PostgreSQL" (its start
+         * position, and whether it resumed) routed to this channel through
+         * the hub, ahead of every change it then delivers. */
         cdc_engine_live(pg->client);
     }
     chan_reply(s, &m, "ok", pg ? pg->response : "{\"postgres_changes\":[]}");
     if (ch->presence_enabled)
         chan_push_presence_state(ch);
-    if (pg)
-        chan_push_system(ch, "postgres_changes", "ok", "Subscribed to PostgreSQL");
     chan_replay_start(ch, j); /* after the ok, before any live broadcast (replay.c) */
     if (j->replication_ready)
         chan_ready_start(ch); /* last: it may shut ch down */
@@ -274,11 +274,17 @@ static void on_pg_joined(void *ud, int run, const char *response, const char *re
 /* Hands p's bindings to the CDC thread (again, for a join that waits);
  * returns 0 when the thread is stopping. */
 static int post_pg_join(chan_socket_t *s, pending_join_t *p) {
-    cdc_join_req_t req = {worker_self->id,    p->j.topic,
-                          strlen(p->j.topic), p->j.is_private,
-                          p->j.role,          p->j.claims,
-                          p->j.pg_bindings,   peer_key(conn_peer_entry(s->conn)),
-                          on_pg_joined,       p};
+    cdc_join_req_t req = {worker_self->id,
+                          p->j.topic,
+                          strlen(p->j.topic),
+                          p->j.is_private,
+                          p->j.role,
+                          p->j.claims,
+                          p->j.pg_bindings,
+                          peer_key(conn_peer_entry(s->conn)),
+                          p->j.pg_resume,
+                          on_pg_joined,
+                          p};
     p->cdc_client = cdc_engine_join(&req);
     return p->cdc_client != 0;
 }
@@ -452,6 +458,21 @@ void chan_join_recheck_private(chan_socket_t *s, chan_t *ch, const tok_info_t *c
     }
 }
 
+/* The position a rejoin resumes Postgres Changes after (our extension,
+ * docs/PROTOCOL.md): top-level postgres_changes_resume.after, where
+ * realtime-js's updateJoinPayload puts it. NULL when not asked; "" when
+ * asked with something that cannot be a position (the CDC thread says so
+ * in the system message). */
+static char *resume_parse(json_t *payload) {
+    json_t *r = json_object_get(payload, "postgres_changes_resume");
+    if (!r)
+        return NULL;
+    json_t *after = json_object_get(r, "after");
+    if (!json_is_string(after) || json_string_length(after) > CHAN_RESUME_MAX)
+        return xstrdup("");
+    return xstrndup(json_string_value(after), json_string_length(after));
+}
+
 void chan_join_handle(chan_socket_t *s, const msg_in_t *m) {
     char msg[256];
     if (m->topic.len < TOPIC_PREFIX_LEN || memcmp(m->topic.s, TOPIC_PREFIX, TOPIC_PREFIX_LEN) != 0) {
@@ -524,6 +545,7 @@ void chan_join_handle(chan_socket_t *s, const msg_in_t *m) {
         if (!j.pg_bindings)
             abort();                           /* jansson only fails here out of memory */
         j.wait_ms = chan_pgwait_parse(config); /* role and claims: set above */
+        j.pg_resume = resume_parse(m->payload);
     }
     if (json_is_string(key) && json_string_length(key) > 0)
         j.presence_key = xstrndup(json_string_value(key), json_string_length(key));

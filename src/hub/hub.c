@@ -209,14 +209,22 @@ hub_msg_t *hub_msg_broadcast(hub_topic_t *t, const hub_sub_t *origin, const char
     return m;
 }
 
-hub_msg_t *hub_msg_postgres_changes(hub_topic_t *t, const uint64_t *routes, size_t n, const void *payload, size_t len) {
+hub_msg_t *hub_msg_postgres_changes(hub_topic_t *t, const uint64_t *routes, size_t n, const char *ref,
+                                    const void *payload, size_t len) {
     hub_msg_t *m = msg_new(HUB_POSTGRES_CHANGES, t, NULL, payload, len);
+    m->ref = ref ? xstrdup(ref) : NULL;
     m->routes = xmalloc((n ? n : 1) * sizeof(*routes));
     memcpy(m->routes, routes, n * sizeof(*routes));
     m->nroutes = (uint32_t)n;
     /* the frame is the payload plus a small envelope, once per recipient */
     m->pace_est = (len + 64) * (n ? n : 1);
     atomic_fetch_add_explicit(&paced_posted, m->pace_est, memory_order_relaxed);
+    return m;
+}
+
+hub_msg_t *hub_msg_routed_system(hub_topic_t *t, uint64_t route, const void *payload, size_t len) {
+    hub_msg_t *m = hub_msg_postgres_changes(t, &route, 1, NULL, payload, len);
+    m->event = xstrdup("system");
     return m;
 }
 
@@ -269,6 +277,7 @@ void hub_msg_unref(hub_msg_t *m) {
     if (m->pace_est)
         atomic_fetch_sub_explicit(&paced_posted, m->pace_est, memory_order_relaxed);
     free(m->event);
+    free(m->ref);
     free(m->meta);
     free(m->routes);
     topic_unref(m->topic);
@@ -281,9 +290,9 @@ static buf_t *encode(hub_msg_t *m, int form) {
     buf_t *b = NULL;
     int opcode = WS_OP_TEXT;
     if (m->kind == HUB_PRESENCE_DIFF || m->kind == HUB_POSTGRES_CHANGES) {
-        b = msg_encode(vsn, MSG_STR_NULL, MSG_STR_NULL, topic,
-                       m->kind == HUB_PRESENCE_DIFF ? "presence_diff" : "postgres_changes", (const char *)m->payload,
-                       m->payload_len);
+        msg_str_t ref = m->ref ? (msg_str_t){m->ref, strlen(m->ref)} : MSG_STR_NULL;
+        const char *event = m->kind == HUB_PRESENCE_DIFF ? "presence_diff" : m->event ? m->event : "postgres_changes";
+        b = msg_encode(vsn, MSG_STR_NULL, ref, topic, event, (const char *)m->payload, m->payload_len);
     } else if (form == HUB_FORM_V2_BINARY) {
         msg_str_t ev = {m->event, strlen(m->event)};
         b = msg_encode_broadcast_binary(topic, ev, m->meta, m->meta ? strlen(m->meta) : 0, m->encoding, m->payload,

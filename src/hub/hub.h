@@ -43,7 +43,8 @@ struct hub_msg {
     const hub_sub_t *origin;             /* compared, never dereferenced: self-broadcast filter */
     _Atomic(buf_t *) frames[HUB_NFORMS]; /* sealed WebSocket frames, built on first use */
     uint8_t encoding;                    /* MSG_ENC_RAW or MSG_ENC_JSON (broadcast) */
-    char *event;                         /* user event (broadcast) */
+    char *event;                         /* user event (broadcast); "system" for a routed system message */
+    char *ref;                           /* the Phoenix ref it carries (a change's position) or NULL */
     char *meta;                          /* JSON object text or NULL (broadcast) */
     uint64_t *routes;                    /* postgres_changes: the channels (CDC client ids) it is for, ascending */
     uint32_t nroutes;
@@ -76,8 +77,14 @@ hub_msg_t *hub_msg_broadcast(hub_topic_t *t, const hub_sub_t *origin, const char
                              const char *meta, size_t meta_len, uint8_t encoding, const void *payload, size_t len);
 /* A postgres_changes event on topic t for the channels routes[0..n)
  * (ascending; the other subscribers of t must not see it): payload is
- * {"ids":[...],"data":...} (copied). One reference for the caller. */
-hub_msg_t *hub_msg_postgres_changes(hub_topic_t *t, const uint64_t *routes, size_t n, const void *payload, size_t len);
+ * {"ids":[...],"data":...} (copied), ref the change's position (copied;
+ * NULL: none). One reference for the caller. */
+hub_msg_t *hub_msg_postgres_changes(hub_topic_t *t, const uint64_t *routes, size_t n, const char *ref,
+                                    const void *payload, size_t len);
+/* A "system" message routed like a postgres_changes event (the CDC
+ * thread's "Subscribed to PostgreSQL"), so it reaches its channel in order
+ * with the changes that follow it. payload: the JSON object (copied). */
+hub_msg_t *hub_msg_routed_system(hub_topic_t *t, uint64_t route, const void *payload, size_t len);
 /* 1 if route is among the message's routes. */
 int hub_msg_routes_to(const hub_msg_t *m, uint64_t route);
 /* Runs fn(arg, 1) on worker w's thread, in order with the hub messages

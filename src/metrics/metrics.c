@@ -68,6 +68,16 @@ static const struct {
     [M_CDC_LAG_MS] = {"realtime_cdc_lag_ms", "gauge",
                       "milliseconds from the commit of the last transaction published to its publication (database and "
                       "server clocks)"},
+    [M_CDC_HISTORY_CHANGES] = {"realtime_cdc_history_changes", "gauge",
+                               "changes kept in the history resumes are served from"},
+    [M_CDC_HISTORY_BYTES] = {"realtime_cdc_history_bytes", "gauge", "bytes the history's changes take"},
+    [M_CDC_CATCHING_UP] = {"realtime_cdc_catching_up_channels", "gauge",
+                           "channels replaying what they missed from the history"},
+    [M_CDC_RESUMES] = {"realtime_cdc_resumes_total", "counter", "joins that resumed Postgres Changes from a position"},
+    [M_CDC_RESUME_MISSES] = {"realtime_cdc_resume_misses_total", "counter",
+                             "joins that asked to resume and were told to re-read (recovered: false)"},
+    [M_CDC_REPLAYED] = {"realtime_cdc_replayed_changes_total", "counter",
+                        "changes queued for replay to resuming channels (before authorization)"},
 };
 
 void met_register(met_block_t *b) {

@@ -49,6 +49,13 @@ typedef enum {
     M_CDC_QUEUE_BYTES, /* gauge: decoded changes waiting for delivery, bytes */
     M_CDC_BACKLOG,     /* gauge: Postgres Changes bytes queued to clients, not yet written */
     M_CDC_LAG_MS,      /* gauge: commit to publication of the last transaction published, ms */
+    /* the change history and resumes (cdc/history, cdc/resume) */
+    M_CDC_HISTORY_CHANGES, /* gauge: changes kept */
+    M_CDC_HISTORY_BYTES,   /* gauge: their bytes */
+    M_CDC_CATCHING_UP,     /* gauge: channels replaying from the history */
+    M_CDC_RESUMES,         /* joins that resumed */
+    M_CDC_RESUME_MISSES,   /* joins that asked to resume and could not (or fell out of the history) */
+    M_CDC_REPLAYED,        /* changes queued for replay (before authorization) */
     M_COUNT
 } met_id_t;
 

@@ -130,6 +130,13 @@ static const opt_t opts[] = {
      "Postgres Changes bytes queued to clients and not yet written (summed over recipients); above it delivery waits "
      "for them",
      T_SIZE, OFF(cdc_backlog_max), 0, 1 << 20, 1L << 40},
+    {"--cdc-history-seconds", "CDC_HISTORY_SECONDS", "600",
+     "Postgres Changes kept for channels that resume after being away (by commit time; the replication slot keeps "
+     "their WAL so they survive a restart); 0 keeps none and every resume is told to re-read",
+     T_INT, OFF(cdc_history_seconds), 0, 0, 86400},
+    {"--cdc-history-bytes", "CDC_HISTORY_MAX_BYTES", "67108864",
+     "at most this many bytes of kept changes in memory; the oldest go first", T_SIZE, OFF(cdc_history_max), 0, 1 << 16,
+     1L << 40},
     {"--slow-consumer-ms", "SLOW_CONSUMER_TIMEOUT_MS", "10000",
      "a client whose send queue stays above --send-queue-bytes this long is closed (1013)", T_INT,
      OFF(slow_consumer_ms), 0, 100, 3600000},

@@ -71,7 +71,10 @@ async function joinOk(w) {
   assert.equal(r.status, 'SUBSCRIBED', `${w.topic}: ${r.err?.message}`);
   for (const b of w.ch.bindings.postgres_changes) assert.ok(Number.isInteger(b.id) && b.id > 0, `binding id ${b.id}`);
   const sys = await w.system.wait((p) => p.extension === 'postgres_changes', { timeout: T(5000) });
-  assert.deepEqual(sys, { extension: 'postgres_changes', status: 'ok', message: 'Subscribed to PostgreSQL', channel: w.topic });
+  // position: where delivery starts (docs/PROTOCOL.md, "positions and resume")
+  const { position, ...rest } = sys;
+  assert.match(position, /^[0-9A-F]+\/[0-9A-F]+:\d+$/, `${w.topic}: start position`);
+  assert.deepEqual(rest, { extension: 'postgres_changes', status: 'ok', message: 'Subscribed to PostgreSQL', channel: w.topic });
   return w;
 }
 

@@ -239,7 +239,9 @@ describe('postgres_changes filters and values', { timeout: 120000 }, () => {
       const ids = r.payload.response.postgres_changes.map((b) => b.id);
       assert.deepEqual(r.payload.response.postgres_changes, bindings.map((b, i) => ({ ...b, id: ids[i] })));
       const sys = await raw.frames.wait((f) => f.event === 'system' && f.topic === topic);
-      assert.deepEqual(sys.payload, { extension: 'postgres_changes', status: 'ok', message: 'Subscribed to PostgreSQL', channel: `raw-${vsn}` });
+      const { position, ...rest } = sys.payload;
+      assert.match(position, /^[0-9A-F]+\/[0-9A-F]+:\d+$/, 'start position');
+      assert.deepEqual(rest, { extension: 'postgres_changes', status: 'ok', message: 'Subscribed to PostgreSQL', channel: `raw-${vsn}` });
       await db.psql(`insert into public.typed (${COLS}) values (${id}, ${ROWS[0]})`);
       // One message per distinct data: the select binding's record differs.
       const isPg = (f) => f.event === 'postgres_changes' && f.topic === topic;
@@ -250,6 +252,16 @@ describe('postgres_changes filters and values', { timeout: 120000 }, () => {
       const trimmed = evs.find((f) => f.payload.ids.includes(ids[1]));
       assert.deepEqual(ev.payload.ids, [ids[0]]);
       assert.deepEqual(trimmed.payload.ids, [ids[1]]);
+      // Each event carries its position as the message ref, after the start
+      // position, the same for both messages of one change.
+      assert.match(ev.ref, /^[0-9A-F]+\/[0-9A-F]+:[1-9]\d*$/, 'the event\'s position');
+      assert.equal(trimmed.ref, ev.ref);
+      const key = (pos) => {
+        const [lsn, ord] = pos.split(':');
+        const [hi, lo] = lsn.split('/');
+        return ((BigInt(`0x${hi}`) << 32n) | BigInt(`0x${lo}`)) * 4294967296n + BigInt(ord);
+      };
+      assert.ok(key(ev.ref) > key(position), `${ev.ref} after ${position}`);
       assert.deepEqual(trimmed.payload.data.record, { id, i4: 5 });
       assert.deepEqual(trimmed.payload.data.columns, [{ name: 'id', type: 'int4' }, { name: 'i4', type: 'int4' }]);
       const d = ev.payload.data;
