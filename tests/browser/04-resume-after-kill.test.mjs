@@ -14,7 +14,7 @@ import crypto from 'node:crypto';
 import { after, before, test } from 'node:test';
 
 import { Server } from '../integration/harness.mjs';
-import { DEMO, T, booking, markPage, seen, startApp, tid, waitFor } from './browser.mjs';
+import { DEMO, T, booking, markPage, messages, seen, startApp, tid, waitFor } from './browser.mjs';
 
 const B03 = booking(3); // alice, in_progress, tina; chat
 const B09 = booking(9); // carol, pending, no bids: in tina's marketplace
@@ -76,6 +76,7 @@ test('server killed and started again: every page is whole, each change shown on
   const before = [];
   for (const { page } of pages) before.push(await counts(page));
   const readsBefore = listReads.length;
+  const framesBefore = new Map([alice, tina].map((p) => [p, p.frames.length]));
 
   const tag = crypto.randomBytes(4).toString('hex');
   const chat = [`From tina while down ${tag} 1`, `From alice while down ${tag} 2`, `From tina while down ${tag} 3`];
@@ -125,6 +126,14 @@ test('server killed and started again: every page is whole, each change shown on
   assert.equal(await tHome.getByTestId(`market-row-${newJob}`).count(), 1, 'the new job listed once');
   assert.equal(await tHome.getByTestId(`my-bid-${B09}`).count(), 1, 'one bid of tina\'s on B09');
 
+  // What the server answered each rejoin (for the report when this fails).
+  for (const person of [alice, tina]) {
+    for (const m of messages(person.frames.slice(framesBefore.get(person)))) {
+      if (m.event === 'system' && m.payload?.extension === 'postgres_changes' && m.payload.recovered !== true) {
+        t.diagnostic(`${person.email} ${m.topic}: ${JSON.stringify(m.payload)}`);
+      }
+    }
+  }
   // Nothing read again: no list GET since the kill, and the app's own counters agree.
   assert.deepEqual(listReads.slice(readsBefore), [], 'no page read a list again');
   for (const [i, { who, page }] of pages.entries()) {

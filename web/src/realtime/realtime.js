@@ -234,7 +234,16 @@ export function createRealtime(supabase, { offlineAfterMs = OFFLINE_AFTER_MS, li
     }
     ch.on('system', {}, (p) => {
       if (p?.extension !== 'postgres_changes') return;
-      if (p.status === 'ok') {
+      if (p.status === 'ok' && e.ready) {
+        // A second one, while the channel was catching up: the history's
+        // bounds passed it (PROTOCOL.md, resume, 5). Live from its
+        // position on; what was missed must be read again.
+        if (p.recovered !== false) return;
+        remember(e, ch, p.position);
+        e.resume = `not resumed: ${p.reason ?? 'the history moved past it while catching up'}`;
+        note(`${e.topic}: ${e.resume}`);
+        dispatch(e, 'ready', e.joins, { resumed: false });
+      } else if (p.status === 'ok') {
         // Where this join's delivery starts: our position until an event
         // brings a newer one (recovered: true), else the new start.
         if (!e.posThisJoin) remember(e, ch, p.position);
