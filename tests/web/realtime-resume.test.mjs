@@ -121,17 +121,24 @@ describe('with the history (600 s by default)', () => {
     assert.equal(typeof position, 'string', `a position from the system message: ${position}`);
     assert.equal(list.changes.length, 0);
     // First in the file, so that the history holds no change yet (as on a
-    // quiet morning), and the server confirms everything it received to its
-    // slot. Transactions on tables no publication carries go on (sign-ins,
-    // here a table of the test's own), and are confirmed past the position
-    // before the crash.
+    // quiet morning). Transactions on tables no publication carries go on
+    // (sign-ins; here a table of the test's own), and the crash comes once
+    // the server has received WAL past the position and told the slot what
+    // it keeps: its status update after that (one a second) either
+    // confirmed the slot past the position or did not, and either way the
+    // position must resume.
     const lsn = position.split(':')[0];
     await sql('create table if not exists public.tc_test_unpublished (n int)');
+    const replies = new Set();
     await waitFor(async () => {
       await sql('insert into public.tc_test_unpublished values (1)');
-      const [r] = await stack.db.rows(`select confirmed_flush_lsn > '${lsn}'::pg_lsn as past from pg_replication_slots where slot_name = 'techcare_realtime'`);
-      return r?.past === true;
-    }, { timeout: T(10000), interval: 200, message: `the slot confirmed past ${lsn}` });
+      const [r] = await stack.db.rows(`select s.write_lsn > '${lsn}'::pg_lsn as wrote, s.reply_time::text as at,
+          sl.confirmed_flush_lsn > '${lsn}'::pg_lsn as confirmed
+        from pg_replication_slots sl join pg_stat_replication s on s.pid = sl.active_pid where sl.slot_name = 'techcare_realtime'`);
+      if (r?.confirmed) return true;
+      if (r?.wrote) replies.add(r.at);
+      return replies.size > 3; // status updates since it received past the position
+    }, { timeout: T(15000), interval: 200, message: `the server to receive WAL past ${lsn} and answer PostgreSQL` });
 
     await killAndRestart(stack, async () => {
       await waitFor(() => list.store.getSnapshot().status === 'stale', { timeout: T(5000), message: 'the list stale while the server is down' });
