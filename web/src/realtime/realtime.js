@@ -234,22 +234,26 @@ export function createRealtime(supabase, { offlineAfterMs = OFFLINE_AFTER_MS, li
     }
     ch.on('system', {}, (p) => {
       if (p?.extension !== 'postgres_changes') return;
-      if (p.status === 'ok' && e.ready) {
-        // A second one, while the channel was catching up: the history's
-        // bounds passed it (PROTOCOL.md, resume, 5). Live from its
-        // position on; what was missed must be read again.
-        if (p.recovered !== false) return;
-        remember(e, ch, p.position);
-        e.resume = `not resumed: ${p.reason ?? 'the history moved past it while catching up'}`;
-        note(`${e.topic}: ${e.resume}`);
-        dispatch(e, 'ready', e.joins, { resumed: false });
-      } else if (p.status === 'ok') {
+      if (p.status !== 'ok') {
+        e.refused = socketOpen;
+        setStatus(e, 'CHANNEL_ERROR', p.message || 'Postgres Changes refused');
+        return;
+      }
+      if (!e.ready) {
         // Where this join's delivery starts: our position until an event
         // brings a newer one (recovered: true), else the new start.
         if (!e.posThisJoin) remember(e, ch, p.position);
         markReady(e, p);
+        return;
       }
-      else { e.refused = socketOpen; setStatus(e, 'CHANNEL_ERROR', p.message || 'Postgres Changes refused'); }
+      // A second one, while the channel was catching up: the history's
+      // bounds passed it (PROTOCOL.md, resume, 5). Live from its position
+      // on; what was missed must be read again.
+      if (p.recovered !== false) return;
+      remember(e, ch, p.position);
+      e.resume = `not resumed: ${p.reason ?? 'the history moved past it while catching up'}`;
+      note(`${e.topic}: ${e.resume}`);
+      dispatch(e, 'ready', e.joins, { resumed: false });
     });
     ch.subscribe((status, err) => {
       if (e.removing || e.ch !== ch) return;
