@@ -73,6 +73,14 @@ async function killAndRestart(whileDown) {
 
 test('server killed and started again: every page is whole, each change shown once, and no list is read again (seed 10.1 step 4, issue 13)', async (t) => {
   for (const { page } of pages) await app.connection(alice, 'live', T(15000), page);
+  // Every list on every page has had its first read, so any read from here
+  // on is a read again.
+  for (const { who, page } of pages) {
+    await waitFor(async () => {
+      const st = await page.locator(tid('list-status')).evaluateAll((els) => els.map((el) => el.dataset.status));
+      return st.length > 0 && st.every((x) => x === 'live');
+    }, { timeout: T(15000), interval: 100, message: `every list on ${who} live` });
+  }
   const marks = [];
   for (const { page } of pages) marks.push(await markPage(page));
   const before = [];
