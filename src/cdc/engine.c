@@ -418,6 +418,7 @@ static void on_timer(uv_timer_t *t) {
     cdc_hist_evict(&e->hist, pg_now);
     cdc_hist_sample(&e->hist, pg_now, cdc_eng_wal_end(e));
     update_hold(e); /* the window moved on: the slot may let the oldest go */
+    cdc_resume_positions(e);
     int in_use = cdc_cli_count(&e->reg) || e->joins;
     if (!e->cat_loading && in_use && now - e->cat_loaded_ms > CATALOG_MAX_AGE_MS)
         cdc_eng_request_catalog(e);
@@ -511,6 +512,7 @@ static void copy_config(cdc_eng_t *e, const cdc_engine_config_t *cfg) {
     e->cfg.match_rate = cfg->match_rate ? cfg->match_rate : 100000000;
     e->cfg.history_seconds = cfg->history_seconds > 0 ? cfg->history_seconds : 0;
     e->cfg.history_max_bytes = cfg->history_max_bytes ? cfg->history_max_bytes : (64u << 20);
+    e->cfg.position_every_ms = cfg->position_every_ms > 0 ? cfg->position_every_ms : 30000;
 }
 
 /* The loop's handles. Returns 0, or -1 (logged) with the loop initialized

@@ -70,12 +70,12 @@ typedef struct {
     cdc_hist_entry_t **ring; /* entries in position order, from at (a ring of cap) */
     size_t at, n, cap;
     size_t bytes;
-    htab_t rels;           /* cdc_hist_rel_t by relid: the current shape of each relation */
-    pgo_decoder_t *types;  /* type names from every session's TYPE messages (replay encodes with it) */
-    int64_t keep_us;       /* age bound (0: no history) */
-    size_t max_bytes;      /* bytes bound */
-    cdc_pos_t floor, head; /* see above */
-    uint64_t evicted;      /* changes dropped for age or bytes, ever */
+    htab_t rels;                /* cdc_hist_rel_t by relid: the current shape of each relation */
+    pgo_decoder_t *types;       /* type names from every session's TYPE messages (replay encodes with it) */
+    int64_t keep_us;            /* age bound (0: no history) */
+    size_t max_bytes;           /* bytes bound */
+    cdc_pos_t floor, head;      /* see above */
+    uint64_t evicted;           /* changes dropped for age or bytes, ever */
     cdc_hist_sample_t *samples; /* WAL ends, oldest first, about one a second */
     size_t ns, scap;
 } cdc_hist_t;

@@ -680,6 +680,8 @@ cdc_stream_t *cdc_stream_new(uv_loop_t *loop, const cdc_stream_config_t *cfg, co
 
 uint64_t cdc_stream_start_lsn(const cdc_stream_t *s) { return s->floor; }
 
+uint64_t cdc_stream_received(const cdc_stream_t *s) { return s->received; }
+
 uint64_t cdc_stream_wal_end(const cdc_stream_t *s) { return s->received > s->xlogpos ? s->received : s->xlogpos; }
 
 void cdc_stream_hold(cdc_stream_t *s, uint64_t lsn) {

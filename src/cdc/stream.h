@@ -96,6 +96,11 @@ void cdc_stream_hold(cdc_stream_t *s, uint64_t lsn);
 /* The slot's confirmed position when this session started (PostgreSQL
  * sends every transaction committed at or after it). */
 uint64_t cdc_stream_start_lsn(const cdc_stream_t *s);
+/* How far the walsender has gone, as last heard (a keepalive's position,
+ * or the last message's: for logical replication both headers carry
+ * that, not the server's WAL end): every transaction that committed
+ * before it was sent already. */
+uint64_t cdc_stream_received(const cdc_stream_t *s);
 /* The server's WAL end as last heard (XLogData, keepalives, or
  * IDENTIFY_SYSTEM at connect): every commit before it was already
  * written. */

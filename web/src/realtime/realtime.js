@@ -239,6 +239,12 @@ export function createRealtime(supabase, { offlineAfterMs = OFFLINE_AFTER_MS, li
         setStatus(e, 'CHANNEL_ERROR', p.message || 'Postgres Changes refused');
         return;
       }
+      if (p.message === 'Position') {
+        // A quiet channel's newer position (PROTOCOL.md, resume, 6): it
+        // keeps a rejoin inside the server's history window.
+        remember(e, ch, p.position);
+        return;
+      }
       if (!e.ready) {
         // Where this join's delivery starts: our position until an event
         // brings a newer one (recovered: true), else the new start.
