@@ -219,7 +219,7 @@ function resumer({ label, endpoint, apikey, vsn, token, topic, bindings, resume,
   });
   if (resume !== undefined) ch.updateJoinPayload({ postgres_changes_resume: resume });
   ch.subscribe((status, err) => r.statuses.push({ status, err: err?.message }));
-  r.ok = () => r.system.filter((m) => m.status === 'ok');
+  r.ok = () => r.system.filter((m) => m.status === 'ok' && m.message === 'Subscribed to PostgreSQL'); // not the "Position" ones
   /** Waits for the n-th "Subscribed to PostgreSQL". */
   r.subscribed = (n = 1, timeout = T(20000)) => until(() => r.ok().length >= n && r.ok()[n - 1], timeout,
     () => `${label}: "Subscribed to PostgreSQL" #${n} (system ${JSON.stringify(r.system)}; statuses ${JSON.stringify(r.statuses.slice(-6))})`);
