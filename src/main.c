@@ -114,7 +114,8 @@ static int start_cdc(const config_t *c) {
                               c->messages_retention_hours,
                               c->max_message,
                               c->cdc_history_seconds,
-                              c->cdc_history_max};
+                              c->cdc_history_max,
+                              c->cdc_position_every_ms};
     return cdc_engine_start(&ec);
 }
 

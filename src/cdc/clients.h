@@ -56,6 +56,7 @@ typedef struct cdc_client {
     char *resume;         /* the position as sent, until LIVE */
     cdc_pos_t cursor;     /* catching up: the last history position looked at */
     cdc_pos_t live_after; /* live changes at or before it are not delivered (replayed, or before its start) */
+    uint64_t pub_ms;      /* when something was last published to it (loop ms): quiet channels get positions */
     /* per-batch scratch of cdc/authz */
     uint64_t batch;
     uint32_t group;

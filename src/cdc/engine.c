@@ -40,6 +40,8 @@
  * reach it here; nothing else does. */
 static cdc_eng_t engine = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
+static void update_hold(cdc_eng_t *e);
+
 /* ---- catalog ---------------------------------------------------------------- */
 
 static void apply_type_bases(cdc_eng_t *e) {
@@ -266,6 +268,7 @@ static void on_streaming(void *ud) {
     atomic_store(&e->messages_live, e->stream && cdc_stream_has_second(e->stream));
     if (e->stream)
         cdc_hist_stream_start(&e->hist, cdc_stream_start_lsn(e->stream), e->confirmed);
+    update_hold(e);
     log_info("postgres changes: streaming", "\"slot\":\"%s\",\"publication\":\"%s\",\"broadcast_from_database\":%s",
              e->cfg.slot, e->cfg.publication, atomic_load(&e->messages_live) ? "true" : "false");
     cdc_join_try(e);
@@ -313,20 +316,27 @@ void cdc_eng_restart_stream(cdc_eng_t *e, const char *why) {
 /* ---- what the slot may let go ----------------------------------------------- */
 
 /* The slot keeps what a restart needs: what was not handed to the workers
- * yet, and the history's window (cdc/history), which a restarted server
- * decodes again (so a resume survives kill -9). */
-void cdc_eng_confirm(cdc_eng_t *e, uint64_t delivered_end) {
-    if (delivered_end > e->delivered)
-        e->delivered = delivered_end;
-    uint64_t lsn = e->delivered, keep = cdc_hist_keep_lsn(&e->hist);
-    if (keep && keep < lsn)
-        lsn = keep;
-    if (!lsn)
+ * yet, and with a history (cdc/history) its window, which a restarted
+ * server decodes again, so a resume survives kill -9: the stream is held
+ * at what the history's floor allows. */
+static void update_hold(cdc_eng_t *e) {
+    if (!cdc_hist_enabled(&e->hist))
         return;
+    uint64_t lsn = cdc_hist_slot_lsn(&e->hist, cdc_eng_pg_now_us());
     if (lsn > e->confirmed)
         e->confirmed = lsn;
     if (e->stream)
-        cdc_stream_confirm(e->stream, lsn);
+        cdc_stream_hold(e->stream, lsn);
+}
+
+void cdc_eng_confirm(cdc_eng_t *e, uint64_t delivered_end) {
+    if (delivered_end > e->delivered)
+        e->delivered = delivered_end;
+    if (!cdc_hist_enabled(&e->hist) && e->delivered > e->confirmed)
+        e->confirmed = e->delivered;
+    if (e->stream && e->delivered)
+        cdc_stream_confirm(e->stream, e->delivered);
+    update_hold(e);
 }
 
 uint64_t cdc_eng_wal_end(cdc_eng_t *e) {
@@ -404,8 +414,11 @@ static void on_timer(uv_timer_t *t) {
     if (e->joins)
         cdc_join_try(e);
     maintain_messages(e, now);
-    if (cdc_hist_evict(&e->hist, cdc_eng_pg_now_us()))
-        cdc_eng_confirm(e, 0); /* the oldest changes left the window: the slot may let them go */
+    int64_t pg_now = cdc_eng_pg_now_us();
+    cdc_hist_evict(&e->hist, pg_now);
+    cdc_hist_sample(&e->hist, pg_now, cdc_eng_wal_end(e));
+    update_hold(e); /* the window moved on: the slot may let the oldest go */
+    cdc_resume_positions(e);
     int in_use = cdc_cli_count(&e->reg) || e->joins;
     if (!e->cat_loading && in_use && now - e->cat_loaded_ms > CATALOG_MAX_AGE_MS)
         cdc_eng_request_catalog(e);
@@ -499,6 +512,7 @@ static void copy_config(cdc_eng_t *e, const cdc_engine_config_t *cfg) {
     e->cfg.match_rate = cfg->match_rate ? cfg->match_rate : 100000000;
     e->cfg.history_seconds = cfg->history_seconds > 0 ? cfg->history_seconds : 0;
     e->cfg.history_max_bytes = cfg->history_max_bytes ? cfg->history_max_bytes : (64u << 20);
+    e->cfg.position_every_ms = cfg->position_every_ms > 0 ? cfg->position_every_ms : 30000;
 }
 
 /* The loop's handles. Returns 0, or -1 (logged) with the loop initialized

@@ -51,6 +51,7 @@ typedef struct {
      * history_max_bytes of them. */
     int history_seconds;
     size_t history_max_bytes;
+    int position_every_ms; /* a quiet channel's newer position, this often (0: 30 s) */
 } cdc_engine_config_t;
 
 /* What a join asked for; copied. */

@@ -143,6 +143,7 @@ void cdc_hist_free(cdc_hist_t *h) {
     for (size_t i = 0; i < h->n; i++)
         entry_free(h, h->ring[(h->at + i) % h->cap]);
     free(h->ring);
+    free(h->samples);
     cdc_hist_rel_t *r;
     for (size_t i = 0; (r = htab_next(&h->rels, &i));)
         rel_unref(r);
@@ -274,6 +275,39 @@ size_t cdc_hist_after(const cdc_hist_t *h, cdc_pos_t pos) {
             hi = mid;
     }
     return lo;
+}
+
+void cdc_hist_sample(cdc_hist_t *h, int64_t now_us, uint64_t wal_end) {
+    if (!h->keep_us || !wal_end)
+        return;
+    if (h->ns && now_us - h->samples[h->ns - 1].at_us < 1000000)
+        return;
+    /* the newest sample older than the window is all the past it needs */
+    size_t old = 0;
+    while (old + 1 < h->ns && h->samples[old + 1].at_us <= now_us - h->keep_us)
+        old++;
+    if (old) {
+        memmove(h->samples, h->samples + old, (h->ns - old) * sizeof(*h->samples));
+        h->ns -= old;
+    }
+    if (h->ns == h->scap) {
+        h->scap = h->scap ? h->scap * 2 : 64;
+        h->samples = xrealloc(h->samples, h->scap * sizeof(*h->samples));
+    }
+    h->samples[h->ns++] = (cdc_hist_sample_t){now_us, wal_end};
+}
+
+cdc_pos_t cdc_hist_floor(const cdc_hist_t *h, int64_t now_us) {
+    cdc_pos_t f = h->floor;
+    if (!h->keep_us || !h->ns || h->samples[0].at_us > now_us - h->keep_us)
+        return f;
+    size_t i = 0;
+    while (i + 1 < h->ns && h->samples[i + 1].at_us <= now_us - h->keep_us)
+        i++;
+    cdc_pos_t aged = {h->samples[i].lsn, 0};
+    if (h->n && cdc_hist_at(h, 0)->pos.lsn < aged.lsn)
+        aged.lsn = cdc_hist_at(h, 0)->pos.lsn; /* what is kept must come again after a restart */
+    return cdc_pos_cmp(aged, f) > 0 ? aged : f;
 }
 
 uint64_t cdc_hist_keep_lsn(const cdc_hist_t *h) { return h->n ? cdc_hist_at(h, 0)->pos.lsn : 0; }

@@ -59,16 +59,25 @@ typedef struct {
     uint8_t data[];
 } cdc_hist_entry_t;
 
+/* The database's WAL end at some time: what the floor may rise to once
+ * that time is older than the window, when no change was kept since. */
+typedef struct {
+    int64_t at_us;
+    uint64_t lsn;
+} cdc_hist_sample_t;
+
 typedef struct {
     cdc_hist_entry_t **ring; /* entries in position order, from at (a ring of cap) */
     size_t at, n, cap;
     size_t bytes;
-    htab_t rels;           /* cdc_hist_rel_t by relid: the current shape of each relation */
-    pgo_decoder_t *types;  /* type names from every session's TYPE messages (replay encodes with it) */
-    int64_t keep_us;       /* age bound (0: no history) */
-    size_t max_bytes;      /* bytes bound */
-    cdc_pos_t floor, head; /* see above */
-    uint64_t evicted;      /* changes dropped for age or bytes, ever */
+    htab_t rels;                /* cdc_hist_rel_t by relid: the current shape of each relation */
+    pgo_decoder_t *types;       /* type names from every session's TYPE messages (replay encodes with it) */
+    int64_t keep_us;            /* age bound (0: no history) */
+    size_t max_bytes;           /* bytes bound */
+    cdc_pos_t floor, head;      /* see above */
+    uint64_t evicted;           /* changes dropped for age or bytes, ever */
+    cdc_hist_sample_t *samples; /* WAL ends, oldest first, about one a second */
+    size_t ns, scap;
 } cdc_hist_t;
 
 /* keep_seconds 0 keeps nothing (resume is never possible); the positions
@@ -96,6 +105,19 @@ int cdc_hist_add(cdc_hist_t *h, const pgo_msg_t *m, cdc_pos_t pos, int64_t commi
 /* Drops what is too old or over the bytes bound. Returns 1 if the floor
  * moved. */
 int cdc_hist_evict(cdc_hist_t *h, int64_t now_us);
+
+/* Notes the WAL end now (at most once a second is kept), dropping the
+ * samples the window no longer needs. */
+void cdc_hist_sample(cdc_hist_t *h, int64_t now_us, uint64_t wal_end);
+/* The floor resumes are judged by: floor, raised with time to the WAL end
+ * of a window ago when nothing kept is older (never past the oldest change
+ * kept). So a position older than the window is refused whether or not
+ * changes came since, the same before and after a restart. */
+cdc_pos_t cdc_hist_floor(const cdc_hist_t *h, int64_t now_us);
+/* What the slot may be confirmed up to so that a restarted server can
+ * serve every position cdc_hist_floor allows: its LSN. Decoding again from
+ * there rebuilds the same history. */
+static inline uint64_t cdc_hist_slot_lsn(const cdc_hist_t *h, int64_t now_us) { return cdc_hist_floor(h, now_us).lsn; }
 
 /* The first entry after pos (its index for cdc_hist_at), or cdc_hist_len
  * when there is none. O(log n). */

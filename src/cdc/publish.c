@@ -53,6 +53,7 @@ static void publish_change(cdc_eng_t *e, const cdc_tx_t *tx, cdc_qchange_t *ch) 
         hub_topic_t *t = cdc_cli_topic(c);
         if (!t)
             continue;
+        c->pub_ms = cdc_eng_now(e);
         o[n++] = (out_t){t, ch->mdata[i] ? ch->mdata[i] : ch->data, cdc_cli_wire_id(&e->reg, ch->m[i].id), c->id};
     }
     qsort(o, n, sizeof(*o), out_cmp);

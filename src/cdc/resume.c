@@ -40,24 +40,28 @@ static cdc_pos_t newest(cdc_eng_t *e) {
     return pos_max(e->hist.head, wal);
 }
 
-/* "Subscribed to PostgreSQL", routed to c alone, ahead of every change it
- * gets from now on (the hub keeps each worker's order). */
-static void send_subscribed(cdc_client_t *c, cdc_pos_t start, int asked, const char *why) {
+/* A postgres_changes system message ("Subscribed to PostgreSQL",
+ * "Position") routed to c alone, ahead of every change it gets from now
+ * on (the hub keeps each worker's order). asked: the join asked to resume
+ * (recovered is said, false with why). */
+static void send_system(cdc_eng_t *e, cdc_client_t *c, const char *message, cdc_pos_t pos, int asked, const char *why) {
     hub_topic_t *t = cdc_cli_topic(c);
     if (!t)
         return; /* it left meanwhile */
+    c->pub_ms = cdc_eng_now(e);
     const char *name = c->topic;
     size_t len = c->topic_len, pl = strlen(TOPIC_PREFIX);
     if (len >= pl && memcmp(name, TOPIC_PREFIX, pl) == 0)
         name += pl, len -= pl;
-    char pos[CDC_POS_TEXT_MAX];
-    cdc_pos_text(start, pos);
+    char text[CDC_POS_TEXT_MAX];
+    cdc_pos_text(pos, text);
     buf_t *b = buf_new(192 + len + (why ? strlen(why) : 0));
-    buf_puts(&b, "{\"extension\":\"postgres_changes\",\"status\":\"ok\",\"message\":\"Subscribed to PostgreSQL\","
-                 "\"channel\":");
+    buf_puts(&b, "{\"extension\":\"postgres_changes\",\"status\":\"ok\",\"message\":");
+    buf_json_str(&b, message, strlen(message));
+    buf_puts(&b, ",\"channel\":");
     buf_json_str(&b, name, len);
     buf_puts(&b, ",\"position\":");
-    buf_json_str(&b, pos, strlen(pos));
+    buf_json_str(&b, text, strlen(text));
     if (asked) {
         buf_puts(&b, why ? ",\"recovered\":false,\"reason\":" : ",\"recovered\":true");
         if (why)
@@ -66,6 +70,10 @@ static void send_subscribed(cdc_client_t *c, cdc_pos_t start, int asked, const c
     buf_putc(&b, '}');
     hub_publish(hub_msg_routed_system(t, c->id, b->data, b->len));
     buf_unref(b);
+}
+
+static void send_subscribed(cdc_eng_t *e, cdc_client_t *c, cdc_pos_t start, int asked, const char *why) {
+    send_system(e, c, "Subscribed to PostgreSQL", start, asked, why);
 }
 
 /* Why c cannot resume after its position (NULL: it can). */
@@ -79,8 +87,9 @@ static const char *refusal(cdc_eng_t *e, const cdc_client_t *c, cdc_pos_t *from,
         snprintf(buf, n, "this server keeps no history of changes (CDC_HISTORY_SECONDS=0): %s cannot be resumed", a);
         return buf;
     }
-    if (cdc_pos_cmp(*from, h->floor) < 0) {
-        cdc_pos_text(h->floor, b);
+    cdc_pos_t floor = cdc_hist_floor(h, cdc_eng_pg_now_us());
+    if (cdc_pos_cmp(*from, floor) < 0) {
+        cdc_pos_text(floor, b);
         snprintf(buf, n, "position %s is older than the retained history, which starts after %s", a, b);
         return buf;
     }
@@ -101,7 +110,7 @@ void cdc_resume_live(cdc_eng_t *e, cdc_client_t *c) {
     c->resume = NULL;
     if (!c->resume_asked || why) {
         c->live_after = newest(e);
-        send_subscribed(c, c->live_after, c->resume_asked, why);
+        send_subscribed(e, c, c->live_after, c->resume_asked, why);
         if (why) {
             met_add(M_CDC_RESUME_MISSES, 1);
             log_info("postgres changes: resume refused; the client re-reads", "\"why\":\"%s\"", why);
@@ -109,7 +118,7 @@ void cdc_resume_live(cdc_eng_t *e, cdc_client_t *c) {
         return;
     }
     met_add(M_CDC_RESUMES, 1);
-    send_subscribed(c, from, 1, NULL);
+    send_subscribed(e, c, from, 1, NULL);
     c->cursor = from;
     c->catching_up = 1;
     c->refs++; /* the list's */
@@ -153,7 +162,10 @@ static size_t match_entry(cdc_eng_t *e, cdc_client_t *c, const cdc_hist_entry_t 
     *tb = e->cat ? cdc_cat_by_oid(e->cat, m->rel->relid) : NULL;
     if (*tb && !((*tb)->events & cc->event))
         return 0; /* an event the server does not publish for the table (TABLE_EVENTS) */
-    return cdc_subs_match_owner(e->reg.subs, c, cc, &r->mbuf, &r->mcap, ++e->q.change_gen, e->cfg.match_budget);
+    uint64_t used = 0;
+    size_t n = cdc_subs_match_owner(e->reg.subs, c, cc, &r->mbuf, &r->mcap, e->cfg.match_budget, &used);
+    c->budget->b.spent += used; /* its address's rate bound pays, and the replay waits when it is spent */
+    return n;
 }
 
 /* The history moved past c's cursor while it caught up (its bounds, under
@@ -166,7 +178,7 @@ static void lost(cdc_eng_t *e, cdc_client_t *c) {
     snprintf(why, sizeof(why), "the retained history moved past %s (it starts after %s) while this channel caught up",
              a, b);
     c->live_after = newest(e);
-    send_subscribed(c, c->live_after, 1, why);
+    send_subscribed(e, c, c->live_after, 1, why);
     met_add(M_CDC_RESUME_MISSES, 1);
     log_warn("postgres changes: a resuming channel fell out of the history; it re-reads", "\"why\":\"%s\"", why);
 }
@@ -238,6 +250,42 @@ int cdc_resume_pump(cdc_eng_t *e) {
             r->next++; /* a chunk is out, or its address's bound stopped it (the tick retries) */
     }
     return more || (!budget && r->n);
+}
+
+/* Everything at or before the returned position was handed to the hub:
+ * the first transaction still in the pipeline (being published, judged,
+ * queued or received) starts after it. Replay chunks do not count: they
+ * hold old changes for channels that are catching up. */
+static cdc_pos_t published_upto(cdc_eng_t *e) {
+    const cdc_tx_t *lists[] = {e->pub.tx, e->az.batch, e->q.head, e->q.cur};
+    for (size_t k = 0; k < sizeof(lists) / sizeof(lists[0]); k++)
+        for (const cdc_tx_t *t = lists[k]; t; t = k == 3 ? NULL : t->next)
+            if (!t->replay_for)
+                return (cdc_pos_t){t->commit_lsn, 0};
+    /* idle: everything the stream sent was published (a keepalive's
+     * position comes after every transaction that committed before it) */
+    cdc_pos_t sent = {e->stream ? cdc_stream_received(e->stream) : 0, 0};
+    return pos_max(e->hist.head, sent);
+}
+
+void cdc_resume_positions(cdc_eng_t *e) {
+    uint64_t now = cdc_eng_now(e);
+    if (now < e->rs.positions_at)
+        return;
+    e->rs.positions_at = now + (e->cfg.position_every_ms < 1000 ? (uint64_t)e->cfg.position_every_ms : 1000);
+    cdc_pos_t upto = {0, 0};
+    int known = 0;
+    cdc_client_t *c;
+    for (size_t i = 0; (c = htab_next(&e->reg.clients, &i));) {
+        if (!c->live || c->dead || c->catching_up || now - c->pub_ms < (uint64_t)e->cfg.position_every_ms)
+            continue;
+        if (!known)
+            upto = published_upto(e), known = 1;
+        if (cdc_pos_cmp(upto, c->live_after) <= 0)
+            continue;         /* nothing newer to tell */
+        c->live_after = upto; /* everything up to it is out already */
+        send_system(e, c, "Position", upto, 0, NULL);
+    }
 }
 
 void cdc_resume_chunk_done(cdc_eng_t *e, uint64_t client) {

@@ -34,6 +34,7 @@ struct cdc_client;
 typedef struct {
     struct cdc_client **up; /* channels catching up (one reference each) */
     size_t n, cap, next;    /* next: where the round-robin over them goes on */
+    uint64_t positions_at;  /* when cdc_resume_positions looks again (loop ms) */
     pgo_value_t *vals;      /* scratch: one history entry's values */
     cdc_cell_t *cells;
     uint8_t *unknown;
@@ -49,6 +50,12 @@ void cdc_resume_live(cdc_eng_t *e, struct cdc_client *c);
  * remains that could be done now (call again soon), 0 if it waits for
  * chunks to be published. */
 int cdc_resume_pump(cdc_eng_t *e);
+/* Called on every tick, works once a second: a live channel that was sent
+ * nothing for the configured time (CDC_POSITION_EVERY_MS) gets the
+ * position up to which everything was published, in a system message
+ * "Position", so that a quiet channel's stored position stays inside the
+ * history's window. */
+void cdc_resume_positions(cdc_eng_t *e);
 /* The replay chunk of client id was published. */
 void cdc_resume_chunk_done(cdc_eng_t *e, uint64_t client);
 void cdc_resume_free(cdc_eng_t *e);

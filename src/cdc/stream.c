@@ -70,6 +70,8 @@ struct cdc_stream {
     uint64_t confirmed; /* highest cdc_stream_confirm */
     uint64_t floor;     /* the slot's confirmed_flush_lsn when this session started */
     uint64_t xlogpos;   /* the server's WAL position at IDENTIFY_SYSTEM */
+    uint64_t hold;      /* cdc_stream_hold: never confirm past it (while holding) */
+    int holding;
     int status_pending; /* a status update did not fit the output buffer */
 };
 
@@ -297,6 +299,10 @@ static int put_status(cdc_stream_t *s, int reply) {
     uint64_t flush = s->confirmed >= s->data_end ? s->received : s->confirmed;
     if (flush > s->received)
         flush = s->received;
+    if (flush < s->floor)
+        flush = s->floor;
+    if (s->holding && flush > s->hold)
+        flush = s->hold;
     if (flush < s->floor)
         flush = s->floor;
     uint64_t write = s->received > flush ? s->received : flush;
@@ -674,7 +680,14 @@ cdc_stream_t *cdc_stream_new(uv_loop_t *loop, const cdc_stream_config_t *cfg, co
 
 uint64_t cdc_stream_start_lsn(const cdc_stream_t *s) { return s->floor; }
 
+uint64_t cdc_stream_received(const cdc_stream_t *s) { return s->received; }
+
 uint64_t cdc_stream_wal_end(const cdc_stream_t *s) { return s->received > s->xlogpos ? s->received : s->xlogpos; }
+
+void cdc_stream_hold(cdc_stream_t *s, uint64_t lsn) {
+    s->holding = 1;
+    s->hold = lsn;
+}
 
 void cdc_stream_confirm(cdc_stream_t *s, uint64_t lsn) {
     if (lsn > s->confirmed)

@@ -89,9 +89,18 @@ cdc_stream_t *cdc_stream_new(uv_loop_t *loop, const cdc_stream_config_t *cfg, co
  * that what the caller holds back never holds a PostgreSQL shutdown; the
  * periodic updates move the slot. */
 void cdc_stream_confirm(cdc_stream_t *s, uint64_t lsn);
+/* Never confirms past lsn (the caller keeps a window of WAL on purpose),
+ * whatever was handed on; lsn may move both ways, but the slot never goes
+ * back (nothing below the session's start is reported). */
+void cdc_stream_hold(cdc_stream_t *s, uint64_t lsn);
 /* The slot's confirmed position when this session started (PostgreSQL
  * sends every transaction committed at or after it). */
 uint64_t cdc_stream_start_lsn(const cdc_stream_t *s);
+/* How far the walsender has gone, as last heard (a keepalive's position,
+ * or the last message's: for logical replication both headers carry
+ * that, not the server's WAL end): every transaction that committed
+ * before it was sent already. */
+uint64_t cdc_stream_received(const cdc_stream_t *s);
 /* The server's WAL end as last heard (XLogData, keepalives, or
  * IDENTIFY_SYSTEM at connect): every commit before it was already
  * written. */

@@ -659,27 +659,20 @@ static int sub_names_match(const sub_t *x, const cdc_change_t *c) {
 }
 
 size_t cdc_subs_match_owner(const cdc_subs_t *s, const void *owner, const cdc_change_t *c, cdc_match_t **out,
-                            size_t *cap, uint64_t gen, uint64_t per_change) {
+                            size_t *cap, uint64_t per_change, uint64_t *used) {
     const owner_t *o = htab_find(&s->owners, owner_hash(owner), owner_eq, &owner);
-    mctx_t m = {.c = c, .out = out, .cap = cap, .budgeted = 1, .gen = gen, .per_change = per_change};
+    mctx_t m = {.c = c, .out = out, .cap = cap};
+    uint64_t left = per_change;
     for (const sub_t *x = o ? o->head : NULL; x; x = x->own_next) {
         if (!sub_names_match(x, c))
             continue;
-        cdc_budget_t *b = x->budget;
-        uint64_t unlimited = UINT64_MAX, *left = &unlimited;
-        if (b) {
-            if (b->gen != gen)
-                refill(b, &m);
-            if (b->left < CDC_SUBS_CANDIDATE_UNITS) {
-                b->left = 0;
-                break; /* its budget is the owner's: the rest would miss too */
-            }
-            b->left -= CDC_SUBS_CANDIDATE_UNITS;
-            left = &b->left;
-        }
-        if (sub_passes(x, c, left) == 1)
+        if (left < CDC_SUBS_CANDIDATE_UNITS)
+            break; /* as a live change's budget: the rest do not match */
+        left -= CDC_SUBS_CANDIDATE_UNITS;
+        if (sub_passes(x, c, &left) == 1)
             out_push(&m, x);
     }
+    *used = per_change - left;
     if (m.n > 1)
         qsort(*m.out, m.n, sizeof(**m.out), cmp_match);
     return m.n;

@@ -148,10 +148,14 @@ size_t cdc_subs_match(const cdc_subs_t *s, const cdc_change_t *c, cdc_match_t **
 size_t cdc_subs_match_budget(const cdc_subs_t *s, const cdc_change_t *c, cdc_match_t **out, size_t *cap, uint64_t gen,
                              uint64_t per_change, size_t *exhausted);
 
-/* As cdc_subs_match_budget, for owner's subscriptions only (a replay to
- * one channel): work proportional to that owner's subscriptions. */
+/* The matches of change c among owner's subscriptions only (a replay to
+ * one channel): work proportional to that owner's subscriptions. They
+ * share per_change units, as a live change's candidates of one budget do
+ * (once spent, the rest do not match), but no budget is charged: *used
+ * gets the units spent, for the caller to account (a replay waits for its
+ * rate bound rather than missing changes). */
 size_t cdc_subs_match_owner(const cdc_subs_t *s, const void *owner, const cdc_change_t *c, cdc_match_t **out,
-                            size_t *cap, uint64_t gen, uint64_t per_change);
+                            size_t *cap, uint64_t per_change, uint64_t *used);
 
 /* Prepares the cdc_change_t of a decoded INSERT/UPDATE/DELETE message.
  * cells and unknown must have room for m->rel->ncols entries; they and the

@@ -137,6 +137,10 @@ static const opt_t opts[] = {
     {"--cdc-history-bytes", "CDC_HISTORY_MAX_BYTES", "67108864",
      "at most this many bytes of kept changes in memory; the oldest go first", T_SIZE, OFF(cdc_history_max), 0, 1 << 16,
      1L << 40},
+    {"--cdc-position-every-ms", "CDC_POSITION_EVERY_MS", "30000",
+     "a channel sent no change for this long is sent a newer position (system message \"Position\"), so its next "
+     "resume stays inside the history",
+     T_INT, OFF(cdc_position_every_ms), 0, 100, 3600000},
     {"--slow-consumer-ms", "SLOW_CONSUMER_TIMEOUT_MS", "10000",
      "a client whose send queue stays above --send-queue-bytes this long is closed (1013)", T_INT,
      OFF(slow_consumer_ms), 0, 100, 3600000},

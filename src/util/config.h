@@ -57,6 +57,7 @@ typedef struct {
     size_t cdc_backlog_max;     /* Postgres Changes bytes published, not yet written */
     int cdc_history_seconds;    /* changes kept for resumes, by commit time (0: none) */
     size_t cdc_history_max;     /* ... and their bytes at most */
+    int cdc_position_every_ms;  /* a quiet channel is told a newer position this often */
     int slow_consumer_ms;       /* a queue above send_queue_max this long closes (1013) */
     int http_header_timeout_ms; /* request line + headers must arrive within this */
     int http_body_timeout_ms;   /* the body within this after the headers */

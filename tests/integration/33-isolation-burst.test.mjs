@@ -159,8 +159,11 @@ describe('a 100,000-row transaction: bounded memory, paused stream, exactly once
     // The smallest queue bound: one part of the transaction (1,024 changes
     // of ~1.5 KB) passes it, so the stream pauses on every build, however
     // fast decoding and delivery are relative to each other.
+    // The change history (kept for resumes) is bounded too: 4 MiB here,
+    // so what stays resident after the burst is that bound, not the burst.
     stack = await startStack({
-      flags: ['--cdc-queue-bytes', String(1 * MB), '--cdc-backlog-bytes', String(4 * MB)],
+      flags: ['--cdc-queue-bytes', String(1 * MB), '--cdc-backlog-bytes', String(4 * MB),
+        '--cdc-history-bytes', String(4 * MB)],
     });
   });
   after(async () => { await stack?.stop(); });
@@ -210,6 +213,9 @@ describe('a 100,000-row transaction: bounded memory, paused stream, exactly once
     }
     const m = await metrics(stack.server);
     assert.ok(m.get('realtime_cdc_stream_pauses_total') >= 1);
+    // the history kept the newest changes of the burst, within its bound
+    assert.ok(m.get('realtime_cdc_history_changes') > 0, 'the history keeps the newest changes');
+    assert.ok(m.get('realtime_cdc_history_bytes') <= 4 * MB, `history ${m.get('realtime_cdc_history_bytes')} bytes within 4 MiB`);
     if (process.env.TC_VERBOSE) {
       fs.appendFileSync(process.env.TC_VERBOSE, `100k rows: peak +${(peak / MB).toFixed(0)} MB, rss after ${(memOf(pid).rss / MB).toFixed(0)} MB ` +
         `(base ${(base.rss / MB).toFixed(0)}), pauses ${m.get('realtime_cdc_stream_pauses_total')}\n`);

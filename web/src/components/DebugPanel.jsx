@@ -35,13 +35,31 @@ export function DebugPanel({ rt }) {
       </h2>
       <ul className="debug-channels">
         {snap.channels.map((c) => (
-          <li key={c.topic} data-testid="debug-channel" data-topic={c.topic} data-status={c.status} data-refs={c.refs}>
+          <li
+            key={c.topic}
+            data-testid="debug-channel"
+            data-topic={c.topic}
+            data-status={c.status}
+            data-refs={c.refs}
+            data-resumes={c.resumes}
+            data-rereads={c.rereads}
+          >
             <code className="topic">{c.topic}</code>
             <div>
               {c.status}
               {c.ready !== undefined && (c.ready ? ` · ready (join ${c.joins ?? 1})` : ' · not ready')} · {c.refs} ref
               {c.refs === 1 ? '' : 's'} · {c.events} event{c.events === 1 ? '' : 's'}
             </div>
+            {(c.position || c.resume) && (
+              <div className="small">
+                {c.position && (
+                  <>
+                    at <code>{c.position}</code>
+                  </>
+                )}
+                {c.resume && <> · last rejoin {c.resume}</>} · resumed {c.resumes}, re-read {c.rereads}
+              </div>
+            )}
             {c.error && <div className="debug-error">{c.error}</div>}
             {(c.last || []).slice(-3).map((e, i) => (
               <div key={i} className="small debug-event">

@@ -1,9 +1,12 @@
 // live-rows: a list of table rows a screen shows, kept whole across joins,
 // rejoins and network cuts. It owns the order that cannot miss a change:
 // subscribe, wait until the subscription is live, load, then apply the
-// changes that arrived meanwhile, in commit order, each once. It never
-// decides who may see a row (the server does, by row-level security) and
-// never polls while the channel is live.
+// changes that arrived meanwhile, in commit order, each once. After a
+// rejoin it reads again only when it must: when the server resumed the
+// channel (it replays every change after the channel's last position), the
+// rows it shows plus that replay are the database, and nothing is read. It
+// never decides who may see a row (the server does, by row-level security)
+// and never polls while the channel is live.
 
 /** "16/B374D848" -> 0x16B374D848n; null when absent or malformed. */
 export function parseLsn(text) {
@@ -30,6 +33,12 @@ export function liveRows(rt, { topic, table, schema = 'public', filter, event = 
   const fns = new Set();
   let snap = { rows: [], status: 'loading', error: null, loadedAt: null };
   let loaded = false;
+  // whole: these rows plus every change after the channel's position are
+  // the database. True once a read completed (its snapshot is newer than
+  // the position, and what came after it was applied or follows); false
+  // when a read was cut short and the changes held for it were dropped.
+  let whole = false;
+  let inflight = false;
   let buffering = true;
   let buffer = [];
   let gen = 0;
@@ -67,11 +76,15 @@ export function liveRows(rt, { topic, table, schema = 'public', filter, event = 
 
   async function resync(why) {
     const my = ++gen;
+    if (loaded && why !== 'refresh') handle.reread();
+    inflight = true;
     buffering = true;
     buffer = [];
     try {
       const list = await load();
       if (my !== gen || released) return;
+      inflight = false;
+      whole = true;
       rows.clear();
       for (const r of list ?? []) if (keep(r)) rows.set(r[key], r);
       // Changes delivered while loading come after the subscription went
@@ -87,6 +100,7 @@ export function liveRows(rt, { topic, table, schema = 'public', filter, event = 
       publish({ status: handle.ready ? 'live' : 'stale', error: null, loadedAt: Date.now() });
     } catch (err) {
       if (my !== gen || released) return;
+      inflight = false;
       buffering = !handle.ready;
       for (const c of buffer) apply(c);
       buffer = [];
@@ -111,12 +125,29 @@ export function liveRows(rt, { topic, table, schema = 'public', filter, event = 
       if (buffering) buffer.push(c);
       else if (apply(c)) publish();
     },
-    ready() {
+    ready(joins, { resumed } = {}) {
       stopPolling();
-      resync(loaded ? 'rejoined' : 'joined');
+      if (!(resumed && loaded && whole)) {
+        resync(!loaded ? 'joined' : resumed ? 'rejoined, resumed but the list was not whole' : 'rejoined, not resumed');
+        return;
+      }
+      // Resumed: the server replays what we missed, then continues live.
+      // A poll's read still in flight would only race it.
+      gen++;
+      inflight = false;
+      const pending = buffer;
+      buffer = [];
+      buffering = false;
+      for (const c of pending) apply(c);
+      rt.note?.(`${topic}: resumed, nothing read`);
+      publish({ status: 'live', error: null });
     },
     status(status, message, { refused } = {}) {
       if (status === 'SUBSCRIBED') return;
+      // A read cut short leaves the rows older than the position, and the
+      // changes held for it are dropped: the next rejoin must read.
+      if (inflight || buffer.length > 0) whole = false;
+      inflight = false;
       buffering = true;
       buffer = [];
       gen++; // a load in flight would race the next join's

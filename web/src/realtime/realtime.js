@@ -5,6 +5,12 @@
 // token refresh (supabase-js hands the new token to the live channels), and
 // never gives up reconnecting (realtime-js retries forever; we only watch).
 //
+// It remembers each channel's position in the server's change history (the
+// last event's, docs/PROTOCOL.md "positions and resume") and puts it in the
+// channel's join, so every rejoin, realtime-js's own or ours, asks the server
+// to replay what the channel missed. Its ready() tells the lists whether the
+// server did (resumed) or whether they must read again.
+//
 // No React here: screens reach it through small hooks, tests through Node.
 
 const LINGER_MS = 1000; // a released channel waits this long for a re-acquire (React remounts, route changes)
@@ -50,6 +56,7 @@ export function createRealtime(supabase, { offlineAfterMs = OFFLINE_AFTER_MS, li
   let closedAt = socketOpen ? null : Date.now();
   let offlineTimer = null;
   let closed = false;
+  const totals = { resumes: 0, rereads: 0 }; // over the session, for the indicator
   const browser = typeof globalThis.addEventListener === 'function' && typeof globalThis.navigator === 'object';
   let browserOnline = browser && 'onLine' in globalThis.navigator ? globalThis.navigator.onLine : true;
 
@@ -107,7 +114,7 @@ export function createRealtime(supabase, { offlineAfterMs = OFFLINE_AFTER_MS, li
   const onClose = (ev) => {
     if (socketOpen || closedAt === null) closedAt = Date.now();
     socketOpen = false;
-    for (const e of entries.values()) { e.ready = false; e.lost = true; }
+    for (const e of entries.values()) { e.ready = false; e.lost = true; e.posThisJoin = false; }
     armOfflineTimer();
     note(`socket closed${ev?.code ? ` (${ev.code})` : ''}`);
     recompute();
@@ -163,15 +170,30 @@ export function createRealtime(supabase, { offlineAfterMs = OFFLINE_AFTER_MS, li
   }
   // A join is "ready" once its Postgres Changes are live: realtime's
   // system message says so; without bindings the join's answer is enough.
-  function markReady(e) {
+  // Handlers get ready(joins, { resumed }): resumed is true when the server
+  // answered the join's resume with a replay of everything after our
+  // position (recovered: true), so a list that was whole needs no re-read.
+  function markReady(e, sys) {
     if (e.ready || e.status !== 'SUBSCRIBED') return;
     e.ready = true;
     e.lost = false;
     e.reopenTries = 0;
     e.joins++;
-    note(`${e.topic}: ready (join ${e.joins})`);
-    dispatch(e, 'ready', e.joins);
+    const asked = e.joins > 1 && sys?.recovered !== undefined;
+    const resumed = asked && sys.recovered === true;
+    if (resumed) { e.resumes++; totals.resumes++; }
+    e.resume = e.joins === 1 ? null : resumed ? 'resumed' : asked ? `not resumed: ${sys.reason ?? 'no reason given'}` : 'not resumed';
+    note(`${e.topic}: ready (join ${e.joins}${e.resume ? `, ${e.resume}` : ''})`);
+    dispatch(e, 'ready', e.joins, { resumed });
     recompute();
+  }
+  // The last position this channel saw, in its join payload: realtime-js
+  // sends the join payload with every rejoin, so each asks to resume after
+  // it. Positions are opaque strings; we only keep the latest.
+  function remember(e, ch, position) {
+    if (typeof position !== 'string' || position === '' || ch !== e.ch) return;
+    e.position = position;
+    ch.updateJoinPayload({ postgres_changes_resume: { after: position } });
   }
 
   function open(e) {
@@ -184,10 +206,16 @@ export function createRealtime(supabase, { offlineAfterMs = OFFLINE_AFTER_MS, li
       },
     });
     e.ch = ch;
+    // A new channel for a topic we followed (the server closed the old
+    // one): it resumes too. subscribe() merges its own keys into this.
+    if (e.position) ch.updateJoinPayload({ postgres_changes_resume: { after: e.position } });
     for (const b of spec.changes ?? []) {
       const binding = { event: b.event ?? '*', schema: b.schema ?? 'public', table: b.table };
       if (b.filter) binding.filter = b.filter;
-      ch.on('postgres_changes', binding, (payload) => {
+      // realtime-js passes the message's ref, the change's position, second.
+      ch.on('postgres_changes', binding, (payload, position) => {
+        e.posThisJoin = true;
+        remember(e, ch, position);
         const change = { ...payload, lsn: null };
         e.unstamped.push(change);
         // The LSN arrives in the message callback of this same task.
@@ -206,12 +234,37 @@ export function createRealtime(supabase, { offlineAfterMs = OFFLINE_AFTER_MS, li
     }
     ch.on('system', {}, (p) => {
       if (p?.extension !== 'postgres_changes') return;
-      if (p.status === 'ok') markReady(e);
-      else { e.refused = socketOpen; setStatus(e, 'CHANNEL_ERROR', p.message || 'Postgres Changes refused'); }
+      if (p.status !== 'ok') {
+        e.refused = socketOpen;
+        setStatus(e, 'CHANNEL_ERROR', p.message || 'Postgres Changes refused');
+        return;
+      }
+      if (p.message === 'Position') {
+        // A quiet channel's newer position (PROTOCOL.md, resume, 6): it
+        // keeps a rejoin inside the server's history window.
+        remember(e, ch, p.position);
+        return;
+      }
+      if (!e.ready) {
+        // Where this join's delivery starts: our position until an event
+        // brings a newer one (recovered: true), else the new start.
+        if (!e.posThisJoin) remember(e, ch, p.position);
+        markReady(e, p);
+        return;
+      }
+      // A second one, while the channel was catching up: the history's
+      // bounds passed it (PROTOCOL.md, resume, 5). Live from its position
+      // on; what was missed must be read again.
+      if (p.recovered !== false) return;
+      remember(e, ch, p.position);
+      e.resume = `not resumed: ${p.reason ?? 'the history moved past it while catching up'}`;
+      note(`${e.topic}: ${e.resume}`);
+      dispatch(e, 'ready', e.joins, { resumed: false });
     });
     ch.subscribe((status, err) => {
       if (e.removing || e.ch !== ch) return;
       e.ready = false;
+      e.posThisJoin = false;
       if (status === 'CLOSED') {
         // The server closed the channel (its token expired, a policy
         // changed, the channel was shut down). realtime-js does not rejoin
@@ -282,6 +335,7 @@ export function createRealtime(supabase, { offlineAfterMs = OFFLINE_AFTER_MS, li
         topic, key, spec, ch: null, listeners: new Set(), status: 'JOINING', error: null, ready: false,
         joins: 0, events: 0, last: [], unstamped: [], lingerTimer: null, removing: false, refused: false,
         lost: false, reopenTries: 0, reopenTimer: null,
+        position: null, posThisJoin: false, resume: null, resumes: 0, rereads: 0,
       };
       entries.set(topic, e);
       // A channel of the same topic still leaving must be gone first, or
@@ -324,6 +378,9 @@ export function createRealtime(supabase, { offlineAfterMs = OFFLINE_AFTER_MS, li
       track(obj) { return entry.ch.track(obj); },
       untrack() { return entry.ch.untrack(); },
       presenceState() { return entry.ch ? entry.ch.presenceState() : {}; },
+      /** A list of this channel read its rows again (not its first read,
+       * not an asked-for refresh): counted, so one can see resume at work. */
+      reread() { entry.rereads++; totals.rereads++; emitDebug(); },
     };
   }
   const pendingRemovals = new Map();
@@ -333,6 +390,8 @@ export function createRealtime(supabase, { offlineAfterMs = OFFLINE_AFTER_MS, li
     pollMs,
     onState(fn) { stateFns.add(fn); return () => stateFns.delete(fn); },
     onDebug(fn) { debugFns.add(fn); return () => debugFns.delete(fn); },
+    /** Over the session: rejoins the server resumed, lists read again. */
+    get totals() { return { ...totals }; },
     channel,
     note,
     debug() {
@@ -341,6 +400,7 @@ export function createRealtime(supabase, { offlineAfterMs = OFFLINE_AFTER_MS, li
         channels: [...entries.values()].map((e) => ({
           topic: e.topic, status: e.status, ready: e.ready, refused: e.refused, refs: e.listeners.size, joins: e.joins,
           events: e.events, error: e.error, last: [...e.last],
+          position: e.position, resume: e.resume, resumes: e.resumes, rereads: e.rereads,
         })),
         log: [...log],
       };
