@@ -197,7 +197,7 @@ async function worker() {
       let notRecovered = 0;
       const reasons = new Map();
       for (const cl of clients) {
-        const s = cl.sys.slice(cl.sysBefore).find((x) => x.m.status === 'ok');
+        const s = cl.sys.slice(cl.sysBefore).find((x) => x.m.status === 'ok' && x.m.message !== 'Position');
         if (s) live.push(s.t - t0);
         if (s?.m.recovered === true) recovered++;
         else {
