@@ -99,23 +99,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 bench_build
 LABEL=${LABEL:-$SERVER}
 
-TMP=$(mktemp -d /tmp/tc-adv.XXXXXX)
-chmod 755 "$TMP"   # the postgres user must reach the cluster's directory under it
-SERVER_PID=
-SLOT=
-DB_STARTED=0
-cleanup() {
-    local rc=$?
-    bench_stop_server 10
-    if [[ $DB_STARTED == 1 ]]; then scripts/db.sh stop --dir "$TMP/db" >/dev/null 2>&1 || true; fi
-    if [[ $KEEP == 1 || $rc != 0 ]]; then
-        echo "# logs kept in $TMP" >&2
-    else
-        rm -rf "$TMP"
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_workdir adv
 
 # ---- the database --------------------------------------------------------------
 bench_db_start

@@ -77,24 +77,11 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 bench_build
 
-TMP=$(mktemp -d /tmp/tc-cdc.XXXXXX)
-chmod 755 "$TMP"   # the postgres user must reach the cluster's directory under it
-SERVER_PID=
 PERF_PID=
-DB_STARTED=0
-cleanup() {
-    local rc=$?
+bench_on_exit() {
     if [[ -n $PERF_PID ]]; then kill -INT "$PERF_PID" 2>/dev/null || true; wait "$PERF_PID" 2>/dev/null || true; fi
-    bench_stop_server 10
-    if [[ $DB_STARTED == 1 ]]; then scripts/db.sh stop --dir "$TMP/db" >/dev/null 2>&1 || true; fi
-    if [[ $KEEP == 1 || $rc != 0 ]]; then
-        echo "# logs kept in $TMP" >&2
-    else
-        rm -rf "$TMP"
-    fi
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_workdir cdc
 
 
 # ---- the database --------------------------------------------------------------

@@ -57,6 +57,18 @@ bench_build() {
     echo "# server flags for the per-address limits: ${ISOLATION_FLAGS[*]:-(none: the binary has no such limits)}"
 }
 
+# For a benchmark whose clients are Node (no tc-loadgen): builds the
+# server into BUILD_DIR unless SERVER names one, and fills ISOLATION_FLAGS.
+bench_build_server() {
+    if [[ -z ${SERVER:-} ]]; then
+        echo "# building techcare-realtime in $BUILD_DIR"
+        cmake -S . -B "$BUILD_DIR" >/dev/null
+        cmake --build "$BUILD_DIR" -j2 --target techcare-realtime >/dev/null
+        SERVER=$BUILD_DIR/techcare-realtime
+    fi
+    isolation_flags "$SERVER"
+}
+
 # The per-address limits of issue 9 (1,000 connections, 10,000 channels per
 # client address by default) would refuse a benchmark's clients, which all
 # come from 127.0.0.1: turn them off, but only when the binary knows the
@@ -175,5 +187,32 @@ bench_stop_server() {
             sleep 0.1
         done
         SLOT=
+    fi
+}
+
+# A benchmark's work directory (TMP, readable by the postgres user, who
+# runs the throwaway cluster under it) and its clean-up on exit: stop the
+# server (bench_stop_server), stop the cluster if bench_db_start started
+# it, keep the directory when KEEP=1 or the script failed. A script that
+# has more to stop first (a perf recorder) defines bench_on_exit.
+bench_workdir() { # name
+    TMP=$(mktemp -d "/tmp/tc-$1.XXXXXX")
+    chmod 755 "$TMP"
+    SERVER_PID=
+    SLOT=
+    DB_STARTED=0
+    trap bench_cleanup EXIT
+    trap 'exit 130' INT TERM
+}
+
+bench_cleanup() {
+    local rc=$?
+    if declare -F bench_on_exit >/dev/null; then bench_on_exit; fi
+    bench_stop_server 10
+    if [[ $DB_STARTED == 1 ]]; then scripts/db.sh stop --dir "$TMP/db" >/dev/null 2>&1 || true; fi
+    if [[ ${KEEP:-0} == 1 || $rc != 0 ]]; then
+        echo "# logs kept in $TMP" >&2
+    else
+        rm -rf "$TMP"
     fi
 }

@@ -45,13 +45,13 @@
 //     clients joining at once. Replay is measured twice: before the
 //     broadcast scenarios (realtime.messages holds the history only) and
 //     after (it also holds every row the broadcast writer stored).
-import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
-import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
 import { RealtimeClient } from '@supabase/realtime-js';
 import WebSocket from 'ws';
+
+import { Psql, procStat, treeTicks } from './lib.mjs';
 
 const env = process.env;
 const PORT = Number(env.TC_PORT);
@@ -67,7 +67,6 @@ const REPLAY_REPEAT = Number(env.REPLAY_REPEAT ?? 50);
 const SERVER_PID = Number(env.SERVER_PID);
 const PG_PID = Number(env.PG_PID);
 const SU_CONNINFO = env.SU_CONNINFO;
-const PSQL = '/usr/lib/postgresql/15/bin/psql';
 const REPLAY_LIMIT = 25; // supabase/realtime's bound, and the server's
 
 if (!PORT || !SECRET || !SU_CONNINFO) {
@@ -90,64 +89,10 @@ const APIKEY = sign({ role: 'anon', iss: 'techcare-bench', iat: nowS(), exp: now
 const userToken = () => sign({ role: 'authenticated', aud: 'authenticated', sub: crypto.randomUUID(), iat: nowS(),
   exp: nowS() + 3 * 3600 });
 
-// ---- one psql session as the superuser (the writer's backend stays, so its CPU is counted) ----
-class Psql {
-  constructor() {
-    this.p = spawn(PSQL, ['-X', '-q', '-At', '-v', 'ON_ERROR_STOP=0', SU_CONNINFO], { stdio: ['pipe', 'pipe', 'pipe'] });
-    this.out = '';
-    this.err = '';
-    this.seq = 0;
-    this.queue = [];
-    this.p.stdout.setEncoding('utf8');
-    this.p.stderr.setEncoding('utf8');
-    this.p.stdout.on('data', (d) => { this.out += d; this.pump(); });
-    this.p.stderr.on('data', (d) => { this.err += d; this.pump(); });
-    this.p.on('close', (code) => { for (const q of this.queue.splice(0)) q.reject(new Error(`psql exited ${code}: ${this.err}`)); });
-  }
-  pump() {
-    while (this.queue.length) {
-      const q = this.queue[0];
-      const io = this.out.indexOf(q.marker);
-      const ie = this.err.indexOf(q.marker);
-      if (io < 0 || ie < 0) return;
-      const out = this.out.slice(0, io);
-      const err = this.err.slice(0, ie);
-      this.out = this.out.slice(io + q.marker.length + 1);
-      this.err = this.err.slice(ie + q.marker.length + 1);
-      this.queue.shift();
-      if (/(ERROR|FATAL|PANIC):/.test(err)) q.reject(new Error(`SQL failed: ${err.trim()}`));
-      else q.resolve(out.trim());
-    }
-  }
-  run(sql) {
-    const marker = `__bench_end_${++this.seq}__`;
-    return new Promise((resolve, reject) => {
-      this.queue.push({ marker, resolve, reject });
-      this.p.stdin.write(`${sql};\n\\echo ${marker}\n\\warn ${marker}\n`);
-    });
-  }
-  close() { this.p.stdin.end('\\q\n'); }
-}
-
 // ---- CPU ------------------------------------------------------------------------
-function statOf(pid) {
-  try {
-    const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    return { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) };
-  } catch {
-    return null;
-  }
-}
 function cpuSnap() {
-  let pg = statOf(PG_PID)?.ticks ?? 0;
-  for (const d of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    const st = statOf(d);
-    if (st && st.ppid === PG_PID) pg += st.ticks;
-  }
   const u = process.cpuUsage();
-  return { t: nowMs(), server: statOf(SERVER_PID)?.ticks ?? 0, pg, node: (u.user + u.system) / 1000 };
+  return { t: nowMs(), server: procStat(SERVER_PID)?.ticks ?? 0, pg: treeTicks(PG_PID), node: (u.user + u.system) / 1000 };
 }
 function cpuPct(a, b) {
   const s = (b.t - a.t) / 1000;
@@ -366,7 +311,7 @@ const int = (x) => (x === undefined ? '-' : Math.round(x).toLocaleString('en-US'
 const pc = (x) => (x === undefined ? '-' : `${Math.round(x)}%`);
 
 async function main() {
-  const writer = new Psql();
+  const writer = new Psql(SU_CONNINFO);
   const inTable = async () => Number(await writer.run('select count(*) from realtime.messages'));
 
   log(`replay before the live scenarios (realtime.messages: ${await inTable()} rows)`);

@@ -44,32 +44,10 @@ SECRET=${SECRET:-bench-secret-0123456789abcdef0123456789abcdef0123456789abcdef}
 
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-if [[ -z ${SERVER:-} ]]; then
-    echo "# building techcare-realtime in $BUILD_DIR"
-    cmake -S . -B "$BUILD_DIR" >/dev/null
-    cmake --build "$BUILD_DIR" -j2 --target techcare-realtime >/dev/null
-    SERVER=$BUILD_DIR/techcare-realtime
-fi
-isolation_flags "$SERVER"
+bench_build_server
 . scripts/node.sh
 
-TMP=$(mktemp -d /tmp/tc-messages.XXXXXX)
-chmod 755 "$TMP"   # the postgres user must reach the cluster's directory under it
-SERVER_PID=
-SLOT=
-DB_STARTED=0
-cleanup() {
-    local rc=$?
-    bench_stop_server 10
-    if [[ $DB_STARTED == 1 ]]; then scripts/db.sh stop --dir "$TMP/db" >/dev/null 2>&1 || true; fi
-    if [[ $KEEP == 1 || $rc != 0 ]]; then
-        echo "# logs kept in $TMP" >&2
-    else
-        rm -rf "$TMP"
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_workdir messages
 
 # ---- the database --------------------------------------------------------------
 bench_db_start

@@ -48,6 +48,8 @@ import { fileURLToPath } from 'node:url';
 import { RealtimeClient } from '@supabase/realtime-js';
 import WebSocket from 'ws';
 
+import { Psql, procStat, treeTicks } from './lib.mjs';
+
 const env = process.env;
 const PORT = Number(env.TC_PORT);
 const SECRET = env.SECRET;
@@ -58,7 +60,6 @@ const PROCS = Math.max(1, Number(env.PROCS ?? 2));
 const POLICY = env.POLICY ?? 'db';
 const CATCHUP_MAX = Number(env.CATCHUP_MAX ?? 120);
 const UP_DELAY_MS = Number(env.UP_DELAY_MS ?? 0);
-const PSQL = '/usr/lib/postgresql/15/bin/psql';
 
 const nowMs = () => performance.timeOrigin + performance.now();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -248,67 +249,6 @@ async function worker() {
 // =================================================================================
 // The parent.
 // =================================================================================
-class Psql {
-  constructor() {
-    this.p = spawn(PSQL, ['-X', '-q', '-At', '-v', 'ON_ERROR_STOP=0', env.SU_CONNINFO], { stdio: ['pipe', 'pipe', 'pipe'] });
-    this.out = '';
-    this.err = '';
-    this.seq = 0;
-    this.queue = [];
-    this.p.stdout.setEncoding('utf8');
-    this.p.stderr.setEncoding('utf8');
-    this.p.stdout.on('data', (d) => { this.out += d; this.pump(); });
-    this.p.stderr.on('data', (d) => { this.err += d; this.pump(); });
-    this.p.on('close', (code) => { for (const q of this.queue.splice(0)) q.reject(new Error(`psql exited ${code}: ${this.err}`)); });
-  }
-  pump() {
-    while (this.queue.length) {
-      const q = this.queue[0];
-      const io = this.out.indexOf(q.marker);
-      const ie = this.err.indexOf(q.marker);
-      if (io < 0 || ie < 0) return;
-      const out = this.out.slice(0, io);
-      const err = this.err.slice(0, ie);
-      this.out = this.out.slice(io + q.marker.length + 1);
-      this.err = this.err.slice(ie + q.marker.length + 1);
-      this.queue.shift();
-      if (/(ERROR|FATAL|PANIC):/.test(err)) q.reject(new Error(`SQL failed: ${err.trim()}`));
-      else q.resolve(out.trim());
-    }
-  }
-  run(sql) {
-    const marker = `__bench_end_${++this.seq}__`;
-    return new Promise((resolve, reject) => {
-      this.queue.push({ marker, resolve, reject });
-      this.p.stdin.write(`${sql};\n\\echo ${marker}\n\\warn ${marker}\n`);
-    });
-  }
-  close() { this.p.stdin.end('\\q\n'); }
-}
-
-function ticksOf(pid) {
-  try {
-    const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    return Number(f[11]) + Number(f[12]);
-  } catch {
-    return NaN;
-  }
-}
-/** CPU ticks of PostgreSQL: the postmaster and all its children. */
-function pgTicks() {
-  const pgPid = Number(env.PG_PID);
-  let t = ticksOf(pgPid);
-  for (const d of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const st = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
-      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-      if (Number(f[1]) === pgPid) t += Number(f[11]) + Number(f[12]);
-    } catch { /* gone */ }
-  }
-  return t;
-}
 function rssKiB(pid) {
   try {
     return Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
@@ -381,7 +321,7 @@ async function settle() {
 }
 
 async function main() {
-  const db = new Psql();
+  const db = new Psql(env.SU_CONNINFO);
   const slotWal = async () => {
     const r = await db.run(`select coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn), -1)::bigint || '|' ||
       coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn), -1)::bigint || '|' || active
@@ -454,13 +394,13 @@ async function main() {
   const tRestart = await startServer();
   if (UP_DELAY_MS) { await settle(); await sleep(UP_DELAY_MS); }
   const t0 = nowMs();
-  const ticks0 = ticksOf(server.pid);
-  const pg0 = pgTicks();
+  const ticks0 = (procStat(server.pid)?.ticks ?? NaN);
+  const pg0 = treeTicks(Number(env.PG_PID));
   const perTopic = Array.from({ length: TOPICS }, (_, k) => Math.floor((CHANGES - 1 - k) / TOPICS) + 1);
   workers.forEach((w) => w.p.send({ type: 'up', phase, perTopic, t0 }));
   const ups = await Promise.all(workers.map((w) => w.next('up')));
-  const ticks1 = ticksOf(server.pid);
-  const pg1 = pgTicks();
+  const ticks1 = (procStat(server.pid)?.ticks ?? NaN);
+  const pg1 = treeTicks(Number(env.PG_PID));
   const tUpDone = nowMs();
   const live = ups.flatMap((u) => u.live).sort((a, b) => a - b);
   const caught = ups.flatMap((u) => u.caught).sort((a, b) => a - b);
