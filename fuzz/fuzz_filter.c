@@ -20,13 +20,7 @@
 
 #include "cdc/filter.h"
 
-#define CHECK(cond)                                                                                                    \
-    do {                                                                                                               \
-        if (!(cond)) {                                                                                                 \
-            fprintf(stderr, "fuzz_filter: check failed at line %d: %s\n", __LINE__, #cond);                            \
-            abort();                                                                                                   \
-        }                                                                                                              \
-    } while (0)
+#include "fuzz_check.h"
 
 static const cdc_column_t cols[] = {
     {"id", "int4"},      {"u", "uuid"},    {"st", "mood"},   {"t", "text"},         {"c", "bpchar"}, {"n", "numeric"},

@@ -17,13 +17,7 @@
 
 #include "http/request.h"
 
-#define CHECK(cond)                                                                                                    \
-    do {                                                                                                               \
-        if (!(cond)) {                                                                                                 \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);                                   \
-            abort();                                                                                                   \
-        }                                                                                                              \
-    } while (0)
+#include "fuzz_check.h"
 
 static size_t next_chunk(unsigned mode, uint32_t *rng) {
     static const size_t fixed[] = {0, 1, 2, 3, 17, 256};

@@ -12,13 +12,7 @@
 
 #include "proto/msg.h"
 
-#define CHECK(cond)                                                                                                    \
-    do {                                                                                                               \
-        if (!(cond)) {                                                                                                 \
-            fprintf(stderr, "fuzz_msg: check failed at line %d: %s\n", __LINE__, #cond);                               \
-            abort();                                                                                                   \
-        }                                                                                                              \
-    } while (0)
+#include "fuzz_check.h"
 
 static int same_str(msg_str_t a, msg_str_t b) {
     if ((a.s == NULL) != (b.s == NULL) || a.len != b.len)

@@ -20,21 +20,7 @@
 
 #include "util/pct.h"
 
-#define CHECK(cond)                                                                                                    \
-    do {                                                                                                               \
-        if (!(cond)) {                                                                                                 \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);                                   \
-            abort();                                                                                                   \
-        }                                                                                                              \
-    } while (0)
-
-static int model_hex(unsigned char c) {
-    static const char digits[] = "0123456789abcdef";
-    if (c >= 'A' && c <= 'F')
-        c = (unsigned char)(c - 'A' + 'a');
-    const char *d = c ? strchr(digits, c) : NULL;
-    return d ? (int)(d - digits) : -1;
-}
+#include "fuzz_check.h"
 
 /* The rules, one by one, into out (room for n + 1). */
 static pct_status_t model_decode(const uint8_t *s, size_t n, unsigned flags, char *out, size_t *outn) {
@@ -43,9 +29,9 @@ static pct_status_t model_decode(const uint8_t *s, size_t n, unsigned flags, cha
         unsigned char c = s[i];
         size_t used = 1;
         if (c == '%') {
-            int ok = n - i >= 3 && model_hex(s[i + 1]) >= 0 && model_hex(s[i + 2]) >= 0;
+            int ok = n - i >= 3 && fuzz_model_hex(s[i + 1]) >= 0 && fuzz_model_hex(s[i + 2]) >= 0;
             if (ok) {
-                c = (unsigned char)(model_hex(s[i + 1]) * 16 + model_hex(s[i + 2]));
+                c = (unsigned char)(fuzz_model_hex(s[i + 1]) * 16 + fuzz_model_hex(s[i + 2]));
                 used = 3;
             } else if (flags & PCT_STRICT) {
                 return PCT_E_ESCAPE;

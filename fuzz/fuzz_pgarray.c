@@ -22,13 +22,7 @@
 #include "cdc/pgtype.h"
 #include "fuzz_json.h"
 
-#define CHECK(cond)                                                                                                    \
-    do {                                                                                                               \
-        if (!(cond)) {                                                                                                 \
-            fprintf(stderr, "fuzz_pgarray: check failed at line %d: %s\n", __LINE__, #cond);                           \
-            abort();                                                                                                   \
-        }                                                                                                              \
-    } while (0)
+#include "fuzz_check.h"
 
 #define MAXL 16
 

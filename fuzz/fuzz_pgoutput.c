@@ -21,13 +21,7 @@
 #include "cdc/pgoutput.h"
 #include "fuzz_json.h"
 
-#define CHECK(cond)                                                                                                    \
-    do {                                                                                                               \
-        if (!(cond)) {                                                                                                 \
-            fprintf(stderr, "fuzz_pgoutput: check failed at line %d: %s\n", __LINE__, #cond);                          \
-            abort();                                                                                                   \
-        }                                                                                                              \
-    } while (0)
+#include "fuzz_check.h"
 
 /* One type of each conversion kind, arrays of them, and user types. */
 static const uint32_t TYPES[] = {

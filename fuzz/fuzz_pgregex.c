@@ -22,13 +22,7 @@
 #include "cdc/pgregex.h"
 #include "cdc/pgrxparse.h"
 
-#define CHECK(cond)                                                                                                    \
-    do {                                                                                                               \
-        if (!(cond)) {                                                                                                 \
-            fprintf(stderr, "fuzz_pgregex: check failed at line %d: %s\n", __LINE__, #cond);                           \
-            abort();                                                                                                   \
-        }                                                                                                              \
-    } while (0)
+#include "fuzz_check.h"
 
 /* Runs a matcher unlimited, then at its exact cost and one below. */
 static int regex_checked(const pgregex_t *re, const char *t, size_t n) {

@@ -19,13 +19,7 @@
 #include "cdc/pgtime.h"
 #include "cdc/pgvalue.h"
 
-#define CHECK(cond)                                                                                                    \
-    do {                                                                                                               \
-        if (!(cond)) {                                                                                                 \
-            fprintf(stderr, "fuzz_pgvalue: check failed at line %d: %s\n", __LINE__, #cond);                           \
-            abort();                                                                                                   \
-        }                                                                                                              \
-    } while (0)
+#include "fuzz_check.h"
 
 static const struct {
     const char *type;

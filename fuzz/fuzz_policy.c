@@ -17,13 +17,7 @@
 
 #include "cdc/policy.h"
 
-#define CHECK(cond)                                                                                                    \
-    do {                                                                                                               \
-        if (!(cond)) {                                                                                                 \
-            fprintf(stderr, "fuzz_policy: check failed at line %d: %s\n", __LINE__, #cond);                            \
-            abort();                                                                                                   \
-        }                                                                                                              \
-    } while (0)
+#include "fuzz_check.h"
 
 static const cdc_column_t cols[] = {{"id", "uuid"},          {"customer_id", "uuid"}, {"status", "booking_status"},
                                     {"is_verified", "bool"}, {"Owner Id", "uuid"},    {"n", "int4"}};

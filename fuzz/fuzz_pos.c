@@ -25,21 +25,7 @@
 
 #include "cdc/history.h"
 
-#define CHECK(cond)                                                                                                    \
-    do {                                                                                                               \
-        if (!(cond)) {                                                                                                 \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);                                   \
-            abort();                                                                                                   \
-        }                                                                                                              \
-    } while (0)
-
-static int model_hex(unsigned char c) {
-    static const char digits[] = "0123456789abcdef";
-    if (c >= 'A' && c <= 'F')
-        c = (unsigned char)(c - 'A' + 'a');
-    const char *d = c ? strchr(digits, c) : NULL;
-    return d ? (int)(d - digits) : -1;
-}
+#include "fuzz_check.h"
 
 static int model_dec(unsigned char c) { return c >= '0' && c <= '9' ? c - '0' : -1; }
 
@@ -50,7 +36,7 @@ static int model_field(const uint8_t *s, size_t n, int hex, size_t max, uint64_t
         return -1;
     uint64_t v = 0;
     for (size_t i = 0; i < n; i++) {
-        int d = hex ? model_hex(s[i]) : model_dec(s[i]);
+        int d = hex ? fuzz_model_hex(s[i]) : model_dec(s[i]);
         if (d < 0)
             return -1;
         v = v * (hex ? 16 : 10) + (uint64_t)d;

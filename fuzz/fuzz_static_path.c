@@ -25,13 +25,7 @@
 
 #include "http/static.h"
 
-#define CHECK(cond)                                                                                                    \
-    do {                                                                                                               \
-        if (!(cond)) {                                                                                                 \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);                                   \
-            abort();                                                                                                   \
-        }                                                                                                              \
-    } while (0)
+#include "fuzz_check.h"
 
 static char base[PATH_MAX];      /* the temporary directory */
 static char root[PATH_MAX + 8];  /* base/root, as configured */

@@ -23,13 +23,7 @@
 
 #include "cdc/subs.h"
 
-#define CHECK(cond)                                                                                                    \
-    do {                                                                                                               \
-        if (!(cond)) {                                                                                                 \
-            fprintf(stderr, "fuzz_subs: check failed at line %d: %s\n", __LINE__, #cond);                              \
-            abort();                                                                                                   \
-        }                                                                                                              \
-    } while (0)
+#include "fuzz_check.h"
 
 static const cdc_column_t cols[] = {{"id", "int4"}, {"name", "text"}, {"flag", "bool"}};
 #define NCOLS 3

@@ -15,13 +15,7 @@
 
 #include "ws/frame.h"
 
-#define CHECK(cond)                                                                                                    \
-    do {                                                                                                               \
-        if (!(cond)) {                                                                                                 \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);                                   \
-            abort();                                                                                                   \
-        }                                                                                                              \
-    } while (0)
+#include "fuzz_check.h"
 
 /* ------------------------------------------------------------------ */
 /* Reference UTF-8 judge: decode each sequence, then ask whether its code
