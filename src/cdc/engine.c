@@ -330,12 +330,8 @@ static void update_hold(cdc_eng_t *e) {
 }
 
 void cdc_eng_confirm(cdc_eng_t *e, uint64_t delivered_end) {
-    if (delivered_end > e->delivered)
-        e->delivered = delivered_end;
-    if (!cdc_hist_enabled(&e->hist) && e->delivered > e->confirmed)
-        e->confirmed = e->delivered;
-    if (e->stream && e->delivered)
-        cdc_stream_confirm(e->stream, e->delivered);
+    if (e->stream && delivered_end)
+        cdc_stream_confirm(e->stream, delivered_end); /* it keeps the highest */
     update_hold(e);
 }
 
@@ -389,6 +385,7 @@ static void update_gauges(cdc_eng_t *e) {
     met_set(M_CDC_BACKLOG, backlog);
     met_set(M_CDC_HISTORY_CHANGES, cdc_hist_len(&e->hist));
     met_set(M_CDC_HISTORY_BYTES, e->hist.bytes);
+    met_set(M_CDC_HISTORY_EVICTED, e->hist.evicted);
     met_set(M_CDC_CATCHING_UP, e->rs.n);
     if (e->q.queued_bytes > TRIM_BYTES || backlog > TRIM_BYTES)
         e->q.trim_due = 1;

@@ -102,8 +102,7 @@ struct cdc_eng {
     uint64_t maintain_at; /* next realtime.messages partition upkeep (0: now, once the pool is up) */
     int maintaining;
 
-    uint64_t delivered; /* highest end LSN handed to the workers (cdc_eng_confirm) */
-    uint64_t confirmed; /* highest LSN given to the stream to confirm */
+    uint64_t confirmed; /* highest LSN the stream was held at (cdc_hist_stream_start compares) */
     uint64_t wal_end;   /* the database's WAL end as last heard (cdc_eng_wal_end) */
 
     cdc_hist_t hist;  /* history.c: fed by txq.c, trimmed by engine.c's timer */

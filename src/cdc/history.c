@@ -305,8 +305,9 @@ cdc_pos_t cdc_hist_floor(const cdc_hist_t *h, int64_t now_us) {
     while (i + 1 < h->ns && h->samples[i + 1].at_us <= now_us - h->keep_us)
         i++;
     cdc_pos_t aged = {h->samples[i].lsn, 0};
-    if (h->n && cdc_hist_at(h, 0)->pos.lsn < aged.lsn)
-        aged.lsn = cdc_hist_at(h, 0)->pos.lsn; /* what is kept must come again after a restart */
+    uint64_t keep = cdc_hist_keep_lsn(h);
+    if (keep && keep < aged.lsn)
+        aged.lsn = keep; /* what is kept must come again after a restart */
     return cdc_pos_cmp(aged, f) > 0 ? aged : f;
 }
 

@@ -289,12 +289,9 @@ void cdc_resume_positions(cdc_eng_t *e) {
 }
 
 void cdc_resume_chunk_done(cdc_eng_t *e, uint64_t client) {
-    cdc_resume_t *r = &e->rs;
-    for (size_t i = 0; i < r->n; i++)
-        if (r->up[i]->id == client) {
-            r->up[i]->chunk_out = 0;
-            return;
-        }
+    cdc_client_t *c = cdc_cli_find(&e->reg, client);
+    if (c) /* one that left is dropped from the list by the next pump (dead) */
+        c->chunk_out = 0;
 }
 
 void cdc_resume_free(cdc_eng_t *e) {

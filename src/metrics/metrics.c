@@ -71,6 +71,8 @@ static const struct {
     [M_CDC_HISTORY_CHANGES] = {"realtime_cdc_history_changes", "gauge",
                                "changes kept in the history resumes are served from"},
     [M_CDC_HISTORY_BYTES] = {"realtime_cdc_history_bytes", "gauge", "bytes the history's changes take"},
+    [M_CDC_HISTORY_EVICTED] = {"realtime_cdc_history_evicted_total", "counter",
+                               "changes the history let go for their age or its bytes bound"},
     [M_CDC_CATCHING_UP] = {"realtime_cdc_catching_up_channels", "gauge",
                            "channels replaying what they missed from the history"},
     [M_CDC_RESUMES] = {"realtime_cdc_resumes_total", "counter", "joins that resumed Postgres Changes from a position"},

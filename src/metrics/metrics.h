@@ -52,6 +52,7 @@ typedef enum {
     /* the change history and resumes (cdc/history, cdc/resume) */
     M_CDC_HISTORY_CHANGES, /* gauge: changes kept */
     M_CDC_HISTORY_BYTES,   /* gauge: their bytes */
+    M_CDC_HISTORY_EVICTED, /* changes the history let go (age or bytes) */
     M_CDC_CATCHING_UP,     /* gauge: channels replaying from the history */
     M_CDC_RESUMES,         /* joins that resumed */
     M_CDC_RESUME_MISSES,   /* joins that asked to resume and could not (or fell out of the history) */
