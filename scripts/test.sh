@@ -45,7 +45,10 @@ step() { # name, command...
   if [ "$rc" -eq 0 ]; then echo "--- ok: $name ($p passed)"; else
     broken=1; echo "--- FAILED: $name"
     recap+="FAILED: $name"$'\n'
-    recap+=$(grep -E '^ *not ok |tests failed|FAIL|error:' "$log" | head -20 | sed 's/^ */  /')$'\n'
+    local why; why=$(grep -iE '^ *not ok |tests failed|FAIL|error' "$log" | head -20)
+    # Nothing recognisable (a tool's own message): its last lines instead.
+    [ -n "$why" ] || why=$(tail -5 "$log")
+    recap+=$(sed 's/^ */  /' <<<"$why")$'\n'
   fi
 }
 step "layers: src/ includes point one way" scripts/check-layers.sh

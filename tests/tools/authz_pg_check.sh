@@ -10,14 +10,15 @@
 # Usage: tests/tools/authz_pg_check.sh
 #        As root the cluster runs as the postgres user through runuser.
 # Environment: PG_BIN (default /usr/lib/postgresql/15/bin),
-#   AUTHZ_BUILD_DIR (default /tmp/techcare-authz-build; kept between runs
-#   so a second run only rebuilds what changed).
+#   AUTHZ_BUILD_DIR (default build-authz/ in the tree, like build-fuzz/:
+#   kept between runs so a second run only rebuilds what changed, and never
+#   shared by two clones, whose CMake caches name different sources).
 set -euo pipefail
 
 source "$(dirname "${BASH_SOURCE[0]}")/scratch_pg.sh"
 scratch_pg_init authz_pg_check
 
-build=${AUTHZ_BUILD_DIR:-/tmp/techcare-authz-build}
+build=${AUTHZ_BUILD_DIR:-$root/build-authz}
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Debug -DTC_SANITIZE=ON >/dev/null
 cmake --build "$build" --target test_cdc_authz -j2 >/dev/null
 
