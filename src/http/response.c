@@ -16,6 +16,7 @@ const char *http_status_text(int status) {
     case 202: return "Accepted";
     case 204: return "No Content";
     case 206: return "Partial Content";
+    case 304: return "Not Modified";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
     case 403: return "Forbidden";
@@ -33,7 +34,7 @@ const char *http_status_text(int status) {
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
     case 503: return "Service Unavailable";
-    default: return status < 400 ? "OK" : status < 500 ? "Bad Request" : "Error";
+    default: return status < 300 ? "OK" : status < 400 ? "Redirect" : status < 500 ? "Bad Request" : "Error";
     }
 }
 

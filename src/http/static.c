@@ -38,6 +38,7 @@
  * serve any file at the same time.
  */
 #include "http/static.h"
+#include "http/response.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -423,21 +424,11 @@ uint64_t static_max_bytes(size_t send_queue_max) {
 
 /* ---- answering ---------------------------------------------------------------- */
 
-static const char *status_text(int status) {
-    switch (status) {
-    case 200: return "OK";
-    case 304: return "Not Modified";
-    case 404: return "Not Found";
-    case 503: return "Service Unavailable";
-    default: return "Internal Server Error";
-    }
-}
-
 /* The status line and headers of a; body_room: bytes to reserve after
  * them. The caller owns the returned buf. */
 static buf_t *build_head(const static_answer_t *a, uint64_t content_length, size_t body_room, int keep_alive) {
     buf_t *b = buf_new(HEAD_RESERVE + body_room);
-    buf_printf(&b, "HTTP/1.1 %d %s\r\n", a->status, status_text(a->status));
+    buf_printf(&b, "HTTP/1.1 %d %s\r\n", a->status, http_status_text(a->status));
     /* A 304 sends neither: its Content-Length would have to be the 200's,
      * and nothing needs it. */
     if (a->status != 304)
