@@ -544,13 +544,13 @@ static void close_loop(cdc_eng_t *e) {
 }
 
 /* Frees everything the engine holds besides the loop (at stop, or after a
- * failed start). Waiting joins are answered with run = 0. */
+ * failed start). Waiting joins are refused through their workers. */
 static void free_state(cdc_eng_t *e) {
     cdc_join_cancel_all(e);
     for (cdc_cmd_t *c = e->cmds, *n; c; c = n) {
         n = c->next;
         if (c->kind == CDC_CMD_JOIN)
-            c->done(c->ud, 0, NULL, NULL);
+            cdc_join_refuse(c, CDC_JOIN_STOPPING);
         cdc_cmd_free(c);
     }
     e->cmds = NULL;
@@ -629,7 +629,8 @@ void cdc_engine_stop(void) {
     pthread_mutex_unlock(&e->mu);
     pthread_join(e->thread, NULL);
     atomic_store(&e->running, 0);
-    /* What never got out: answer waiting joins, drop the rest. */
+    /* What never got out: refuse waiting joins (through their workers,
+     * which may still be draining), drop the rest. */
     free_state(e);
     int rc = uv_loop_close(&e->loop);
     if (rc)

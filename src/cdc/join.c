@@ -230,11 +230,13 @@ void cdc_join_try(cdc_eng_t *e) {
     }
 }
 
+void cdc_join_refuse(cdc_cmd_t *c, const char *reason) { answer(c, NULL, reason); }
+
 void cdc_join_cancel_all(cdc_eng_t *e) {
     while (e->joins) {
         cdc_cmd_t *c = e->joins;
         e->joins = c->next;
-        c->done(c->ud, 0, NULL, NULL);
+        cdc_join_refuse(c, CDC_JOIN_STOPPING);
         cdc_cmd_free(c);
     }
 }

@@ -29,7 +29,15 @@ void cdc_join_enqueue(cdc_eng_t *e, cdc_cmd_t *c, cdc_cmd_t ***tail);
 /* Answers every waiting join it can (catalog and stream are up, or the
  * join timed out). */
 void cdc_join_try(cdc_eng_t *e);
-/* At stop: every waiting join's done runs with run = 0. */
+/* The refusal a join gets when the server stops before answering it. */
+#define CDC_JOIN_STOPPING "Postgres Changes stopped: the server is shutting down"
+
+/* Answers join command c (not taken) with a refusal, through its worker's
+ * mailbox like every answer: the worker owns the join's channel state,
+ * and a worker that has already closed its mailbox drops the answer
+ * (run = 0) only after its connections are gone. */
+void cdc_join_refuse(cdc_cmd_t *c, const char *reason);
+/* At stop: every waiting join is refused with CDC_JOIN_STOPPING and freed. */
 void cdc_join_cancel_all(cdc_eng_t *e);
 
 #endif

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 
 #include "cdc/engine.h"
+#include "cdc/join.h"
 #include "net/peer.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -249,8 +250,11 @@ static void on_pg_joined(void *ud, int run, const char *response, const char *re
     pending_join_t *p = ud;
     char why[512];
     if (p->j.wait_ms) { /* postgres_changes_options.wait (pgwait.c) */
-        if (chan_pgwait_retry(p, run, response, reason) && post_pg_join(p->s, p))
-            return;
+        if (chan_pgwait_retry(p, run, response, reason)) {
+            if (post_pg_join(p->s, p))
+                return;
+            reason = CDC_JOIN_STOPPING; /* the CDC thread refuses posts only once it stops */
+        }
         if (!response)
             reason = chan_pgwait_reason(p, reason, why, sizeof(why));
     }

@@ -170,13 +170,16 @@ const char *chan_pgwait_reason(const pending_join_t *p, const char *reason, char
         timeout_reason(p, buf, n); /* the stream was not there, and the wait is over */
         return buf;
     }
+    if (!strcmp(reason, CDC_JOIN_STOPPING))
+        return reason; /* not the join's fault: no prefix that blames its configuration */
     snprintf(buf, n, "RealtimeDisabledForConfiguration: %s", reason);
     return buf;
 }
 
-/* By the list's index, not worker_self: the engine's stop may give a
- * join back on the main thread while its worker drains (main.c stops the
- * CDC thread before it joins the workers). */
+/* By the list's index rather than worker_self, so it holds on any thread;
+ * in practice it runs on the join's worker: answers come through its
+ * mailbox, and one dropped after the worker stopped finds p without a
+ * socket, never listed. */
 void chan_pgwait_forget(pending_join_t *p) {
     if (p->wait_listed)
         unlist(&lists[p->wait_worker], p);

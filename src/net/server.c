@@ -110,16 +110,19 @@ static void close_handle(uv_handle_t *h, void *arg) {
 
 /* Everything is gone or given up on: close every handle so uv_run returns.
  * What other threads post from now on is dropped by the mailbox (its
- * handler runs with run = 0). */
+ * handler runs with run = 0, on the posting thread). The connections go
+ * first: a dropped item's handler then finds none of them alive to touch
+ * from that other thread (the mailbox's lock orders their teardown before
+ * the drop). */
 static void finish(worker_t *w) {
     if (w->stopped)
         return;
     w->stopped = 1;
-    mbox_close(&w->mbox);
     for (conn_t *c = w->conns, *n; c; c = n) {
         n = conn_next(c);
         conn_destroy(c);
     }
+    mbox_close(&w->mbox);
     if (w->db) {
         db_pool_close(w->db); /* frees itself as its handles close */
         w->db = NULL;

@@ -11,7 +11,8 @@
 //    timeout (clamped to at least 1 s) runs out, with
 //    "PostgresChangesSubscribeTimeout: ..." naming the stream; a wait longer
 //    than the server's own 8 s join timeout outlasts it; a join without
-//    wait still gets the 8 s answer it always got.
+//    wait still gets the 8 s answer it always got; a server stopped while
+//    such a join waits with its CDC thread refuses it and exits cleanly.
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
@@ -161,12 +162,35 @@ describe('postgres_changes_options.wait', { timeout: T(120000) }, () => {
       assert.equal(r2.status, 'CHANNEL_ERROR');
       assert.equal(r2.err.message, 'Realtime was unable to connect to the project database');
       assert.ok(r2.ms >= 7500 && r2.ms < 9400, `the plain join was refused after ${r2.ms} ms`);
-      // The waiting join's second attempt (posted at ~8 s) stays with the
-      // CDC thread until its own 8 s pass. Let it end before the server
-      // stops: the engine's stop runs a join still waiting there on the
-      // main thread before the workers are joined (main.c), which
-      // ThreadSanitizer reports; that order is not this feature's.
-      await new Promise((resolve) => setTimeout(resolve, 8000));
+      // The waiting join's second attempt (posted at ~8 s) is still with
+      // the CDC thread when this server stops: the next test's subject.
+    });
+
+    test('SIGTERM while a join waits with the CDC thread: refused with the reason, drained, exit 0', async () => {
+      // Its own server, at debug level to see the second attempt posted.
+      const s2 = await startServer({ env: { ...stack.db.serverEnv, DB_REPLICATION_PASSWORD: 'not-the-password', LOG_LEVEL: 'debug' }, secret: stack.secret });
+      try {
+        const client = createClient(s2.httpBase, key(), clientOpts('2.0.0'));
+        const w = channel(client, topic('dead-stop'), { event: 'INSERT', table: 'notifications' }, { wait: true, timeout: 20000 });
+        const r = subscribe(w, { timeout: T(30000) });
+        // The first attempt ran out at the server's 8 s join timeout; the
+        // second now waits in the CDC thread's list of joins.
+        await s2.waitForLog((l) => l.msg === 'postgres changes wait: trying again', { timeout: T(12000) });
+        const t0 = Date.now();
+        const exit = await s2.stop(); // asserts exit 0 and no sanitizer (or TSan race) report
+        assert.deepEqual(exit, { code: 0, signal: null });
+        assert.ok(Date.now() - t0 < T(5000), `stopped in ${Date.now() - t0} ms, not after the join's own timeout`);
+        const got = await r;
+        // The refusal reaches the client while its worker drains, or the
+        // drain's close (1001) comes first; never SUBSCRIBED.
+        assert.ok(['CHANNEL_ERROR', 'CLOSED'].includes(got.status), w.timeline.join(', '));
+        const why = got.err?.message ?? '';
+        if (/Postgres Changes/.test(why)) assert.equal(why, 'Postgres Changes stopped: the server is shutting down');
+        assert.ok(s2.logs().some((l) => l.msg === 'stopped'), 'server logged "stopped"');
+        await client.removeAllChannels();
+      } finally {
+        await teardown(s2);
+      }
     });
 
     test('the server is fine afterwards: broadcast still joins at once', async () => {
