@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include "http/session.h"
 #include "util/buf.h"
 
 const char *http_status_text(int status) {
@@ -38,9 +39,11 @@ const char *http_status_text(int status) {
     }
 }
 
-void http_respond(conn_t *c, int status, const char *ctype, const char *extra_headers, const void *body, size_t len,
+void http_respond(conn_t *c, int status, const char *ctype, const char *extra_headers, const void *data, size_t len,
                   int keep_alive) {
-    buf_t *b = buf_new(512 + len);
+    /* A HEAD's answer says how long the body would be, and stops there. */
+    int body = status != 204 && !http_session_answering_head(c);
+    buf_t *b = buf_new(512 + (body ? len : 0));
     buf_printf(&b, "HTTP/1.1 %d %s\r\n", status, http_status_text(status));
     if (status != 204)
         buf_printf(&b, "Content-Type: %s\r\nContent-Length: %zu\r\n", ctype, len);
@@ -52,8 +55,8 @@ void http_respond(conn_t *c, int status, const char *ctype, const char *extra_he
     if (extra_headers)
         buf_puts(&b, extra_headers);
     buf_puts(&b, keep_alive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n");
-    if (status != 204)
-        buf_append(&b, body, len);
+    if (body)
+        buf_append(&b, data, len);
     conn_send_owned(c, b);
     if (!keep_alive)
         conn_close_after_write(c);

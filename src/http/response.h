@@ -10,7 +10,8 @@
 
 #include "net/conn.h"
 
-/* extra_headers: complete header lines ("X: y\r\n"...) or NULL. */
+/* extra_headers: complete header lines ("X: y\r\n"...) or NULL. The body is
+ * left out after a HEAD (http_session_answering_head). */
 void http_respond(conn_t *c, int status, const char *ctype, const char *extra_headers, const void *body, size_t len,
                   int keep_alive);
 /* {"error": reason} */

@@ -6,6 +6,7 @@
 #include "http/session.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "http/request.h"
 #include "http/response.h"
@@ -34,6 +35,7 @@ typedef struct {
     uint8_t overload;   /* accepted above the ceiling: one answer, then close */
     int64_t phase_ms;   /* the phase began (loop clock) */
     size_t idle_unsent; /* PH_IDLE: response bytes not yet sent, at the last tick */
+    uint8_t head;       /* the request being answered (now or, held, later) is a HEAD */
 } http_session_t;
 
 static http_session_config_t cfg;
@@ -86,6 +88,7 @@ static size_t session_data(void *ud, conn_t *c, uint8_t *data, size_t len) {
             return len;
         }
         if (st == HTTP_REQ_ERROR) {
+            s->head = 0; /* its method may not even have been read */
             routes_error(c, http_req_error_status(s->req));
             return len;
         }
@@ -93,6 +96,7 @@ static size_t session_data(void *ud, conn_t *c, uint8_t *data, size_t len) {
         http_req_t *req = s->req;
         s->req = NULL;
         met_add(M_HTTP_REQUESTS, 1);
+        s->head = !strcmp(http_req_method(req), "HEAD");
         if (s->overload)
             routes_overloaded(c, req);
         else
@@ -168,6 +172,11 @@ static void session_tick(void *ud, conn_t *c, int64_t now_ms) {
     http_req_free(s->req);
     s->req = NULL;
     routes_timeout(c, which, limit);
+}
+
+int http_session_answering_head(const conn_t *c) {
+    const http_session_t *s = conn_stream_state(c, &http_session_handler);
+    return s && s->head;
 }
 
 const conn_stream_handler_t http_session_handler = {

@@ -27,4 +27,10 @@ void http_session_init(const http_session_config_t *cfg);
 /* The stream handler to install at accept (srv_config_t.accept). */
 extern const conn_stream_handler_t http_session_handler;
 
+/* Is the request c's answer is for a HEAD? Its answer then carries the
+ * headers a GET's would (Content-Length included) and no body: a body
+ * would be read as the start of the next response on a kept-alive
+ * connection. 0 for a connection this handler does not serve. */
+int http_session_answering_head(const conn_t *c);
+
 #endif

@@ -104,6 +104,7 @@ struct worker *conn_worker(const conn_t *c) {
 int conn_is_closing(const conn_t *c) { return c->closing || c->dead || c->close_after_write; }
 int conn_is_held(const conn_t *c) { return c->held; }
 int conn_is_websocket(const conn_t *c) { return c->mode == MODE_WS; }
+void *conn_stream_state(const conn_t *c, const conn_stream_handler_t *h) { return c->sh == h ? c->sud : NULL; }
 int64_t conn_now_ms(const conn_t *c) { return loop_ms(c); }
 conn_t *conn_next(const conn_t *c) { return c->next; }
 struct peer *conn_peer_entry(const conn_t *c) {

@@ -94,6 +94,9 @@ int conn_is_closing(const conn_t *c);
  * connection's worker). */
 void conn_upgrade(conn_t *c, const char *accept_key, const conn_ws_handler_t *h, void *ud);
 int conn_is_websocket(const conn_t *c);
+/* The state h's open returned for c, while h is c's stream handler (NULL
+ * otherwise: another handler, upgraded, or gone). For h's own module. */
+void *conn_stream_state(const conn_t *c, const conn_stream_handler_t *h);
 
 /* Handlers that answer later (database work) hold the connection: no
  * further bytes reach the stream handler until conn_resume. cancel(arg)

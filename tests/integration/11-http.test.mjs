@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 
-import { VSNS, httpRequest, joined, listen, metrics, newClient, sign, nowS, startServer, teardown, topicName } from './harness.mjs';
+import { VSNS, httpPipeline, httpRequest, joined, listen, metrics, newClient, sign, nowS, startServer, teardown, topicName } from './harness.mjs';
 
 describe('HTTP', () => {
   let server;
@@ -52,6 +52,21 @@ describe('HTTP', () => {
     assert.equal(pre.status, 204);
     assert.equal(pre.headers['access-control-allow-origin'], '*');
     assert.equal((await httpRequest(server.port, '/realtime/v1/api/broadcast')).status, 405);
+  });
+
+  test('HEAD: the headers a GET gets, no body, and the next answer on the connection intact', async () => {
+    const get = await httpRequest(server.port, '/nope');
+    const { responses, rest } = await httpPipeline(server.port, [
+      { method: 'HEAD', path: '/health' },
+      { method: 'HEAD', path: '/nope' },
+      { method: 'HEAD', path: '/realtime/v1/api/broadcast' },
+      { method: 'GET', path: '/health' },
+    ]);
+    assert.equal(rest.length, 0, `bytes after the last answer: ${JSON.stringify(rest.toString().slice(0, 120))}`);
+    assert.deepEqual(responses.map((r) => r.status), [200, 404, 405, 200]);
+    assert.ok(Number(responses[0].headers['content-length']) > 0, 'a HEAD says how long the GET body is');
+    assert.equal(responses[1].headers['content-length'], get.headers['content-length']);
+    assert.equal(JSON.parse(responses[3].body).status, 'ok');
   });
 
   for (const vsn of VSNS) {

@@ -187,6 +187,43 @@ export function httpRequest(port, pathName, { method = 'GET', headers = {}, body
   });
 }
 
+/** Writes every request ({method, path, headers}) on one kept-alive
+ * connection (the last one asks to close it), reads until the server
+ * closes, and splits the bytes into responses the way a client must: a
+ * HEAD's answer and a 204 or 304 have no body, every other one
+ * Content-Length bytes. Returns {responses: [{status, headers, body}],
+ * rest}: rest holds bytes that belong to no response (none, if the server
+ * framed its answers right). */
+export async function httpPipeline(port, requests, { timeout = T(5000) } = {}) {
+  const sock = net.connect(port, '127.0.0.1');
+  const chunks = [];
+  const done = new Promise((resolve, reject) => {
+    sock.on('data', (c) => chunks.push(c));
+    sock.on('end', resolve);
+    sock.on('error', reject);
+  });
+  sock.write(requests.map((r, i) => {
+    const h = { host: `127.0.0.1:${port}`, ...r.headers, connection: i === requests.length - 1 ? 'close' : 'keep-alive' };
+    return `${r.method} ${r.path} HTTP/1.1\r\n${Object.entries(h).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`;
+  }).join(''));
+  try { await withTimeout(done, timeout, 'the pipelined answers'); } finally { sock.destroy(); }
+  let bytes = Buffer.concat(chunks);
+  const responses = [];
+  for (const r of requests) {
+    const end = bytes.indexOf('\r\n\r\n');
+    if (end < 0) break;
+    const [statusLine, ...lines] = bytes.subarray(0, end).toString().split('\r\n');
+    const headers = {};
+    for (const l of lines) headers[l.slice(0, l.indexOf(':')).toLowerCase()] = l.slice(l.indexOf(':') + 1).trim();
+    const status = Number(statusLine.split(' ')[1]);
+    const bodyless = r.method === 'HEAD' || status === 204 || status === 304;
+    const len = bodyless ? 0 : Number(headers['content-length'] ?? 0);
+    responses.push({ status, statusLine, headers, body: bytes.subarray(end + 4, end + 4 + len) });
+    bytes = bytes.subarray(end + 4 + len);
+  }
+  return { responses, rest: bytes };
+}
+
 const SANITIZER_RE = /ERROR: (AddressSanitizer|LeakSanitizer|ThreadSanitizer|MemorySanitizer)|runtime error:|SUMMARY: \w+Sanitizer/;
 
 export class Server {
