@@ -169,6 +169,10 @@ static long plan_batch(cdc_eng_t *e, cdc_tx_t *batch) {
             }
             for (uint32_t k = 0; k < ch->nm; k++) {
                 cdc_client_t *c = ch->m[k].owner;
+                if (!t->replay_for && cdc_cli_skips_live(c, ch->pos)) {
+                    ch->ok[k] = 0; /* publishing would skip it: no check to ask for */
+                    continue;
+                }
                 cdc_vis_t v = c->dead ? CDC_VIS_NEVER : tb->vis[c->role];
                 ch->ok[k] = v == CDC_VIS_ALWAYS;
                 if (v != CDC_VIS_CHECK || c->claims_bad)
@@ -395,6 +399,8 @@ static void finish_batch(cdc_eng_t *e, cdc_tx_t *batch) {
                 }
                 if (ch->ok[k] || !tb || tb->vis[c->role] != CDC_VIS_CHECK)
                     continue;
+                if (!t->replay_for && cdc_cli_skips_live(c, ch->pos))
+                    continue; /* left out in plan_batch */
                 ch->ok[k] = (uint8_t)find_need(a, c->group, tb->oid, ch);
             }
         }

@@ -99,6 +99,15 @@ cdc_client_t *cdc_cli_find(const cdc_reg_t *r, uint64_t id);
 void cdc_cli_remove(cdc_reg_t *r, uint64_t id);
 static inline size_t cdc_cli_count(const cdc_reg_t *r) { return htab_count(&r->clients); }
 
+/* Does c skip the live change at pos? Yes before its start, and while it
+ * catches up from the history (cdc/resume), which holds that change too.
+ * Once yes, always yes: live_after only grows, and the end of a catch-up
+ * sets it at or past every change already decoded. So authorization may
+ * leave such a match out, and publishing skips it: each change once. */
+static inline int cdc_cli_skips_live(const cdc_client_t *c, cdc_pos_t pos) {
+    return c->catching_up || cdc_pos_cmp(pos, c->live_after) <= 0;
+}
+
 void cdc_cli_unref(cdc_client_t *c);
 /* New claims (malloc'd, taken) for c: its cached CLAIM values go. */
 void cdc_cli_set_claims(cdc_client_t *c, int role, char *claims);

@@ -45,11 +45,8 @@ static void publish_change(cdc_eng_t *e, const cdc_tx_t *tx, cdc_qchange_t *ch) 
         if (!ch->ok[i])
             continue;
         cdc_client_t *c = ch->m[i].owner;
-        /* A live change goes to a channel only after its start, and not
-         * while it catches up from the history (cdc/resume), which holds
-         * this change too: each change exactly once, in order. */
-        if (!tx->replay_for && (c->catching_up || cdc_pos_cmp(ch->pos, c->live_after) <= 0))
-            continue;
+        if (!tx->replay_for && cdc_cli_skips_live(c, ch->pos))
+            continue; /* each change exactly once, in order */
         hub_topic_t *t = cdc_cli_topic(c);
         if (!t)
             continue;

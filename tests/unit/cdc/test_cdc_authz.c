@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "cdc/engine_int.h"
+#include "metrics/metrics.h"
 #include "util/mem.h"
 
 #define UID_ALICE "a1000000-0000-4000-8000-000000000001"
@@ -113,6 +114,8 @@ static int setup(void **state) {
         return 0;
     }
     fx_t *f = xcalloc(1, sizeof(*f));
+    static met_block_t metrics; /* M_CDC_CHECKS counts the checks asked */
+    met_register(&metrics);
     f->admin = PQconnectdb(ci);
     assert_int_equal(PQstatus(f->admin), CONNECTION_OK);
     PGresult *r = PQexec(f->admin, SCHEMA_SQL);
@@ -215,6 +218,7 @@ static void add_change(fx_t *f, cdc_tx_t *t, const row_t *row, int plan) {
     cdc_qchange_t *ch = &t->ch[t->n++];
     memset(ch, 0, sizeof(*ch));
     ch->relid = tb->oid;
+    ch->pos = (cdc_pos_t){100, (uint32_t)t->n}; /* after every subscriber's start (live_after 0/0) */
     ch->recv_ms = uv_now(&e->loop);
     ch->nm = NSUBS;
     ch->m = xcalloc(NSUBS, sizeof(*ch->m));
@@ -370,10 +374,45 @@ static void policy_error_alone(void **state) {
     free_tx(f, t);
 }
 
+/* A live change for subscribers that will not get it live (alice catches
+ * up from the history, bob's start is past it) asks nothing for them; the
+ * same change in alice's replay chunk is judged as usual. */
+static void skipped_live_matches_ask_nothing(void **state) {
+    fx_t *f = *state;
+    if (!f)
+        skip();
+    f->c[MALLORY]->claims_bad = 1; /* keep its error out of the round trips */
+    f->c[ALICE]->catching_up = 1;
+    f->c[BOB]->live_after = (cdc_pos_t){200, 0};
+    cdc_tx_t *t = xcalloc(1, sizeof(*t));
+    add_change(f, t, &NOTES[0], 0); /* alice's team: she would see it */
+    add_change(f, t, &NOTES[1], 0); /* bob's team: he would see it */
+    int blamed;
+    uint64_t checks = met_sum(M_CDC_CHECKS);
+    assert_int_equal(judge(f, t, &blamed), 1);
+    assert_int_equal(met_sum(M_CDC_CHECKS) - checks, 2); /* anon's two; none for alice or bob */
+    expect(t, 0, (const int[NSUBS]){0, 0, 0, 1, 0});
+    expect(t, 1, (const int[NSUBS]){0, 0, 1, 1, 0});
+    free_tx(f, t);
+
+    t = xcalloc(1, sizeof(*t));
+    t->replay_for = f->c[ALICE]->id;
+    add_change(f, t, &NOTES[0], 0);
+    checks = met_sum(M_CDC_CHECKS);
+    assert_int_equal(judge(f, t, &blamed), 1);
+    assert_int_equal(met_sum(M_CDC_CHECKS) - checks, 3); /* alice's, bob's and anon's */
+    expect(t, 0, (const int[NSUBS]){1, 0, 0, 1, 0});
+    free_tx(f, t);
+    f->c[ALICE]->catching_up = 0;
+    f->c[BOB]->live_after = (cdc_pos_t){0, 0};
+    f->c[MALLORY]->claims_bad = 0;
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(database_judges),
         cmocka_unit_test(plan_agrees_with_database),
+        cmocka_unit_test(skipped_live_matches_ask_nothing),
         cmocka_unit_test(policy_error_alone),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
