@@ -29,6 +29,10 @@
 //      its topic. Lost = rows of its topic never received within
 //      CATCHUP_MAX s; duplicated = a row received twice. Replayed
 //      deliveries/s = all replayed deliveries / (last caught up - t0).
+//      With LIVE_CHANGES > 0, that many more rows (seq CHANGES...) are
+//      committed from t0 on at LIVE_RATE a second, one per transaction,
+//      while the clients resume: "caught up" then includes them, each
+//      exactly once too, whether a client gets it replayed or live.
 //   5. The cost of the history: the slot's WAL (pg_current_wal_lsn() -
 //      restart_lsn, and - confirmed_flush_lsn) with the server down after the
 //      batch and again after the catch-up; WAL written per change; then the
@@ -60,6 +64,9 @@ const PROCS = Math.max(1, Number(env.PROCS ?? 2));
 const POLICY = env.POLICY ?? 'db';
 const CATCHUP_MAX = Number(env.CATCHUP_MAX ?? 120);
 const UP_DELAY_MS = Number(env.UP_DELAY_MS ?? 0);
+const LIVE_CHANGES = Number(env.LIVE_CHANGES ?? 0);
+const LIVE_RATE = Number(env.LIVE_RATE ?? 1000);
+const TOTAL = CHANGES + LIVE_CHANGES; // rows of the batch's phase: seq 0 .. TOTAL - 1
 
 const nowMs = () => performance.timeOrigin + performance.now();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -105,7 +112,7 @@ async function worker() {
     if (row.phase === 'warm') { cl.warm = true; return; }
     if (!batch || row.phase !== batch.phase) { cl.other++; return; }
     const s = row.seq;
-    if (!(s >= 0 && s < CHANGES) || s % TOPICS !== cl.k) { cl.other++; return; }
+    if (!(s >= 0 && s < TOTAL) || s % TOPICS !== cl.k) { cl.other++; return; }
     if (cl.got[s]) { cl.dup++; return; }
     cl.got[s] = 1;
     (cl.posOf ??= new Map()).set(s, position);
@@ -128,7 +135,7 @@ async function worker() {
       await c.setAuth(sign({ role: 'authenticated', aud: 'authenticated', sub: crypto.randomUUID(), iat: nowS(), exp: nowS() + 3 * 3600 }));
       const k = i % TOPICS;
       const ch = c.channel(`resume-${i}`);
-      const cl = { i, c, ch, k, got: new Uint8Array(CHANGES), n: 0, dup: 0, other: 0, sys: [], pos: null, warm: false, events: [] };
+      const cl = { i, c, ch, k, got: new Uint8Array(TOTAL), n: 0, dup: 0, other: 0, sys: [], pos: null, warm: false, events: [] };
       // What happened to its connection, for a client that never resumed.
       const ev = (what) => { cl.events.push(`${((nowMs() - (batch?.t0 ?? nowMs())) / 1000).toFixed(2)}s ${what}`); if (cl.events.length > 8) cl.events.shift(); };
       c.socketAdapter.onOpen(() => ev('open'));
@@ -213,7 +220,7 @@ async function worker() {
       for (const cl of clients) {
         if (cl.n >= perTopic[cl.k]) continue;
         const missing = [];
-        for (let s = cl.k; s < CHANGES; s += TOPICS) if (!cl.got[s]) missing.push(s);
+        for (let s = cl.k; s < TOTAL; s += TOPICS) if (!cl.got[s]) missing.push(s);
         const around = missing.slice(0, 3).map((s) => `seq ${s} (frame ${cl.frames?.has(s) ? 'received' : 'never received'}; ` +
           `between ${cl.posOf?.get(s - TOPICS) ?? '-'} and ${cl.posOf?.get(s + TOPICS) ?? '-'})`);
         const sys = cl.sys.slice(cl.sysBefore).map((x) => JSON.stringify(x.m)).join(' ');
@@ -396,9 +403,13 @@ async function main() {
   const t0 = nowMs();
   const ticks0 = (procStat(server.pid)?.ticks ?? NaN);
   const pg0 = treeTicks(Number(env.PG_PID));
-  const perTopic = Array.from({ length: TOPICS }, (_, k) => Math.floor((CHANGES - 1 - k) / TOPICS) + 1);
+  const perTopic = Array.from({ length: TOPICS }, (_, k) => Math.floor((TOTAL - 1 - k) / TOPICS) + 1);
   workers.forEach((w) => w.p.send({ type: 'up', phase, perTopic, t0 }));
+  const liveWrite = LIVE_CHANGES
+    ? db.run(`call bench.write_live('${phase}', ${CHANGES}, ${LIVE_CHANGES}, ${TOPICS}, ${LIVE_RATE})`).then(() => nowMs() - t0)
+    : Promise.resolve(0);
   const ups = await Promise.all(workers.map((w) => w.next('up')));
+  const liveWriteMs = await liveWrite;
   const ticks1 = (procStat(server.pid)?.ticks ?? NaN);
   const pg1 = treeTicks(Number(env.PG_PID));
   const tUpDone = nowMs();
@@ -470,13 +481,14 @@ async function main() {
   const rows = [
     ['clients / Node processes / topics', `${CLIENTS} / ${PROCS} / ${TOPICS} (${CLIENTS / TOPICS} subscribers per row)`],
     ['changes committed while down', `${n(CHANGES)} in ${writeS.toFixed(2)} s, one per transaction (${n(CHANGES / writeS)}/s)`],
+    ...(LIVE_CHANGES ? [['changes committed during the resume (from t0)', `${n(LIVE_CHANGES)} in ${ms(liveWriteMs)}, one per transaction (${n(LIVE_CHANGES / (liveWriteMs / 1000))}/s)`]] : []),
     ['server exec -> listening (history rebuilt from the slot)', ms(tRestart)],
     ['connect() of all clients', ms(Math.max(...ups.map((u) => u.tConnect)))],
     ['recovered: true', `${recovered}/${CLIENTS}`],
     ['all live (recovered received), p50 / p99 / max', `${ms(pct(live, 0.5))} / ${ms(pct(live, 0.99))} / ${ms(live[live.length - 1])}`],
     ['all caught up, p50 / p99 / max', `${ms(pct(caught, 0.5))} / ${ms(pct(caught, 0.99))} / ${ms(lastCaught)}`],
     ['first / last replayed delivery', `${ms(firstDelivery)} / ${ms(lastDelivery)}`],
-    ['replayed deliveries', `${n(delivered)} of ${n(expected)} (lost ${n(expected - delivered)}, duplicated ${n(dup)})`],
+    [LIVE_CHANGES ? 'deliveries (replayed and live)' : 'replayed deliveries', `${n(delivered)} of ${n(expected)} (lost ${n(expected - delivered)}, duplicated ${n(dup)})`],
     ['replayed deliveries/s (to the last caught up)', n(delivered / (catchupWindow / 1000))],
     ['CPU, t0 to last caught up + 0.5 s, % of one core: server / PostgreSQL / clients',
       `${cpuPct(ticks1 - ticks0, upS)} / ${cpuPct(pg1 - pg0, upS)} / ${((workerCpuMs / 1000 / upS) * 100).toFixed(0)} % over ${upS.toFixed(1)} s`],

@@ -25,6 +25,8 @@
 #     from public.bench_readable)), so every replayed change is authorized in
 #     PostgreSQL; "plain": using (true), decided in the server)
 #   CATCHUP_MAX [120] (s to wait for every client to catch up)
+#   LIVE_CHANGES [0] LIVE_RATE [1000] (rows committed, at that many a
+#     second, while the clients resume: live changes during the catch-up)
 #   UP_DELAY_MS [0] (after the restart, wait for the history gauges to settle
 #     and this long before the clients connect: with CDC_HISTORY_MAX_BYTES
 #     below the batch, their positions are then older than the history)
@@ -42,6 +44,8 @@ export TOPICS=${TOPICS:-100}
 export PROCS=${PROCS:-2}
 export CATCHUP_MAX=${CATCHUP_MAX:-120}
 export UP_DELAY_MS=${UP_DELAY_MS:-0}
+export LIVE_CHANGES=${LIVE_CHANGES:-0}
+export LIVE_RATE=${LIVE_RATE:-1000}
 POLICIES=${POLICIES:-db}
 export WORKERS=${WORKERS:-2}
 BUILD_DIR=${BUILD_DIR:-$ROOT/build}
@@ -80,6 +84,21 @@ begin
   for i in 0 .. p_n - 1 loop
     insert into public.bench_resume (k, seq, phase) values (i % p_topics, i, p_phase);
     commit;
+  end loop;
+end $$;
+
+-- p_n rows from seq p_from on, one transaction each, paced at p_rate a second.
+create procedure bench.write_live(p_phase text, p_from int, p_n int, p_topics int, p_rate int)
+language plpgsql as $$
+declare
+  t0 timestamptz := clock_timestamp();
+  ahead float8;
+begin
+  for i in 0 .. p_n - 1 loop
+    insert into public.bench_resume (k, seq, phase) values ((p_from + i) % p_topics, p_from + i, p_phase);
+    commit;
+    ahead := extract(epoch from t0 + (i + 1) * interval '1 second' / p_rate - clock_timestamp());
+    if ahead > 0 then perform pg_sleep(ahead); end if;
   end loop;
 end $$;
 SQL
