@@ -10,12 +10,11 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { T, httpRequest, startServer, teardown, withTimeout } from './harness.mjs';
+import { httpRequest, parseResponseHead, rawExchange, startServer, teardown } from './harness.mjs';
 
 const SECRET_TEXT = 'outside-the-root-secret';
 const INDEX = '<!doctype html><html><head><link rel="stylesheet" href="/assets/index-B1x2Yz9Q.css"></head>'
@@ -70,32 +69,16 @@ function makeWebRoot() {
  * not send every target as is); reads until the server closes. Returns the
  * raw bytes and the first response's {status, headers, body}. */
 async function raw(port, target, { method = 'GET', headers = {}, extra = '' } = {}) {
-  const sock = net.connect(port, '127.0.0.1');
-  const chunks = [];
-  const done = new Promise((resolve, reject) => {
-    sock.on('data', (c) => chunks.push(c));
-    sock.on('end', resolve);
-    sock.on('error', reject);
-  });
   const lines = Object.entries({ host: `127.0.0.1:${port}`, ...headers, ...(extra ? {} : { connection: 'close' }) })
     .map(([k, v]) => `${k}: ${v}\r\n`).join('');
-  sock.write(`${method} ${target} HTTP/1.1\r\n${lines}\r\n${extra}`);
-  await withTimeout(done, T(5000), `answer to ${method} ${target}`);
-  sock.destroy();
-  const bytes = Buffer.concat(chunks);
+  const bytes = await rawExchange(port, `${method} ${target} HTTP/1.1\r\n${lines}\r\n${extra}`, { what: `answer to ${method} ${target}` });
   return { bytes, ...parseResponse(bytes) };
 }
 
 function parseResponse(bytes) {
-  const end = bytes.indexOf('\r\n\r\n');
-  assert.ok(end > 0, `no response head in ${JSON.stringify(bytes.toString().slice(0, 200))}`);
-  const [statusLine, ...lines] = bytes.subarray(0, end).toString().split('\r\n');
-  const headers = {};
-  for (const l of lines) {
-    const i = l.indexOf(':');
-    headers[l.slice(0, i).toLowerCase()] = l.slice(i + 1).trim();
-  }
-  return { status: Number(statusLine.split(' ')[1]), statusLine, headers, body: bytes.subarray(end + 4), headLen: end + 4 };
+  const head = parseResponseHead(bytes);
+  assert.ok(head && head.headLen > 4, `no response head in ${JSON.stringify(bytes.toString().slice(0, 200))}`);
+  return { ...head, body: bytes.subarray(head.headLen) };
 }
 
 const asBuffer = (c) => (Buffer.isBuffer(c) ? c : Buffer.from(c));

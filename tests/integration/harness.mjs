@@ -195,6 +195,25 @@ export function httpRequest(port, pathName, { method = 'GET', headers = {}, body
  * rest}: rest holds bytes that belong to no response (none, if the server
  * framed its answers right). */
 export async function httpPipeline(port, requests, { timeout = T(5000) } = {}) {
+  let bytes = await rawExchange(port, requests.map((r, i) => {
+    const h = { host: `127.0.0.1:${port}`, ...r.headers, connection: i === requests.length - 1 ? 'close' : 'keep-alive' };
+    return `${r.method} ${r.path} HTTP/1.1\r\n${Object.entries(h).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`;
+  }).join(''), { timeout, what: 'the pipelined answers' });
+  const responses = [];
+  for (const r of requests) {
+    const head = parseResponseHead(bytes);
+    if (!head) break;
+    const bodyless = r.method === 'HEAD' || head.status === 204 || head.status === 304;
+    const len = bodyless ? 0 : Number(head.headers['content-length'] ?? 0);
+    responses.push({ ...head, body: bytes.subarray(head.headLen, head.headLen + len) });
+    bytes = bytes.subarray(head.headLen + len);
+  }
+  return { responses, rest: bytes };
+}
+
+/** Writes text verbatim on a fresh connection and resolves with every
+ * byte read until the server closes it. */
+export async function rawExchange(port, text, { timeout = T(5000), what = 'the answer' } = {}) {
   const sock = net.connect(port, '127.0.0.1');
   const chunks = [];
   const done = new Promise((resolve, reject) => {
@@ -202,26 +221,20 @@ export async function httpPipeline(port, requests, { timeout = T(5000) } = {}) {
     sock.on('end', resolve);
     sock.on('error', reject);
   });
-  sock.write(requests.map((r, i) => {
-    const h = { host: `127.0.0.1:${port}`, ...r.headers, connection: i === requests.length - 1 ? 'close' : 'keep-alive' };
-    return `${r.method} ${r.path} HTTP/1.1\r\n${Object.entries(h).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`;
-  }).join(''));
-  try { await withTimeout(done, timeout, 'the pipelined answers'); } finally { sock.destroy(); }
-  let bytes = Buffer.concat(chunks);
-  const responses = [];
-  for (const r of requests) {
-    const end = bytes.indexOf('\r\n\r\n');
-    if (end < 0) break;
-    const [statusLine, ...lines] = bytes.subarray(0, end).toString().split('\r\n');
-    const headers = {};
-    for (const l of lines) headers[l.slice(0, l.indexOf(':')).toLowerCase()] = l.slice(l.indexOf(':') + 1).trim();
-    const status = Number(statusLine.split(' ')[1]);
-    const bodyless = r.method === 'HEAD' || status === 204 || status === 304;
-    const len = bodyless ? 0 : Number(headers['content-length'] ?? 0);
-    responses.push({ status, statusLine, headers, body: bytes.subarray(end + 4, end + 4 + len) });
-    bytes = bytes.subarray(end + 4 + len);
-  }
-  return { responses, rest: bytes };
+  sock.write(text);
+  try { await withTimeout(done, timeout, what); } finally { sock.destroy(); }
+  return Buffer.concat(chunks);
+}
+
+/** The response head at the start of bytes: {status, statusLine, headers
+ * (names lower-cased), headLen}, or null when there is none. */
+export function parseResponseHead(bytes) {
+  const end = bytes.indexOf('\r\n\r\n');
+  if (end < 0) return null;
+  const [statusLine, ...lines] = bytes.subarray(0, end).toString().split('\r\n');
+  const headers = {};
+  for (const l of lines) headers[l.slice(0, l.indexOf(':')).toLowerCase()] = l.slice(l.indexOf(':') + 1).trim();
+  return { status: Number(statusLine.split(' ')[1]), statusLine, headers, headLen: end + 4 };
 }
 
 const SANITIZER_RE = /ERROR: (AddressSanitizer|LeakSanitizer|ThreadSanitizer|MemorySanitizer)|runtime error:|SUMMARY: \w+Sanitizer/;
